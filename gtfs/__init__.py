@@ -1,0 +1,1 @@
+"""Transit data: GTFS/GTFS-JP and GBFS feeds, on-demand services, the timetable and the planner."""

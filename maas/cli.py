@@ -1,0 +1,256 @@
+"""The ``maas`` operator CLI: thin click commands over services.
+
+Exit codes: 0 success, 1 a user error (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from flask import Flask
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from maas import db
+from maas.errors import MaasError
+
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console(stderr=True)
+
+
+class CliState:
+    """What commands share: settings overrides, and the app built from them on first use."""
+
+    def __init__(self, app: Flask | None = None) -> None:
+        self._app = app
+        self.overrides: dict[str, Any] = {}
+
+    def app(self) -> Flask:
+        """The application (created lazily, so ``--help`` needs no database)."""
+        if self._app is None:
+            from maas.app import create_app
+
+            self._app = create_app(self.overrides)
+        return self._app
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A database session for one command."""
+        state = self.app().extensions["maas"]
+        with state.sessions() as session:
+            yield session
+
+
+pass_state = click.make_pass_decorator(CliState, ensure=True)
+
+
+class MaasGroup(click.Group):
+    """A group that turns our errors into one clear line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; report user errors without a traceback."""
+        try:
+            return super().invoke(ctx)
+        except MaasError as exc:
+            raise click.ClickException(exc.detail) from None
+        except DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise click.ClickException(f"database error: {reason}") from None
+
+
+def json_option(function: F) -> F:
+    """Add ``--json`` (print the result as one JSON document)."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
+
+
+def emit(as_json: bool, document: Mapping[str, Any], text: str) -> None:
+    """Print ``document`` as JSON or ``text`` for people."""
+    if as_json:
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        click.echo(text)
+
+
+@contextmanager
+def progress(total: int, description: str, *, quiet: bool = False) -> Iterator[Progress]:
+    """A progress bar on stderr (hidden with ``quiet`` or when stderr is no terminal)."""
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    )
+    with bar:
+        bar.add_task(description, total=total)
+        yield bar
+
+
+@click.group(cls=MaasGroup)
+@click.version_option(package_name="kanazawa-maas", prog_name="maas")
+def cli() -> None:
+    """金沢MaaS operator CLI: data, passes, devices, partners, servers."""
+
+
+@cli.group(cls=MaasGroup)
+def database() -> None:
+    """Database schema."""
+
+
+cli.add_command(database, name="db")
+
+
+@database.command("upgrade")
+@json_option
+@pass_state
+def db_upgrade(state: CliState, as_json: bool) -> None:
+    """Create the database or bring its schema to the newest revision."""
+    engine = state.app().extensions["maas"].engine
+    db.ping(engine)
+    before = db.current_revision(engine)
+    db.upgrade(engine)
+    after = db.current_revision(engine)
+    emit(
+        as_json,
+        {"from": before, "to": after, "database": engine.url.render_as_string()},
+        f"database {engine.url.render_as_string()}: {before or 'empty'} -> {after}",
+    )
+
+
+@database.command("current")
+@json_option
+@pass_state
+def db_current(state: CliState, as_json: bool) -> None:
+    """Show the schema revision of the database and of this code."""
+    engine = state.app().extensions["maas"].engine
+    db.ping(engine)
+    current, head = db.current_revision(engine), db.head_revision(engine)
+    emit(as_json, {"current": current, "head": head}, f"current {current}, head {head}")
+
+
+@database.command("revision", hidden=True)
+@click.option("-m", "--message", required=True)
+@pass_state
+def db_revision(state: CliState, message: str) -> None:
+    """(development) Autogenerate a migration from the models."""
+    from alembic import command
+
+    engine = state.app().extensions["maas"].engine
+    command.revision(db.alembic_config(engine), message=message, autogenerate=True)
+
+
+def _server_options(function: F) -> F:
+    function = click.option("--host", help="Address to bind (default 127.0.0.1).")(function)
+    return click.option("--port", type=int, help="Port to listen on (default 8000).")(function)
+
+
+def _apply(state: CliState, **values: Any) -> None:
+    state.overrides.update({key: value for key, value in values.items() if value is not None})
+
+
+@cli.command()
+@_server_options
+@click.option("--no-serve", is_flag=True, help="Set up and print, but do not start a server.")
+@json_option
+@pass_state
+def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
+         as_json: bool) -> None:
+    """Set up the embedded demo (database, Kanazawa data) and serve it."""
+    from maas.demo.services import load_demo
+
+    _apply(state, host=host, port=port)
+    app = state.app()
+    settings = app.extensions["maas"].settings
+    engine = app.extensions["maas"].engine
+    with progress(3, "demo", quiet=as_json) as bar:
+        bar.update(0, description="database")
+        db.ping(engine)
+        db.upgrade(engine)
+        bar.update(0, advance=1, description="Kanazawa demo data")
+        with state.session() as session:
+            loaded = load_demo(session, settings.home, app.extensions["maas"].clock)
+        bar.update(0, advance=1, description="done")
+        bar.update(0, advance=1)
+    base = settings.base_url
+    urls = {
+        "rider": f"{base}/app",
+        "driver": f"{base}/driver",
+        "partners": f"{base}/partners",
+        "api": f"{base}/api/v1/openapi.json",
+        "health": f"{base}/api/v1/health",
+    }
+    feeds = {
+        kind: {"version": result.feed.version[:12], "new": result.created, **result.feed.summary}
+        for kind, result in loaded.feeds.items()
+    }
+    document = {
+        "urls": urls,
+        "database": engine.url.render_as_string(),
+        "home": str(settings.home.resolve()),
+        "feeds": feeds,
+        "products": loaded.products,
+    }
+    lines = [
+        "金沢MaaS demo (bundled demo data: invented timetables at real stop places)",
+        *(f"  {name:<9}{url}" for name, url in urls.items()),
+        f"  database {document['database']}",
+        *(
+            f"  {kind:<9}{info['version']} ({'loaded' if info['new'] else 'unchanged'})"
+            for kind, info in feeds.items()
+        ),
+        f"  products {', '.join(loaded.products)}",
+    ]
+    emit(as_json, document, "\n".join(lines))
+    if not no_serve:
+        _exec_gunicorn(state, workers=min(settings.workers, 2))
+
+
+@cli.command()
+@_server_options
+@click.option("--workers", type=int, help="Worker processes (default MAAS_WORKERS or 2).")
+@pass_state
+def serve(state: CliState, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the production server (gunicorn) on the current database."""
+    _apply(state, host=host, port=port, workers=workers)
+    engine = state.app().extensions["maas"].engine
+    db.ping(engine)
+    current, head = db.current_revision(engine), db.head_revision(engine)
+    if current != head:
+        raise MaasError(f"database schema is at {current or 'nothing'}, need {head}: "
+                        "run `maas db upgrade` first")
+    _exec_gunicorn(state, workers=state.app().extensions["maas"].settings.workers)
+
+
+def _exec_gunicorn(state: CliState, workers: int) -> None:
+    """Replace this process with gunicorn serving ``maas:create_app()``."""
+    settings = state.app().extensions["maas"].settings
+    env = dict(os.environ)
+    env.update({
+        "MAAS_ENV": settings.env,
+        "MAAS_HOME": str(settings.home.resolve()),
+        "MAAS_DATABASE_URL": settings.database_url,
+        "MAAS_HOST": settings.host,
+        "MAAS_PORT": str(settings.port),
+        "MAAS_WORKERS": str(workers),
+        "MAAS_LOG_FORMAT": settings.log_format,
+    })
+    argv = [sys.executable, "-m", "gunicorn", "--config", "python:maas.gunicorn_conf",
+            "maas:create_app()"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, env)  # noqa: S606 - our own interpreter, fixed arguments
+
+
+def main() -> None:
+    """Console-script entry point of ``maas``."""
+    cli.main(prog_name="maas")

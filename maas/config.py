@@ -1,0 +1,178 @@
+"""Settings read from ``MAAS_*`` environment variables, with safe defaults for the demo.
+
+Every value is checked here, once, so that a bad setting stops the program with one line that
+names the variable, instead of failing later somewhere deep in a request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from maas.errors import ConfigError
+
+Environment = Literal["demo", "development", "production", "test"]
+LogFormat = Literal["text", "json"]
+
+ENVIRONMENTS: tuple[Environment, ...] = ("demo", "development", "production", "test")
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+DEV_SECRET_KEY = "kanazawa-maas-demo-secret-not-for-production"  # noqa: S105 - demo default only
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole configuration of one process."""
+
+    env: Environment = "demo"
+    home: Path = Path("instance")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    log_format: LogFormat = "text"
+    log_level: str = "INFO"
+    secret_key: str = DEV_SECRET_KEY
+    public_url: str = ""
+    testing: bool = False
+
+    @property
+    def database(self) -> URL:
+        """The database URL as a SQLAlchemy URL object."""
+        return make_url(self.database_url)
+
+    @property
+    def base_url(self) -> str:
+        """The address riders, drivers and partners reach this server on."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+# environment variable -> field name; the single list of what MAAS_* variables exist
+ENV_VARS: dict[str, str] = {
+    "MAAS_ENV": "env",
+    "MAAS_HOME": "home",
+    "MAAS_DATABASE_URL": "database_url",
+    "MAAS_HOST": "host",
+    "MAAS_PORT": "port",
+    "MAAS_WORKERS": "workers",
+    "MAAS_LOG_FORMAT": "log_format",
+    "MAAS_LOG_LEVEL": "log_level",
+    "MAAS_SECRET_KEY": "secret_key",
+    "MAAS_PUBLIC_URL": "public_url",
+}
+_FIELD_TO_VAR = {field: var for var, field in ENV_VARS.items()}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build settings from the environment, then apply ``overrides`` (keyed by field name).
+
+    Raises :class:`ConfigError` naming the variable when a value is unusable.
+    """
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    for var, field in ENV_VARS.items():
+        value = environ.get(var)
+        if value is not None and value.strip() != "":
+            raw[field] = value.strip()
+    for key, value in (overrides or {}).items():
+        key = key.lower()
+        if key not in {f.name for f in dataclasses.fields(Settings)}:
+            raise ConfigError(f"unknown setting {key!r}")
+        raw[key] = value
+    return _validate(raw, environ_given="secret_key" in raw)
+
+
+def _name(field: str) -> str:
+    return _FIELD_TO_VAR.get(field, field)
+
+
+def _int(raw: Mapping[str, Any], field: str, default: int, low: int, high: int, what: str) -> int:
+    value = raw.get(field, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{_name(field)}: {value!r} is not {what}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{_name(field)}: {value!r} is not {what}")
+    return number
+
+
+def _choice(raw: Mapping[str, Any], field: str, default: str, choices: tuple[str, ...]) -> str:
+    value = str(raw.get(field, default)).lower()
+    if value not in choices:
+        raise ConfigError(f"{_name(field)}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
+    env = _choice(raw, "env", "demo", ENVIRONMENTS)
+    home = Path(str(raw.get("home", "instance"))).expanduser()
+    port = _int(raw, "port", 8000, 1, 65535, "a port number (1-65535)")
+    workers = _int(raw, "workers", 2, 1, 64, "a worker count (1-64)")
+    default_log = "json" if env == "production" else "text"
+    log_format = _choice(raw, "log_format", default_log, ("text", "json"))
+    log_level = _choice(raw, "log_level", "info", ("debug", "info", "warning", "error")).upper()
+    host = str(raw.get("host", "127.0.0.1"))
+    if not host or any(c.isspace() for c in host):
+        raise ConfigError(f"MAAS_HOST: {host!r} is not a host name or address")
+
+    database_url = str(raw.get("database_url", "")) or _default_database_url(home)
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        raise ConfigError(
+            f"MAAS_DATABASE_URL: {database_url!r} is not a database URL "
+            "(expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)"
+        ) from None
+    if url.get_backend_name() not in SUPPORTED_DATABASES:
+        raise ConfigError(
+            f"MAAS_DATABASE_URL: backend {url.get_backend_name()!r} is not supported "
+            f"(use {' or '.join(SUPPORTED_DATABASES)})"
+        )
+    if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+        # psycopg 3 is what we install; the bare scheme would ask for psycopg2.
+        database_url = url.set(drivername="postgresql+psycopg").render_as_string(
+            hide_password=False
+        )
+
+    public_url = str(raw.get("public_url", ""))
+    if public_url:
+        parts = urlsplit(public_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"MAAS_PUBLIC_URL: {public_url!r} is not an http(s) URL")
+        public_url = public_url.rstrip("/")
+
+    secret_key = str(raw.get("secret_key", DEV_SECRET_KEY))
+    if env == "production":
+        if not environ_given or secret_key == DEV_SECRET_KEY:
+            raise ConfigError("MAAS_SECRET_KEY: must be set in production")
+        if len(secret_key) < 32:
+            raise ConfigError("MAAS_SECRET_KEY: must be at least 32 characters in production")
+        if not raw.get("database_url"):
+            raise ConfigError("MAAS_DATABASE_URL: must be set in production")
+
+    return Settings(
+        env=cast(Environment, env),
+        home=home,
+        database_url=database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        log_format=cast(LogFormat, log_format),
+        log_level=log_level,
+        secret_key=secret_key,
+        public_url=public_url,
+        testing=bool(raw.get("testing", env == "test")),
+    )
+
+
+def _default_database_url(home: Path) -> str:
+    return f"sqlite:///{(home / 'maas.sqlite3').resolve()}"

@@ -1,0 +1,75 @@
+"""Domain exceptions shared by every package.
+
+These carry no HTTP knowledge; :mod:`maas.problems` holds the one registry that maps each class
+to a status code and a problem type. Services raise them; views and the CLI translate them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One bad input field: where it is and what is wrong with it."""
+
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        """Serialise as it appears in a problem document's ``errors`` list."""
+        return {"field": self.field, "message": self.message}
+
+
+class MaasError(Exception):
+    """Base of every error the system reports to a user on purpose."""
+
+    title = "Request failed"
+
+    def __init__(self, detail: str, *, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = tuple(errors)
+
+
+class ConfigError(MaasError):
+    """A setting is missing or unusable; the process cannot start."""
+
+    title = "Invalid configuration"
+
+
+class InvalidInput(MaasError):
+    """Input failed validation (a request field, a file, a line)."""
+
+    title = "Invalid input"
+
+
+class NotFound(MaasError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+    title = "Not found"
+
+
+class Conflict(MaasError):
+    """The request conflicts with the current state."""
+
+    title = "Conflict"
+
+
+class Unauthorized(MaasError):
+    """No or bad credentials."""
+
+    title = "Unauthorized"
+
+
+class Forbidden(MaasError):
+    """Credentials are fine but do not allow this."""
+
+    title = "Forbidden"
+
+
+class ServiceUnavailable(MaasError):
+    """A dependency (the database) is unreachable; retrying later may work."""
+
+    title = "Service unavailable"

@@ -1,0 +1,55 @@
+"""gunicorn settings for ``maas serve`` and the Docker image, all derived from ``MAAS_*``.
+
+Usage: ``gunicorn --config python:maas.gunicorn_conf 'maas:create_app()'``.
+The app is preloaded once in the master (the compiled timetable is then shared by the forked
+workers); each worker drops the database connections it inherited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maas.config import load_settings
+
+_settings = load_settings()
+
+bind = f"{_settings.host}:{_settings.port}"
+workers = _settings.workers
+preload_app = True
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+accesslog = None  # the app logs each request once, with its request id
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+proc_name = "kanazawa-maas"
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "maas.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "maas.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)-7s [%(process)d] %(name)s: %(message)s",
+                 "datefmt": "%H:%M:%S"},
+    },
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                   "formatter": _settings.log_format, "filters": ["request_id"]},
+    },
+    # gunicorn merges this over its defaults key by key, so root and both of its loggers are
+    # named here: the root logger is the app's (create_app installs its handler there), and
+    # access lines are the app's own, which carry the request id
+    "root": {"handlers": [], "level": loglevel.upper()},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(),
+                           "propagate": False, "qualname": "gunicorn.error"},
+        "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False,
+                            "qualname": "gunicorn.access"},
+    },
+}
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Give each worker its own database connections (never share sockets across fork)."""
+    app = worker.app.wsgi()
+    app.extensions["maas"].engine.dispose(close=False)

@@ -1,0 +1,143 @@
+"""The thin HTTP layer every view uses: request models in, response models out.
+
+``@endpoint`` parses the query string and JSON body into pydantic models (a validation failure
+is a 422 problem naming each bad field), calls the view, and serialises what it returns with
+the declared response type. The same declarations feed the OpenAPI document, so the spec and
+the validation cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from flask import Response, current_app, g, json, request
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
+
+from maas.clock import Clock
+from maas.errors import FieldError, InvalidInput
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXTENSION = "maas"
+
+
+@dataclasses.dataclass(frozen=True)
+class EndpointSpec:
+    """What an endpoint takes and returns, for validation and for the OpenAPI document."""
+
+    summary: str
+    response: Any
+    status: int = 200
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    security: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()
+
+
+# view function -> its spec; read by maas.openapi when it walks the URL map
+ENDPOINTS: dict[Callable[..., Any], EndpointSpec] = {}
+
+
+def endpoint(
+    *,
+    summary: str,
+    response: Any,
+    status: int = 200,
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    tags: Sequence[str] = (),
+    description: str = "",
+    security: Sequence[str] = (),
+    errors: Sequence[int] = (),
+) -> Callable[[F], F]:
+    """Declare and wrap a JSON endpoint.
+
+    The view receives ``query=`` and ``body=`` keyword arguments when those models are given,
+    and returns an object of type ``response`` (serialised with pydantic in JSON mode).
+    """
+    spec = EndpointSpec(
+        summary=summary,
+        response=response,
+        status=status,
+        query=query,
+        body=body,
+        tags=tuple(tags),
+        description=description,
+        security=tuple(security),
+        errors=tuple(errors),
+    )
+    adapter: TypeAdapter[Any] = TypeAdapter(response)
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            if query is not None:
+                kwargs["query"] = _parse(query, request.args.to_dict(), "query")
+            if body is not None:
+                kwargs["body"] = _parse(body, _json_body(), "body")
+            result = view(*args, **kwargs)
+            if isinstance(result, Response):
+                return result
+            payload = adapter.dump_python(result, mode="json", by_alias=True)
+            return Response(
+                json.dumps(payload, ensure_ascii=False),
+                status=status,
+                mimetype="application/json",
+            )
+
+        ENDPOINTS[wrapper] = spec
+        return wrapper  # type: ignore[return-value]  # same call signature for flask routing
+
+    return decorate
+
+
+def _json_body() -> Any:
+    if not request.is_json:
+        raise InvalidInput(
+            "the request body must be JSON (Content-Type: application/json)",
+            errors=[FieldError("body", "expected an application/json body")],
+        )
+    data = request.get_json(silent=True)
+    if data is None:
+        raise InvalidInput(
+            "the request body is not valid JSON", errors=[FieldError("body", "invalid JSON")]
+        )
+    return data
+
+
+def _parse(model: type[BaseModel], data: Any, where: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        field_errors = [
+            FieldError(".".join(str(part) for part in error["loc"]) or where, error["msg"])
+            for error in exc.errors(include_url=False)
+        ]
+        names = ", ".join(error.field for error in field_errors)
+        raise InvalidInput(f"invalid {where}: {names}", errors=field_errors) from None
+
+
+def db_session() -> Session:
+    """The database session of the current request (opened on first use)."""
+    if "maas_session" not in g:
+        g.maas_session = current_app.extensions[EXTENSION].sessions()
+    session: Session = g.maas_session
+    return session
+
+
+def clock() -> Clock:
+    """The application's clock (replaceable in tests)."""
+    result: Clock = current_app.extensions[EXTENSION].clock
+    return result
+
+
+def close_db_session(_exc: BaseException | None = None) -> None:
+    """Teardown: roll back anything uncommitted and give the connection back."""
+    session: Session | None = g.pop("maas_session", None)
+    if session is not None:
+        session.close()

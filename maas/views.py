@@ -1,0 +1,52 @@
+"""System endpoints: health and the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app
+from pydantic import BaseModel, Field
+
+from maas import services
+from maas.http import EXTENSION, clock, db_session, endpoint
+from maas.openapi import build_openapi
+
+bp = Blueprint("system", __name__)
+
+
+class FeedStatus(BaseModel):
+    """An active feed version."""
+
+    kind: str = Field(description="gtfs, gbfs or ondemand")
+    name: str
+    version: str = Field(description="first 12 hex digits of the content SHA-256")
+    loaded_at: str
+    service_start: str | None = None
+    service_end: str | None = None
+
+
+class HealthOut(BaseModel):
+    """Liveness and readiness of this instance."""
+
+    status: str = Field(examples=["ok"])
+    time: str
+    database: dict[str, Any]
+    feeds: list[FeedStatus]
+
+
+@bp.get("/health")
+@endpoint(summary="Health of the database and the active feeds", response=HealthOut,
+          tags=["system"])
+def health() -> HealthOut:
+    """200 when the database is reachable and migrated; 503 problem otherwise."""
+    state = current_app.extensions[EXTENSION]
+    report = services.health(state.engine, db_session(), clock())
+    return HealthOut.model_validate(report, from_attributes=True)
+
+
+@bp.get("/openapi.json")
+@endpoint(summary="This API as an OpenAPI 3.1 document", response=dict[str, Any],
+          tags=["system"])
+def openapi() -> dict[str, Any]:
+    """The OpenAPI document, generated from the same models that validate requests."""
+    return build_openapi(current_app)

@@ -1,0 +1,237 @@
+"""Shared fixtures: databases (SQLite, and PostgreSQL when configured), app, client, runner.
+
+Database-backed tests run once per backend. ``MAAS_TEST_DATABASE_URL`` names a PostgreSQL
+server database to administer from; the suite creates its own database there, migrates it,
+and drops it at the end. Each test runs inside a transaction that is rolled back afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from maas.app import create_app
+from maas.cli import CliState, cli
+from maas.db import create_db_engine, upgrade
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+FIXED_NOW = dt.datetime(2026, 12, 1, 0, 3, tzinfo=dt.UTC)  # 09:03 in Kanazawa
+
+
+def fixed_clock() -> dt.datetime:
+    """The clock tests run on: 2026-12-01 09:03 Asia/Tokyo."""
+    return FIXED_NOW
+
+
+def _backends() -> list[str]:
+    backends = ["sqlite"]
+    if os.environ.get("MAAS_TEST_DATABASE_URL"):
+        backends.append("postgresql")
+    return backends
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """The PostgreSQL URL the suite administers test databases from."""
+    url = make_url(os.environ["MAAS_TEST_DATABASE_URL"])
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def make_postgres_database(
+    request: pytest.FixtureRequest,
+) -> Iterator[Callable[[], str]]:
+    """A factory of fresh, empty PostgreSQL databases, all dropped at the end of the run."""
+    created: list[str] = []
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+
+    def make() -> str:
+        name = f"maas_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with admin.connect() as connection:
+        for name in created:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A migrated database of each backend, shared by the whole run."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'maas.sqlite3'}"
+    else:
+        url = request.getfixturevalue("make_postgres_database")()
+    engine = create_db_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the shared test database."""
+    engine = create_db_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def sessions(connection: Connection) -> sessionmaker[Session]:
+    """Sessions on the test connection: their commits become savepoints, undone at the end."""
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def db_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A database session for one test, rolled back afterwards."""
+    with sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def app(
+    database_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> Iterator[Flask]:
+    """The application on the test database; every request's session joins the test transaction."""
+    app = create_app(
+        {"env": "test", "home": tmp_path, "database_url": database_url, "clock": fixed_clock}
+    )
+    state = app.extensions["maas"]
+    app.extensions["maas"] = dataclasses.replace(state, sessions=sessions)
+    yield app
+    state.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of ``app``."""
+    return app.test_client()
+
+
+class Runner:
+    """Invokes the real ``maas`` CLI on the test app."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.cli_runner = CliRunner()
+
+    def invoke(self, *args: str, **kwargs: Any) -> Result:
+        """Run ``maas ARGS`` and return the result."""
+        return self.cli_runner.invoke(cli, list(args), obj=CliState(self.app), **kwargs)
+
+
+@pytest.fixture
+def runner(app: Flask) -> Runner:
+    """The ``maas`` CLI bound to the test app and database."""
+    return Runner(app)
+
+
+@pytest.fixture
+def loaded_demo(app: Flask, db_session: Session) -> None:
+    """The Kanazawa demo data loaded into the test database (rolled back after the test)."""
+    from maas.demo.services import load_demo
+
+    load_demo(db_session, Path(app.instance_path), fixed_clock)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes]) -> float:
+    """Poll ``url`` until it answers 200; return the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer 200 within {timeout} s")
+
+
+@dataclasses.dataclass
+class RunningServer:
+    """A server process started for a test."""
+
+    base_url: str
+    process: subprocess.Popen[bytes]
+    home: Path
+    startup_seconds: float
+
+
+def maas_executable(name: str = "maas") -> str:
+    """The console script installed beside this interpreter."""
+    return str(Path(sys.executable).with_name(name))
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """``maas demo --port P`` started for real, on its own SQLite database."""
+    home = tmp_path_factory.mktemp("demo-home")
+    port = free_port()
+    env = {**os.environ, "MAAS_HOME": str(home), "MAAS_ENV": "demo"}
+    env.pop("MAAS_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [maas_executable(), "demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        seconds = wait_for_http(f"http://127.0.0.1:{port}/api/v1/health", 20, process)
+        yield RunningServer(f"http://127.0.0.1:{port}", process, home, seconds)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,126 @@
+"""Loading feeds (atomic, idempotent by content) and the `maas demo` setup."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gtfs.models import Feed, Operator
+from gtfs.services import active_feeds, load_feed
+from maas.demo.kanazawa import write_demo
+from maas.errors import InvalidInput
+from passes.models import Product
+from passes.services import load_products
+from tests.conftest import FIXED_NOW, Runner, fixed_clock
+
+
+@pytest.fixture
+def demo_files(tmp_path: Path) -> dict[str, Path]:
+    return write_demo(tmp_path / "demo", FIXED_NOW.date())
+
+
+def test_loading_is_idempotent_by_content(db_session: Session, demo_files: dict[str, Path]) -> None:
+    first = load_feed(db_session, "gtfs", "k", demo_files["gtfs"], fixed_clock)
+    again = load_feed(db_session, "gtfs", "k", demo_files["gtfs"], fixed_clock)
+    assert first.created and not again.created
+    assert again.feed.id == first.feed.id
+    assert first.feed.summary["trips"] > 1000
+    assert first.feed.summary["service_start"] <= "2026-12-01"
+
+
+def test_a_zip_and_a_bom_load_like_a_folder(
+    db_session: Session, demo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    archive = tmp_path / "feed.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted(demo_files["gtfs"].iterdir()):
+            data = path.read_bytes()
+            if path.name == "agency.txt":
+                data = "\ufeff".encode() + data
+            out.writestr(f"nested/{path.name}", data)
+    result = load_feed(db_session, "gtfs", "zipped", archive, fixed_clock)
+    assert result.feed.summary["agencies"] == 3
+    assert db_session.get(Operator, "hokutetsu") is not None
+
+
+def test_new_version_replaces_old_and_failure_keeps_old(
+    db_session: Session, demo_files: dict[str, Path], tmp_path: Path
+) -> None:
+    old = load_feed(db_session, "gtfs", "k", demo_files["gtfs"], fixed_clock).feed
+    changed = tmp_path / "changed"
+    shutil.copytree(demo_files["gtfs"], changed)
+    with (changed / "feed_info.txt").open("a", encoding="utf-8") as handle:
+        handle.write("x,https://example.org,ja,20261001,20271104,other\n")
+    new = load_feed(db_session, "gtfs", "k", changed, fixed_clock).feed
+    assert [f.id for f in active_feeds(db_session) if f.name == "k"] == [new.id]
+    assert not db_session.get(Feed, old.id).active  # type: ignore[union-attr]
+
+    broken = tmp_path / "broken"
+    shutil.copytree(changed, broken)
+    (broken / "stops.txt").unlink()
+    with pytest.raises(InvalidInput, match=r"required file stops\.txt is missing"):
+        load_feed(db_session, "gtfs", "k", broken, fixed_clock)
+    assert [f.id for f in active_feeds(db_session) if f.name == "k"] == [new.id]
+
+
+def test_bad_gbfs_json_names_file_and_line(db_session: Session, demo_files: dict[str, Path]) -> None:
+    path = demo_files["gbfs"] / "system_information.json"
+    path.write_text('{"data": {\n  "system_id": \n}', encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"system_information\.json: invalid JSON at line 3"):
+        load_feed(db_session, "gbfs", "k", demo_files["gbfs"], fixed_clock)
+
+
+def test_bad_product_names_the_field(db_session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "products.json"
+    path.write_text(json.dumps([{"code": "x-pass", "name": "x", "name_en": "x",
+                                 "adult_yen": -1, "child_yen": 0, "operators": ["a"],
+                                 "day_boundary": "3am"}]), encoding="utf-8")
+    with pytest.raises(InvalidInput) as info:
+        load_products(db_session, path)
+    fields = {error.field for error in info.value.errors}
+    assert fields == {"[0].adult_yen", "[0].day_boundary"}
+    assert db_session.scalar(select(func.count()).select_from(Product)) == 0
+
+
+def _counts(session: Session) -> tuple[int, ...]:
+    return tuple(
+        session.scalar(select(func.count()).select_from(model)) or 0
+        for model in (Feed, Operator, Product)
+    )
+
+
+def test_demo_twice_reuses_everything(runner: Runner, db_session: Session) -> None:
+    first = runner.invoke("demo", "--no-serve", "--json")
+    assert first.exit_code == 0, first.output
+    document = json.loads(first.stdout)
+    assert all(feed["new"] for feed in document["feeds"].values())
+    assert document["urls"]["rider"].endswith("/app")
+    counts = _counts(db_session)
+    assert counts == (3, 5, 2)
+
+    second = runner.invoke("demo", "--no-serve", "--json")
+    assert second.exit_code == 0, second.output
+    assert not any(feed["new"] for feed in json.loads(second.stdout)["feeds"].values())
+    assert _counts(db_session) == counts
+
+
+def test_demo_data_is_served(runner: Runner, client: FlaskClient) -> None:
+    assert runner.invoke("demo", "--no-serve").exit_code == 0
+    products = {p["code"]: p for p in client.get("/api/v1/products").get_json()}
+    assert products["kanazawa-1day"]["prices"] == {"adult": 800, "child": 400}
+    assert products["kanazawa-1day"]["name"] == "金沢市内1日フリー乗車券"
+    assert products["kanazawa-1day"]["day_boundary"] == "03:00"
+    assert "machinori" in products["kanazawa-1day-machinori"]["operators"]
+    operators = client.get("/api/v1/operators?mode=bike").get_json()
+    assert [o["id"] for o in operators] == ["machinori"]
+    every = {o["id"] for o in client.get("/api/v1/operators").get_json()}
+    assert every == {"hokutetsu", "jrbus", "flatbus", "machinori", "suitto"}
+    one = client.get("/api/v1/products/kanazawa-1day").get_json()
+    assert one == products["kanazawa-1day"]

@@ -1,0 +1,1 @@
+"""Validation of presented pass codes: the offline verifier, the device and scan ingestion."""
