@@ -13,7 +13,7 @@ __all__ = ["create_app"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the application (see :func:`maas.app.create_app`); importable as ``maas:create_app``."""
+    """Build the application (see :func:`maas.app.create_app`); ``maas:create_app``."""
     from maas.app import create_app as factory
 
     return factory(config)

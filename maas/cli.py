@@ -80,8 +80,10 @@ def emit(as_json: bool, document: Mapping[str, Any], text: str) -> None:
 
 
 @contextmanager
-def progress(total: int, description: str, *, quiet: bool = False) -> Iterator[Progress]:
-    """A progress bar on stderr (hidden with ``quiet`` or when stderr is no terminal)."""
+def progress(
+    total: int, description: str, *, quiet: bool = False
+) -> Iterator[Callable[[str], None]]:
+    """A progress bar on stderr; yields ``step(next_description)`` to advance it by one."""
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -92,8 +94,12 @@ def progress(total: int, description: str, *, quiet: bool = False) -> Iterator[P
         transient=True,
     )
     with bar:
-        bar.add_task(description, total=total)
-        yield bar
+        task = bar.add_task(description, total=total)
+
+        def step(next_description: str) -> None:
+            bar.update(task, advance=1, description=next_description)
+
+        yield step
 
 
 @click.group(cls=MaasGroup)
@@ -172,15 +178,13 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     app = state.app()
     settings = app.extensions["maas"].settings
     engine = app.extensions["maas"].engine
-    with progress(3, "demo", quiet=as_json) as bar:
-        bar.update(0, description="database")
+    with progress(2, "database schema", quiet=as_json) as step:
         db.ping(engine)
         db.upgrade(engine)
-        bar.update(0, advance=1, description="Kanazawa demo data")
+        step("Kanazawa demo data")
         with state.session() as session:
             loaded = load_demo(session, settings.home, app.extensions["maas"].clock)
-        bar.update(0, advance=1, description="done")
-        bar.update(0, advance=1)
+        step("done")
     base = settings.base_url
     urls = {
         "rider": f"{base}/app",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Response, current_app, g, json, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from maas.clock import Clock
 from maas.errors import FieldError, InvalidInput
 
-F = TypeVar("F", bound=Callable[..., Any])
+View = Callable[..., Any]
 EXTENSION = "maas"
 
 
@@ -54,7 +54,7 @@ def endpoint(
     description: str = "",
     security: Sequence[str] = (),
     errors: Sequence[int] = (),
-) -> Callable[[F], F]:
+) -> Callable[[View], Callable[..., Response]]:
     """Declare and wrap a JSON endpoint.
 
     The view receives ``query=`` and ``body=`` keyword arguments when those models are given,
@@ -73,7 +73,7 @@ def endpoint(
     )
     adapter: TypeAdapter[Any] = TypeAdapter(response)
 
-    def decorate(view: F) -> F:
+    def decorate(view: View) -> Callable[..., Response]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
             if query is not None:
@@ -91,7 +91,7 @@ def endpoint(
             )
 
         ENDPOINTS[wrapper] = spec
-        return wrapper  # type: ignore[return-value]  # same call signature for flask routing
+        return wrapper
 
     return decorate
 

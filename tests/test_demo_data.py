@@ -85,7 +85,8 @@ def test_stops_are_at_real_places(feed: dict[str, list[dict[str, str]]]) -> None
                  "広坂・21世紀美術館", "片町", "東山"):
         assert name in by_name
     for stop in feed["stops.txt"]:
-        assert 36.50 < float(stop["stop_lat"]) < 36.65 and 136.55 < float(stop["stop_lon"]) < 136.72
+        assert 36.50 < float(stop["stop_lat"]) < 36.65
+        assert 136.55 < float(stop["stop_lon"]) < 136.72
     station = by_name["金沢駅東口"]
     # JR Kanazawa station (Tsuzumi-mon) lies at 36.5781 N 136.6480 E
     assert kanazawa.haversine_m(float(station["stop_lat"]), float(station["stop_lon"]),

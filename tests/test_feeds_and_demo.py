@@ -29,7 +29,8 @@ def demo_files(tmp_path: Path) -> dict[str, Path]:
 def test_loading_is_idempotent_by_content(db_session: Session, demo_files: dict[str, Path]) -> None:
     first = load_feed(db_session, "gtfs", "k", demo_files["gtfs"], fixed_clock)
     again = load_feed(db_session, "gtfs", "k", demo_files["gtfs"], fixed_clock)
-    assert first.created and not again.created
+    assert first.created
+    assert not again.created
     assert again.feed.id == first.feed.id
     assert first.feed.summary["trips"] > 1000
     assert first.feed.summary["service_start"] <= "2026-12-01"
@@ -70,7 +71,9 @@ def test_new_version_replaces_old_and_failure_keeps_old(
     assert [f.id for f in active_feeds(db_session) if f.name == "k"] == [new.id]
 
 
-def test_bad_gbfs_json_names_file_and_line(db_session: Session, demo_files: dict[str, Path]) -> None:
+def test_bad_gbfs_json_names_file_and_line(
+    db_session: Session, demo_files: dict[str, Path]
+) -> None:
     path = demo_files["gbfs"] / "system_information.json"
     path.write_text('{"data": {\n  "system_id": \n}', encoding="utf-8")
     with pytest.raises(InvalidInput, match=r"system_information\.json: invalid JSON at line 3"):

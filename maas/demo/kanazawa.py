@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import math
 import random
@@ -30,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from gtfs.gtfstime import format_time
-from maas.clock import TOKYO
 from gtfs.holidays import japanese_holidays
+from maas.clock import TOKYO
 
 WEEKDAY = "平日"
 HOLIDAY = "土日祝"
@@ -58,12 +59,13 @@ STOPS: tuple[Stop, ...] = (
     # 金沢駅東口 bus terminal: a parent station with its platforms (のりば)
     Stop("kanazawa-sta-east", "金沢駅東口", "かなざわえきひがしぐち", "Kanazawa Station East Exit",
          36.57770, 136.64890, station=True),
-    Stop("kanazawa-sta-east-3", "金沢駅東口", "かなざわえきひがしぐち", "Kanazawa Station East Exit",
-         36.57786, 136.64862, parent="kanazawa-sta-east", platform="3"),
-    Stop("kanazawa-sta-east-6", "金沢駅東口", "かなざわえきひがしぐち", "Kanazawa Station East Exit",
-         36.57752, 136.64905, parent="kanazawa-sta-east", platform="6"),
-    Stop("kanazawa-sta-east-7", "金沢駅東口", "かなざわえきひがしぐち", "Kanazawa Station East Exit",
-         36.57741, 136.64931, parent="kanazawa-sta-east", platform="7"),
+    *(
+        Stop(f"kanazawa-sta-east-{platform}", "金沢駅東口", "かなざわえきひがしぐち",
+             "Kanazawa Station East Exit", lat, lon, parent="kanazawa-sta-east",
+             platform=platform)
+        for platform, lat, lon in (("3", 36.57786, 136.64862), ("6", 36.57752, 136.64905),
+                                   ("7", 36.57741, 136.64931))
+    ),
     Stop("kanazawa-sta-west", "金沢駅西口", "かなざわえきにしぐち", "Kanazawa Station West Exit",
          36.57905, 136.64617),
     # 武蔵ヶ辻・近江町市場: one pole each side of the street
@@ -268,7 +270,7 @@ def _minutes(hhmm: str) -> int:
 def _run_seconds(pattern: Sequence[str]) -> list[int]:
     """Seconds from the first stop to each stop of ``pattern`` (rounded to whole minutes)."""
     offsets = [0]
-    for a, b in zip(pattern, pattern[1:], strict=False):
+    for a, b in itertools.pairwise(pattern):
         sa, sb = STOP_BY_ID[a], STOP_BY_ID[b]
         metres = haversine_m(sa.lat, sa.lon, sb.lat, sb.lon) * ROAD_FACTOR
         minutes = max(1, round(metres / (BUS_SPEED_KMH * 1000 / 60)))
@@ -279,7 +281,7 @@ def _run_seconds(pattern: Sequence[str]) -> list[int]:
 def _distances_km(pattern: Sequence[str]) -> list[float]:
     """Road distance (crow-fly × road factor) from the first stop, in km to 3 decimals."""
     total, result = 0.0, [0.0]
-    for a, b in zip(pattern, pattern[1:], strict=False):
+    for a, b in itertools.pairwise(pattern):
         sa, sb = STOP_BY_ID[a], STOP_BY_ID[b]
         total += haversine_m(sa.lat, sa.lon, sb.lat, sb.lon) * ROAD_FACTOR / 1000
         result.append(round(total, 3))
