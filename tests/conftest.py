@@ -219,19 +219,21 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
     port = free_port()
     env = {**os.environ, "MAAS_HOME": str(home), "MAAS_ENV": "demo"}
     env.pop("MAAS_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [maas_executable(), "demo", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        seconds = wait_for_http(f"http://127.0.0.1:{port}/api/v1/health", 20, process)
-        yield RunningServer(f"http://127.0.0.1:{port}", process, home, seconds)
-    finally:
-        process.terminate()
+    # the log goes to a file: a pipe nobody reads would stall the server once full
+    with (home / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            [maas_executable(), "demo", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            seconds = wait_for_http(f"http://127.0.0.1:{port}/api/v1/health", 20, process)
+            yield RunningServer(f"http://127.0.0.1:{port}", process, home, seconds)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

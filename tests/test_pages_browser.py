@@ -1,0 +1,90 @@
+"""The web pages in a real browser: Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import REPO, RunningServer
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = REPO / "test-artifacts"
+# flags that keep chromium from reaching for Google's services on a closed network
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    """Debian's chromium (or MAAS_CHROMIUM); the test command installs it."""
+    path = os.environ.get("MAAS_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        pytest.fail("chromium is not installed: run scripts/test, which installs it")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="ja-JP", timezone_id="Asia/Tokyo"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def test_rider_page_lists_products_in_japanese_and_english(
+    page: Page, demo_server: RunningServer
+) -> None:
+    page.goto(f"{demo_server.base_url}/app")
+    day_pass = page.locator('[data-code="kanazawa-1day"]')
+    expect(day_pass.get_by_role("heading")).to_have_text("金沢市内1日フリー乗車券")
+    expect(day_pass.locator(".price")).to_have_text("大人 ¥800 / 小児 ¥400")
+    expect(page.locator("#operators li")).to_have_count(5)
+    expect(page.locator("#service-status")).to_contain_text("sqlite")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "rider-ja.png"), full_page=True)
+
+    page.get_by_role("button", name="English / 日本語").click()
+    expect(day_pass.get_by_role("heading")).to_have_text("Kanazawa City 1-Day Free Pass")
+    expect(day_pass.locator(".price")).to_have_text("Adult ¥800 / Child ¥400")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.reload()  # the choice of language is remembered
+    expect(day_pass.get_by_role("heading")).to_have_text("Kanazawa City 1-Day Free Pass")
+
+
+def test_driver_and_partner_pages(page: Page, demo_server: RunningServer) -> None:
+    page.goto(f"{demo_server.base_url}/driver")
+    expect(page.get_by_role("heading", level=1)).to_have_text("乗車券チェック")
+    expect(page.locator(".result")).to_contain_text("登録")
+    page.get_by_role("link", name="パートナー").click()
+    expect(page).to_have_url(f"{demo_server.base_url}/partners")
+    rows = page.locator("#feeds tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.filter(has_text="gtfs")).to_contain_text("kanazawa-demo")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "partners-ja.png"), full_page=True)
+
+
+def test_root_redirects_riders_to_their_page(page: Page, demo_server: RunningServer) -> None:
+    page.goto(demo_server.base_url + "/")
+    expect(page).to_have_url(f"{demo_server.base_url}/app")
+

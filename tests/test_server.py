@@ -1,0 +1,113 @@
+"""Real servers: `maas demo` and `maas serve` (gunicorn) answering over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunningServer, free_port, maas_executable, wait_for_http
+
+pytestmark = pytest.mark.server
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback only
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_demo_answers_health_within_20_seconds(demo_server: RunningServer) -> None:
+    assert demo_server.startup_seconds < 20
+    status, headers, body = get(f"{demo_server.base_url}/api/v1/health")
+    assert status == 200
+    health = json.loads(body)
+    assert health["database"]["backend"] == "sqlite"
+    assert {feed["kind"] for feed in health["feeds"]} == {"gtfs", "gbfs", "ondemand"}
+    assert (demo_server.home / "maas.sqlite3").exists()
+
+
+def test_demo_serves_problems_openapi_and_pages(demo_server: RunningServer) -> None:
+    status, headers, body = get(f"{demo_server.base_url}/no/such/page",
+                                {"X-Request-ID": "e2e-404"})
+    assert status == 404
+    assert headers["Content-Type"] == "application/problem+json"
+    assert headers["X-Request-ID"] == "e2e-404"
+    assert json.loads(body)["status"] == 404
+    status, _, body = get(f"{demo_server.base_url}/api/v1/openapi.json")
+    assert status == 200
+    assert json.loads(body)["openapi"] == "3.1.0"
+    for page in ("/app", "/driver", "/partners"):
+        status, headers, body = get(demo_server.base_url + page)
+        assert status == 200, page
+        assert "金沢MaaS" in body.decode()
+
+
+def test_second_demo_run_reuses_database(demo_server: RunningServer) -> None:
+    env = {**os.environ, "MAAS_HOME": str(demo_server.home)}
+    env.pop("MAAS_DATABASE_URL", None)
+    result = subprocess.run(
+        [maas_executable(), "demo", "--no-serve", "--json"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert not any(feed["new"] for feed in document["feeds"].values())
+    assert document["database"].endswith(str(demo_server.home / "maas.sqlite3"))
+
+
+def test_serve_runs_gunicorn_on_the_configured_database(database_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "MAAS_HOME": str(tmp_path), "MAAS_DATABASE_URL": database_url,
+           "MAAS_ENV": "production", "MAAS_SECRET_KEY": "s" * 40}
+    process = subprocess.Popen(
+        [maas_executable(), "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/api/v1/health", 20, process)
+        status, _, body = get(f"http://127.0.0.1:{port}/api/v1/health")
+        assert status == 200
+        assert json.loads(body)["database"]["backend"] == database_url.split("+")[0].split(":")[0]
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    lines = [line for line in output.decode().splitlines() if line.startswith("{")]
+    assert lines, "production logs are JSON lines"
+    records = [json.loads(line) for line in lines]
+    access = [r for r in records if r.get("logger") == "maas.access"]
+    assert access
+    assert all(len(r["request_id"]) == 32 for r in access)
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    env = {**os.environ, "MAAS_HOME": str(tmp_path)}
+    env.pop("MAAS_DATABASE_URL", None)
+    result = subprocess.run(
+        [maas_executable(), "serve", "--port", str(free_port())],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: database schema is at nothing, need {_head()}: run `maas db upgrade` first"
+    ]
+
+
+def _head() -> str:
+    from maas.db import create_db_engine, head_revision
+
+    engine = create_db_engine("sqlite://")
+    try:
+        revision = head_revision(engine)
+    finally:
+        engine.dispose()
+    assert revision is not None
+    return revision
