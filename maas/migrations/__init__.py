@@ -1,0 +1,1 @@
+"""Alembic migrations of the kanazawa-maas schema (run with `maas db upgrade`)."""
