@@ -5,8 +5,10 @@ Exit codes: 0 success, 1 a user error (one line on stderr, never a traceback).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from maas import db
+from maas.config import Settings
 from maas.errors import MaasError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -140,7 +143,7 @@ def db_current(state: CliState, as_json: bool) -> None:
     """Show the schema revision of the database and of this code."""
     engine = state.app().extensions["maas"].engine
     db.ping(engine)
-    current, head = db.current_revision(engine), db.head_revision(engine)
+    current, head = db.current_revision(engine), db.head_revision()
     emit(as_json, {"current": current, "head": head}, f"current {current}, head {head}")
 
 
@@ -160,8 +163,15 @@ def _server_options(function: F) -> F:
     return click.option("--port", type=int, help="Port to listen on (default 8000).")(function)
 
 
-def _apply(state: CliState, **values: Any) -> None:
-    state.overrides.update({key: value for key, value in values.items() if value is not None})
+def _serving_settings(state: CliState, **values: Any) -> Settings:
+    """The app's settings with the command-line options that were given laid over them.
+
+    Options apply whether the app is built here or handed in (the tests hand one in).
+    """
+    given = {key: value for key, value in values.items() if value is not None}
+    state.overrides.update(given)
+    settings: Settings = state.app().extensions["maas"].settings
+    return dataclasses.replace(settings, **given)
 
 
 @cli.command()
@@ -174,9 +184,8 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     """Set up the embedded demo (database, Kanazawa data) and serve it."""
     from maas.demo.services import load_demo
 
-    _apply(state, host=host, port=port)
+    settings = _serving_settings(state, host=host, port=port)
     app = state.app()
-    settings = app.extensions["maas"].settings
     engine = app.extensions["maas"].engine
     with progress(2, "database schema", quiet=as_json) as step:
         db.ping(engine)
@@ -216,7 +225,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     ]
     emit(as_json, document, "\n".join(lines))
     if not no_serve:
-        _exec_gunicorn(state, workers=min(settings.workers, 2))
+        _exec_gunicorn(dataclasses.replace(settings, workers=min(settings.workers, 2)))
 
 
 @cli.command()
@@ -225,19 +234,31 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
 @pass_state
 def serve(state: CliState, host: str | None, port: int | None, workers: int | None) -> None:
     """Run the production server (gunicorn) on the current database."""
-    _apply(state, host=host, port=port, workers=workers)
+    settings = _serving_settings(state, host=host, port=port, workers=workers)
     engine = state.app().extensions["maas"].engine
     db.ping(engine)
-    current, head = db.current_revision(engine), db.head_revision(engine)
+    current, head = db.current_revision(engine), db.head_revision()
     if current != head:
         raise MaasError(f"database schema is at {current or 'nothing'}, need {head}: "
                         "run `maas db upgrade` first")
-    _exec_gunicorn(state, workers=state.app().extensions["maas"].settings.workers)
+    _exec_gunicorn(settings)
 
 
-def _exec_gunicorn(state: CliState, workers: int) -> None:
-    """Replace this process with gunicorn serving ``maas:create_app()``."""
-    settings = state.app().extensions["maas"].settings
+def _ensure_port_free(host: str, port: int) -> None:
+    """Fail with one clear line, before starting gunicorn, when the address is taken."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise MaasError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); choose another with --port"
+            ) from None
+
+
+def _exec_gunicorn(settings: Settings) -> None:
+    """Replace this process with gunicorn serving ``maas:create_app()`` with ``settings``."""
+    _ensure_port_free(settings.host, settings.port)
     env = dict(os.environ)
     env.update({
         "MAAS_ENV": settings.env,
@@ -245,7 +266,7 @@ def _exec_gunicorn(state: CliState, workers: int) -> None:
         "MAAS_DATABASE_URL": settings.database_url,
         "MAAS_HOST": settings.host,
         "MAAS_PORT": str(settings.port),
-        "MAAS_WORKERS": str(workers),
+        "MAAS_WORKERS": str(settings.workers),
         "MAAS_LOG_FORMAT": settings.log_format,
     })
     argv = [sys.executable, "-m", "gunicorn", "--config", "python:maas.gunicorn_conf",

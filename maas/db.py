@@ -7,6 +7,7 @@ default (WAL mode, foreign keys on); PostgreSQL is the production database.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,7 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def head_revision(engine: Engine) -> str | None:
-    """The newest revision shipped with this code."""
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+@functools.cache
+def head_revision() -> str | None:
+    """The newest revision shipped with this code (read once per process)."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()

@@ -36,7 +36,7 @@ def health(engine: Engine, session: Session, clock: Clock) -> Health:
         revision = current_revision(engine)
     except DBAPIError as exc:
         raise ServiceUnavailable("the database is unreachable") from exc
-    head = head_revision(engine)
+    head = head_revision()
     if revision != head:
         raise ServiceUnavailable(
             f"the database schema is at {revision or 'nothing'}, this code needs {head}; "

@@ -149,11 +149,22 @@ def client(app: Flask) -> FlaskClient:
 
 
 class Runner:
-    """Invokes the real ``maas`` CLI on the test app."""
+    """Invokes the real ``maas`` CLI on the test app.
 
-    def __init__(self, app: Flask) -> None:
+    Starting a server would replace the test process with gunicorn (``os.execve``); here that
+    call fails the test instead.
+    """
+
+    def __init__(self, app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
         self.app = app
         self.cli_runner = CliRunner()
+        self.exec_calls: list[tuple[list[str], dict[str, str]]] = []
+
+        def refuse_exec(path: str, argv: list[str], env: dict[str, str]) -> None:
+            self.exec_calls.append((argv, env))
+            raise RuntimeError("maas tried to exec a server inside the test process")
+
+        monkeypatch.setattr("maas.cli.os.execve", refuse_exec)
 
     def invoke(self, *args: str, **kwargs: Any) -> Result:
         """Run ``maas ARGS`` and return the result."""
@@ -161,9 +172,9 @@ class Runner:
 
 
 @pytest.fixture
-def runner(app: Flask) -> Runner:
+def runner(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Runner:
     """The ``maas`` CLI bound to the test app and database."""
-    return Runner(app)
+    return Runner(app, monkeypatch)
 
 
 @pytest.fixture

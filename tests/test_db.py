@@ -24,7 +24,7 @@ def test_migrations_match_the_models(connection: Connection) -> None:
 
 
 def test_database_is_at_head(engine: Engine) -> None:
-    assert current_revision(engine) == head_revision(engine) is not None
+    assert current_revision(engine) == head_revision() is not None
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     upgrade(engine)
     upgrade(engine)  # a second upgrade is a no-op
-    assert current_revision(engine) == head_revision(engine)
+    assert current_revision(engine) == head_revision()
     engine.dispose()
 
 

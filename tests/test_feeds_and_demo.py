@@ -127,3 +127,33 @@ def test_demo_data_is_served(runner: Runner, client: FlaskClient) -> None:
     assert every == {"hokutetsu", "jrbus", "flatbus", "machinori", "suitto"}
     one = client.get("/api/v1/products/kanazawa-1day").get_json()
     assert one == products["kanazawa-1day"]
+
+
+def test_demo_on_a_taken_port_fails_in_one_line(runner: Runner) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke("demo", "--port", str(port))
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port} (Address already in use); "
+        "choose another with --port"
+    ]
+    assert runner.exec_calls == []
+
+
+def test_demo_execs_gunicorn_with_the_chosen_port(runner: Runner, tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    port = free_port()
+    result = runner.invoke("demo", "--port", str(port))
+    assert isinstance(result.exception, RuntimeError)  # our stand-in for execve
+    assert f"http://127.0.0.1:{port}/app" in result.stdout
+    [(argv, env)] = runner.exec_calls
+    assert argv[1:] == ["-m", "gunicorn", "--config", "python:maas.gunicorn_conf",
+                        "maas:create_app()"]
+    assert (env["MAAS_HOST"], env["MAAS_PORT"]) == ("127.0.0.1", str(port))
+    assert env["MAAS_DATABASE_URL"] == runner.app.extensions["maas"].settings.database_url

@@ -27,7 +27,7 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str,
 
 def test_demo_answers_health_within_20_seconds(demo_server: RunningServer) -> None:
     assert demo_server.startup_seconds < 20
-    status, headers, body = get(f"{demo_server.base_url}/api/v1/health")
+    status, _, body = get(f"{demo_server.base_url}/api/v1/health")
     assert status == 200
     health = json.loads(body)
     assert health["database"]["backend"] == "sqlite"
@@ -102,12 +102,8 @@ def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
 
 
 def _head() -> str:
-    from maas.db import create_db_engine, head_revision
+    from maas.db import head_revision
 
-    engine = create_db_engine("sqlite://")
-    try:
-        revision = head_revision(engine)
-    finally:
-        engine.dispose()
+    revision = head_revision()
     assert revision is not None
     return revision
