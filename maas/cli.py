@@ -18,10 +18,12 @@ import click
 from flask import Flask
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from maas import db
+from maas.app import AppState
 from maas.config import Settings
 from maas.errors import MaasError
 
@@ -44,11 +46,22 @@ class CliState:
             self._app = create_app(self.overrides)
         return self._app
 
+    def runtime(self) -> AppState:
+        """The app's settings, engine, session factory and clock."""
+        runtime: AppState = self.app().extensions["maas"]
+        return runtime
+
+    def engine(self, *, check: bool = True) -> Engine:
+        """The database engine; with ``check``, fail in one line when it is unreachable."""
+        engine = self.runtime().engine
+        if check:
+            db.ping(engine)
+        return engine
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A database session for one command."""
-        state = self.app().extensions["maas"]
-        with state.sessions() as session:
+        with self.runtime().sessions() as session:
             yield session
 
 
@@ -124,8 +137,7 @@ cli.add_command(database, name="db")
 @pass_state
 def db_upgrade(state: CliState, as_json: bool) -> None:
     """Create the database or bring its schema to the newest revision."""
-    engine = state.app().extensions["maas"].engine
-    db.ping(engine)
+    engine = state.engine()
     before = db.current_revision(engine)
     db.upgrade(engine)
     after = db.current_revision(engine)
@@ -141,8 +153,7 @@ def db_upgrade(state: CliState, as_json: bool) -> None:
 @pass_state
 def db_current(state: CliState, as_json: bool) -> None:
     """Show the schema revision of the database and of this code."""
-    engine = state.app().extensions["maas"].engine
-    db.ping(engine)
+    engine = state.engine()
     current, head = db.current_revision(engine), db.head_revision()
     emit(as_json, {"current": current, "head": head}, f"current {current}, head {head}")
 
@@ -154,8 +165,7 @@ def db_revision(state: CliState, message: str) -> None:
     """(development) Autogenerate a migration from the models."""
     from alembic import command
 
-    engine = state.app().extensions["maas"].engine
-    command.revision(db.alembic_config(engine), message=message, autogenerate=True)
+    command.revision(db.alembic_config(state.engine()), message=message, autogenerate=True)
 
 
 def _server_options(function: F) -> F:
@@ -170,8 +180,7 @@ def _serving_settings(state: CliState, **values: Any) -> Settings:
     """
     given = {key: value for key, value in values.items() if value is not None}
     state.overrides.update(given)
-    settings: Settings = state.app().extensions["maas"].settings
-    return dataclasses.replace(settings, **given)
+    return dataclasses.replace(state.runtime().settings, **given)
 
 
 @cli.command()
@@ -185,14 +194,12 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     from maas.demo.services import load_demo
 
     settings = _serving_settings(state, host=host, port=port)
-    app = state.app()
-    engine = app.extensions["maas"].engine
+    engine = state.engine()
     with progress(2, "database schema", quiet=as_json) as step:
-        db.ping(engine)
         db.upgrade(engine)
         step("Kanazawa demo data")
         with state.session() as session:
-            loaded = load_demo(session, settings.home, app.extensions["maas"].clock)
+            loaded = load_demo(session, settings.home, state.runtime().clock)
         step("done")
     base = settings.base_url
     urls = {
@@ -235,8 +242,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
 def serve(state: CliState, host: str | None, port: int | None, workers: int | None) -> None:
     """Run the production server (gunicorn) on the current database."""
     settings = _serving_settings(state, host=host, port=port, workers=workers)
-    engine = state.app().extensions["maas"].engine
-    db.ping(engine)
+    engine = state.engine()
     current, head = db.current_revision(engine), db.head_revision()
     if current != head:
         raise MaasError(f"database schema is at {current or 'nothing'}, need {head}: "
