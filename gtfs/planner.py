@@ -1,0 +1,370 @@
+"""Journeys on the compiled timetable: access and egress, RAPTOR runs, legs (pure).
+
+A query departs at a time (or arrives by one), from and to a stop or a coordinate. Coordinates
+reach stops within ``access_radius_m`` on foot. Results are the Pareto set over arrival time and
+number of transfers; with a window, the best journeys departing within it (rRAPTOR), and with
+``arrive_by``, the latest departures arriving in time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from gtfs import raptor
+from gtfs.raptor import DAY, INF, KIND_ACCESS, KIND_FOOT, KIND_TRANSIT, DayView, Labels
+from gtfs.timetable import Timetable, haversine_m, walk_seconds
+
+ACCESS_RADIUS_M = 800.0
+WALK_ONLY_MAX_M = 2000.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """Where a journey starts or ends: a stop (index) or a coordinate."""
+
+    lat: float
+    lon: float
+    name: str
+    stop: int = -1
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    """A journey request."""
+
+    origin: Endpoint
+    destination: Endpoint
+    time: dt.datetime
+    arrive_by: bool = False
+    max_transfers: int = 5
+    min_transfer_seconds: int = 60
+    window_minutes: int = 0
+    modes: frozenset[str] | None = None  # transit modes to use; None: all
+
+
+@dataclasses.dataclass(frozen=True)
+class Leg:
+    """One part of a journey; transit legs carry the trip and their boarding positions."""
+
+    mode: str
+    departure: int  # seconds of the service day
+    arrival: int
+    from_stop: int  # -1 for the query's coordinate
+    to_stop: int
+    trip: int = -1
+    board_pos: int = -1
+    alight_pos: int = -1
+    walk_m: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Journey:
+    """A journey on ``day`` (times are seconds of that service day)."""
+
+    day: dt.date
+    legs: tuple[Leg, ...]
+
+    @property
+    def departure(self) -> int:
+        """Leaving the origin."""
+        return self.legs[0].departure
+
+    @property
+    def arrival(self) -> int:
+        """Reaching the destination."""
+        return self.legs[-1].arrival
+
+    @property
+    def transfers(self) -> int:
+        """Changes between vehicles."""
+        return max(0, sum(leg.trip >= 0 for leg in self.legs) - 1)
+
+
+def timezone(timetable: Timetable) -> ZoneInfo:
+    """The zone the timetable's clock times are in."""
+    return ZoneInfo(str(timetable.meta.get("timezone") or "Asia/Tokyo"))
+
+
+def service_time(timetable: Timetable, moment: dt.datetime) -> tuple[dt.date, int]:
+    """The service day and seconds after its midnight for an aware ``moment``."""
+    local = moment.astimezone(timezone(timetable))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return local.date(), int((local - midnight).total_seconds())
+
+
+def to_datetime(timetable: Timetable, day: dt.date, seconds: int) -> dt.datetime:
+    """The aware moment of ``seconds`` after the midnight of service day ``day``."""
+    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=timezone(timetable))
+    return midnight + dt.timedelta(seconds=seconds)
+
+
+def _station_members(timetable: Timetable, stop: int) -> list[int]:
+    children = np.flatnonzero(timetable.stop_parent == stop)
+    return [stop, *children.tolist()]
+
+
+def access_options(timetable: Timetable, end: Endpoint, radius_m: float = ACCESS_RADIUS_M
+                   ) -> dict[int, tuple[int, int]]:
+    """Stops reachable from ``end`` on foot: stop -> (seconds, metres)."""
+    options: dict[int, tuple[int, int]] = {}
+    if end.stop >= 0:
+        for member in _station_members(timetable, end.stop):
+            options[member] = (0, 0)
+            lo, hi = timetable.footpath_offset[member], timetable.footpath_offset[member + 1]
+            for to, seconds in zip(timetable.footpath_to[lo:hi].tolist(),
+                                   timetable.footpath_seconds[lo:hi].tolist(), strict=True):
+                metres = _metres(timetable, member, to)
+                if to not in options or seconds < options[to][0]:
+                    options[to] = (seconds, metres)
+        return options
+    for stop, distance in timetable.stops_near(end.lat, end.lon, radius_m):
+        options[stop] = (walk_seconds(distance), round(distance * 1.3))
+    return options
+
+
+def _metres(timetable: Timetable, a: int, b: int) -> int:
+    return round(haversine_m(float(timetable.stop_lat[a]), float(timetable.stop_lon[a]),
+                             float(timetable.stop_lat[b]), float(timetable.stop_lon[b])) * 1.3)
+
+
+def plan(timetable: Timetable, query: Query) -> list[Journey]:
+    """Answer ``query``: Pareto-optimal journeys, sorted by departure then arrival."""
+    day, seconds = service_time(timetable, query.time)
+    view = raptor.day_view(timetable, day)
+    access = access_options(timetable, query.origin)
+    egress = access_options(timetable, query.destination)
+    journeys: list[Journey] = []
+    if access and egress:
+        if query.arrive_by:
+            window = max(query.window_minutes, 120) * 60
+            found = _range(timetable, view, query, access, egress, seconds - window, seconds)
+            found = [j for j in found if j.arrival <= seconds]
+            journeys = _pareto_latest(found)
+        elif query.window_minutes > 0:
+            journeys = _range(timetable, view, query, access, egress, seconds,
+                              seconds + query.window_minutes * 60)
+        else:
+            journeys = _single(timetable, view, query, access, egress, seconds)
+    walk = _walk_only(timetable, query, day, seconds)
+    if walk is not None:
+        journeys.append(walk)
+    journeys.sort(key=lambda j: (j.departure, j.arrival, j.transfers))
+    return journeys
+
+
+def _arrays(options: dict[int, tuple[int, int]]) -> tuple[raptor.I32, raptor.I32]:
+    stops = np.asarray(list(options), dtype=np.int32)
+    seconds = np.asarray([options[s][0] for s in options], dtype=np.int32)
+    return stops, seconds
+
+
+def _single(timetable: Timetable, view: DayView, query: Query,
+            access: dict[int, tuple[int, int]], egress: dict[int, tuple[int, int]],
+            seconds: int) -> list[Journey]:
+    access_stops, access_seconds = _arrays(access)
+    egress_stops, egress_seconds = _arrays(egress)
+    labels = raptor.run(timetable, view, access_stops, access_seconds + seconds, egress_stops,
+                        egress_seconds, query.max_transfers, query.min_transfer_seconds,
+                        allowed=_allowed(timetable, query))
+    best: list[int] = []
+    return _extract(timetable, view, labels, access, egress, seconds, best)
+
+
+def _range(timetable: Timetable, view: DayView, query: Query,
+           access: dict[int, tuple[int, int]], egress: dict[int, tuple[int, int]],
+           start: int, end: int) -> list[Journey]:
+    """rRAPTOR: one run per distinct departure in [start, end], latest first, labels kept."""
+    departures = _departures_from(timetable, view, access, start, end)
+    access_stops, access_seconds = _arrays(access)
+    egress_stops, egress_seconds = _arrays(egress)
+    labels: Labels | None = None
+    best: list[int] = []
+    found: list[Journey] = []
+    allowed = _allowed(timetable, query)
+    for departure in sorted(departures, reverse=True):
+        labels = raptor.run(timetable, view, access_stops, access_seconds + departure,
+                            egress_stops, egress_seconds, query.max_transfers,
+                            query.min_transfer_seconds, labels, allowed)
+        found.extend(_extract(timetable, view, labels, access, egress, departure, best))
+    return _pareto_window(found)
+
+
+def _allowed(timetable: Timetable, query: Query) -> raptor.B | None:
+    if query.modes is None:
+        return None
+    modes = np.asarray(timetable.meta["route_modes"], dtype=object)
+    mask: raptor.B = np.isin(modes[timetable.pattern_route], sorted(query.modes))
+    return mask
+
+
+def _departures_from(timetable: Timetable, view: DayView, access: dict[int, tuple[int, int]],
+                     start: int, end: int) -> set[int]:
+    """Leaving times from the origin that catch some trip at an access stop in the window."""
+    result = {start}
+    for stop, (walk, _) in access.items():
+        lo, hi = timetable.stop_pattern_offset[stop], timetable.stop_pattern_offset[stop + 1]
+        for r, i in zip(timetable.stop_pattern_ids[lo:hi].tolist(),
+                        timetable.stop_pattern_pos[lo:hi].tolist(), strict=True):
+            base = int(timetable.pattern_stop_offset[r])
+            if not timetable.pattern_board[base + i]:
+                continue
+            entries = slice(int(view.offset[r]), int(view.offset[r + 1]))
+            times = (timetable.departure[timetable.trip_time_offset[view.trip[entries]] + i]
+                     + view.shift[entries] - walk)
+            result.update(int(t) for t in times[(times >= start) & (times <= end)])
+    return result
+
+
+def _extract(timetable: Timetable, view: DayView, labels: Labels,
+             access: dict[int, tuple[int, int]], egress: dict[int, tuple[int, int]],
+             departure: int, best: list[int]) -> list[Journey]:
+    """Journeys whose arrival improves on every journey with as many trips or fewer.
+
+    ``best`` holds, per round, the best arrival found so far (across rRAPTOR runs).
+    """
+    rounds = labels.tau.shape[0]
+    while len(best) < rounds:
+        best.append(int(INF))
+    journeys: list[Journey] = []
+    bound = int(INF)
+    for k in range(1, rounds):
+        bound = min(bound, best[k])
+        arrival, stop = int(INF), -1
+        for s, (walk, _) in egress.items():
+            t = int(labels.tau[k, s])
+            if t < INF and t + walk < arrival:
+                arrival, stop = t + walk, s
+        if stop < 0 or arrival >= bound:
+            continue
+        legs = _legs(timetable, view, labels, k, stop, access, departure)
+        if legs is None or not any(leg.trip >= 0 for leg in legs):
+            continue
+        walk, metres = egress[stop]
+        if walk > 0:
+            legs.append(Leg("walk", legs[-1].arrival, legs[-1].arrival + walk, stop, -1,
+                            walk_m=metres))
+        journeys.append(Journey(view.day, tuple(legs)))
+        best[k] = arrival
+        bound = arrival
+    return journeys
+
+
+def _legs(timetable: Timetable, view: DayView, labels: Labels, k: int, stop: int,
+          access: dict[int, tuple[int, int]], departure: int) -> list[Leg] | None:
+    """Walk back from the arrival label of ``stop`` at round ``k`` to the origin."""
+    legs: list[Leg] = []
+    kind, round_ = int(labels.tau_kind[k, stop]), int(labels.tau_round[k, stop])
+    while True:
+        if kind == KIND_ACCESS:
+            walk, metres = access[stop]
+            if walk > 0:
+                legs.append(Leg("walk", departure, departure + walk, -1, stop, walk_m=metres))
+            break
+        if kind == KIND_FOOT:
+            source = int(labels.walk_from[round_, stop])
+            legs.append(Leg("walk", int(labels.transit_tau[round_, source]),
+                            int(labels.foot_tau[round_, stop]), source, stop,
+                            walk_m=_metres(timetable, source, stop)))
+            stop = source  # reached by a trip in the same round
+        elif kind != KIND_TRANSIT:
+            return None
+        entry = int(labels.trip[round_, stop])
+        board, alight = int(labels.board_pos[round_, stop]), int(labels.alight_pos[round_, stop])
+        trip, shift = int(view.trip[entry]), int(view.shift[entry])
+        offset = int(timetable.trip_time_offset[trip])
+        source = int(labels.board_stop[round_, stop])
+        legs.append(Leg(
+            mode=str(timetable.meta["route_modes"][_route(timetable, trip)]),
+            departure=int(timetable.departure[offset + board]) + shift,
+            arrival=int(timetable.arrival[offset + alight]) + shift,
+            from_stop=source, to_stop=stop, trip=trip, board_pos=board, alight_pos=alight,
+        ))
+        stop = source
+        kind = int(labels.ready_kind[round_ - 1, stop])
+        round_ = int(labels.ready_round[round_ - 1, stop])
+    legs.reverse()
+    return legs
+
+
+def _route(timetable: Timetable, trip: int) -> int:
+    return int(timetable.pattern_route[timetable.trip_pattern[trip]])
+
+
+def _walk_only(timetable: Timetable, query: Query, day: dt.date, seconds: int
+               ) -> Journey | None:
+    o, d = query.origin, query.destination
+    metres = haversine_m(o.lat, o.lon, d.lat, d.lon)
+    if metres > WALK_ONLY_MAX_M or (o.stop >= 0 and o.stop == d.stop):
+        return None
+    walk = walk_seconds(metres)
+    start = seconds - walk if query.arrive_by else seconds
+    return Journey(day, (Leg("walk", start, start + walk, o.stop, d.stop,
+                             walk_m=round(metres * 1.3)),))
+
+
+def _pareto_window(journeys: Sequence[Journey]) -> list[Journey]:
+    """Keep journeys not dominated in (later departure, earlier arrival, fewer transfers)."""
+    kept = []
+    for j in journeys:
+        dominated = any(
+            o is not j and o.departure >= j.departure and o.arrival <= j.arrival
+            and o.transfers <= j.transfers
+            and (o.departure, -o.arrival, -o.transfers) != (j.departure, -j.arrival,
+                                                             -j.transfers)
+            for o in journeys
+        )
+        if not dominated:
+            kept.append(j)
+    return _unique(kept)
+
+
+def _pareto_latest(journeys: Sequence[Journey]) -> list[Journey]:
+    """For arrive-by: keep the latest departures per number of transfers (Pareto)."""
+    kept = [j for j in journeys
+            if not any(o.departure > j.departure and o.transfers <= j.transfers
+                       for o in journeys)]
+    return _unique(kept)
+
+
+def _unique(journeys: Sequence[Journey]) -> list[Journey]:
+    seen: set[tuple[int, int, int]] = set()
+    result = []
+    for j in journeys:
+        key = (j.departure, j.arrival, j.transfers)
+        if key not in seen:
+            seen.add(key)
+            result.append(j)
+    return result
+
+
+def departures_after(timetable: Timetable, stop: int, moment: dt.datetime, limit: int
+                     ) -> list[tuple[int, int, dt.date, int]]:
+    """Next departures from a stop (or its platforms): (trip, position, service day, seconds)."""
+    day, seconds = service_time(timetable, moment)
+    view = raptor.day_view(timetable, day)
+    found: list[tuple[int, int, dt.date, int]] = []
+    for member in _station_members(timetable, stop):
+        lo, hi = timetable.stop_pattern_offset[member], timetable.stop_pattern_offset[member + 1]
+        for r, i in zip(timetable.stop_pattern_ids[lo:hi].tolist(),
+                        timetable.stop_pattern_pos[lo:hi].tolist(), strict=True):
+            base, end = int(timetable.pattern_stop_offset[r]), int(
+                timetable.pattern_stop_offset[r + 1])
+            if i >= end - base - 1 or not timetable.pattern_board[base + i]:
+                continue
+            entries = np.arange(int(view.offset[r]), int(view.offset[r + 1]))
+            times = (timetable.departure[timetable.trip_time_offset[view.trip[entries]] + i]
+                     + view.shift[entries])
+            for e in entries[times >= seconds][:limit].tolist():
+                found.append((int(view.trip[e]), i, day,
+                              int(timetable.departure[timetable.trip_time_offset[view.trip[e]]
+                                                      + i]) + int(view.shift[e])))
+    found.sort(key=lambda item: item[3])
+    return found[:limit]
+
+
+__all__ = ["DAY", "Endpoint", "Journey", "Leg", "Query", "departures_after", "plan"]

@@ -1,0 +1,387 @@
+"""Round-based public transit routing (RAPTOR; Delling, Pajor, Werneck 2012), compiled by numba.
+
+Names follow the paper: round ``k`` finds journeys with ``k`` trips; ``tau[k, p]`` is the
+earliest arrival at stop ``p`` with at most ``k`` trips; ``tau_star[p]`` the best over all
+rounds (local pruning); marked stops drive which route patterns are scanned next round.
+
+Semantics, which the reference in the tests shares: the origin reaches its access stops at the
+given times; between two trips a rider either stays at the stop (the same-stop slack) or takes
+one footpath (its walking time, at least the slack); after the last trip one footpath may
+precede the egress.
+
+A *day view* lists, per pattern, the trips that run on the query's service day together with
+the previous day's trips still running after midnight (times shifted by −24 h) and the next
+day's morning trips (+24 h), sorted by departure. Patterns are FIFO by construction; where the
+merge of days breaks FIFO, the pattern is flagged and scanned trip by trip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from gtfs.timetable import FORBIDDEN, Timetable
+
+INF = np.int32(2**31 - 1)
+DAY = 86400
+KIND_NONE, KIND_ACCESS, KIND_TRANSIT, KIND_FOOT = 0, 1, 2, 3
+I32 = npt.NDArray[np.int32]
+I8 = npt.NDArray[np.int8]
+B = npt.NDArray[np.bool_]
+
+
+@dataclasses.dataclass(frozen=True)
+class DayView:
+    """The trips that can be ridden on one service day, per pattern."""
+
+    day: dt.date
+    offset: I32  # per pattern, into ``trip`` / ``shift``
+    trip: I32
+    shift: I32
+    fifo: npt.NDArray[np.bool_]
+
+
+def day_view(timetable: Timetable, day: dt.date) -> DayView:
+    """Build (or fetch from the per-timetable cache) the day view of ``day``."""
+    cache: dict[dt.date, DayView] = timetable.meta.setdefault("_day_views", {})
+    if day not in cache:
+        if len(cache) >= 8:
+            cache.pop(next(iter(cache)))
+        cache[day] = _build_day_view(timetable, day)
+    return cache[day]
+
+
+def _service_on(timetable: Timetable, index: int) -> npt.NDArray[np.bool_]:
+    days = timetable.service_days
+    if 0 <= index < days.shape[1]:
+        result: npt.NDArray[np.bool_] = days[timetable.trip_service, index]
+        return result
+    return np.zeros(timetable.trip_service.shape[0], dtype=np.bool_)
+
+
+def _build_day_view(timetable: Timetable, day: dt.date) -> DayView:
+    d = timetable.day_index(day)
+    trips = timetable.trip_pattern >= 0
+    first = timetable.departure[timetable.trip_time_offset]
+    n_stops = np.diff(timetable.pattern_stop_offset)[np.maximum(timetable.trip_pattern, 0)]
+    last = timetable.arrival[timetable.trip_time_offset + n_stops - 1]
+    previous = trips & _service_on(timetable, d - 1) & (last >= DAY)
+    today = trips & _service_on(timetable, d)
+    following = trips & _service_on(timetable, d + 1) & (first < DAY // 2)
+    trip = np.concatenate([np.flatnonzero(previous), np.flatnonzero(today),
+                           np.flatnonzero(following)]).astype(np.int32)
+    shift = np.concatenate([np.full(int(previous.sum()), -DAY), np.zeros(int(today.sum())),
+                            np.full(int(following.sum()), DAY)]).astype(np.int32)
+    pattern = timetable.trip_pattern[trip]
+    order = np.lexsort((first[trip] + shift, pattern))
+    trip, shift, pattern = trip[order], shift[order], pattern[order]
+    offset = np.searchsorted(pattern, np.arange(timetable.n_patterns + 1)).astype(np.int32)
+    fifo = _check_fifo(offset, trip, shift, timetable.pattern_stop_offset,
+                       timetable.trip_time_offset, timetable.arrival, timetable.departure)
+    return DayView(day=day, offset=offset, trip=trip, shift=shift, fifo=fifo)
+
+
+@numba.njit(cache=True)
+def _check_fifo(offset: I32, trip: I32, shift: I32, pattern_stop_offset: I32,
+                trip_time_offset: I32, arrival: I32,
+                departure: I32) -> npt.NDArray[np.bool_]:  # pragma: no cover - numba
+    n_patterns = offset.shape[0] - 1
+    fifo = np.ones(n_patterns, dtype=np.bool_)
+    for r in range(n_patterns):
+        n = pattern_stop_offset[r + 1] - pattern_stop_offset[r]
+        for e in range(offset[r] + 1, offset[r + 1]):
+            a = trip_time_offset[trip[e - 1]]
+            b = trip_time_offset[trip[e]]
+            for i in range(n):
+                if (departure[b + i] + shift[e] < departure[a + i] + shift[e - 1]
+                        or arrival[b + i] + shift[e] < arrival[a + i] + shift[e - 1]):
+                    fifo[r] = False
+                    break
+            if not fifo[r]:
+                break
+    return fifo
+
+
+@dataclasses.dataclass
+class Labels:
+    """RAPTOR labels per round ``k`` and stop ``p``, enough to rebuild every journey.
+
+    Two best labels carry over from round to round: ``tau`` (earliest arrival, for the
+    destination) and ``ready`` (earliest time to board another trip: a trip's arrival plus the
+    stop's transfer slack, or a footpath's arrival). Each points (``*_kind``, ``*_round``) at
+    the record that set it: the trip record or the footpath record of that round.
+    """
+
+    tau: I32
+    tau_kind: I8
+    tau_round: I32
+    ready: I32
+    ready_kind: I8
+    ready_round: I32
+    transit_tau: I32  # trip record: arrival by a trip in round k (INF: none)
+    trip: I32  # day-view entry
+    board_stop: I32
+    board_pos: I32
+    alight_pos: I32
+    foot_tau: I32  # footpath record: arrival on foot after a trip of round k
+    walk_from: I32
+
+
+def new_labels(rounds: int, n_stops: int) -> Labels:
+    """Empty labels for ``rounds`` rounds."""
+    shape = (rounds + 1, n_stops)
+
+    def full(value: int, dtype: type[np.generic] = np.int32) -> npt.NDArray[Any]:
+        return np.full(shape, value, dtype=dtype)
+
+    return Labels(
+        tau=full(int(INF)), tau_kind=full(0, np.int8), tau_round=full(0),
+        ready=full(int(INF)), ready_kind=full(0, np.int8), ready_round=full(0),
+        transit_tau=full(int(INF)), trip=full(-1), board_stop=full(-1), board_pos=full(0),
+        alight_pos=full(0), foot_tau=full(int(INF)), walk_from=full(-1),
+    )
+
+
+def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I32,
+        egress_stops: I32, egress_seconds: I32, max_transfers: int, slack: int,
+        labels: Labels | None = None, allowed: B | None = None) -> Labels:
+    """One RAPTOR query; ``access_times`` are absolute seconds of the service day.
+
+    Passing the ``labels`` of a run with a later departure keeps them as upper bounds
+    (rRAPTOR's reuse across a range query).
+    """
+    rounds = max_transfers + 1
+    if labels is None:
+        labels = new_labels(rounds, timetable.n_stops)
+    if allowed is None:
+        allowed = np.ones(timetable.n_patterns, dtype=np.bool_)
+    _raptor(
+        timetable.pattern_stop_offset, timetable.pattern_stops, timetable.pattern_board,
+        timetable.pattern_alight, timetable.stop_pattern_offset, timetable.stop_pattern_ids,
+        timetable.stop_pattern_pos, timetable.trip_time_offset, timetable.arrival,
+        timetable.departure, view.offset, view.trip, view.shift, view.fifo, allowed,
+        timetable.footpath_offset, timetable.footpath_to, timetable.footpath_seconds,
+        timetable.stop_slack, access_stops, access_times, egress_stops, egress_seconds,
+        rounds, slack, labels.tau, labels.tau_kind, labels.tau_round, labels.ready,
+        labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
+        labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
+        labels.walk_from,
+    )
+    return labels
+
+
+@numba.njit(cache=True)
+def _raptor(
+    pattern_stop_offset: I32, pattern_stops: I32, pattern_board: B, pattern_alight: B,
+    stop_pattern_offset: I32, stop_pattern_ids: I32, stop_pattern_pos: I32,
+    trip_time_offset: I32, arrival: I32, departure: I32,
+    dv_offset: I32, dv_trip: I32, dv_shift: I32, dv_fifo: B, allowed: B,
+    footpath_offset: I32, footpath_to: I32, footpath_seconds: I32, stop_slack: I32,
+    access_stops: I32, access_times: I32, egress_stops: I32, egress_seconds: I32,
+    rounds: int, slack: int, tau: I32, tau_kind: I8, tau_round: I32, ready: I32,
+    ready_kind: I8, ready_round: I32, transit_tau: I32, trip_of: I32, board_stop: I32,
+    board_pos: I32, alight_pos: I32, foot_tau: I32, walk_from: I32,
+) -> None:  # pragma: no cover - compiled
+    n_stops = tau.shape[1]
+    n_patterns = pattern_stop_offset.shape[0] - 1
+    tau_star = np.full(n_stops, INF, dtype=np.int32)
+    ready_star = np.full(n_stops, INF, dtype=np.int32)
+    transit_star = np.full(n_stops, INF, dtype=np.int32)
+    for k in range(rounds + 1):
+        for p in range(n_stops):
+            tau_star[p] = min(tau_star[p], tau[k, p])
+            ready_star[p] = min(ready_star[p], ready[k, p])
+            transit_star[p] = min(transit_star[p], transit_tau[k, p])
+    is_egress = np.full(n_stops, -1, dtype=np.int32)
+    for e in range(egress_stops.shape[0]):
+        p = egress_stops[e]
+        if is_egress[p] < 0 or egress_seconds[e] < is_egress[p]:
+            is_egress[p] = egress_seconds[e]
+    target: int = 2**31 - 1
+    for p in range(n_stops):
+        if is_egress[p] >= 0 and tau_star[p] < INF:
+            target = min(target, tau_star[p] + is_egress[p])
+    transfer = np.empty(n_stops, dtype=np.int32)  # same-stop slack after a trip; -1 forbidden
+    for p in range(n_stops):
+        own = stop_slack[p]
+        transfer[p] = -1 if own == FORBIDDEN else (slack if own < 0 else own)
+
+    marked = np.zeros(n_stops, dtype=np.bool_)
+    for a in range(access_stops.shape[0]):
+        p = access_stops[a]
+        t = access_times[a]
+        if t < tau[0, p]:
+            tau[0, p] = t
+            tau_kind[0, p] = KIND_ACCESS
+            tau_round[0, p] = 0
+            tau_star[p] = min(tau_star[p], t)
+            if is_egress[p] >= 0:
+                target = min(target, t + is_egress[p])
+        if t < ready[0, p]:
+            ready[0, p] = t
+            ready_kind[0, p] = KIND_ACCESS
+            ready_round[0, p] = 0
+            ready_star[p] = min(ready_star[p], t)
+            marked[p] = True
+
+    queue_pos = np.full(n_patterns, -1, dtype=np.int32)
+    queued = np.empty(n_patterns, dtype=np.int32)
+    improved = np.zeros(n_stops, dtype=np.bool_)
+    for k in range(1, rounds + 1):
+        for p in range(n_stops):  # the best labels carry over from the previous round
+            if tau[k - 1, p] < tau[k, p]:
+                tau[k, p] = tau[k - 1, p]
+                tau_kind[k, p] = tau_kind[k - 1, p]
+                tau_round[k, p] = tau_round[k - 1, p]
+            if ready[k - 1, p] < ready[k, p]:
+                ready[k, p] = ready[k - 1, p]
+                ready_kind[k, p] = ready_kind[k - 1, p]
+                ready_round[k, p] = ready_round[k - 1, p]
+        n_queued = 0
+        for p in range(n_stops):
+            if not marked[p]:
+                continue
+            marked[p] = False
+            for j in range(stop_pattern_offset[p], stop_pattern_offset[p + 1]):
+                r = stop_pattern_ids[j]
+                i = stop_pattern_pos[j]
+                if not allowed[r]:
+                    continue
+                if queue_pos[r] < 0:
+                    queued[n_queued] = r
+                    n_queued += 1
+                    queue_pos[r] = i
+                elif i < queue_pos[r]:
+                    queue_pos[r] = i
+        for q in range(n_queued):
+            r = queued[q]
+            start = queue_pos[r]
+            queue_pos[r] = -1
+            base = pattern_stop_offset[r]
+            n = pattern_stop_offset[r + 1] - base
+            lo = dv_offset[r]
+            hi = dv_offset[r + 1]
+            if lo == hi:
+                continue
+            if dv_fifo[r]:
+                current = -1
+                board_at = -1
+                for i in range(start, n):
+                    p = pattern_stops[base + i]
+                    if current >= 0 and pattern_alight[base + i]:
+                        t = arrival[trip_time_offset[dv_trip[current]] + i] + dv_shift[current]
+                        target = _arrive(k, p, t, current, pattern_stops[base + board_at],
+                                         board_at, i, target, transfer, is_egress, tau,
+                                         tau_kind, tau_round, ready, ready_kind, ready_round,
+                                         transit_tau, trip_of, board_stop, board_pos,
+                                         alight_pos, tau_star, ready_star, transit_star,
+                                         marked, improved)
+                    if i == n - 1 or not pattern_board[base + i] or ready[k - 1, p] == INF:
+                        continue
+                    at = ready[k - 1, p]
+                    upper = hi
+                    if current >= 0:
+                        if departure[trip_time_offset[dv_trip[current]] + i] + dv_shift[
+                                current] < at:
+                            continue
+                        upper = current
+                    a_ = lo
+                    b_ = upper
+                    while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
+                        m = (a_ + b_) // 2
+                        if departure[trip_time_offset[dv_trip[m]] + i] + dv_shift[m] < at:
+                            a_ = m + 1
+                        else:
+                            b_ = m
+                    if a_ < upper:
+                        current = a_
+                        board_at = i
+            else:
+                for e in range(lo, hi):
+                    offset = trip_time_offset[dv_trip[e]]
+                    board_at = -1
+                    for i in range(start, n):
+                        p = pattern_stops[base + i]
+                        if board_at >= 0 and pattern_alight[base + i]:
+                            t = arrival[offset + i] + dv_shift[e]
+                            target = _arrive(k, p, t, e, pattern_stops[base + board_at],
+                                             board_at, i, target, transfer, is_egress, tau,
+                                             tau_kind, tau_round, ready, ready_kind,
+                                             ready_round, transit_tau, trip_of, board_stop,
+                                             board_pos, alight_pos, tau_star, ready_star,
+                                             transit_star, marked, improved)
+                        if (board_at < 0 and i < n - 1 and pattern_board[base + i]
+                                and ready[k - 1, p] <= departure[offset + i] + dv_shift[e]):
+                            board_at = i
+        # one footpath after a trip of this round
+        any_marked = False
+        for p in range(n_stops):
+            if not improved[p]:
+                continue
+            improved[p] = False
+            for f in range(footpath_offset[p], footpath_offset[p + 1]):
+                w = footpath_to[f]
+                t = transit_tau[k, p] + max(footpath_seconds[f], slack)
+                if t >= target or t >= foot_tau[k, w]:
+                    continue
+                if t < tau_star[w] or t < ready_star[w]:
+                    foot_tau[k, w] = t
+                    walk_from[k, w] = p
+                if t < tau_star[w]:
+                    tau[k, w] = t
+                    tau_kind[k, w] = KIND_FOOT
+                    tau_round[k, w] = k
+                    tau_star[w] = t
+                    if is_egress[w] >= 0:
+                        target = min(target, t + is_egress[w])
+                if t < ready_star[w]:
+                    ready[k, w] = t
+                    ready_kind[k, w] = KIND_FOOT
+                    ready_round[k, w] = k
+                    ready_star[w] = t
+                    marked[w] = True
+        for p in range(n_stops):
+            if marked[p]:
+                any_marked = True
+                break
+        if not any_marked:
+            break
+
+
+@numba.njit(cache=True)
+def _arrive(
+    k: int, p: int, t: int, entry: int, boarded: int, board_at: int, i: int, target: int,
+    transfer: I32, is_egress: I32, tau: I32, tau_kind: I8, tau_round: I32, ready: I32,
+    ready_kind: I8, ready_round: I32, transit_tau: I32, trip_of: I32, board_stop: I32,
+    board_pos: I32, alight_pos: I32, tau_star: I32, ready_star: I32, transit_star: I32,
+    marked: B, improved: B,
+) -> int:  # pragma: no cover - compiled
+    """Record arriving at stop ``p`` at ``t`` by a trip; returns the (new) target bound."""
+    if t >= transit_star[p] or t >= target:
+        return target
+    transit_tau[k, p] = t
+    transit_star[p] = t
+    trip_of[k, p] = entry
+    board_stop[k, p] = boarded
+    board_pos[k, p] = board_at
+    alight_pos[k, p] = i
+    improved[p] = True
+    if t < tau_star[p]:
+        tau[k, p] = t
+        tau_kind[k, p] = KIND_TRANSIT
+        tau_round[k, p] = k
+        tau_star[p] = t
+        if is_egress[p] >= 0:
+            target = min(target, t + is_egress[p])
+    if transfer[p] >= 0 and t + transfer[p] < ready_star[p]:
+        ready[k, p] = t + transfer[p]
+        ready_kind[k, p] = KIND_TRANSIT
+        ready_round[k, p] = k
+        ready_star[p] = t + transfer[p]
+        marked[p] = True
+    return target
