@@ -60,6 +60,7 @@ class Leg:
     board_pos: int = -1
     alight_pos: int = -1
     walk_m: int = 0
+    day_shift: int = 0  # -1: a trip of the previous service day (after its midnight), +1: next
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,6 +284,7 @@ def _legs(timetable: Timetable, view: DayView, labels: Labels, k: int, stop: int
             departure=int(timetable.departure[offset + board]) + shift,
             arrival=int(timetable.arrival[offset + alight]) + shift,
             from_stop=source, to_stop=stop, trip=trip, board_pos=board, alight_pos=alight,
+            day_shift=shift // DAY,
         ))
         stop = source
         kind = int(labels.ready_kind[round_ - 1, stop])

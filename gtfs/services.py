@@ -12,24 +12,25 @@ import datetime as dt
 import hashlib
 import io
 import json
+import urllib.request
 import zipfile
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gtfs.models import FEED_KINDS, Feed, Operator
+from gtfs.feed import FeedData, feed_summary, read_feed
+from gtfs.itinerary import PlanOut, plan_document
+from gtfs.models import Feed, Operator
+from gtfs.network import NetworkStore
+from gtfs.planner import Endpoint, Query, departures_after, plan, to_datetime
+from gtfs.timetable import Timetable, mode_of_route_type
 from maas.clock import Clock
-from maas.errors import InvalidInput
-
-# GTFS route_type -> the mode names of the plan document
-ROUTE_TYPE_MODES = {0: "tram", 1: "subway", 2: "rail", 3: "bus", 4: "ferry", 5: "tram",
-                    7: "rail", 11: "bus", 12: "rail"}
-REQUIRED_GTFS = ("agency.txt", "stops.txt", "routes.txt", "trips.txt", "stop_times.txt")
+from maas.errors import FieldError, InvalidInput, NotFound
 
 
 @dataclass(frozen=True)
@@ -98,68 +99,6 @@ class FeedFiles:
             ) from None
 
 
-def summarise_gtfs(files: FeedFiles) -> tuple[dict[str, Any], list[Operator]]:
-    """Counts, service date range and operators of a GTFS feed."""
-    for name in REQUIRED_GTFS:
-        files.text(name)
-    if not (files.has("calendar.txt") or files.has("calendar_dates.txt")):
-        raise InvalidInput(f"{files.path}: needs calendar.txt or calendar_dates.txt")
-    agencies = list(files.rows("agency.txt"))
-    routes = list(files.rows("routes.txt"))
-    dates: list[str] = []
-    if files.has("calendar.txt"):
-        for row in files.rows("calendar.txt"):
-            dates += [row.get("start_date", ""), row.get("end_date", "")]
-    if files.has("calendar_dates.txt"):
-        dates += [row.get("date", "") for row in files.rows("calendar_dates.txt")]
-    dates = sorted(d for d in dates if d)
-    summary = {
-        "agencies": len(agencies),
-        "stops": sum(1 for _ in files.rows("stops.txt")),
-        "routes": len(routes),
-        "trips": sum(1 for _ in files.rows("trips.txt")),
-        "stop_times": sum(1 for _ in files.rows("stop_times.txt")),
-        "service_start": _iso_date(dates[0]) if dates else None,
-        "service_end": _iso_date(dates[-1]) if dates else None,
-    }
-    default_agency = agencies[0].get("agency_id", "") if len(agencies) == 1 else ""
-    modes: dict[str, Counter[str]] = {}
-    for route in routes:
-        agency = route.get("agency_id") or default_agency
-        route_type = int(route.get("route_type") or 3)
-        mode = ROUTE_TYPE_MODES.get(route_type, ROUTE_TYPE_MODES.get(route_type // 100, "bus"))
-        modes.setdefault(agency, Counter())[mode] += 1
-    translations = _english_agency_names(files)
-    operators = [
-        Operator(
-            id=agency.get("agency_id") or agency["agency_name"],
-            name=agency["agency_name"],
-            name_en=translations.get(agency.get("agency_id", "")),
-            modes=sorted(modes.get(agency.get("agency_id", ""), Counter())),
-            url=agency.get("agency_url") or None,
-        )
-        for agency in agencies
-    ]
-    return summary, operators
-
-
-def _english_agency_names(files: FeedFiles) -> dict[str, str]:
-    if not files.has("translations.txt"):
-        return {}
-    return {
-        row.get("record_id", ""): row.get("translation", "")
-        for row in files.rows("translations.txt")
-        if row.get("table_name") == "agency" and row.get("language") == "en"
-    }
-
-
-def _iso_date(yyyymmdd: str) -> str:
-    try:
-        return dt.datetime.strptime(yyyymmdd, "%Y%m%d").date().isoformat()  # noqa: DTZ007
-    except ValueError:
-        raise InvalidInput(f"{yyyymmdd!r} is not a GTFS date (YYYYMMDD)") from None
-
-
 def summarise_gbfs(files: FeedFiles) -> tuple[dict[str, Any], list[Operator]]:
     """Station counts and the operator of a GBFS snapshot folder."""
     system = files.json("system_information.json").get("data", {})
@@ -198,21 +137,32 @@ def summarise_ondemand(files: FeedFiles) -> tuple[dict[str, Any], list[Operator]
     return {"services": len(services)}, list(operators.values())
 
 
-SUMMARISERS = {"gtfs": summarise_gtfs, "gbfs": summarise_gbfs, "ondemand": summarise_ondemand}
+SUMMARISERS = {"gbfs": summarise_gbfs, "ondemand": summarise_ondemand}
+
+
+def _existing(session: Session, kind: str, name: str, version: str) -> Feed | None:
+    return session.scalars(
+        select(Feed).where(Feed.kind == kind, Feed.name == name, Feed.version == version)
+    ).one_or_none()
 
 
 def load_feed(session: Session, kind: str, name: str, path: Path, clock: Clock) -> LoadResult:
-    """Load a feed version and make it active; unchanged content returns the active row."""
-    if kind not in FEED_KINDS:
-        raise InvalidInput(f"unknown feed kind {kind!r} (expected one of {FEED_KINDS})")
+    """Load a GBFS snapshot or on-demand file and make it active (unchanged content: no-op)."""
+    if kind not in SUMMARISERS:
+        raise InvalidInput(f"unknown feed kind {kind!r} (expected one of {sorted(SUMMARISERS)})")
     files = FeedFiles(path)
     version = files.version()
-    existing = session.scalars(
-        select(Feed).where(Feed.kind == kind, Feed.name == name, Feed.version == version)
-    ).one_or_none()
+    existing = _existing(session, kind, name, version)
     if existing is not None and existing.active:
         return LoadResult(existing, created=False)
     summary, operators = SUMMARISERS[kind](files)
+    return activate(session, kind, name, version, str(path), summary, operators, clock)
+
+
+def activate(session: Session, kind: str, name: str, version: str, source: str,
+             summary: dict[str, Any], operators: list[Operator], clock: Clock) -> LoadResult:
+    """Record a fully loaded version and make it the active one, in one transaction."""
+    existing = _existing(session, kind, name, version)
     try:
         session.execute(
             update(Feed).where(Feed.kind == kind, Feed.name == name).values(active=False)
@@ -220,7 +170,7 @@ def load_feed(session: Session, kind: str, name: str, path: Path, clock: Clock) 
         if existing is None:
             existing = Feed(kind=kind, name=name, version=version, summary=summary)
             session.add(existing)
-        existing.source = str(path)
+        existing.source = source
         existing.loaded_at = clock()
         existing.active = True
         for operator in operators:
@@ -245,3 +195,209 @@ def list_operators(session: Session, mode: str | None = None) -> list[Operator]:
     operators = session.scalars(select(Operator).order_by(Operator.id))
     # modes is a short JSON list; filtering here keeps one query for SQLite and PostgreSQL
     return [operator for operator in operators if mode is None or mode in operator.modes]
+
+
+def _fetch(source: str, folder: Path) -> Path:
+    """A local path for ``source``: a path as given, or an http(s) URL downloaded to ``folder``."""
+    parts = urlsplit(source)
+    if parts.scheme in ("http", "https"):
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / (Path(parts.path).name or "feed.zip")
+        try:
+            with urllib.request.urlopen(source, timeout=60) as response:  # noqa: S310 - http(s) only
+                target.write_bytes(response.read())
+        except OSError as exc:
+            raise InvalidInput(f"{source}: download failed ({exc})") from None
+        return target
+    if parts.scheme not in ("", "file"):
+        raise InvalidInput(f"{source}: only paths and http(s) URLs can be imported")
+    return Path(parts.path if parts.scheme == "file" else source)
+
+
+def import_gtfs(session: Session, store: NetworkStore, source: str, name: str | None,
+                clock: Clock) -> LoadResult:
+    """Import a GTFS/GTFS-JP feed: read and check it, compile the network, then activate it.
+
+    Nothing changes when reading or compiling fails: the previous version keeps serving.
+    """
+    path = _fetch(source, store.home / "downloads")
+    files = FeedFiles(path)
+    version = files.version()
+    name = name or path.stem
+    existing = _existing(session, "gtfs", name, version)
+    if existing is not None and existing.active:
+        store.current(session)  # the network exists (or is rebuilt) for this process
+        return LoadResult(existing, created=False)
+    feed = read_feed(path)
+    store.store_source(path, version)
+    others = session.execute(
+        select(Feed.name, Feed.version)
+        .where(Feed.kind == "gtfs", Feed.active.is_(True), Feed.name != name)
+    ).all()
+    feeds = sorted([(n, v) for n, v in others] + [(name, version)])
+    store.network(feeds, loaded={version: feed})
+    operators = _operators(feed)
+    return activate(session, "gtfs", name, version, source, feed_summary(feed), operators, clock)
+
+
+def _operators(feed: FeedData) -> list[Operator]:
+    modes: dict[int, set[str]] = {}
+    for route in feed.routes:
+        modes.setdefault(route.agency, set()).add(mode_of_route_type(route.route_type))
+    return [
+        Operator(id=agency.id or agency.name, name=agency.name, name_en=agency.name_en,
+                 modes=sorted(modes.get(index, set())), url=agency.url or None)
+        for index, agency in enumerate(feed.agencies)
+    ]
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """A journey request as riders and the CLI give it (``origin``: ``LAT,LON`` or ``stop:ID``)."""
+
+    origin: str
+    destination: str
+    time: dt.datetime
+    arrive_by: bool = False
+    modes: frozenset[str] | None = None
+    min_transfer_seconds: int = 60
+    max_transfers: int = 5
+    window_minutes: int = 0
+
+
+TRANSIT_MODES = frozenset({"bus", "tram", "rail", "subway", "ferry"})
+
+
+def parse_modes(text: str | None) -> frozenset[str] | None:
+    """``walk,bus,...`` as a set of modes; unknown names are an error."""
+    if text is None:
+        return None
+    modes = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = modes - ALL_MODES
+    if unknown or not modes:
+        message = (f"unknown mode(s) {', '.join(sorted(unknown)) or '(none)'}; "
+                   f"use {', '.join(sorted(ALL_MODES))}")
+        raise InvalidInput(f"modes: {message}", errors=[FieldError("modes", message)])
+    return modes
+
+
+ALL_MODES = frozenset({"walk", "bus", "tram", "rail", "subway", "ferry", "bike", "taxi"})
+
+
+def _network(session: Session, store: NetworkStore) -> Timetable:
+    timetable = store.current(session)
+    if timetable is None:
+        raise NotFound("no GTFS feed is loaded: import one with `maas gtfs import`")
+    return timetable
+
+
+def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
+    text = text.strip()
+    if text.startswith("stop:"):
+        stop_id = text[5:]
+        index = timetable.stop_index(stop_id)
+        if index < 0:
+            raise InvalidInput(f"{field}: unknown stop {stop_id!r}",
+                               errors=[FieldError(field, f"unknown stop {stop_id!r}")])
+        return Endpoint(float(timetable.stop_lat[index]), float(timetable.stop_lon[index]),
+                        timetable.meta["stop_names"][index], index)
+    lat_text, _, lon_text = text.partition(",")
+    try:
+        lat, lon = float(lat_text), float(lon_text)
+    except ValueError:
+        lat = lon = float("nan")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        message = f"{text!r} is neither LAT,LON nor stop:STOP_ID"
+        raise InvalidInput(f"{field}: {message}", errors=[FieldError(field, message)])
+    return Endpoint(lat, lon, f"{lat:.6f},{lon:.6f}")
+
+
+def plan_trip(session: Session, store: NetworkStore, request: PlanRequest) -> PlanOut:
+    """Journeys for ``request`` as the plan document."""
+    timetable = _network(session, store)
+    origin = _endpoint(timetable, request.origin, "from")
+    destination = _endpoint(timetable, request.destination, "to")
+    modes = None if request.modes is None else request.modes & TRANSIT_MODES
+    journeys = plan(timetable, Query(
+        origin=origin, destination=destination, time=request.time, arrive_by=request.arrive_by,
+        max_transfers=request.max_transfers, min_transfer_seconds=request.min_transfer_seconds,
+        window_minutes=request.window_minutes, modes=modes,
+    ))
+    return plan_document(timetable, journeys, origin, destination)
+
+
+def _stop_document(timetable: Timetable, index: int, distance: float | None = None
+                   ) -> dict[str, Any]:
+    meta = timetable.meta
+    parent = int(timetable.stop_parent[index])
+    document: dict[str, Any] = {
+        "stop_id": meta["stop_ids"][index], "name": meta["stop_names"][index],
+        "name_en": meta["stop_names_en"][index], "name_kana": meta["stop_names_kana"][index],
+        "lat": float(timetable.stop_lat[index]), "lon": float(timetable.stop_lon[index]),
+        "location_type": meta["stop_location_type"][index],
+        "parent_station": meta["stop_ids"][parent] if parent >= 0 else None,
+        "feed": meta["feeds"][int(timetable.stop_feed[index])],
+    }
+    if distance is not None:
+        document["distance_m"] = round(distance)
+    return document
+
+
+def search_stops(session: Session, store: NetworkStore, text: str, limit: int
+                 ) -> list[dict[str, Any]]:
+    """Stops whose Japanese, English or kana name contains ``text`` (case-insensitive).
+
+    Exact names come first, then names starting with the text, then the rest; stations
+    before their platforms.
+    """
+    timetable = _network(session, store)
+    needle = text.strip().casefold()
+    if not needle:
+        raise InvalidInput("q: give a name to search for", errors=[FieldError("q", "empty")])
+    meta = timetable.meta
+    ranked: list[tuple[int, int, str, int]] = []
+    for index, names in enumerate(zip(meta["stop_names"], meta["stop_names_en"],
+                                      meta["stop_names_kana"], strict=True)):
+        folded = [name.casefold() for name in names if name]
+        if not any(needle in name for name in folded):
+            continue
+        rank = 0 if needle in folded else (1 if any(n.startswith(needle) for n in folded) else 2)
+        has_parent = int(timetable.stop_parent[index] >= 0)
+        ranked.append((rank, has_parent, meta["stop_names"][index], index))
+    ranked.sort()
+    return [_stop_document(timetable, index) for *_, index in ranked[:limit]]
+
+
+def stops_near(session: Session, store: NetworkStore, lat: float, lon: float, radius_m: float,
+               limit: int) -> list[dict[str, Any]]:
+    """Boardable stops within ``radius_m`` of a point, nearest first."""
+    timetable = _network(session, store)
+    return [_stop_document(timetable, index, distance)
+            for index, distance in timetable.stops_near(lat, lon, radius_m)[:limit]]
+
+
+def stop_departures(session: Session, store: NetworkStore, stop_id: str, at: dt.datetime,
+                    limit: int) -> dict[str, Any]:
+    """The next departures from a stop (or every platform of a station) after ``at``."""
+    timetable = _network(session, store)
+    index = timetable.stop_index(stop_id)
+    if index < 0:
+        raise NotFound(f"no stop with id {stop_id!r}")
+    meta = timetable.meta
+    rows = []
+    for trip, position, day, seconds in departures_after(timetable, index, at, limit):
+        pattern = int(timetable.trip_pattern[trip])
+        route = int(timetable.pattern_route[pattern])
+        platform = int(timetable.pattern_stops[timetable.pattern_stop_offset[pattern] + position])
+        rows.append({
+            "departure": to_datetime(timetable, day, seconds).isoformat(timespec="seconds"),
+            "service_date": day.isoformat(),
+            "stop_id": meta["stop_ids"][platform],
+            "trip_id": meta["trip_ids"][trip], "route_id": meta["route_ids"][route],
+            "route_short_name": meta["route_short_names"][route],
+            "route_long_name": meta["route_long_names"][route],
+            "mode": meta["route_modes"][route],
+            "headsign": meta["trip_headsigns"][trip],
+            "headsign_en": meta["trip_headsigns_en"][trip],
+        })
+    return {"stop": _stop_document(timetable, index), "departures": rows}

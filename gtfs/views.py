@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from flask import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gtfs import services
-from maas.http import db_session, endpoint
+from gtfs.itinerary import PlanOut
+from maas.clock import TOKYO
+from maas.http import clock, db_session, endpoint, networks
 
 bp = Blueprint("gtfs", __name__)
 
@@ -47,3 +50,139 @@ def list_operators(query: OperatorQuery) -> list[OperatorOut]:
         OperatorOut(id=o.id, name=o.name, name_en=o.name_en, modes=o.modes, url=o.url)
         for o in services.list_operators(db_session(), mode=query.mode)
     ]
+
+
+class PlanQuery(BaseModel):
+    """Parameters of GET /plan."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = Field(alias="from", description="LAT,LON or stop:STOP_ID")
+    to: str = Field(description="LAT,LON or stop:STOP_ID")
+    depart: dt.datetime | None = Field(default=None, description="ISO 8601; default now")
+    arrive: dt.datetime | None = Field(default=None, description="arrive by, ISO 8601")
+    modes: str | None = Field(default=None, description="comma-separated modes to use",
+                              examples=["walk,bus"])
+    min_transfer_seconds: int = Field(default=60, ge=0, le=1800)
+    max_transfers: int = Field(default=5, ge=0, le=10)
+    window: int = Field(default=0, ge=0, le=240, description="minutes of departures")
+
+    @model_validator(mode="after")
+    def _one_time(self) -> PlanQuery:
+        if self.depart is not None and self.arrive is not None:
+            raise ValueError("give depart or arrive, not both")
+        return self
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=TOKYO)
+
+
+@bp.get("/plan")
+@endpoint(summary="Plan a journey", response=PlanOut, query=PlanQuery, tags=["transit"],
+          errors=[404],
+          description="Pareto-optimal journeys over arrival time and transfers (RAPTOR).")
+def plan(query: PlanQuery) -> PlanOut:
+    """Journeys between two places, departing at or arriving by a time."""
+    moment = _aware(query.arrive or query.depart or clock()())
+    request = services.PlanRequest(
+        origin=query.from_, destination=query.to, time=moment,
+        arrive_by=query.arrive is not None, modes=services.parse_modes(query.modes),
+        min_transfer_seconds=query.min_transfer_seconds, max_transfers=query.max_transfers,
+        window_minutes=query.window,
+    )
+    return services.plan_trip(db_session(), networks(), request)
+
+
+class StopOut(BaseModel):
+    """A stop or station of the loaded feeds."""
+
+    stop_id: str
+    name: str
+    name_en: str | None
+    name_kana: str | None
+    lat: float
+    lon: float
+    location_type: int
+    parent_station: str | None
+    feed: str
+    distance_m: int | None = None
+
+
+class StopSearch(BaseModel):
+    """Parameters of GET /stops."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str = Field(min_length=1, description="part of a Japanese, English or kana name")
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+@bp.get("/stops")
+@endpoint(summary="Find stops by name", response=list[StopOut], query=StopSearch,
+          tags=["transit"], errors=[404])
+def search_stops(query: StopSearch) -> list[StopOut]:
+    """Stops matching a name in Japanese, English or kana."""
+    return [StopOut.model_validate(stop)
+            for stop in services.search_stops(db_session(), networks(), query.q, query.limit)]
+
+
+class NearQuery(BaseModel):
+    """Parameters of GET /stops/near."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    radius: float = Field(default=500, gt=0, le=5000, description="metres")
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+@bp.get("/stops/near")
+@endpoint(summary="Stops near a point", response=list[StopOut], query=NearQuery,
+          tags=["transit"], errors=[404])
+def stops_near(query: NearQuery) -> list[StopOut]:
+    """Boardable stops within a radius, nearest first."""
+    return [StopOut.model_validate(stop) for stop in services.stops_near(
+        db_session(), networks(), query.lat, query.lon, query.radius, query.limit)]
+
+
+class DepartureOut(BaseModel):
+    """A departure from a stop."""
+
+    departure: str
+    service_date: str
+    stop_id: str
+    trip_id: str
+    route_id: str
+    route_short_name: str
+    route_long_name: str
+    mode: str
+    headsign: str
+    headsign_en: str | None
+
+
+class DeparturesOut(BaseModel):
+    """The next departures from a stop or station."""
+
+    stop: StopOut
+    departures: list[DepartureOut]
+
+
+class DeparturesQuery(BaseModel):
+    """Parameters of GET /stops/{stop_id}/departures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: dt.datetime | None = Field(default=None, description="ISO 8601; default now")
+    limit: int = Field(default=10, ge=1, le=100)
+
+
+@bp.get("/stops/<stop_id>/departures")
+@endpoint(summary="Next departures from a stop", response=DeparturesOut,
+          query=DeparturesQuery, tags=["transit"], errors=[404])
+def departures(stop_id: str, query: DeparturesQuery) -> DeparturesOut:
+    """Next departures across routes, with headsigns, after ``at``."""
+    moment = _aware(query.at or clock()())
+    return DeparturesOut.model_validate(services.stop_departures(
+        db_session(), networks(), stop_id, moment, query.limit))

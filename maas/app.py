@@ -14,6 +14,7 @@ from flask import Flask, Response, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gtfs.network import NetworkStore
 from maas.clock import Clock, system_clock
 from maas.config import Settings, load_settings
 from maas.db import create_db_engine, session_factory
@@ -35,6 +36,7 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock
+    networks: NetworkStore
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -80,7 +82,8 @@ def register_database(app: Flask, settings: Settings, clock: Clock) -> None:
     """One engine per process, a session per request (closed at teardown)."""
     engine = create_db_engine(settings.database_url)
     app.extensions[EXTENSION] = AppState(
-        settings=settings, engine=engine, sessions=session_factory(engine), clock=clock
+        settings=settings, engine=engine, sessions=session_factory(engine), clock=clock,
+        networks=NetworkStore(settings.home),
     )
     app.teardown_appcontext(close_db_session)
 

@@ -6,116 +6,21 @@ Exit codes: 0 success, 1 a user error (one line on stderr, never a traceback).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import socket
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from flask import Flask
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
+from gtfs.cli import gtfs, plan
 from maas import db
-from maas.app import AppState
+from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, progress
 from maas.config import Settings
 from maas.errors import MaasError
 
 F = TypeVar("F", bound=Callable[..., Any])
-console = Console(stderr=True)
-
-
-class CliState:
-    """What commands share: settings overrides, and the app built from them on first use."""
-
-    def __init__(self, app: Flask | None = None) -> None:
-        self._app = app
-        self.overrides: dict[str, Any] = {}
-
-    def app(self) -> Flask:
-        """The application (created lazily, so ``--help`` needs no database)."""
-        if self._app is None:
-            from maas.app import create_app
-
-            self._app = create_app(self.overrides)
-        return self._app
-
-    def runtime(self) -> AppState:
-        """The app's settings, engine, session factory and clock."""
-        runtime: AppState = self.app().extensions["maas"]
-        return runtime
-
-    def engine(self, *, check: bool = True) -> Engine:
-        """The database engine; with ``check``, fail in one line when it is unreachable."""
-        engine = self.runtime().engine
-        if check:
-            db.ping(engine)
-        return engine
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A database session for one command."""
-        with self.runtime().sessions() as session:
-            yield session
-
-
-pass_state = click.make_pass_decorator(CliState, ensure=True)
-
-
-class MaasGroup(click.Group):
-    """A group that turns our errors into one clear line and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; report user errors without a traceback."""
-        try:
-            return super().invoke(ctx)
-        except MaasError as exc:
-            raise click.ClickException(exc.detail) from None
-        except DBAPIError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise click.ClickException(f"database error: {reason}") from None
-
-
-def json_option(function: F) -> F:
-    """Add ``--json`` (print the result as one JSON document)."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
-
-
-def emit(as_json: bool, document: Mapping[str, Any], text: str) -> None:
-    """Print ``document`` as JSON or ``text`` for people."""
-    if as_json:
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
-    else:
-        click.echo(text)
-
-
-@contextmanager
-def progress(
-    total: int, description: str, *, quiet: bool = False
-) -> Iterator[Callable[[str], None]]:
-    """A progress bar on stderr; yields ``step(next_description)`` to advance it by one."""
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet,
-        transient=True,
-    )
-    with bar:
-        task = bar.add_task(description, total=total)
-
-        def step(next_description: str) -> None:
-            bar.update(task, advance=1, description=next_description)
-
-        yield step
 
 
 @click.group(cls=MaasGroup)
@@ -199,7 +104,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
         db.upgrade(engine)
         step("Kanazawa demo data")
         with state.session() as session:
-            loaded = load_demo(session, settings.home, state.runtime().clock)
+            loaded = load_demo(session, state.runtime().networks, state.runtime().clock)
         step("done")
     base = settings.base_url
     urls = {
@@ -280,6 +185,10 @@ def _exec_gunicorn(settings: Settings) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, argv, env)  # noqa: S606 - our own interpreter, fixed arguments
+
+
+cli.add_command(gtfs)
+cli.add_command(plan)
 
 
 def main() -> None:

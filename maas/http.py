@@ -17,6 +17,7 @@ from flask import Response, current_app, g, json, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
+from gtfs.network import NetworkStore
 from maas.clock import Clock
 from maas.errors import FieldError, InvalidInput
 
@@ -134,6 +135,12 @@ def clock() -> Clock:
     """The application's clock (replaceable in tests)."""
     result: Clock = current_app.extensions[EXTENSION].clock
     return result
+
+
+def networks() -> NetworkStore:
+    """Where this process finds the compiled transit network."""
+    store: NetworkStore = current_app.extensions[EXTENSION].networks
+    return store
 
 
 def close_db_session(_exc: BaseException | None = None) -> None:

@@ -128,13 +128,20 @@ def db_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+@pytest.fixture(scope="session")
+def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MAAS_HOME of the test apps: compiled networks are keyed by content, so sharing is safe."""
+    return tmp_path_factory.mktemp("home")
+
+
 @pytest.fixture
 def app(
-    database_url: str, sessions: sessionmaker[Session], tmp_path: Path
+    database_url: str, sessions: sessionmaker[Session], shared_home: Path
 ) -> Iterator[Flask]:
     """The application on the test database; every request's session joins the test transaction."""
     app = create_app(
-        {"env": "test", "home": tmp_path, "database_url": database_url, "clock": fixed_clock}
+        {"env": "test", "home": shared_home, "database_url": database_url,
+         "clock": fixed_clock}
     )
     state = app.extensions["maas"]
     app.extensions["maas"] = dataclasses.replace(state, sessions=sessions)
@@ -182,7 +189,7 @@ def loaded_demo(app: Flask, db_session: Session) -> None:
     """The Kanazawa demo data loaded into the test database (rolled back after the test)."""
     from maas.demo.services import load_demo
 
-    load_demo(db_session, Path(app.instance_path), fixed_clock)
+    load_demo(db_session, app.extensions["maas"].networks, fixed_clock)
 
 
 def free_port() -> int:

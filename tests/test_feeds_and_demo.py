@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gtfs.models import Feed, Operator
-from gtfs.services import active_feeds, load_feed
+from gtfs.network import NetworkStore
+from gtfs.services import LoadResult, active_feeds, import_gtfs, load_feed
 from maas.demo.kanazawa import write_demo
 from maas.errors import InvalidInput
 from passes.models import Product
@@ -26,9 +27,20 @@ def demo_files(tmp_path: Path) -> dict[str, Path]:
     return write_demo(tmp_path / "demo", FIXED_NOW.date())
 
 
-def test_loading_is_idempotent_by_content(db_session: Session, demo_files: dict[str, Path]) -> None:
-    first = load_feed(db_session, "gtfs", "k", demo_files["gtfs"], fixed_clock)
-    again = load_feed(db_session, "gtfs", "k", demo_files["gtfs"], fixed_clock)
+def gtfs_import(session: Session, store: NetworkStore, path: Path, name: str) -> LoadResult:
+    return import_gtfs(session, store, str(path), name, fixed_clock)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> NetworkStore:
+    return NetworkStore(tmp_path / "home")
+
+
+def test_loading_is_idempotent_by_content(
+    db_session: Session, demo_files: dict[str, Path], store: NetworkStore
+) -> None:
+    first = gtfs_import(db_session, store, demo_files["gtfs"], "k")
+    again = gtfs_import(db_session, store, demo_files["gtfs"], "k")
     assert first.created
     assert not again.created
     assert again.feed.id == first.feed.id
@@ -37,7 +49,7 @@ def test_loading_is_idempotent_by_content(db_session: Session, demo_files: dict[
 
 
 def test_a_zip_and_a_bom_load_like_a_folder(
-    db_session: Session, demo_files: dict[str, Path], tmp_path: Path
+    db_session: Session, demo_files: dict[str, Path], tmp_path: Path, store: NetworkStore
 ) -> None:
     archive = tmp_path / "feed.zip"
     with zipfile.ZipFile(archive, "w") as out:
@@ -46,29 +58,32 @@ def test_a_zip_and_a_bom_load_like_a_folder(
             if path.name == "agency.txt":
                 data = "\ufeff".encode() + data
             out.writestr(f"nested/{path.name}", data)
-    result = load_feed(db_session, "gtfs", "zipped", archive, fixed_clock)
+    result = gtfs_import(db_session, store, archive, "zipped")
     assert result.feed.summary["agencies"] == 3
     assert db_session.get(Operator, "hokutetsu") is not None
 
 
 def test_new_version_replaces_old_and_failure_keeps_old(
-    db_session: Session, demo_files: dict[str, Path], tmp_path: Path
+    db_session: Session, demo_files: dict[str, Path], tmp_path: Path, store: NetworkStore
 ) -> None:
-    old = load_feed(db_session, "gtfs", "k", demo_files["gtfs"], fixed_clock).feed
+    old = gtfs_import(db_session, store, demo_files["gtfs"], "k").feed
     changed = tmp_path / "changed"
     shutil.copytree(demo_files["gtfs"], changed)
     with (changed / "feed_info.txt").open("a", encoding="utf-8") as handle:
         handle.write("x,https://example.org,ja,20261001,20271104,other\n")
-    new = load_feed(db_session, "gtfs", "k", changed, fixed_clock).feed
+    new = gtfs_import(db_session, store, changed, "k").feed
     assert [f.id for f in active_feeds(db_session) if f.name == "k"] == [new.id]
     assert not db_session.get(Feed, old.id).active  # type: ignore[union-attr]
 
     broken = tmp_path / "broken"
     shutil.copytree(changed, broken)
     (broken / "stops.txt").unlink()
-    with pytest.raises(InvalidInput, match=r"required file stops\.txt is missing"):
-        load_feed(db_session, "gtfs", "k", broken, fixed_clock)
+    with pytest.raises(InvalidInput, match=r"stops\.txt"):
+        gtfs_import(db_session, store, broken, "k")
     assert [f.id for f in active_feeds(db_session) if f.name == "k"] == [new.id]
+    timetable = store.current(db_session)
+    assert timetable is not None
+    assert timetable.meta["feeds"] == ["k"]
 
 
 def test_bad_gbfs_json_names_file_and_line(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
@@ -24,7 +26,7 @@ def test_every_endpoint_is_documented_with_its_models(app: Flask, client: FlaskC
     }
     for rule in app.url_map.iter_rules():
         if app.view_functions[rule.endpoint] in ENDPOINTS:
-            path = rule.rule.replace("<code>", "{code}")
+            path = re.sub(r"<([^>]+)>", r"{\1}", rule.rule)
             assert (path, "get") in documented, path
     operators = spec["paths"]["/api/v1/operators"]["get"]
     mode = next(p for p in operators["parameters"] if p["name"] == "mode")

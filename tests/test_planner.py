@@ -238,8 +238,9 @@ def check_feasible(timetable: Timetable, journey: Journey, slack: int) -> None:
 @given(networks(), st.data())
 def test_planner_matches_connection_scan(network: Network, data: st.DataObject) -> None:
     timetable = network.timetable
-    boardable = [i for i in range(timetable.n_stops) if timetable.meta["stop_location_type"][i] == 0]
-    origin = data.draw(st.sampled_from(boardable + [0]))
+    types = timetable.meta["stop_location_type"]
+    boardable = [i for i in range(timetable.n_stops) if types[i] == 0]
+    origin = data.draw(st.sampled_from([*boardable, 0]))
     destination = data.draw(st.sampled_from([s for s in boardable if s != origin]))
     hour = data.draw(st.sampled_from([0, 1, 7, 8, 23]))
     minute = data.draw(st.integers(0, 59))

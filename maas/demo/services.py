@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from gtfs.services import LoadResult, load_feed
+from gtfs.network import NetworkStore
+from gtfs.services import LoadResult, import_gtfs, load_feed
 from maas.clock import TOKYO, Clock
 from maas.demo.kanazawa import write_demo
 from passes.services import load_products
@@ -23,13 +23,13 @@ class DemoData:
     products: list[str]
 
 
-def load_demo(session: Session, home: Path, clock: Clock) -> DemoData:
-    """Write the demo files under ``home/demo`` for today and load what changed."""
+def load_demo(session: Session, networks: NetworkStore, clock: Clock) -> DemoData:
+    """Write the demo files under ``MAAS_HOME/demo`` for today and load what changed."""
+    home = networks.home
     today = clock().astimezone(TOKYO).date()
     parts = write_demo(home / "demo", today)
-    feeds = {
-        kind: load_feed(session, kind, DEMO_FEED, parts[kind], clock)
-        for kind in ("gtfs", "gbfs", "ondemand")
-    }
+    feeds = {"gtfs": import_gtfs(session, networks, str(parts["gtfs"]), DEMO_FEED, clock)}
+    for kind in ("gbfs", "ondemand"):
+        feeds[kind] = load_feed(session, kind, DEMO_FEED, parts[kind], clock)
     products = load_products(session, parts["products"])
     return DemoData(feeds=feeds, products=[product.code for product in products])

@@ -1,0 +1,89 @@
+"""``maas gtfs import`` and ``maas plan``: thin commands over :mod:`gtfs.services`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from gtfs import services
+from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, progress
+from maas.clock import TOKYO
+from maas.errors import InvalidInput
+
+
+@click.group(cls=MaasGroup)
+def gtfs() -> None:
+    """GTFS / GTFS-JP timetables."""
+
+
+@gtfs.command("import")
+@click.argument("source", metavar="PATH_OR_URL")
+@click.option("--name", help="Feed name (default: the file or folder name).")
+@json_option
+@pass_state
+def import_command(state: CliState, source: str, name: str | None, as_json: bool) -> None:
+    """Import a GTFS zip or folder; it serves only once fully read and compiled."""
+    runtime = state.runtime()
+    with progress(1, f"reading and compiling {source}", quiet=as_json) as step, \
+            state.session() as session:
+        result = services.import_gtfs(session, runtime.networks, source, name, runtime.clock)
+        step("done")
+    feed = result.feed
+    document = {"name": feed.name, "version": feed.version, "new": result.created,
+                **feed.summary}
+    lines = [f"{feed.name}: version {feed.version[:12]} "
+             f"({'imported' if result.created else 'unchanged'})"]
+    lines += [f"  {key}: {value}" for key, value in feed.summary.items()]
+    emit(as_json, document, "\n".join(lines))
+
+
+def _moment(text: str, option: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{option}: {text!r} is not an ISO 8601 date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=TOKYO)
+
+
+@click.command()
+@click.option("--from", "origin", required=True, help="LAT,LON or stop:STOP_ID")
+@click.option("--to", "destination", required=True, help="LAT,LON or stop:STOP_ID")
+@click.option("--depart", help="Departure, ISO 8601 (default: now).")
+@click.option("--arrive", help="Arrive by, ISO 8601.")
+@click.option("--modes", help="Comma-separated: walk,bus,tram,rail,subway,ferry,bike,taxi.")
+@click.option("--min-transfer-seconds", type=click.IntRange(0, 1800), default=60,
+              show_default=True)
+@click.option("--max-transfers", type=click.IntRange(0, 10), default=5, show_default=True)
+@click.option("--window", type=click.IntRange(0, 240), default=0, show_default=True,
+              help="Minutes: the best journeys departing within this window.")
+@json_option
+@pass_state
+def plan(state: CliState, origin: str, destination: str, depart: str | None,
+         arrive: str | None, modes: str | None, min_transfer_seconds: int,
+         max_transfers: int, window: int, as_json: bool) -> None:
+    """Plan a journey (the same document as GET /api/v1/plan with --json)."""
+    if depart and arrive:
+        raise InvalidInput("give --depart or --arrive, not both")
+    runtime = state.runtime()
+    moment = (_moment(arrive, "--arrive") if arrive else
+              _moment(depart, "--depart") if depart else runtime.clock())
+    request = services.PlanRequest(
+        origin=origin, destination=destination, time=moment, arrive_by=bool(arrive),
+        modes=services.parse_modes(modes), min_transfer_seconds=min_transfer_seconds,
+        max_transfers=max_transfers, window_minutes=window,
+    )
+    with state.session() as session:
+        document = services.plan_trip(session, runtime.networks, request)
+    payload = document.model_dump(mode="json", by_alias=True)
+    lines = []
+    for itinerary in document.itineraries:
+        lines.append(f"{itinerary.departure[11:16]} → {itinerary.arrival[11:16]}  "
+                     f"{itinerary.duration_s // 60} min, {itinerary.transfers} transfer(s), "
+                     f"walk {itinerary.walk_m} m, ¥{itinerary.fare.total_yen}")
+        for leg in itinerary.legs:
+            what = (f"{leg.route_short_name} {leg.headsign}" if leg.trip_id else
+                    f"{leg.mode} {leg.distance_m or 0} m")
+            lines.append(f"    {leg.departure[11:16]} {leg.from_.name} → "
+                         f"{leg.arrival[11:16]} {leg.to.name}  ({what})")
+    emit(as_json, payload, "\n".join(lines) or "no journey found")

@@ -1,0 +1,87 @@
+"""Where compiled networks live: stored feed copies and timetables under ``MAAS_HOME``.
+
+The network served is the combination of all active GTFS feeds. It is compiled once per
+combination (keyed by the feeds' content hashes and the build options) into
+``MAAS_HOME/timetables/<key>/`` and memory-mapped by every process that needs it; each process
+keeps the networks it opened in a small cache.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gtfs.feed import FeedData, read_feed
+from gtfs.models import Feed
+from gtfs.timetable import BuildOptions, Timetable, compile_feeds, load, network_key, save
+
+
+class NetworkStore:
+    """Stored GTFS sources and compiled timetables of one ``MAAS_HOME``."""
+
+    def __init__(self, home: Path, options: BuildOptions | None = None) -> None:
+        self.home = home
+        self.options = options or BuildOptions()
+        self._cache: dict[str, Timetable] = {}
+        self._lock = threading.Lock()
+
+    def source_path(self, version: str) -> Path:
+        """Where the stored copy of a GTFS feed version lives."""
+        return self.home / "feeds" / "gtfs" / f"{version}.zip"
+
+    def store_source(self, source: Path, version: str) -> Path:
+        """Keep a copy of the feed (a zip) so networks can be rebuilt from it later."""
+        target = self.source_path(version)
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as tmp:
+            temporary = Path(tmp.name)
+        if source.is_dir():
+            with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+                for child in sorted(source.iterdir()):
+                    if child.is_file():
+                        archive.write(child, child.name)
+        else:
+            shutil.copyfile(source, temporary)
+        temporary.replace(target)
+        return target
+
+    def network(self, feeds: Sequence[tuple[str, str]],
+                loaded: Mapping[str, FeedData] | None = None) -> Timetable:
+        """The compiled network of ``(name, version)`` feeds, building it when needed.
+
+        ``loaded`` supplies already-read feeds by version (an import has just read one).
+        """
+        key = network_key([version for _, version in feeds], self.options)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+            folder = self.home / "timetables" / key
+            if not (folder / "meta.json").exists():
+                data = [(name, (loaded or {}).get(version) or read_feed(self.source_path(version)))
+                        for name, version in feeds]
+                save(compile_feeds(data, self.options), folder)
+            timetable = load(folder)
+            if len(self._cache) >= 4:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = timetable
+            return timetable
+
+    def current(self, session: Session) -> Timetable | None:
+        """The network of the active GTFS feeds (None when there is none)."""
+        feeds = session.execute(
+            select(Feed.name, Feed.version)
+            .where(Feed.kind == "gtfs", Feed.active.is_(True))
+            .order_by(Feed.name)
+        ).all()
+        if not feeds:
+            return None
+        return self.network([(name, version) for name, version in feeds])
