@@ -23,7 +23,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MAAS_HOST=0.0.0.0 \
     MAAS_PORT=8000 \
     MAAS_WORKERS=2 \
-    MAAS_LOG_FORMAT=json
+    MAAS_LOG_FORMAT=json \
+    NUMBA_CACHE_DIR=/var/lib/maas/numba-cache
 RUN groupadd --system maas \
     && useradd --system --gid maas --home-dir /var/lib/maas --create-home --shell /usr/sbin/nologin maas
 COPY --from=build /wheels /wheels

@@ -385,3 +385,27 @@ def _arrive(
         ready_star[p] = t + transfer[p]
         marked[p] = True
     return target
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernels on an empty network.
+
+    gunicorn calls this in the master before forking, so workers answer their first query at
+    full speed.
+    """
+    def ro(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        array.setflags(write=False)  # as memory-mapped timetable arrays are
+        return array
+
+    one = np.zeros(1, dtype=np.int32)
+    empty = np.zeros(0, dtype=np.int32)
+    flags = np.zeros(0, dtype=np.bool_)
+    ro_one, ro_empty, ro_flags = ro(one.copy()), ro(empty.copy()), ro(flags.copy())
+    labels = new_labels(1, 0)
+    _check_fifo(one, empty, empty, ro_one, ro_empty, ro_empty, ro_empty)
+    _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, ro_empty,
+            ro_empty, ro_empty, one, empty, empty, flags, flags, ro_one, ro_empty, ro_empty,
+            ro_empty, empty, empty, empty, empty, 1, 60, labels.tau, labels.tau_kind,
+            labels.tau_round, labels.ready, labels.ready_kind, labels.ready_round,
+            labels.transit_tau, labels.trip, labels.board_stop, labels.board_pos,
+            labels.alight_pos, labels.foot_tau, labels.walk_from)

@@ -49,6 +49,13 @@ logconfig_dict: dict[str, Any] = {
 }
 
 
+def when_ready(server: Any) -> None:
+    """Compile the planner's kernels once in the master; forked workers inherit them."""
+    from gtfs.raptor import warm_up
+
+    warm_up()
+
+
 def post_fork(server: Any, worker: Any) -> None:
     """Give each worker its own database connections (never share sockets across fork)."""
     app = worker.app.wsgi()
