@@ -91,14 +91,17 @@ def emit(as_json: bool, document: Mapping[str, Any], text: str) -> None:
 def progress(
     total: int, description: str, *, quiet: bool = False
 ) -> Iterator[Callable[[str], None]]:
-    """A progress bar on stderr; yields ``step(next_description)`` to advance it by one."""
+    """A progress bar on a terminal's stderr; yields ``step(next_description)`` to advance it.
+
+    Hidden with ``quiet`` and when stderr is not a terminal, so logs and JSON stay clean.
+    """
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
         console=console,
-        disable=quiet,
+        disable=quiet or not console.is_terminal,
         transient=True,
     )
     with bar:
