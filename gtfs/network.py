@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,11 +27,14 @@ from gtfs.timetable import BuildOptions, Timetable, compile_feeds, load, network
 class NetworkStore:
     """Stored GTFS sources and compiled timetables of one ``MAAS_HOME``."""
 
+    ACTIVE_TTL_SECONDS = 5.0
+
     def __init__(self, home: Path, options: BuildOptions | None = None) -> None:
         self.home = home
         self.options = options or BuildOptions()
         self._cache: dict[str, Timetable] = {}
         self._lock = threading.Lock()
+        self._active: tuple[float, list[tuple[str, str]]] | None = None
 
     def source_path(self, version: str) -> Path:
         """Where the stored copy of a GTFS feed version lives."""
@@ -76,12 +80,23 @@ class NetworkStore:
             return timetable
 
     def current(self, session: Session) -> Timetable | None:
-        """The network of the active GTFS feeds (None when there is none)."""
-        feeds = session.execute(
-            select(Feed.name, Feed.version)
-            .where(Feed.kind == "gtfs", Feed.active.is_(True))
-            .order_by(Feed.name)
-        ).all()
-        if not feeds:
-            return None
-        return self.network([(name, version) for name, version in feeds])
+        """The network of the active GTFS feeds (None when there is none).
+
+        Which feeds are active is read from the database at most every few seconds per
+        process: a plan request then needs no database round trip, and an import reaches
+        every worker within ``ACTIVE_TTL_SECONDS``.
+        """
+        now = time.monotonic()
+        if self._active is None or now - self._active[0] > self.ACTIVE_TTL_SECONDS:
+            rows = session.execute(
+                select(Feed.name, Feed.version)
+                .where(Feed.kind == "gtfs", Feed.active.is_(True))
+                .order_by(Feed.name)
+            ).all()
+            self._active = (now, [(name, version) for name, version in rows])
+        feeds = self._active[1]
+        return self.network(feeds) if feeds else None
+
+    def forget_active(self) -> None:
+        """Re-read the active feeds on the next request (this process just changed them)."""
+        self._active = None

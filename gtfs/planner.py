@@ -105,8 +105,15 @@ def to_datetime(timetable: Timetable, day: dt.date, seconds: int) -> dt.datetime
 
 
 def _station_members(timetable: Timetable, stop: int) -> list[int]:
-    children = np.flatnonzero(timetable.stop_parent == stop)
-    return [stop, *children.tolist()]
+    """The stop and, for a station, its platforms."""
+    children: dict[int, list[int]] | None = timetable.meta.get("_children")
+    if children is None:
+        children = {}
+        for index, parent in enumerate(timetable.stop_parent.tolist()):
+            if parent >= 0:
+                children.setdefault(parent, []).append(index)
+        timetable.meta["_children"] = children
+    return [stop, *children.get(stop, [])]
 
 
 def access_options(timetable: Timetable, end: Endpoint, radius_m: float = ACCESS_RADIUS_M

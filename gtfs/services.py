@@ -226,6 +226,7 @@ def import_gtfs(session: Session, store: NetworkStore, source: str, name: str | 
     name = name or path.stem
     existing = _existing(session, "gtfs", name, version)
     if existing is not None and existing.active:
+        store.forget_active()
         store.current(session)  # the network exists (or is rebuilt) for this process
         return LoadResult(existing, created=False)
     feed = read_feed(path)
@@ -237,7 +238,10 @@ def import_gtfs(session: Session, store: NetworkStore, source: str, name: str | 
     feeds = sorted([(n, v) for n, v in others] + [(name, version)])
     store.network(feeds, loaded={version: feed})
     operators = _operators(feed)
-    return activate(session, "gtfs", name, version, source, feed_summary(feed), operators, clock)
+    result = activate(session, "gtfs", name, version, source, feed_summary(feed), operators,
+                      clock)
+    store.forget_active()
+    return result
 
 
 def _operators(feed: FeedData) -> list[Operator]:

@@ -1,0 +1,155 @@
+"""`maas bench http`: what GET /api/v1/plan adds over the in-process query, under gunicorn.
+
+The same stop pairs and times are planned in this process (the service call that the view
+makes: planner plus plan document) and over HTTP/1.1 keep-alive on loopback against a real
+``maas serve`` (gunicorn, preloaded app, one worker so every request hits a warm process).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from gtfs.network import NetworkStore
+from gtfs.services import PlanRequest, import_gtfs, plan_trip
+from maas.clock import system_clock
+from maas.db import create_db_engine, session_factory, upgrade
+from maas.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class HttpBench:
+    """Medians and p90s in milliseconds; ``overhead_p50_ms`` is the difference of medians."""
+
+    queries: int
+    inprocess_p50_ms: float
+    inprocess_p90_ms: float
+    http_p50_ms: float
+    http_p90_ms: float
+    overhead_p50_ms: float
+    workers: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def run_http_bench(feed: Path, day: dt.date, queries: int, seed: int) -> HttpBench:
+    """Import ``feed`` into a scratch MAAS_HOME, then time both paths on the same queries."""
+    if not feed.exists():
+        raise InvalidInput(f"{feed}: no such file or folder")
+    with tempfile.TemporaryDirectory(prefix="maas-bench-") as scratch:
+        home = Path(scratch)
+        url = f"sqlite:///{home / 'bench.sqlite3'}"
+        engine = create_db_engine(url)
+        upgrade(engine)
+        store = NetworkStore(home)
+        with session_factory(engine)() as session:
+            import_gtfs(session, store, str(feed), "bench", system_clock)
+            timetable = store.current(session)
+            if timetable is None:
+                raise InvalidInput(f"{feed}: nothing to route on")
+            rng = random.Random(seed)  # noqa: S311 - reproducible query sample
+            served = sorted({int(s) for s in timetable.pattern_stops.tolist()})
+            ids = timetable.meta["stop_ids"]
+            zone = dt.timezone(dt.timedelta(hours=9)) if timetable.meta.get(
+                "timezone") == "Asia/Tokyo" else dt.UTC
+            requests = []
+            for _ in range(queries):
+                origin, destination = rng.sample(served, 2)
+                moment = dt.datetime.combine(day, dt.time(rng.randint(6, 20), rng.randint(0, 59)),
+                                             tzinfo=zone)
+                requests.append(PlanRequest(f"stop:{ids[origin]}", f"stop:{ids[destination]}",
+                                            moment))
+            for request in requests[:3]:
+                plan_trip(session, store, request)  # warm the kernels and the day view
+            local = []
+            for request in requests:
+                started = time.perf_counter_ns()
+                plan_trip(session, store, request).model_dump_json(by_alias=True)
+                local.append((time.perf_counter_ns() - started) / 1e6)
+        engine.dispose()
+        remote = _time_over_http(home, url, requests)
+    return HttpBench(
+        queries=queries,
+        inprocess_p50_ms=round(statistics.median(local), 3),
+        inprocess_p90_ms=round(_percentile(local, 0.9), 3),
+        http_p50_ms=round(statistics.median(remote), 3),
+        http_p90_ms=round(_percentile(remote, 0.9), 3),
+        overhead_p50_ms=round(statistics.median(remote) - statistics.median(local), 3),
+        workers=1,
+    )
+
+
+def _time_over_http(home: Path, url: str, requests: list[PlanRequest]) -> list[float]:
+    port = _free_port()
+    env = {**os.environ, "MAAS_HOME": str(home), "MAAS_DATABASE_URL": url,
+           "MAAS_LOG_LEVEL": "warning", "MAAS_ENV": "demo"}
+    maas = str(Path(sys.executable).with_name("maas"))
+    with (home / "server.log").open("wb") as log:
+        server = subprocess.Popen([maas, "serve", "--port", str(port), "--workers", "1"],  # noqa: S603 - our own CLI
+                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            connection = _connect(port, server)
+            timings = []
+            for index, request in enumerate([*requests[:3], *requests]):
+                query = urllib.parse.urlencode({"from": request.origin,
+                                                "to": request.destination,
+                                                "depart": request.time.isoformat()})
+                started = time.perf_counter_ns()
+                connection.request("GET", f"/api/v1/plan?{query}")
+                response = connection.getresponse()
+                response.read()
+                elapsed = (time.perf_counter_ns() - started) / 1e6
+                if response.status != 200:
+                    raise InvalidInput(f"server answered {response.status} to {query}")
+                if index >= 3:
+                    timings.append(elapsed)
+            connection.close()
+            return timings
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+def _connect(port: int, server: subprocess.Popen[bytes]) -> http.client.HTTPConnection:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise InvalidInput("the benchmark server exited before answering")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", "/api/v1/health")
+            response = connection.getresponse()
+            response.read()
+            if response.status == 200:
+                return connection
+        except OSError:
+            pass
+        connection.close()
+        time.sleep(0.2)
+    raise InvalidInput("the benchmark server did not answer within 30 s")
