@@ -235,21 +235,22 @@ def _extract(timetable: Timetable, view: DayView, labels: Labels,
 
     ``best`` holds, per round, the best arrival found so far (across rRAPTOR runs).
     """
-    rounds = labels.tau.shape[0]
+    rounds = labels.ready.shape[0]
     while len(best) < rounds:
         best.append(int(INF))
     journeys: list[Journey] = []
     bound = int(INF)
     for k in range(1, rounds):
         bound = min(bound, best[k])
-        arrival, stop = int(INF), -1
+        arrival, stop, round_ = int(INF), -1, -1
         for s, (walk, _) in egress.items():
-            t = int(labels.tau[k, s])
-            if t < INF and t + walk < arrival:
-                arrival, stop = t + walk, s
+            for j in range(1, k + 1):  # the best trip arrival with at most k trips
+                t = int(labels.transit_tau[j, s])
+                if t < INF and t + walk < arrival:
+                    arrival, stop, round_ = t + walk, s, j
         if stop < 0 or arrival >= bound:
             continue
-        legs = _legs(timetable, view, labels, k, stop, access, departure)
+        legs = _legs(timetable, view, labels, round_, stop, access, departure, KIND_TRANSIT)
         if legs is None or not any(leg.trip >= 0 for leg in legs):
             continue
         walk, metres = egress[stop]
@@ -263,10 +264,10 @@ def _extract(timetable: Timetable, view: DayView, labels: Labels,
 
 
 def _legs(timetable: Timetable, view: DayView, labels: Labels, k: int, stop: int,
-          access: dict[int, tuple[int, int]], departure: int) -> list[Leg] | None:
-    """Walk back from the arrival label of ``stop`` at round ``k`` to the origin."""
+          access: dict[int, tuple[int, int]], departure: int, kind: int) -> list[Leg] | None:
+    """Walk back from the ``kind`` record of ``stop`` set in round ``k`` to the origin."""
     legs: list[Leg] = []
-    kind, round_ = int(labels.tau_kind[k, stop]), int(labels.tau_round[k, stop])
+    round_ = k
     while True:
         if kind == KIND_ACCESS:
             walk, metres = access[stop]

@@ -1,13 +1,15 @@
 """Round-based public transit routing (RAPTOR; Delling, Pajor, Werneck 2012), compiled by numba.
 
-Names follow the paper: round ``k`` finds journeys with ``k`` trips; ``tau[k, p]`` is the
-earliest arrival at stop ``p`` with at most ``k`` trips; ``tau_star[p]`` the best over all
-rounds (local pruning); marked stops drive which route patterns are scanned next round.
+Names follow the paper: round ``k`` finds journeys with ``k`` trips; ``transit_tau[k, p]`` is
+the earliest arrival at stop ``p`` by the ``k``-th trip; the ``*_star`` arrays are the best
+over all rounds (local pruning); marked stops drive which route patterns are scanned next
+round.
 
 Semantics, which the reference in the tests shares: the origin reaches its access stops at the
 given times; between two trips a rider either stays at the stop (the same-stop slack) or takes
-one footpath (its walking time, at least the slack); after the last trip one footpath may
-precede the egress.
+one footpath (its walking time, at least the slack); the egress walk starts where the last trip
+is left (a stop destination's egress already includes its footpath neighbours), so a journey
+never ends with two walks.
 
 A *day view* lists, per pattern, the trips that run on the query's service day together with
 the previous day's trips still running after midnight (times shifted by −24 h) and the next
@@ -44,6 +46,11 @@ class DayView:
     trip: I32
     shift: I32
     fifo: npt.NDArray[np.bool_]
+    # shifted times laid out per pattern, position-major (all entries of position 0, then of
+    # position 1, ...), so the search for a trip at a stop reads contiguous memory
+    time_offset: I32
+    dep: I32
+    arr: I32
 
 
 def day_view(timetable: Timetable, day: dt.date) -> DayView:
@@ -81,29 +88,39 @@ def _build_day_view(timetable: Timetable, day: dt.date) -> DayView:
     order = np.lexsort((first[trip] + shift, pattern))
     trip, shift, pattern = trip[order], shift[order], pattern[order]
     offset = np.searchsorted(pattern, np.arange(timetable.n_patterns + 1)).astype(np.int32)
-    fifo = _check_fifo(offset, trip, shift, timetable.pattern_stop_offset,
-                       timetable.trip_time_offset, timetable.arrival, timetable.departure)
-    return DayView(day=day, offset=offset, trip=trip, shift=shift, fifo=fifo)
+    sizes = np.diff(offset).astype(np.int64) * np.diff(timetable.pattern_stop_offset)
+    time_offset = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
+    dep = np.empty(int(time_offset[-1]), dtype=np.int32)
+    arr = np.empty(int(time_offset[-1]), dtype=np.int32)
+    fifo = _lay_out(offset, trip, shift, timetable.pattern_stop_offset,
+                    timetable.trip_time_offset, timetable.arrival, timetable.departure,
+                    time_offset, dep, arr)
+    return DayView(day=day, offset=offset, trip=trip, shift=shift, fifo=fifo,
+                   time_offset=time_offset, dep=dep, arr=arr)
 
 
 @numba.njit(cache=True)
-def _check_fifo(offset: I32, trip: I32, shift: I32, pattern_stop_offset: I32,
-                trip_time_offset: I32, arrival: I32,
-                departure: I32) -> npt.NDArray[np.bool_]:  # pragma: no cover - numba
+def _lay_out(offset: I32, trip: I32, shift: I32, pattern_stop_offset: I32,
+             trip_time_offset: I32, arrival: I32, departure: I32, time_offset: I32, dep: I32,
+             arr: I32) -> B:  # pragma: no cover - compiled
+    """Fill the position-major time arrays; returns which patterns are FIFO that day."""
     n_patterns = offset.shape[0] - 1
     fifo = np.ones(n_patterns, dtype=np.bool_)
     for r in range(n_patterns):
         n = pattern_stop_offset[r + 1] - pattern_stop_offset[r]
-        for e in range(offset[r] + 1, offset[r + 1]):
-            a = trip_time_offset[trip[e - 1]]
-            b = trip_time_offset[trip[e]]
+        lo = offset[r]
+        m = offset[r + 1] - lo
+        base = time_offset[r]
+        for e in range(lo, offset[r + 1]):
+            source = trip_time_offset[trip[e]]
             for i in range(n):
-                if (departure[b + i] + shift[e] < departure[a + i] + shift[e - 1]
-                        or arrival[b + i] + shift[e] < arrival[a + i] + shift[e - 1]):
+                dep[base + i * m + e - lo] = departure[source + i] + shift[e]
+                arr[base + i * m + e - lo] = arrival[source + i] + shift[e]
+        for i in range(n):
+            row = base + i * m
+            for j in range(1, m):
+                if dep[row + j] < dep[row + j - 1] or arr[row + j] < arr[row + j - 1]:
                     fifo[r] = False
-                    break
-            if not fifo[r]:
-                break
     return fifo
 
 
@@ -111,15 +128,14 @@ def _check_fifo(offset: I32, trip: I32, shift: I32, pattern_stop_offset: I32,
 class Labels:
     """RAPTOR labels per round ``k`` and stop ``p``, enough to rebuild every journey.
 
-    Two best labels carry over from round to round: ``tau`` (earliest arrival, for the
-    destination) and ``ready`` (earliest time to board another trip: a trip's arrival plus the
-    stop's transfer slack, or a footpath's arrival). Each points (``*_kind``, ``*_round``) at
-    the record that set it: the trip record or the footpath record of that round.
+    ``ready`` (earliest time to board a trip at ``p`` with at most ``k`` trips so far: a trip's
+    arrival plus the stop's transfer slack, or a footpath's or the access walk's arrival)
+    carries over from round to round; ``ready_kind`` and ``ready_round`` point at the record
+    that set it. Per round, the trip record (``transit_tau`` ...) holds the earliest arrival by
+    a trip, which is where footpaths and the egress start, and the footpath record
+    (``foot_tau``, ``walk_from``) the earliest arrival on foot after a trip.
     """
 
-    tau: I32
-    tau_kind: I8
-    tau_round: I32
     ready: I32
     ready_kind: I8
     ready_round: I32
@@ -140,7 +156,6 @@ def new_labels(rounds: int, n_stops: int) -> Labels:
         return np.full(shape, value, dtype=dtype)
 
     return Labels(
-        tau=full(int(INF)), tau_kind=full(0, np.int8), tau_round=full(0),
         ready=full(int(INF)), ready_kind=full(0, np.int8), ready_round=full(0),
         transit_tau=full(int(INF)), trip=full(-1), board_stop=full(-1), board_pos=full(0),
         alight_pos=full(0), foot_tau=full(int(INF)), walk_from=full(-1),
@@ -163,11 +178,11 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
     _raptor(
         timetable.pattern_stop_offset, timetable.pattern_stops, timetable.pattern_board,
         timetable.pattern_alight, timetable.stop_pattern_offset, timetable.stop_pattern_ids,
-        timetable.stop_pattern_pos, timetable.trip_time_offset, timetable.arrival,
-        timetable.departure, view.offset, view.trip, view.shift, view.fifo, allowed,
+        timetable.stop_pattern_pos, view.offset, view.fifo, view.time_offset, view.dep,
+        view.arr, allowed,
         timetable.footpath_offset, timetable.footpath_to, timetable.footpath_seconds,
         timetable.stop_slack, access_stops, access_times, egress_stops, egress_seconds,
-        rounds, slack, labels.tau, labels.tau_kind, labels.tau_round, labels.ready,
+        rounds, slack, labels.ready,
         labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
         labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
         labels.walk_from,
@@ -179,22 +194,19 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
 def _raptor(
     pattern_stop_offset: I32, pattern_stops: I32, pattern_board: B, pattern_alight: B,
     stop_pattern_offset: I32, stop_pattern_ids: I32, stop_pattern_pos: I32,
-    trip_time_offset: I32, arrival: I32, departure: I32,
-    dv_offset: I32, dv_trip: I32, dv_shift: I32, dv_fifo: B, allowed: B,
+    dv_offset: I32, dv_fifo: B, dv_time_offset: I32, dv_dep: I32, dv_arr: I32, allowed: B,
     footpath_offset: I32, footpath_to: I32, footpath_seconds: I32, stop_slack: I32,
     access_stops: I32, access_times: I32, egress_stops: I32, egress_seconds: I32,
-    rounds: int, slack: int, tau: I32, tau_kind: I8, tau_round: I32, ready: I32,
+    rounds: int, slack: int, ready: I32,
     ready_kind: I8, ready_round: I32, transit_tau: I32, trip_of: I32, board_stop: I32,
     board_pos: I32, alight_pos: I32, foot_tau: I32, walk_from: I32,
 ) -> None:  # pragma: no cover - compiled
-    n_stops = tau.shape[1]
+    n_stops = ready.shape[1]
     n_patterns = pattern_stop_offset.shape[0] - 1
-    tau_star = np.full(n_stops, INF, dtype=np.int32)
     ready_star = np.full(n_stops, INF, dtype=np.int32)
     transit_star = np.full(n_stops, INF, dtype=np.int32)
     for k in range(rounds + 1):
         for p in range(n_stops):
-            tau_star[p] = min(tau_star[p], tau[k, p])
             ready_star[p] = min(ready_star[p], ready[k, p])
             transit_star[p] = min(transit_star[p], transit_tau[k, p])
     is_egress = np.full(n_stops, -1, dtype=np.int32)
@@ -202,10 +214,10 @@ def _raptor(
         p = egress_stops[e]
         if is_egress[p] < 0 or egress_seconds[e] < is_egress[p]:
             is_egress[p] = egress_seconds[e]
-    target: int = 2**31 - 1
+    target: int = 2**31 - 1  # best arrival at the destination: a trip, then the egress
     for p in range(n_stops):
-        if is_egress[p] >= 0 and tau_star[p] < INF:
-            target = min(target, tau_star[p] + is_egress[p])
+        if is_egress[p] >= 0 and transit_star[p] < INF:
+            target = min(target, transit_star[p] + is_egress[p])
     transfer = np.empty(n_stops, dtype=np.int32)  # same-stop slack after a trip; -1 forbidden
     for p in range(n_stops):
         own = stop_slack[p]
@@ -215,13 +227,6 @@ def _raptor(
     for a in range(access_stops.shape[0]):
         p = access_stops[a]
         t = access_times[a]
-        if t < tau[0, p]:
-            tau[0, p] = t
-            tau_kind[0, p] = KIND_ACCESS
-            tau_round[0, p] = 0
-            tau_star[p] = min(tau_star[p], t)
-            if is_egress[p] >= 0:
-                target = min(target, t + is_egress[p])
         if t < ready[0, p]:
             ready[0, p] = t
             ready_kind[0, p] = KIND_ACCESS
@@ -234,10 +239,6 @@ def _raptor(
     improved = np.zeros(n_stops, dtype=np.bool_)
     for k in range(1, rounds + 1):
         for p in range(n_stops):  # the best labels carry over from the previous round
-            if tau[k - 1, p] < tau[k, p]:
-                tau[k, p] = tau[k - 1, p]
-                tau_kind[k, p] = tau_kind[k - 1, p]
-                tau_round[k, p] = tau_round[k - 1, p]
             if ready[k - 1, p] < ready[k, p]:
                 ready[k, p] = ready[k - 1, p]
                 ready_kind[k, p] = ready_kind[k - 1, p]
@@ -266,57 +267,71 @@ def _raptor(
             n = pattern_stop_offset[r + 1] - base
             lo = dv_offset[r]
             hi = dv_offset[r + 1]
-            if lo == hi:
+            m_ = hi - lo
+            if m_ == 0:
                 continue
+            times = dv_time_offset[r]
             if dv_fifo[r]:
-                current = -1
+                current = -1  # entry index within the pattern's day view, 0 .. m_-1
                 board_at = -1
                 for i in range(start, n):
                     p = pattern_stops[base + i]
+                    row = times + i * m_
                     if current >= 0 and pattern_alight[base + i]:
-                        t = arrival[trip_time_offset[dv_trip[current]] + i] + dv_shift[current]
-                        target = _arrive(k, p, t, current, pattern_stops[base + board_at],
-                                         board_at, i, target, transfer, is_egress, tau,
-                                         tau_kind, tau_round, ready, ready_kind, ready_round,
-                                         transit_tau, trip_of, board_stop, board_pos,
-                                         alight_pos, tau_star, ready_star, transit_star,
-                                         marked, improved)
+                        # the body of _arrive, written out: this is the hottest line of the
+                        # planner, and a 27-argument call costs more than the work
+                        t = dv_arr[row + current]
+                        if t < transit_star[p] and t < target:
+                            transit_tau[k, p] = t
+                            transit_star[p] = t
+                            trip_of[k, p] = lo + current
+                            board_stop[k, p] = pattern_stops[base + board_at]
+                            board_pos[k, p] = board_at
+                            alight_pos[k, p] = i
+                            improved[p] = True
+                            if is_egress[p] >= 0 and t + is_egress[p] < target:
+                                target = t + is_egress[p]
+                            slack_p = transfer[p]
+                            if slack_p >= 0 and t + slack_p < ready_star[p]:
+                                ready[k, p] = t + slack_p
+                                ready_kind[k, p] = KIND_TRANSIT
+                                ready_round[k, p] = k
+                                ready_star[p] = t + slack_p
+                                marked[p] = True
                     if i == n - 1 or not pattern_board[base + i] or ready[k - 1, p] == INF:
                         continue
                     at = ready[k - 1, p]
-                    upper = hi
+                    upper = m_
                     if current >= 0:
-                        if departure[trip_time_offset[dv_trip[current]] + i] + dv_shift[
-                                current] < at:
+                        if dv_dep[row + current] < at:
                             continue
                         upper = current
-                    a_ = lo
+                    a_ = 0
                     b_ = upper
                     while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
-                        m = (a_ + b_) // 2
-                        if departure[trip_time_offset[dv_trip[m]] + i] + dv_shift[m] < at:
-                            a_ = m + 1
+                        mid = (a_ + b_) // 2
+                        if dv_dep[row + mid] < at:
+                            a_ = mid + 1
                         else:
-                            b_ = m
+                            b_ = mid
                     if a_ < upper:
                         current = a_
                         board_at = i
             else:
-                for e in range(lo, hi):
-                    offset = trip_time_offset[dv_trip[e]]
+                for e in range(m_):
                     board_at = -1
                     for i in range(start, n):
                         p = pattern_stops[base + i]
+                        row = times + i * m_
                         if board_at >= 0 and pattern_alight[base + i]:
-                            t = arrival[offset + i] + dv_shift[e]
-                            target = _arrive(k, p, t, e, pattern_stops[base + board_at],
-                                             board_at, i, target, transfer, is_egress, tau,
-                                             tau_kind, tau_round, ready, ready_kind,
-                                             ready_round, transit_tau, trip_of, board_stop,
-                                             board_pos, alight_pos, tau_star, ready_star,
+                            target = _arrive(k, p, dv_arr[row + e], lo + e,
+                                             pattern_stops[base + board_at], board_at, i,
+                                             target, transfer, is_egress, ready,
+                                             ready_kind, ready_round, transit_tau, trip_of,
+                                             board_stop, board_pos, alight_pos, ready_star,
                                              transit_star, marked, improved)
                         if (board_at < 0 and i < n - 1 and pattern_board[base + i]
-                                and ready[k - 1, p] <= departure[offset + i] + dv_shift[e]):
+                                and ready[k - 1, p] <= dv_dep[row + e]):
                             board_at = i
         # one footpath after a trip of this round
         any_marked = False
@@ -329,17 +344,9 @@ def _raptor(
                 t = transit_tau[k, p] + max(footpath_seconds[f], slack)
                 if t >= target or t >= foot_tau[k, w]:
                     continue
-                if t < tau_star[w] or t < ready_star[w]:
+                if t < ready_star[w]:  # a footpath only matters for boarding another trip
                     foot_tau[k, w] = t
                     walk_from[k, w] = p
-                if t < tau_star[w]:
-                    tau[k, w] = t
-                    tau_kind[k, w] = KIND_FOOT
-                    tau_round[k, w] = k
-                    tau_star[w] = t
-                    if is_egress[w] >= 0:
-                        target = min(target, t + is_egress[w])
-                if t < ready_star[w]:
                     ready[k, w] = t
                     ready_kind[k, w] = KIND_FOOT
                     ready_round[k, w] = k
@@ -356,9 +363,9 @@ def _raptor(
 @numba.njit(cache=True)
 def _arrive(
     k: int, p: int, t: int, entry: int, boarded: int, board_at: int, i: int, target: int,
-    transfer: I32, is_egress: I32, tau: I32, tau_kind: I8, tau_round: I32, ready: I32,
-    ready_kind: I8, ready_round: I32, transit_tau: I32, trip_of: I32, board_stop: I32,
-    board_pos: I32, alight_pos: I32, tau_star: I32, ready_star: I32, transit_star: I32,
+    transfer: I32, is_egress: I32, ready: I32, ready_kind: I8, ready_round: I32,
+    transit_tau: I32, trip_of: I32, board_stop: I32, board_pos: I32, alight_pos: I32,
+    ready_star: I32, transit_star: I32,
     marked: B, improved: B,
 ) -> int:  # pragma: no cover - compiled
     """Record arriving at stop ``p`` at ``t`` by a trip; returns the (new) target bound."""
@@ -371,13 +378,8 @@ def _arrive(
     board_pos[k, p] = board_at
     alight_pos[k, p] = i
     improved[p] = True
-    if t < tau_star[p]:
-        tau[k, p] = t
-        tau_kind[k, p] = KIND_TRANSIT
-        tau_round[k, p] = k
-        tau_star[p] = t
-        if is_egress[p] >= 0:
-            target = min(target, t + is_egress[p])
+    if is_egress[p] >= 0 and t + is_egress[p] < target:
+        target = t + is_egress[p]
     if transfer[p] >= 0 and t + transfer[p] < ready_star[p]:
         ready[k, p] = t + transfer[p]
         ready_kind[k, p] = KIND_TRANSIT
@@ -402,10 +404,10 @@ def warm_up() -> None:
     flags = np.zeros(0, dtype=np.bool_)
     ro_one, ro_empty, ro_flags = ro(one.copy()), ro(empty.copy()), ro(flags.copy())
     labels = new_labels(1, 0)
-    _check_fifo(one, empty, empty, ro_one, ro_empty, ro_empty, ro_empty)
-    _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, ro_empty,
-            ro_empty, ro_empty, one, empty, empty, flags, flags, ro_one, ro_empty, ro_empty,
-            ro_empty, empty, empty, empty, empty, 1, 60, labels.tau, labels.tau_kind,
-            labels.tau_round, labels.ready, labels.ready_kind, labels.ready_round,
-            labels.transit_tau, labels.trip, labels.board_stop, labels.board_pos,
-            labels.alight_pos, labels.foot_tau, labels.walk_from)
+    _lay_out(one, empty, empty, ro_one, ro_empty, ro_empty, ro_empty, one, empty, empty)
+    _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
+            empty, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty, empty,
+            empty, 1, 60, labels.ready,
+            labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
+            labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
+            labels.walk_from)

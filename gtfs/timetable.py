@@ -482,6 +482,8 @@ def load(folder: Path) -> Timetable:
     if meta.get("format") != FORMAT_VERSION:
         raise ValueError(f"{folder}: timetable format {meta.get('format')}, "
                          f"need {FORMAT_VERSION}")
-    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+    # plain ndarray views of the maps: np.memmap's Python-level __getitem__ is slow
+    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False
+                            ).view(np.ndarray)
               for name in ARRAY_FIELDS}
     return Timetable(meta=meta, **arrays)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from gtfs.bench import bench
 from gtfs.cli import gtfs, plan
 from maas import db
 from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, progress
@@ -189,6 +190,7 @@ def _exec_gunicorn(settings: Settings) -> None:
 
 cli.add_command(gtfs)
 cli.add_command(plan)
+cli.add_command(bench)
 
 
 def main() -> None:

@@ -192,9 +192,8 @@ def reference(timetable: Timetable, day: dt.date, access: dict[int, int],
                         by_foot[cc, w] = min(by_foot[cc, w], arr + max(int(walk), slack))
     walk_only = min((by_foot[0, s] + e for s, e in egress.items()), default=INF)
     best = []
-    for k in range(1, max_trips + 1):
-        best.append(min(walk_only, *(
-            min(by_trip[k, s], by_foot[k, s]) + e for s, e in egress.items())))
+    for k in range(1, max_trips + 1):  # the egress walk follows the last trip directly
+        best.append(min(walk_only, *(by_trip[k, s] + e for s, e in egress.items())))
     return best
 
 

@@ -1,0 +1,625 @@
+"""``maas bench plan``: our planner against pynigiri (MOTIS's nigiri core) on the same queries.
+
+One run loads a GTFS feed into both engines, draws random stop pairs and departure times of
+one service day, and times each stop-to-stop earliest-arrival query on both sides, query by
+query and interleaved (ours, then pynigiri's), with :func:`time.perf_counter_ns`.
+
+pynigiri is a benchmark peer only: it is imported lazily here and nowhere else, and never sits
+on a request path.
+
+What is the same on both sides
+  - the feed: stops, routes, trips, stop times, calendars and frequencies are read from the
+    same files. pynigiri reads a copy in a temporary folder in which ``transfers.txt`` is
+    replaced by *our* compiled footpaths (within 400 m, crow-fly × 1.3 at 4.8 km/h, station
+    siblings, transfers.txt applied) plus one same-stop row per stop carrying our transfer
+    slack; ``block_id`` is dropped from ``trips.txt`` (we do not model staying seated from one
+    trip of a block to the next) and ``shapes.txt`` is left out (no routing use);
+  - the queries: the same origin and destination stops (``location_type`` 0, with a departure
+    resp. an arrival on the day), the same departure minute (uniform over the whole day), at
+    most 5 transfers, no intermodal offsets;
+  - transfer slack: 60 s at the same stop, and a footpath between trips takes at least 60 s
+    (pynigiri: ``TransferTimeSettings(default=False, min_transfer_time=1 min, factor=1)``);
+  - walking at the ends: from the origin to its footpath neighbours (pynigiri:
+    ``use_start_footpaths``) and from a footpath neighbour to the destination;
+  - the answer compared: the earliest arrival among journeys that ride something. Both
+    engines compute a Pareto set over arrival time and number of transfers for the departure.
+
+What is not the same
+  - nigiri counts whole minutes: it cuts the seconds off stop times when it loads the feed
+    (07:52:15 becomes 07:52), and our footpath times are rounded up to whole minutes in the
+    copied transfers.txt. Arrivals "agree" when they differ by less than 60 s. On feeds whose
+    stop times carry seconds nigiri makes tight transfers that we, counting seconds, do not,
+    and misses some buses we catch after a walk of a few seconds.
+  - footpaths: nigiri closes the footpath graph transitively (a chain of walks counts as one
+    footpath; ``FinalizeOptions.max_footpath_length`` is our longest footpath plus one minute,
+    so chains stay about as long as one of ours) and links same-name stops within 500 m by
+    itself. We allow exactly one footpath before the first trip and between two trips, but
+    after the last trip a footpath *and then* the walk to the destination (two walks, up to
+    twice 400 m); ``ours_earlier_end_walks`` counts the queries we win that way.
+  - stop pairs that share a footpath neighbour are not drawn: our RAPTOR reaches the
+    destination on foot in round 0 there and (rightly) prunes slower rides, answering with a
+    walk, while nigiri returns the ride; ``plan()``'s walk-only journey is never compared.
+  - transfers.txt rows forbidding a same-stop transfer (type 3) are not passed on.
+  - loading: ours is ``read_feed`` + ``compile_feeds`` over the whole calendar; nigiri loads
+    only the day before to two days after the query date (from the copied folder; writing the
+    copy is timed apart as ``pynigiri_prepare_seconds``).
+  - per query, ``plan()`` includes what riders get: access and egress lookup, the RAPTOR run
+    and journey extraction; ``ours_kernel_*`` is :func:`gtfs.raptor.run` alone with prepared
+    access/egress arrays. pynigiri's time is building its ``Query`` and ``route()``: whatever
+    nigiri's search does per call (it allocates its search state each time) plus turning the
+    journeys into Python objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import datetime as dt
+import functools
+import importlib
+import importlib.metadata
+import io
+import math
+import os
+import random
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import click
+import numpy as np
+
+from gtfs import raptor
+from gtfs.feed import read_feed
+from gtfs.planner import Endpoint, Journey, Query, access_options, plan, timezone
+from gtfs.timetable import FORBIDDEN, Timetable, compile_feeds
+from maas.cliutil import MaasGroup, emit, json_option, progress
+from maas.errors import InvalidInput, MaasError
+
+MAX_TRANSFERS = 5
+MIN_TRANSFER_SECONDS = 60
+EXAMPLES = 5
+_LEFT_OUT = frozenset({"transfers.txt", "trips.txt", "shapes.txt"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Disagreement:
+    """One query on which the earliest arrivals differ (times ISO 8601, local; None: none)."""
+
+    origin: str
+    destination: str
+    departure: str
+    ours: str | None
+    pynigiri: str | None
+    delta_seconds: int | None  # ours − pynigiri
+    ours_journey: list[str]  # the legs of our earliest journey
+    pynigiri_journey: list[str]  # the legs of pynigiri's earliest journey (stop names)
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchResult:
+    """Timings (nanoseconds per query) and the comparison of the answers."""
+
+    feed: str
+    date: dt.date
+    seed: int
+    max_transfers: int
+    min_transfer_seconds: int
+    stops: int
+    ours_read_seconds: float
+    ours_compile_seconds: float
+    pynigiri_prepare_seconds: float
+    pynigiri_load_seconds: float
+    ours_ns: list[int]
+    ours_kernel_ns: list[int]
+    pynigiri_ns: list[int]
+    agree: int
+    both_unreachable: int
+    ours_earlier: int
+    ours_earlier_end_walks: int  # of those, ours ends with a footpath and then the egress walk
+    pynigiri_earlier: int
+    only_ours: int
+    only_pynigiri: int
+    disagree: list[Disagreement]
+    pynigiri_version: str
+
+    @property
+    def queries(self) -> int:
+        """Number of timed queries."""
+        return len(self.ours_ns)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document of ``maas bench plan --json``."""
+        ours = _percentiles(self.ours_ns)
+        kernel = _percentiles(self.ours_kernel_ns)
+        nigiri = _percentiles(self.pynigiri_ns)
+        return {
+            "feed": self.feed,
+            "date": self.date.isoformat(),
+            "seed": self.seed,
+            "queries": self.queries,
+            "max_transfers": self.max_transfers,
+            "min_transfer_seconds": self.min_transfer_seconds,
+            "stops": self.stops,
+            "ours_load_seconds": round(self.ours_read_seconds + self.ours_compile_seconds, 4),
+            "ours_read_seconds": round(self.ours_read_seconds, 4),
+            "ours_compile_seconds": round(self.ours_compile_seconds, 4),
+            "pynigiri_load_seconds": round(self.pynigiri_load_seconds, 4),
+            "pynigiri_prepare_seconds": round(self.pynigiri_prepare_seconds, 4),
+            "ours_p50_ms": ours[0],
+            "ours_p90_ms": ours[1],
+            "ours_kernel_p50_ms": kernel[0],
+            "ours_kernel_p90_ms": kernel[1],
+            "pynigiri_p50_ms": nigiri[0],
+            "pynigiri_p90_ms": nigiri[1],
+            "ratio": round(ours[0] / nigiri[0], 3) if nigiri[0] > 0 else None,
+            "kernel_ratio": round(kernel[0] / nigiri[0], 3) if nigiri[0] > 0 else None,
+            "agree": self.agree,
+            "both_unreachable": self.both_unreachable,
+            "disagree_count": self.queries - self.agree,
+            "ours_earlier": self.ours_earlier,
+            "ours_earlier_end_walks": self.ours_earlier_end_walks,
+            "pynigiri_earlier": self.pynigiri_earlier,
+            "only_ours": self.only_ours,
+            "only_pynigiri": self.only_pynigiri,
+            "disagree": [dataclasses.asdict(d) for d in self.disagree],
+            "pynigiri_version": self.pynigiri_version,
+        }
+
+
+def _percentiles(values: list[int]) -> tuple[float, float]:
+    if not values:
+        return 0.0, 0.0
+    p50, p90 = np.percentile(np.asarray(values, dtype=np.float64) / 1e6, [50, 90])
+    return round(float(p50), 4), round(float(p90), 4)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pair:
+    origin: int
+    destination: int
+    departure: dt.datetime
+
+
+def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
+              max_transfers: int = MAX_TRANSFERS,
+              min_transfer_seconds: int = MIN_TRANSFER_SECONDS,
+              on_query: Callable[[int], None] | None = None) -> BenchResult:
+    """Time ``queries`` random stop-to-stop queries of ``day`` on our planner and pynigiri.
+
+    ``seed`` fixes the stop pairs and departure minutes. ``on_query(i)`` is called after the
+    i-th timed query (1-based). Raises :class:`InvalidInput` for a missing or unreadable feed
+    or a date on which nothing runs.
+    """
+    if queries < 1:
+        raise InvalidInput("--queries: give at least 1")
+    if not feed_path.exists():
+        raise InvalidInput(f"{feed_path}: no such file or folder")
+    nigiri, nigiri_version = _import_pynigiri()
+
+    started = time.perf_counter()
+    feed = read_feed(feed_path)
+    read_done = time.perf_counter()
+    timetable = compile_feeds([(feed_path.stem or "feed", feed)])
+    compiled = time.perf_counter()
+
+    rng = random.Random(seed)  # noqa: S311 - reproducible draws, nothing secret
+    pairs = _draw_pairs(timetable, day, queries + 1, rng)
+    nigiri_tt, prepare_seconds, load_seconds = _load_pynigiri(
+        nigiri, feed_path, timetable, day, min_transfer_seconds)
+
+    settings = nigiri.TransferTimeSettings()
+    settings.default = False
+    settings.min_transfer_time = dt.timedelta(minutes=_minutes(min_transfer_seconds))
+    settings.factor = 1.0
+    ids: list[str] = timetable.meta["stop_ids"]
+    locations = {p: nigiri_tt.find_location(ids[p])
+                 for pair in pairs for p in (pair.origin, pair.destination)}
+    missing = [ids[p] for p, location in locations.items() if location is None]
+    if missing:
+        raise MaasError(f"pynigiri did not load stops {', '.join(missing[:3])}")
+
+    def ours(pair: _Pair) -> tuple[int, list[Journey]]:
+        start = time.perf_counter_ns()
+        journeys = plan(timetable, Query(
+            origin=_endpoint(timetable, pair.origin),
+            destination=_endpoint(timetable, pair.destination), time=pair.departure,
+            max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds))
+        return time.perf_counter_ns() - start, journeys
+
+    def kernel(pair: _Pair) -> int:
+        view = raptor.day_view(timetable, day)
+        access = access_options(timetable, _endpoint(timetable, pair.origin))
+        egress = access_options(timetable, _endpoint(timetable, pair.destination))
+        access_stops = np.asarray(list(access), dtype=np.int32)
+        access_times = np.asarray([walk for walk, _ in access.values()], dtype=np.int32)
+        egress_stops = np.asarray(list(egress), dtype=np.int32)
+        egress_times = np.asarray([walk for walk, _ in egress.values()], dtype=np.int32)
+        access_times += _seconds_of_day(timetable, day, pair.departure)
+        start = time.perf_counter_ns()
+        raptor.run(timetable, view, access_stops, access_times, egress_stops, egress_times,
+                   max_transfers, min_transfer_seconds)
+        return time.perf_counter_ns() - start
+
+    def theirs(pair: _Pair) -> tuple[int, list[Any]]:
+        start = time.perf_counter_ns()
+        query = nigiri.Query()
+        query.start_time = int(pair.departure.timestamp()) // 60
+        query.start = [nigiri.Offset(locations[pair.origin], 0, 0)]
+        query.destination = [nigiri.Offset(locations[pair.destination], 0, 0)]
+        query.start_match_mode = nigiri.LocationMatchMode.EXACT
+        query.dest_match_mode = nigiri.LocationMatchMode.EXACT
+        query.use_start_footpaths = True
+        query.max_transfers = max_transfers
+        query.transfer_time_settings = settings
+        journeys: list[Any] = nigiri.route(nigiri_tt, query)
+        return time.perf_counter_ns() - start, journeys
+
+    warm = pairs[0]  # compiles (or loads) numba's kernels, builds the day view, warms caches
+    ours(warm)
+    kernel(warm)
+    theirs(warm)
+
+    ours_ns: list[int] = []
+    kernel_ns: list[int] = []
+    nigiri_ns: list[int] = []
+    tally = {"agree": 0, "both_unreachable": 0, "ours_earlier": 0, "ours_earlier_end_walks": 0,
+             "pynigiri_earlier": 0, "only_ours": 0, "only_pynigiri": 0}
+    disagree: list[Disagreement] = []
+    zone = timezone(timetable)
+    for index, pair in enumerate(pairs[1:], start=1):
+        elapsed, journeys = ours(pair)
+        ours_ns.append(elapsed)
+        kernel_ns.append(kernel(pair))
+        elapsed, found = theirs(pair)
+        nigiri_ns.append(elapsed)
+        best = _our_earliest(journeys)
+        mine = None if best is None else _unix(timetable, best.day, best.arrival)
+        first = min(found, key=lambda j: int(j.arrival_time()), default=None)
+        other = None if first is None else int(first.arrival_time()) * 60
+        outcome = _compare(mine, other)
+        tally[outcome] += 1
+        if outcome == "both_unreachable":
+            tally["agree"] += 1
+        if outcome == "ours_earlier" and best is not None and _ends_with_two_walks(best):
+            tally["ours_earlier_end_walks"] += 1
+        if outcome not in ("agree", "both_unreachable") and len(disagree) < EXAMPLES:
+            disagree.append(Disagreement(
+                origin=ids[pair.origin], destination=ids[pair.destination],
+                departure=pair.departure.isoformat(), ours=_iso(mine, zone),
+                pynigiri=_iso(other, zone),
+                delta_seconds=None if mine is None or other is None else mine - other,
+                ours_journey=_describe_ours(timetable, best),
+                pynigiri_journey=_describe_theirs(nigiri_tt, first, zone)))
+        if on_query is not None:
+            on_query(index)
+
+    return BenchResult(
+        feed=str(feed_path), date=day, seed=seed, max_transfers=max_transfers,
+        min_transfer_seconds=min_transfer_seconds, stops=timetable.n_stops,
+        ours_read_seconds=read_done - started, ours_compile_seconds=compiled - read_done,
+        pynigiri_prepare_seconds=prepare_seconds,
+        pynigiri_load_seconds=load_seconds, ours_ns=ours_ns, ours_kernel_ns=kernel_ns,
+        pynigiri_ns=nigiri_ns, disagree=disagree,
+        pynigiri_version=nigiri_version, **tally,
+    )
+
+
+def _import_pynigiri() -> tuple[Any, str]:
+    """The pynigiri module (untyped) and its distribution version; imported only here."""
+    try:
+        module = importlib.import_module("pynigiri")
+    except ImportError:
+        raise MaasError("pynigiri is not installed (pip install pynigiri)") from None
+    return module, importlib.metadata.version("pynigiri")
+
+
+def _load_pynigiri(nigiri: Any, feed_path: Path, timetable: Timetable, day: dt.date,
+                   min_transfer_seconds: int) -> tuple[Any, float, float]:
+    """nigiri's timetable of the copied feed; seconds to write the copy and to load it."""
+    with tempfile.TemporaryDirectory(prefix="maas-bench-") as folder:
+        copy = Path(folder) / "gtfs"
+        started = time.perf_counter()
+        _write_nigiri_feed(feed_path, copy, timetable, min_transfer_seconds)
+        prepared = time.perf_counter()
+        loader = nigiri.LoaderConfig()
+        loader.link_stop_distance = 0  # our footpaths come in through transfers.txt
+        loader.default_tz = str(timetable.meta["timezone"])
+        finalize = nigiri.FinalizeOptions()
+        longest = int(timetable.footpath_seconds.max(initial=0))
+        finalize.max_footpath_length = _minutes(longest) + 1
+        try:
+            with _quiet_stderr():
+                loaded = nigiri.load_timetable(
+                    [nigiri.TimetableSource("bench", str(copy), loader)],
+                    (day - dt.timedelta(days=1)).isoformat(),
+                    (day + dt.timedelta(days=2)).isoformat(), finalize)
+        except RuntimeError as exc:
+            raise MaasError(f"{feed_path}: pynigiri could not load it: {exc}") from None
+        return loaded, prepared - started, time.perf_counter() - prepared
+
+
+def _minutes(seconds: int) -> int:
+    return math.ceil(seconds / 60)
+
+
+def _endpoint(timetable: Timetable, stop: int) -> Endpoint:
+    return Endpoint(float(timetable.stop_lat[stop]), float(timetable.stop_lon[stop]),
+                    str(timetable.meta["stop_names"][stop]), stop)
+
+
+def _seconds_of_day(timetable: Timetable, day: dt.date, moment: dt.datetime) -> int:
+    return int(moment.timestamp()) - _unix(timetable, day, 0)
+
+
+def _our_earliest(journeys: list[Journey]) -> Journey | None:
+    """The earliest-arriving journey that rides something (plan() may add a walk)."""
+    riding = [j for j in journeys if any(leg.trip >= 0 for leg in j.legs)]
+    return min(riding, key=lambda j: (j.day, j.arrival), default=None)
+
+
+def _ends_with_two_walks(journey: Journey) -> bool:
+    """A footpath after the last trip, then the walk to the destination (nigiri has one)."""
+    return len(journey.legs) >= 2 and all(leg.trip < 0 for leg in journey.legs[-2:])
+
+
+def _unix(timetable: Timetable, day: dt.date, seconds: int) -> int:
+    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=timezone(timetable))
+    return int((midnight + dt.timedelta(seconds=seconds)).timestamp())
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _describe_ours(timetable: Timetable, journey: Journey | None) -> list[str]:
+    if journey is None:
+        return []
+    ids: list[str] = timetable.meta["stop_ids"]
+
+    def stop(index: int, end: str) -> str:
+        return ids[index] if index >= 0 else end
+
+    return [
+        f"{leg.mode} {stop(leg.from_stop, '(origin)')} → {stop(leg.to_stop, '(destination)')} "
+        f"{_clock(leg.departure)}–{_clock(leg.arrival)}"
+        + (f" {timetable.meta['trip_ids'][leg.trip]}" if leg.trip >= 0 else f" {leg.walk_m} m")
+        for leg in journey.legs
+    ]
+
+
+def _describe_theirs(nigiri_tt: Any, journey: Any, zone: dt.tzinfo) -> list[str]:
+    if journey is None:
+        return []
+
+    def clock(minutes: Any) -> str:
+        return dt.datetime.fromtimestamp(int(minutes) * 60, zone).strftime("%H:%M")
+
+    return [
+        f"{nigiri_tt.get_location_name(getattr(leg, 'from'))} → "
+        f"{nigiri_tt.get_location_name(leg.to)} {clock(leg.dep_time)}–{clock(leg.arr_time)}"
+        for leg in journey.legs
+    ]
+
+
+def _compare(ours: int | None, theirs: int | None) -> str:
+    if ours is None and theirs is None:
+        return "both_unreachable"
+    if ours is None:
+        return "only_pynigiri"
+    if theirs is None:
+        return "only_ours"
+    if abs(ours - theirs) < 60:
+        return "agree"
+    return "ours_earlier" if ours < theirs else "pynigiri_earlier"
+
+
+def _iso(seconds: int | None, zone: dt.tzinfo) -> str | None:
+    return None if seconds is None else dt.datetime.fromtimestamp(seconds, zone).isoformat()
+
+
+def _draw_pairs(timetable: Timetable, day: dt.date, count: int,
+                rng: random.Random) -> list[_Pair]:
+    """Random (origin, destination, departure minute) triples for ``day``.
+
+    Origins are stops some trip of the day leaves, destinations stops some trip of the day
+    reaches; pairs within walking reach of each other (a shared footpath neighbour) are
+    redrawn.
+    """
+    origins, destinations = _served_stops(timetable, day)
+    if not origins or not destinations:
+        raise InvalidInput(f"--date: no trips run on {day.isoformat()} (the feed's calendar "
+                           f"starts {timetable.first_date.isoformat()})")
+    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=timezone(timetable))
+    reach: dict[int, set[int]] = {}
+
+    def near(stop: int) -> set[int]:
+        if stop not in reach:
+            reach[stop] = set(access_options(timetable, _endpoint(timetable, stop)))
+        return reach[stop]
+
+    pairs: list[_Pair] = []
+    attempts = 0
+    while len(pairs) < count:
+        attempts += 1
+        if attempts > 100 * count + 1000:
+            raise InvalidInput(f"{day.isoformat()}: too few stop pairs out of walking reach "
+                               "of each other in this feed")
+        origin, destination = rng.choice(origins), rng.choice(destinations)
+        if near(origin) & near(destination):
+            continue
+        minute = rng.randrange(24 * 60)
+        pairs.append(_Pair(origin, destination, midnight + dt.timedelta(minutes=minute)))
+    return pairs
+
+
+def _served_stops(timetable: Timetable, day: dt.date) -> tuple[list[int], list[int]]:
+    """Boardable stops (location_type 0) with a departure, and with an arrival, on ``day``."""
+    view = raptor.day_view(timetable, day)
+    today = view.trip[view.shift == 0]
+    patterns = np.unique(timetable.trip_pattern[today])
+    leaves = np.zeros(timetable.n_stops, dtype=np.bool_)
+    reaches = np.zeros(timetable.n_stops, dtype=np.bool_)
+    for r in patterns.tolist():
+        lo, hi = int(timetable.pattern_stop_offset[r]), int(timetable.pattern_stop_offset[r + 1])
+        stops = timetable.pattern_stops[lo:hi]
+        leaves[stops[:-1][timetable.pattern_board[lo:hi - 1]]] = True
+        reaches[stops[1:][timetable.pattern_alight[lo + 1:hi]]] = True
+    boardable = np.asarray(timetable.meta["stop_location_type"]) == 0
+    return (np.flatnonzero(leaves & boardable).tolist(),
+            np.flatnonzero(reaches & boardable).tolist())
+
+
+def _write_nigiri_feed(source: Path, target: Path, timetable: Timetable,
+                       min_transfer_seconds: int) -> None:
+    """The feed pynigiri reads: the source's files, our footpaths as transfers.txt.
+
+    ``trips.txt`` loses ``block_id`` (nigiri would ride through blocks seated; we do not), and
+    ``shapes.txt`` is left out.
+    """
+    target.mkdir(parents=True)
+    for name, data in _feed_files(source):
+        if name == "trips.txt":
+            (target / name).write_text(_without_column(data, "block_id"), encoding="utf-8")
+        elif name not in _LEFT_OUT:
+            (target / name).write_bytes(data())
+    ids: list[str] = timetable.meta["stop_ids"]
+    location_type = timetable.meta["stop_location_type"]
+    with (target / "transfers.txt").open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["from_stop_id", "to_stop_id", "transfer_type", "min_transfer_time"])
+        for p in range(timetable.n_stops):
+            own = int(timetable.stop_slack[p])
+            if location_type[p] == 0 and own != FORBIDDEN:
+                slack = min_transfer_seconds if own < 0 else own
+                writer.writerow([ids[p], ids[p], 2, _minutes(slack) * 60])
+            lo, hi = int(timetable.footpath_offset[p]), int(timetable.footpath_offset[p + 1])
+            for to, seconds in zip(timetable.footpath_to[lo:hi].tolist(),
+                                   timetable.footpath_seconds[lo:hi].tolist(), strict=True):
+                writer.writerow([ids[p], ids[to], 2, _minutes(seconds) * 60])
+
+
+def _feed_files(source: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """(base name, reader) of each file of a GTFS folder or zip, one folder deep at most."""
+    if source.is_dir():
+        root = source
+        if not (root / "stops.txt").is_file():
+            children = [c for c in root.iterdir() if c.is_dir() and c.name[0] not in "._"]
+            if len(children) == 1:
+                root = children[0]
+        for child in sorted(root.iterdir()):
+            if child.is_file():
+                yield child.name, child.read_bytes
+        return
+    if not zipfile.is_zipfile(source):
+        raise InvalidInput(f"{source}: neither a GTFS zip nor a folder")
+    with zipfile.ZipFile(source) as archive:
+        members: dict[str, str] = {}
+        names = [i.filename for i in archive.infolist() if not i.is_dir()]
+        for member in sorted(names, key=lambda m: m.count("/"), reverse=True):
+            parts = PurePosixPath(member).parts
+            if len(parts) <= 2 and not parts[0].startswith("__MACOSX"):
+                members[parts[-1]] = member  # the shallowest copy wins
+        for name, member in sorted(members.items()):
+            yield name, functools.partial(archive.read, member)
+
+
+def _without_column(data: Callable[[], bytes], column: str) -> str:
+    rows = list(csv.reader(io.StringIO(data().decode("utf-8-sig"))))
+    if not rows:
+        return ""
+    keep = [i for i, name in enumerate(rows[0]) if name.strip() != column]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in rows:
+        writer.writerow([row[i] if i < len(row) else "" for i in keep])
+    return out.getvalue()
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence nigiri's loader log, which its C++ side writes straight to file descriptor 2."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with Path(os.devnull).open("wb") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+@click.group(cls=MaasGroup)
+def bench() -> None:
+    """Benchmarks (development)."""
+
+
+def _parse_day(day: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(day)
+    except ValueError:
+        raise InvalidInput(f"--date: {day!r} is not a date (YYYY-MM-DD)") from None
+
+
+@bench.command("plan")
+@click.option("--feed", "feed_path", required=True, type=click.Path(path_type=Path),
+              help="GTFS zip or folder.")
+@click.option("--date", "day", required=True, help="Service date, YYYY-MM-DD.")
+@click.option("--queries", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@json_option
+def plan_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool) -> None:
+    """Time our planner and pynigiri on the same random stop-to-stop queries of one day."""
+    date = _parse_day(day)
+    with progress(queries, "loading the feed into both engines", quiet=as_json) as step:
+        result = run_bench(feed_path, date, queries, seed,
+                           on_query=lambda i: step(f"query {min(i + 1, queries)}/{queries}"))
+    document = result.as_dict()
+    emit(as_json, document, _table(document))
+
+
+def _table(d: dict[str, Any]) -> str:
+    lines = [
+        f"{d['feed']} on {d['date']}: {d['queries']} stop-to-stop queries (seed {d['seed']}, "
+        f"{d['stops']} stops, ≤{d['max_transfers']} transfers, "
+        f"{d['min_transfer_seconds']} s slack)",
+        f"{'':22}{'load s':>8}{'p50 ms':>10}{'p90 ms':>10}",
+        f"{'ours plan()':22}{d['ours_load_seconds']:>8.2f}{d['ours_p50_ms']:>10.3f}"
+        f"{d['ours_p90_ms']:>10.3f}",
+        f"{'ours raptor.run only':22}{'':>8}{d['ours_kernel_p50_ms']:>10.3f}"
+        f"{d['ours_kernel_p90_ms']:>10.3f}",
+        f"{'pynigiri route()':22}{d['pynigiri_load_seconds']:>8.2f}"
+        f"{d['pynigiri_p50_ms']:>10.3f}{d['pynigiri_p90_ms']:>10.3f}",
+        f"ratio ours/pynigiri (p50): plan() {d['ratio']}, raptor.run {d['kernel_ratio']}",
+        f"same earliest arrival (< 60 s apart): {d['agree']}/{d['queries']} "
+        f"({d['both_unreachable']} unreachable for both); ours earlier {d['ours_earlier']} "
+        f"({d['ours_earlier_end_walks']} ending with two walks), "
+        f"pynigiri earlier {d['pynigiri_earlier']}, only ours {d['only_ours']}, "
+        f"only pynigiri {d['only_pynigiri']}",
+    ]
+    for x in d["disagree"]:
+        lines.append(f"  {x['origin']} → {x['destination']} at {x['departure'][11:16]}: "
+                     f"ours {(x['ours'] or '-')[11:19] or '-'}, "
+                     f"pynigiri {(x['pynigiri'] or '-')[11:19] or '-'}")
+    return "\n".join(lines)
+
+
+@bench.command("http")
+@click.option("--feed", "feed_path", required=True, type=click.Path(path_type=Path),
+              help="GTFS zip or folder to serve.")
+@click.option("--date", "day", required=True, help="Service date, YYYY-MM-DD.")
+@click.option("--queries", type=click.IntRange(1, 100_000), default=300, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@json_option
+def http_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool) -> None:
+    """What GET /api/v1/plan adds over the in-process query, under gunicorn on loopback."""
+    from gtfs.benchhttp import run_http_bench
+
+    result = run_http_bench(feed_path, _parse_day(day), queries, seed).as_dict()
+    emit(as_json, result, "\n".join(f"{key:>18}  {value}" for key, value in result.items()))

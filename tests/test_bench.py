@@ -1,0 +1,109 @@
+"""``maas bench plan``: our planner and pynigiri on the same queries of the demo feed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+# pynigiri comes with the `bench` extra, which scripts/test installs: a missing peer fails
+# this module loudly instead of skipping it
+import pynigiri  # noqa: F401
+import pytest
+from click.testing import CliRunner
+
+from gtfs.bench import bench, run_bench
+from maas.demo.kanazawa import write_demo
+
+DAY = dt.date(2026, 12, 1)
+
+
+@pytest.fixture(scope="module")
+def demo_feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled demo GTFS feed, written for 2026-12-01."""
+    parts = write_demo(tmp_path_factory.mktemp("demo"), DAY)
+    return parts["gtfs"]
+
+
+def test_both_engines_answer_the_same_queries_alike(demo_feed: Path) -> None:
+    document = run_bench(demo_feed, DAY, queries=20, seed=1).as_dict()
+    assert document["queries"] == 20
+    for field in ("ours_p50_ms", "ours_p90_ms", "ours_kernel_p50_ms", "pynigiri_p50_ms",
+                  "pynigiri_p90_ms", "ratio", "ours_load_seconds", "pynigiri_load_seconds"):
+        assert document[field] > 0, field
+    assert document["ours_p90_ms"] >= document["ours_p50_ms"]
+    assert document["pynigiri_p90_ms"] >= document["pynigiri_p50_ms"]
+    assert document["ratio"] == pytest.approx(
+        document["ours_p50_ms"] / document["pynigiri_p50_ms"], rel=0.01)
+    assert (document["feed"], document["date"], document["seed"]) == (
+        str(demo_feed), "2026-12-01", 1)
+    # Both answer every demo query (the day has service from every stop drawn) ...
+    assert document["only_ours"] == document["only_pynigiri"] == 0
+    # ... and nearly always with the same earliest arrival; the rest differ where the footpath
+    # models differ (see gtfs.bench), which the examples show leg by leg.
+    assert document["agree"] >= 18, json.dumps(document["disagree"], ensure_ascii=False,
+                                               indent=1)
+    assert document["disagree_count"] == 20 - document["agree"]
+    # Where we arrive earlier, it is only by walking twice after the last trip (a footpath,
+    # then the walk to the destination), which nigiri's footpath model does not allow.
+    assert document["ours_earlier"] == document["ours_earlier_end_walks"]
+    assert len(document["disagree"]) == min(document["disagree_count"], 5)
+    for example in document["disagree"]:
+        assert example["ours_journey"]
+        assert example["pynigiri_journey"]
+
+
+def test_the_same_seed_draws_the_same_queries(demo_feed: Path) -> None:
+    first = run_bench(demo_feed, DAY, queries=5, seed=7).as_dict()
+    second = run_bench(demo_feed, DAY, queries=5, seed=7).as_dict()
+    keys = ("agree", "ours_earlier", "pynigiri_earlier", "disagree")
+    assert [first[k] for k in keys] == [second[k] for k in keys]
+
+
+def test_the_command_prints_json(demo_feed: Path) -> None:
+    result = CliRunner().invoke(bench, ["plan", "--feed", str(demo_feed), "--date",
+                                        "2026-12-01", "--queries", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["queries"] == 10
+    assert document["ours_p50_ms"] > 0
+    assert document["pynigiri_p50_ms"] > 0
+    assert result.stderr == ""
+
+
+def test_the_command_prints_a_table(demo_feed: Path) -> None:
+    result = CliRunner().invoke(bench, ["plan", "--feed", str(demo_feed), "--date",
+                                        "2026-12-01", "--queries", "3"])
+    assert result.exit_code == 0, result.output
+    assert "pynigiri route()" in result.stdout
+    assert "ratio ours/pynigiri" in result.stdout
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--date", "2026-13-01"], "--date: '2026-13-01' is not a date (YYYY-MM-DD)"),
+    (["--date", "2030-01-01"], "--date: no trips run on 2030-01-01"),
+])
+def test_a_bad_date_is_one_line_and_exit_1(demo_feed: Path, arguments: list[str],
+                                           message: str) -> None:
+    result = CliRunner().invoke(bench, ["plan", "--feed", str(demo_feed), *arguments])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
+
+
+def test_a_missing_feed_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = CliRunner().invoke(bench, ["plan", "--feed", str(missing), "--date",
+                                        "2026-12-01", "--json"])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {missing}: no such file or folder\n"
+    assert result.stdout == ""
+
+
+def test_http_bench_serves_the_demo_through_gunicorn(demo_feed: Path) -> None:
+    result = CliRunner().invoke(bench, ["http", "--feed", str(demo_feed), "--date",
+                                        "2026-12-01", "--queries", "20", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["queries"] == 20
+    assert document["http_p50_ms"] > document["inprocess_p50_ms"] > 0
