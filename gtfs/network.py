@@ -15,11 +15,13 @@ import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gtfs.feed import FeedData, read_feed
+if TYPE_CHECKING:  # the reader pulls in pandas; only a rebuild needs it
+    from gtfs.feed import FeedData
 from gtfs.models import Feed
 from gtfs.timetable import BuildOptions, Timetable, compile_feeds, load, network_key, save
 
@@ -70,6 +72,8 @@ class NetworkStore:
                 return self._cache[key]
             folder = self.home / "timetables" / key
             if not (folder / "meta.json").exists():
+                from gtfs.feed import read_feed
+
                 data = [(name, (loaded or {}).get(version) or read_feed(self.source_path(version)))
                         for name, version in feeds]
                 save(compile_feeds(data, self.options), folder)

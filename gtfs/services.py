@@ -17,13 +17,12 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gtfs.feed import FeedData, feed_summary, read_feed
 from gtfs.itinerary import PlanOut, plan_document
 from gtfs.models import Feed, Operator
 from gtfs.network import NetworkStore
@@ -31,6 +30,9 @@ from gtfs.planner import Endpoint, Query, departures_after, plan, to_datetime
 from gtfs.timetable import Timetable, mode_of_route_type
 from maas.clock import Clock
 from maas.errors import FieldError, InvalidInput, NotFound
+
+if TYPE_CHECKING:  # the reader pulls in pandas; serving must not
+    from gtfs.feed import FeedData
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,8 @@ def import_gtfs(session: Session, store: NetworkStore, source: str, name: str | 
         store.forget_active()
         store.current(session)  # the network exists (or is rebuilt) for this process
         return LoadResult(existing, created=False)
+    from gtfs.feed import feed_summary, read_feed  # pandas and gtfs-kit: imports only
+
     feed = read_feed(path)
     store.store_source(path, version)
     others = session.execute(

@@ -29,12 +29,13 @@ import shutil
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from gtfs.feed import FeedData
+if TYPE_CHECKING:  # the reader pulls in pandas; serving a compiled network must not
+    from gtfs.feed import FeedData
 
 FORMAT_VERSION = 1
 WALK_SPEED_MPS = 4.8 / 3.6

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -107,3 +108,21 @@ def _head() -> str:
     revision = head_revision()
     assert revision is not None
     return revision
+
+
+def test_serving_plans_never_imports_pandas(demo_server: RunningServer) -> None:
+    script = (
+        "import sys\n"
+        "from maas import create_app\n"
+        "client = create_app().test_client()\n"
+        "r = client.get('/api/v1/plan', query_string={'from': 'stop:korinbo',"
+        " 'to': 'stop:nomachi', 'depart': '2026-12-01T09:00:00+09:00'})\n"
+        "assert r.status_code == 200, r.get_data(as_text=True)\n"
+        "print(sorted(m for m in ('pandas', 'gtfs_kit', 'geopandas') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "MAAS_HOME": str(demo_server.home), "MAAS_LOG_LEVEL": "warning"}
+    env.pop("MAAS_DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
