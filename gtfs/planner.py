@@ -124,9 +124,10 @@ def access_options(timetable: Timetable, end: Endpoint, radius_m: float = ACCESS
         for member in _station_members(timetable, end.stop):
             options[member] = (0, 0)
             lo, hi = timetable.footpath_offset[member], timetable.footpath_offset[member + 1]
-            for to, seconds in zip(timetable.footpath_to[lo:hi].tolist(),
-                                   timetable.footpath_seconds[lo:hi].tolist(), strict=True):
-                metres = _metres(timetable, member, to)
+            for to, seconds, metres in zip(timetable.footpath_to[lo:hi].tolist(),
+                                           timetable.footpath_seconds[lo:hi].tolist(),
+                                           timetable.footpath_metres[lo:hi].tolist(),
+                                           strict=True):
                 if to not in options or seconds < options[to][0]:
                     options[to] = (seconds, metres)
         return options
@@ -239,17 +240,21 @@ def _extract(timetable: Timetable, view: DayView, labels: Labels,
     while len(best) < rounds:
         best.append(int(INF))
     journeys: list[Journey] = []
+    stops = np.fromiter(egress, dtype=np.int64, count=len(egress))
+    walks = np.fromiter((w for w, _ in egress.values()), dtype=np.int64, count=len(egress))
+    by_round = labels.transit_tau[:, stops].astype(np.int64)  # (rounds, egress stops)
+    # the best trip arrival with at most k trips, plus the walk, at each egress stop
+    with_walk = np.minimum.accumulate(by_round[1:], axis=0) + walks
     bound = int(INF)
     for k in range(1, rounds):
         bound = min(bound, best[k])
-        arrival, stop, round_ = int(INF), -1, -1
-        for s, (walk, _) in egress.items():
-            for j in range(1, k + 1):  # the best trip arrival with at most k trips
-                t = int(labels.transit_tau[j, s])
-                if t < INF and t + walk < arrival:
-                    arrival, stop, round_ = t + walk, s, j
-        if stop < 0 or arrival >= bound:
+        column = int(np.argmin(with_walk[k - 1]))
+        arrival = int(with_walk[k - 1, column])
+        if arrival >= min(bound, int(INF)):
             continue
+        stop = int(stops[column])
+        round_ = next(j for j in range(1, k + 1)
+                      if int(by_round[j, column]) + int(walks[column]) == arrival)
         legs = _legs(timetable, view, labels, round_, stop, access, departure, KIND_TRANSIT)
         if legs is None or not any(leg.trip >= 0 for leg in legs):
             continue

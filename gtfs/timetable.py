@@ -37,7 +37,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:  # the reader pulls in pandas; serving a compiled network must not
     from gtfs.feed import FeedData
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WALK_SPEED_MPS = 4.8 / 3.6
 DETOUR = 1.3
 FORBIDDEN = -2
@@ -68,6 +68,7 @@ ARRAY_FIELDS: dict[str, Any] = {
     "footpath_offset": np.int32,
     "footpath_to": np.int32,
     "footpath_seconds": np.int32,
+    "footpath_metres": np.int32,
     "stop_slack": np.int32,
     "service_days": np.bool_,
     "route_agency": np.int32,
@@ -124,6 +125,7 @@ class Timetable:
     footpath_offset: I32
     footpath_to: I32
     footpath_seconds: I32
+    footpath_metres: I32  # walked distance (crow-fly × detour), for the plan document
     stop_slack: I32
     service_days: npt.NDArray[np.bool_]
     route_agency: I32
@@ -151,10 +153,10 @@ class Timetable:
 
     def stop_index(self, stop_id: str) -> int:
         """Index of a stop by its feed id (``FEED:ID`` picks a feed); -1 when unknown."""
-        lookup: dict[str, int] = self.meta.setdefault(
-            "_stop_lookup", _stop_lookup(self.meta["stop_ids"], self.meta["feeds"],
-                                         self.stop_feed)
-        )
+        lookup: dict[str, int] | None = self.meta.get("_stop_lookup")
+        if lookup is None:
+            lookup = _stop_lookup(self.meta["stop_ids"], self.meta["feeds"], self.stop_feed)
+            self.meta["_stop_lookup"] = lookup
         return lookup.get(stop_id, -1)
 
     def stops_near(self, lat: float, lon: float, radius_m: float) -> list[tuple[int, float]]:
@@ -284,7 +286,7 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
         np.concatenate(st_dep), np.concatenate(st_board), np.concatenate(st_alight),
         np.asarray(trip_route, dtype=np.int32), len(meta["trip_ids"]), len(lats),
     )
-    footpath_offset, footpath_to, footpath_seconds, slack = _footpaths(
+    footpath_offset, footpath_to, footpath_seconds, footpath_metres, slack = _footpaths(
         stop_lat, stop_lon, stop_parent, transfers, options.max_transfer_walk_m)
     meta["options"] = dataclasses.asdict(options)
     return Timetable(
@@ -296,7 +298,8 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
         route_agency=np.asarray(route_agency, dtype=np.int32),
         route_type=np.asarray(route_type, dtype=np.int32),
         stop_slack=slack, footpath_offset=footpath_offset, footpath_to=footpath_to,
-        footpath_seconds=footpath_seconds, meta=meta, **arrays,
+        footpath_seconds=footpath_seconds, footpath_metres=footpath_metres, meta=meta,
+        **arrays,
     )
 
 
@@ -394,7 +397,7 @@ def _compile_patterns(st_trip: I32, st_stop: I32, st_arr: I32, st_dep: I32,
 
 def _footpaths(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64], parent: I32,
                transfers: Sequence[tuple[int, int, int, int]],
-               radius_m: float) -> tuple[I32, I32, I32, I32]:
+               radius_m: float) -> tuple[I32, I32, I32, I32, I32]:
     """Walking links between nearby stops and station siblings, with transfers.txt applied."""
     n = lat.shape[0]
     links: dict[tuple[int, int], int] = {}
@@ -444,10 +447,16 @@ def _footpaths(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64], paren
             links[(from_stop, to_stop)] = max(walk, min_seconds if kind == 2 else 0)
     pairs = sorted(links)
     source = np.asarray([p[0] for p in pairs], dtype=np.int32)
+    target = np.asarray([p[1] for p in pairs], dtype=np.int32)
+    p1, p2 = np.radians(lat[source]), np.radians(lat[target])
+    a = (np.sin((p2 - p1) / 2) ** 2
+         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon[target] - lon[source]) / 2) ** 2)
+    metres = np.rint(2 * 6_371_000 * np.arcsin(np.sqrt(a)) * DETOUR).astype(np.int32)
     return (
         np.searchsorted(source, np.arange(n + 1)).astype(np.int32),
-        np.asarray([p[1] for p in pairs], dtype=np.int32),
+        target,
         np.asarray([links[p] for p in pairs], dtype=np.int32),
+        metres,
         slack,
     )
 

@@ -102,7 +102,7 @@ def register_request_id(app: Flask) -> None:
     def _finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = request_id_var.get()
         started = g.get("request_started")
-        if started is not None:
+        if started is not None and access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "%s %s %s",
                 request.method,
