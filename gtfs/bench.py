@@ -567,13 +567,25 @@ def _parse_day(day: str) -> dt.date:
         raise InvalidInput(f"--date: {day!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _bench_options(queries: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The options every benchmark takes: the feed, the day, how many queries, the seed."""
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed([
+            click.option("--feed", "feed_path", required=True,
+                         type=click.Path(path_type=Path), help="GTFS zip or folder."),
+            click.option("--date", "day", required=True, help="Service date, YYYY-MM-DD."),
+            click.option("--queries", type=click.IntRange(1, 100_000), default=queries,
+                         show_default=True),
+            click.option("--seed", type=int, default=1, show_default=True),
+            json_option,
+        ]):
+            command = option(command)
+        return command
+    return decorate
+
+
 @bench.command("plan")
-@click.option("--feed", "feed_path", required=True, type=click.Path(path_type=Path),
-              help="GTFS zip or folder.")
-@click.option("--date", "day", required=True, help="Service date, YYYY-MM-DD.")
-@click.option("--queries", type=click.IntRange(1, 100_000), default=200, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
-@json_option
+@_bench_options(queries=200)
 def plan_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool) -> None:
     """Time our planner and pynigiri on the same random stop-to-stop queries of one day."""
     date = _parse_day(day)
@@ -611,12 +623,7 @@ def _table(d: dict[str, Any]) -> str:
 
 
 @bench.command("http")
-@click.option("--feed", "feed_path", required=True, type=click.Path(path_type=Path),
-              help="GTFS zip or folder to serve.")
-@click.option("--date", "day", required=True, help="Service date, YYYY-MM-DD.")
-@click.option("--queries", type=click.IntRange(1, 100_000), default=300, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
-@json_option
+@_bench_options(queries=300)
 def http_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool) -> None:
     """What GET /api/v1/plan adds over the in-process query, under gunicorn on loopback."""
     from gtfs.benchhttp import run_http_bench
