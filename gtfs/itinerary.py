@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -72,16 +73,31 @@ class PlanOut(BaseModel):
     itineraries: list[ItineraryOut]
 
 
+# The document is built from trusted planner output with ``model_construct`` (no validation):
+# building it is most of a query's time otherwise.
+
+
 def _place(timetable: Timetable, stop: int, end: Endpoint) -> PlaceOut:
     """A stop of the network, or (``stop`` -1) the query's own endpoint."""
     if stop < 0:
-        return PlaceOut(name=end.name, lat=end.lat, lon=end.lon)
+        return PlaceOut.model_construct(name=end.name, lat=end.lat, lon=end.lon)
     meta = timetable.meta
-    return PlaceOut(
+    return PlaceOut.model_construct(
         name=meta["stop_names"][stop], name_en=meta["stop_names_en"][stop],
         lat=float(timetable.stop_lat[stop]), lon=float(timetable.stop_lon[stop]),
         stop_id=meta["stop_ids"][stop],
     )
+
+
+def _fare_rules(timetable: Timetable) -> dict[tuple[int, str], list[dict[str, Any]]]:
+    """Fare rules by (feed, route_id); route-less rules under (feed, "")."""
+    index: dict[tuple[int, str], list[dict[str, Any]]] | None = timetable.meta.get("_fares")
+    if index is None:
+        index = {}
+        for rule in timetable.meta["fares"]:
+            index.setdefault((rule["feed"], rule["route_id"]), []).append(rule)
+        timetable.meta["_fares"] = index
+    return index
 
 
 def leg_fare(timetable: Timetable, leg: Leg) -> int | None:
@@ -91,14 +107,15 @@ def leg_fare(timetable: Timetable, leg: Leg) -> int | None:
     route_id = meta["route_ids"][route]
     feed = int(timetable.stop_feed[leg.from_stop])
     origin, destination = meta["stop_zones"][leg.from_stop], meta["stop_zones"][leg.to_stop]
+    index = _fare_rules(timetable)
+    agency = int(timetable.route_agency[route])
     prices = [
-        int(rule["price_yen"]) for rule in meta["fares"]
-        if rule["feed"] == feed
-        and rule["route_id"] in ("", route_id)
-        and rule["origin"] in ("", origin)
+        int(rule["price_yen"])
+        for rule in (*index.get((feed, route_id), ()), *index.get((feed, ""), ()))
+        if rule["origin"] in ("", origin)
         and rule["destination"] in ("", destination)
         and (rule["route_id"] or rule["origin"] or rule["destination"]
-             or rule["agency"] == int(timetable.route_agency[route]))
+             or rule["agency"] == agency)
     ]
     return min(prices) if prices else None
 
@@ -106,28 +123,32 @@ def leg_fare(timetable: Timetable, leg: Leg) -> int | None:
 def _leg(timetable: Timetable, journey: Journey, leg: Leg, origin: Endpoint,
          destination: Endpoint) -> tuple[LegOut, bool]:
     meta = timetable.meta
-    start = to_datetime(timetable, journey.day, leg.departure)
-    end = to_datetime(timetable, journey.day, leg.arrival)
-    out = LegOut(
-        mode=leg.mode, departure=start.isoformat(timespec="seconds"),
-        arrival=end.isoformat(timespec="seconds"), duration_s=leg.arrival - leg.departure,
-        **{"from": _place(timetable, leg.from_stop, origin)},
-        to=_place(timetable, leg.to_stop, destination),
-    )
+    fields: dict[str, Any] = {
+        "mode": leg.mode,
+        "departure": to_datetime(timetable, journey.day, leg.departure).isoformat(
+            timespec="seconds"),
+        "arrival": to_datetime(timetable, journey.day, leg.arrival).isoformat(
+            timespec="seconds"),
+        "duration_s": leg.arrival - leg.departure,
+        "from_": _place(timetable, leg.from_stop, origin),
+        "to": _place(timetable, leg.to_stop, destination),
+    }
     if leg.trip < 0:
-        out.distance_m = leg.walk_m
-        return out, True
+        return LegOut.model_construct(distance_m=leg.walk_m, **fields), True
     route = int(timetable.pattern_route[timetable.trip_pattern[leg.trip]])
     fare = leg_fare(timetable, leg)
-    out.trip_id = meta["trip_ids"][leg.trip]
-    out.route_id = meta["route_ids"][route]
-    out.route_short_name = meta["route_short_names"][route]
-    out.route_long_name = meta["route_long_names"][route]
-    out.headsign = meta["trip_headsigns"][leg.trip]
-    out.agency_id = meta["agency_ids"][int(timetable.route_agency[route])]
-    out.stops = leg.alight_pos - leg.board_pos
-    out.service_date = (journey.day + dt.timedelta(days=leg.day_shift)).isoformat()
-    out.fare_yen = fare or 0
+    out = LegOut.model_construct(
+        trip_id=meta["trip_ids"][leg.trip],
+        route_id=meta["route_ids"][route],
+        route_short_name=meta["route_short_names"][route],
+        route_long_name=meta["route_long_names"][route],
+        headsign=meta["trip_headsigns"][leg.trip],
+        agency_id=meta["agency_ids"][int(timetable.route_agency[route])],
+        stops=leg.alight_pos - leg.board_pos,
+        service_date=(journey.day + dt.timedelta(days=leg.day_shift)).isoformat(),
+        fare_yen=fare or 0,
+        **fields,
+    )
     return out, fare is not None
 
 
@@ -139,7 +160,7 @@ def plan_document(timetable: Timetable, journeys: Sequence[Journey], origin: End
         legs = [_leg(timetable, journey, leg, origin, destination) for leg in journey.legs]
         start = to_datetime(timetable, journey.day, journey.departure)
         end = to_datetime(timetable, journey.day, journey.arrival)
-        itineraries.append(ItineraryOut(
+        itineraries.append(ItineraryOut.model_construct(
             departure=start.isoformat(timespec="seconds"),
             arrival=end.isoformat(timespec="seconds"),
             duration_s=journey.arrival - journey.departure,
@@ -147,8 +168,9 @@ def plan_document(timetable: Timetable, journeys: Sequence[Journey], origin: End
             walk_m=sum(leg.walk_m for leg in journey.legs if leg.trip < 0),
             service_date=next((out.service_date for out, _ in legs if out.service_date),
                               journey.day.isoformat()),
-            fare=FareOut(total_yen=sum(out.fare_yen for out, _ in legs),
-                         complete=all(known for _, known in legs)),
+            fare=FareOut.model_construct(total_yen=sum(out.fare_yen for out, _ in legs),
+                                         covered_by_pass=False,
+                                         complete=all(known for _, known in legs)),
             legs=[out for out, _ in legs],
         ))
-    return PlanOut(itineraries=itineraries)
+    return PlanOut.model_construct(itineraries=itineraries)

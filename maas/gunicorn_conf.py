@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from gunicorn.glogging import Logger
+
 from maas.config import load_settings
+
+
+class AppLogsAccess(Logger):  # type: ignore[misc]  # gunicorn ships no type information
+    """gunicorn's logger without its access log: the app writes one line per request."""
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """Do nothing (see ``maas.app.register_request_id``)."""
 
 _settings = load_settings()
 
@@ -20,6 +29,9 @@ timeout = 30
 graceful_timeout = 10
 keepalive = 5
 accesslog = None  # the app logs each request once, with its request id
+# gunicorn builds access-log fields for every request whenever a logging config is given,
+# even with no access log; this logger class skips that work
+logger_class = "maas.gunicorn_conf.AppLogsAccess"
 errorlog = "-"
 loglevel = _settings.log_level.lower()
 proc_name = "kanazawa-maas"
