@@ -245,13 +245,15 @@ def _extract(timetable: Timetable, view: DayView, labels: Labels,
     by_round = labels.transit_tau[:, stops].astype(np.int64)  # (rounds, egress stops)
     # the best trip arrival with at most k trips, plus the walk, at each egress stop
     with_walk = np.minimum.accumulate(by_round[1:], axis=0) + walks
+    columns = with_walk.argmin(axis=1)
+    arrivals = with_walk[np.arange(rounds - 1), columns].tolist()
     bound = int(INF)
     for k in range(1, rounds):
         bound = min(bound, best[k])
-        column = int(np.argmin(with_walk[k - 1]))
-        arrival = int(with_walk[k - 1, column])
+        arrival = arrivals[k - 1]
         if arrival >= min(bound, int(INF)):
             continue
+        column = int(columns[k - 1])
         stop = int(stops[column])
         round_ = next(j for j in range(1, k + 1)
                       if int(by_round[j, column]) + int(walks[column]) == arrival)

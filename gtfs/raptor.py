@@ -149,16 +149,16 @@ class Labels:
 
 
 def new_labels(rounds: int, n_stops: int) -> Labels:
-    """Empty labels for ``rounds`` rounds."""
+    """Empty labels for ``rounds`` rounds (two allocations, then views)."""
     shape = (rounds + 1, n_stops)
-
-    def full(value: int, dtype: type[np.generic] = np.int32) -> npt.NDArray[Any]:
-        return np.full(shape, value, dtype=dtype)
-
+    block = np.full((9, *shape), INF, dtype=np.int32)  # 0-2: ready, transit_tau, foot_tau
+    block[3:6] = 0  # ready_round, board_pos, alight_pos
+    block[6:9] = -1  # trip, board_stop, walk_from
+    kinds = np.zeros(shape, dtype=np.int8)
     return Labels(
-        ready=full(int(INF)), ready_kind=full(0, np.int8), ready_round=full(0),
-        transit_tau=full(int(INF)), trip=full(-1), board_stop=full(-1), board_pos=full(0),
-        alight_pos=full(0), foot_tau=full(int(INF)), walk_from=full(-1),
+        ready=block[0], ready_kind=kinds, ready_round=block[3], transit_tau=block[1],
+        trip=block[6], board_stop=block[7], board_pos=block[4], alight_pos=block[5],
+        foot_tau=block[2], walk_from=block[8],
     )
 
 
