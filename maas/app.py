@@ -128,9 +128,11 @@ def register_blueprints(app: Flask) -> None:
     from gtfs.views import bp as gtfs_bp
     from maas.views import bp as system_bp
     from passes.views import bp as passes_bp
+    from passes.views import wellknown
 
     for blueprint in (system_bp, gtfs_bp, passes_bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    app.register_blueprint(wellknown)
 
 
 def register_pages(app: Flask) -> None:

@@ -20,6 +20,8 @@ from maas import db
 from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, progress
 from maas.config import Settings
 from maas.errors import MaasError
+from passes.cli import keys, passes
+from passes.keys import KeyStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,6 +108,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
         step("Kanazawa demo data")
         with state.session() as session:
             loaded = load_demo(session, state.runtime().networks, state.runtime().clock)
+        KeyStore(settings.home).ensure(state.runtime().clock())
         step("done")
     base = settings.base_url
     urls = {
@@ -191,6 +194,8 @@ def _exec_gunicorn(settings: Settings) -> None:
 cli.add_command(gtfs)
 cli.add_command(plan)
 cli.add_command(bench)
+cli.add_command(keys)
+cli.add_command(passes)
 
 
 def main() -> None:

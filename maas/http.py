@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from gtfs.network import NetworkStore
 from maas.clock import Clock
+from maas.config import Settings
 from maas.errors import FieldError, InvalidInput
 
 View = Callable[..., Any]
@@ -131,6 +132,12 @@ def db_session() -> Session:
 def clock() -> Clock:
     """The application's clock (replaceable in tests)."""
     result: Clock = current_app.extensions[EXTENSION].clock
+    return result
+
+
+def settings() -> Settings:
+    """The application's settings."""
+    result: Settings = current_app.extensions[EXTENSION].settings
     return result
 
 

@@ -1,16 +1,22 @@
-"""Pass products (orders, credentials and keys arrive with the pass service)."""
+"""Pass products and credentials (orders and stored passes arrive with the order service)."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from maas.clock import Clock
 from maas.errors import FieldError, InvalidInput, NotFound
+from passes import credential
+from passes.keys import KeyStore
 from passes.models import Product
 
 
@@ -24,7 +30,8 @@ def _clock_minutes(text: str) -> int:
 class ProductSpec(BaseModel):
     """A product as written in a products file."""
 
-    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")
+    # at most 24 characters: the code travels in every QR code (see passes.credential)
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,23}$")
     name: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
     adult_yen: int = Field(ge=0)
@@ -103,3 +110,32 @@ def get_product(session: Session, code: str) -> Product:
     if product is None or not product.active:
         raise NotFound(f"no product with code {code!r}")
     return product
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedPass:
+    """A freshly signed credential."""
+
+    pass_id: str
+    token: str
+    service_date: dt.date
+    kid: str
+
+
+def issue_pass(session: Session, keys: KeyStore, product_code: str, service_date: dt.date,
+               category: str, device_key: ec.EllipticCurvePublicKey | None,
+               clock: Clock) -> IssuedPass:
+    """Sign a pass credential for a product on sale (bound to ``device_key`` when given).
+
+    Orders and stored passes arrive with the order service; this signs the credential itself.
+    """
+    product = get_product(session, product_code)
+    if category not in credential.CATEGORIES:
+        raise InvalidInput(f"category: {category!r} is not adult or child",
+                           errors=[FieldError("category", "adult or child")])
+    kid, signing_key = keys.signing_key(clock())
+    claims = credential.PassClaims(credential.new_pass_id(), product.code, category,
+                                   service_date, device_key)
+    token = credential.issue(claims, signing_key, kid)
+    keys.record_use(kid, service_date)
+    return IssuedPass(claims.pass_id, token, service_date, kid)

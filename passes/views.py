@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint
 from pydantic import BaseModel, Field
 
-from maas.http import db_session, endpoint
+from maas.http import db_session, endpoint, settings
 from passes import services
+from passes.keys import KeyStore
 from passes.models import Product
 
 bp = Blueprint("passes", __name__)
@@ -57,3 +58,31 @@ def list_products() -> list[ProductOut]:
 def get_product(code: str) -> ProductOut:
     """A product by its code."""
     return ProductOut.of(services.get_product(db_session(), code))
+
+
+wellknown = Blueprint("wellknown", __name__)
+
+
+class JwkOut(BaseModel):
+    """A published issuing key (P-256, ES256)."""
+
+    kty: str
+    crv: str
+    kid: str
+    use: str
+    alg: str
+    x: str
+    y: str
+
+
+class JwksOut(BaseModel):
+    """The issuing keys validators and partners may use to check credentials."""
+
+    keys: list[JwkOut]
+
+
+@wellknown.get("/.well-known/jwks.json")
+@endpoint(summary="Published pass-issuing keys (JWKS)", response=JwksOut, tags=["passes"])
+def jwks() -> JwksOut:
+    """Next, current and retired issuing keys; private keys never leave MAAS_HOME."""
+    return JwksOut.model_validate(KeyStore(settings().home).jwks())

@@ -88,3 +88,26 @@ def test_root_redirects_riders_to_their_page(page: Page, demo_server: RunningSer
     page.goto(demo_server.base_url + "/")
     expect(page).to_have_url(f"{demo_server.base_url}/app")
 
+
+
+def test_svg_qr_rendered_by_the_browser_decodes_to_the_presentation(page: Page) -> None:
+    import io
+
+    import zxingcpp
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from PIL import Image
+
+    from passes import credential, qr
+    from tests.conftest import FIXED_NOW
+
+    issuer, phone = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
+    token = credential.issue(credential.PassClaims(
+        credential.new_pass_id(), "kanazawa-1day-machinori", "adult", FIXED_NOW.date(),
+        phone.public_key()), issuer, "abcdefgh")
+    shown = credential.present(token, phone, FIXED_NOW)
+    svg = qr.svg(shown).decode().replace("<svg ", '<svg width="340" height="340" ', 1)
+    page.set_content(f'<body style="margin:0;background:#fff">{svg}</body>')
+    image = Image.open(io.BytesIO(page.screenshot(clip={"x": 0, "y": 0, "width": 340,
+                                                         "height": 340})))
+    [result] = zxingcpp.read_barcodes(image)
+    assert result.text == shown

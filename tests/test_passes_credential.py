@@ -1,0 +1,233 @@
+"""Pass credentials, presentations, issuing keys and QR codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import io
+import json
+import stat
+import string
+from pathlib import Path
+
+import jwt
+import pytest
+import zxingcpp
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from passes import credential, qr
+from passes.credential import CredentialError, PassClaims
+from passes.keys import KeyStore, thumbprint
+from tests.conftest import FIXED_NOW, Runner
+
+DAY = dt.date(2026, 12, 1)
+ISSUER = ec.generate_private_key(ec.SECP256R1())
+PHONE = ec.generate_private_key(ec.SECP256R1())
+KEYS = {"k1": ISSUER.public_key()}
+
+
+def claims(product: str = "kanazawa-1day", bound: bool = False) -> PassClaims:
+    return PassClaims(credential.new_pass_id(), product, "adult", DAY,
+                      PHONE.public_key() if bound else None)
+
+
+def decode_png(data: bytes) -> str:
+    [result] = zxingcpp.read_barcodes(Image.open(io.BytesIO(data)))
+    text: str = result.text
+    return text
+
+
+product_codes = st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=2,
+                        max_size=24).filter(lambda s: s[0] != "-")
+
+
+@settings(max_examples=25, deadline=None)
+@given(product_codes, st.sampled_from(["adult", "child"]),
+       st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31)), st.booleans())
+def test_credential_round_trip_fits_its_qr_budget(
+    product: str, category: str, day: dt.date, bound: bool
+) -> None:
+    original = PassClaims(credential.new_pass_id(), product, category, day,
+                          PHONE.public_key() if bound else None)
+    token = credential.issue(original, ISSUER, "k1")
+    decoded = credential.verify(token, KEYS)
+    assert (decoded.pass_id, decoded.product, decoded.category, decoded.service_date) == (
+        original.pass_id, product, category, day)
+    if bound:
+        assert decoded.device_key is not None
+        assert decoded.device_key.public_numbers() == PHONE.public_key().public_numbers()
+        shown = credential.present(token, PHONE, FIXED_NOW)
+        presentation = credential.parse_presentation(shown)
+        credential.verify_presentation(presentation, decoded)
+        assert presentation.shown_at == FIXED_NOW
+        assert qr.version(shown, qr.ROTATING_MAX_VERSION) <= 15
+    else:
+        assert decoded.device_key is None
+        assert qr.version(token, qr.STATIC_MAX_VERSION) <= 12
+
+
+def test_longest_codes_decode_back_from_the_image() -> None:
+    product = "x" * credential.MAX_PRODUCT_CODE
+    static = credential.issue(claims(product), ISSUER, "k1")
+    rotating = credential.present(credential.issue(claims(product, bound=True), ISSUER, "k1"),
+                                  PHONE, FIXED_NOW)
+    assert qr.version(static, 12) <= 12
+    assert qr.version(rotating, 15) <= 15
+    assert decode_png(qr.png(static, qr.STATIC_MAX_VERSION)) == static
+    assert decode_png(qr.png(rotating)) == rotating
+    with pytest.raises(ValueError, match="longer than 24"):
+        credential.issue(claims("y" * 25), ISSUER, "k1")
+
+
+def test_svg_is_one_path_of_the_same_matrix() -> None:
+    token = credential.issue(claims(), ISSUER, "k1")
+    document = qr.svg(token).decode()
+    assert document.startswith("<svg")
+    assert document.count("<path") == 1
+    assert 'viewBox="0 0 ' in document
+
+
+def _with_header(token: str, header: dict[str, str], signature: bytes) -> str:
+    _, payload, _ = token.split(".")
+    head = credential.b64url(json.dumps(header).encode())
+    return f"{head}.{payload}.{credential.b64url(signature)}"
+
+
+def test_forged_and_foreign_tokens_are_rejected() -> None:
+    token = credential.issue(claims(), ISSUER, "k1")
+    head, payload, signature = token.split(".")
+    # alg none (RFC 7515 A.5 style) with our kid
+    none_head = credential.b64url(b'{"alg":"none","kid":"k1"}')
+    none = f"{none_head}.{payload}."
+    with pytest.raises(CredentialError) as info:
+        credential.verify(none, KEYS)
+    assert info.value.code in {"bad_signature", "malformed"}
+    # HS256 "signed" with the issuer's public key bytes: algorithm confusion
+    public_pem = ISSUER.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    forged_head = credential.b64url(b'{"alg":"HS256","kid":"k1"}')
+    mac = hmac.new(public_pem, f"{forged_head}.{payload}".encode(), hashlib.sha256).digest()
+    with pytest.raises(CredentialError, match=r"algorithm not allowed|signature"):
+        credential.verify(f"{forged_head}.{payload}.{credential.b64url(mac)}", KEYS)
+    # a tampered payload (child pass turned into adult, or another date)
+    body = json.loads(credential.unb64url(payload))
+    body["d"] = "20261202"
+    tampered = f"{head}.{credential.b64url(json.dumps(body).encode())}.{signature}"
+    with pytest.raises(CredentialError) as info:
+        credential.verify(tampered, KEYS)
+    assert info.value.code == "bad_signature"
+    # a key we do not know, and no fallback to "try every key"
+    with pytest.raises(CredentialError) as info:
+        credential.verify(credential.issue(claims(), ISSUER, "k2"), KEYS)
+    assert info.value.code == "unknown_key"
+    with pytest.raises(CredentialError) as info:
+        credential.verify("not a token", KEYS)
+    assert info.value.code == "malformed"
+
+
+def test_presentation_from_another_phone_or_altered_time_fails() -> None:
+    token = credential.issue(claims(bound=True), ISSUER, "k1")
+    decoded = credential.verify(token, KEYS)
+    other = ec.generate_private_key(ec.SECP256R1())
+    stolen = credential.parse_presentation(credential.present(token, other, FIXED_NOW))
+    with pytest.raises(CredentialError) as info:
+        credential.verify_presentation(stolen, decoded)
+    assert info.value.code == "bad_device_signature"
+    shown = credential.present(token, PHONE, FIXED_NOW).split("~")
+    later = credential.b64url((int(FIXED_NOW.timestamp()) + 60).to_bytes(4, "big"))
+    replayed = credential.parse_presentation(f"{shown[0]}~{later}~{shown[2]}")
+    with pytest.raises(CredentialError):
+        credential.verify_presentation(replayed, decoded)
+    with pytest.raises(CredentialError) as info:
+        credential.parse_presentation(f"{shown[0]}~{later}")
+    assert info.value.code == "malformed"
+    static = credential.parse_presentation(token)
+    assert static.shown_at is None
+
+
+def test_rfc7515_a3_es256_example_verifies_with_pinned_algorithm() -> None:
+    def number(text: str) -> int:
+        return int.from_bytes(credential.unb64url(text), "big")
+
+    key = ec.EllipticCurvePublicNumbers(
+        number("f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"),
+        number("x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"), ec.SECP256R1()).public_key()
+    example = ("eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9"
+               "leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgf"
+               "TjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q")
+    payload = jwt.decode(example, key, algorithms=[credential.ALGORITHM],
+                         options={"verify_exp": False})
+    assert payload == {"iss": "joe", "exp": 1300819380, "http://example.com/is_root": True}
+    unsecured = example.split(".")[1]
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        jwt.decode(f"eyJhbGciOiJub25lIn0.{unsecured}.", key, algorithms=[credential.ALGORITHM])
+
+
+def test_key_store_files_rotation_and_jwks(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    store.ensure(FIXED_NOW)
+    infos = {info.state: info for info in store.infos()}
+    assert set(infos) == {"current", "next"}
+    for info in infos.values():
+        mode = stat.S_IMODE((tmp_path / "keys" / f"{info.kid}.pem").stat().st_mode)
+        assert mode == 0o600
+        assert thumbprint(store.private_key(info.kid).public_key()).startswith(info.kid)
+    kid, _ = store.signing_key(FIXED_NOW)
+    assert kid == infos["current"].kid
+    store.record_use(kid, DAY)
+    # the next key is published before it signs
+    published = {jwk["kid"] for jwk in store.jwks()["keys"]}
+    assert published == {infos["current"].kid, infos["next"].kid}
+    rotated = {info.state: info for info in store.rotate(FIXED_NOW, DAY)}
+    assert rotated["current"].kid == infos["next"].kid
+    assert rotated["retired"].kid == kid  # kept: it signed for today
+    assert rotated["next"].kid not in published
+    after = {info.state: info.kid for info in store.rotate(FIXED_NOW, DAY + dt.timedelta(2))}
+    assert kid not in after.values()  # its last service date has passed
+    assert not (tmp_path / "keys" / f"{kid}.pem").exists()
+
+
+@pytest.mark.usefixtures("loaded_demo")
+def test_cli_issues_bound_passes_and_presentations(
+    runner: Runner, client: FlaskClient, tmp_path: Path
+) -> None:
+    phone_public = tmp_path / "phone.pub.pem"
+    phone_private = tmp_path / "phone.pem"
+    phone_public.write_bytes(PHONE.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    phone_private.write_bytes(PHONE.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    result = runner.invoke("passes", "issue", "--product", "kanazawa-1day", "--date",
+                           "2026-12-01", "--category", "child", "--device-key",
+                           str(phone_public), "--json")
+    assert result.exit_code == 0, result.output
+    issued = json.loads(result.stdout)
+    assert issued["service_date"] == "2026-12-01"
+    jwks = client.get("/.well-known/jwks.json").get_json()
+    keys = {jwk["kid"]: jwt.algorithms.ECAlgorithm.from_jwk(json.dumps(jwk))
+            for jwk in jwks["keys"]}
+    decoded = credential.verify(issued["token"], keys)
+    assert (decoded.pass_id, decoded.category) == (issued["id"], "child")
+    shown = runner.invoke("passes", "present", issued["token"], "--device-key",
+                          str(phone_private), "--at", "2026-12-01T09:03:00+09:00")
+    assert shown.exit_code == 0, shown.output
+    presentation = credential.parse_presentation(shown.stdout.strip())
+    credential.verify_presentation(presentation, decoded)
+    assert presentation.shown_at == FIXED_NOW
+    listed = json.loads(runner.invoke("keys", "list", "--json").stdout)
+    assert {k["state"] for k in listed["keys"]} >= {"current", "next"}
+
+    unknown = runner.invoke("passes", "issue", "--product", "nope", "--date", "2026-12-01")
+    assert unknown.exit_code == 1
+    assert unknown.stderr == "Error: no product with code 'nope'\n"
+    bad_key = runner.invoke("passes", "issue", "--product", "kanazawa-1day", "--date",
+                            "2026-12-01", "--device-key", str(phone_private))
+    assert bad_key.exit_code == 1
+    assert "not a PEM public key" in bad_key.stderr
