@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from gtfs.network import NetworkStore
 from maas.clock import Clock
 from maas.config import Settings
-from maas.errors import FieldError, InvalidInput
+from maas.errors import FieldError, InvalidInput, Unauthorized
 
 View = Callable[..., Any]
 EXTENSION = "maas"
@@ -133,6 +133,14 @@ def clock() -> Clock:
     """The application's clock (replaceable in tests)."""
     result: Clock = current_app.extensions[EXTENSION].clock
     return result
+
+
+def bearer_token() -> str:
+    """The token of an ``Authorization: Bearer`` header; :class:`Unauthorized` without one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send Authorization: Bearer <token>")
+    return token.strip()
 
 
 def settings() -> Settings:

@@ -75,8 +75,10 @@ def _handle_domain(exc: MaasError) -> Response:
     status, slug = status_for(exc)
     if status >= 500:
         log.error("%s: %s", type(exc).__name__, exc.detail)
+    headers = {"WWW-Authenticate": 'Bearer realm="kanazawa-maas"'} if status == 401 else {}
     return problem(
-        status, exc.detail, title=exc.title, type_=PROBLEM_BASE + slug, errors=exc.errors
+        status, exc.detail, title=exc.title, type_=PROBLEM_BASE + slug, errors=exc.errors,
+        headers=headers,
     )
 
 
