@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String
+import datetime as dt
+
+from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maas.db import Base
@@ -28,3 +30,42 @@ class Product(Base):
     max_days_ahead: Mapped[int] = mapped_column(default=30)
     static_allowed: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+
+
+class Order(Base):
+    """A rider's purchase of one pass; unique per (rider, Idempotency-Key)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("rider_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    rider_id: Mapped[str] = mapped_column(ForeignKey("riders.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    product_code: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    category: Mapped[str] = mapped_column(String(8))
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    amount_yen: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))  # pending, paid, declined, refunded
+    provider: Mapped[str] = mapped_column(String(32))
+    payment_ref: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime]
+    paid_at: Mapped[dt.datetime | None]
+
+
+class Pass(Base):
+    """The pass a paid order yields (exactly one: ``order_id`` is unique)."""
+
+    __tablename__ = "passes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the credential's pass id
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), unique=True)
+    rider_id: Mapped[str | None] = mapped_column(ForeignKey("riders.id"), index=True)
+    product_code: Mapped[str] = mapped_column(ForeignKey("products.code"))
+    category: Mapped[str] = mapped_column(String(8))
+    service_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    token: Mapped[str] = mapped_column(Text)
+    device_key: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="valid")  # valid, revoked
+    revoked_reason: Mapped[str | None] = mapped_column(String(200))
+    issued_at: Mapped[dt.datetime]

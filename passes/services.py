@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from maas.clock import Clock
-from maas.errors import FieldError, InvalidInput, NotFound
+from maas.clock import TOKYO, Clock
+from maas.errors import Conflict, FieldError, InvalidInput, NotFound
+from maas.models import Rider
 from passes import credential
 from passes.keys import KeyStore
-from passes.models import Product
+from passes.models import Order, Pass, Product
+from passes.payments import PaymentProvider
 
 
 def _clock_minutes(text: str) -> int:
@@ -139,3 +144,195 @@ def issue_pass(session: Session, keys: KeyStore, product_code: str, service_date
     token = credential.issue(claims, signing_key, kid)
     keys.record_use(kid, service_date)
     return IssuedPass(claims.pass_id, token, service_date, kid)
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderRequest:
+    """What a rider asks to buy."""
+
+    product: str
+    service_date: dt.date
+    category: str
+    payment_method: str
+    card_number: str
+
+    def digest(self) -> str:
+        """Identifies the request body (the card number only by its last four digits)."""
+        text = json.dumps([self.product, self.service_date.isoformat(), self.category,
+                           self.payment_method, self.card_number[-4:]])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderResult:
+    """An order and the pass it yielded (None until paid)."""
+
+    order: Order
+    pass_: Pass | None
+
+
+def _pass_of(session: Session, order: Order) -> Pass | None:
+    return session.scalar(select(Pass).where(Pass.order_id == order.id))
+
+
+def create_order(session: Session, rider: Rider, idempotency_key: str, request: OrderRequest,
+                 provider: PaymentProvider, keys: KeyStore, clock: Clock) -> OrderResult:
+    """Buy a pass: one order, one charge and one pass per (rider, Idempotency-Key).
+
+    The order row is inserted first; a concurrent request with the same key waits on the
+    unique index and then finds it, so only one of them charges. The same key with another
+    body is a :class:`Conflict`.
+    """
+    if not 1 <= len(idempotency_key) <= 200:
+        raise InvalidInput("Idempotency-Key: required, at most 200 characters",
+                           errors=[FieldError("Idempotency-Key", "required")])
+    existing = session.scalar(select(Order).where(Order.rider_id == rider.id,
+                                                  Order.idempotency_key == idempotency_key))
+    if existing is not None:
+        return _replay(session, existing, request)
+    product = get_product(session, request.product)
+    if request.category not in credential.CATEGORIES:
+        raise InvalidInput("category: adult or child",
+                           errors=[FieldError("category", "adult or child")])
+    if request.payment_method != provider.name:
+        raise InvalidInput(f"payment.method: only {provider.name!r} is available",
+                           errors=[FieldError("payment.method", f"use {provider.name}")])
+    today = clock().astimezone(TOKYO).date()
+    last = today + dt.timedelta(days=product.max_days_ahead)
+    if not today <= request.service_date <= last:
+        message = f"must be between {today} and {last}"
+        raise InvalidInput(f"service_date: {message}",
+                           errors=[FieldError("service_date", message)])
+    order = Order(
+        id=str(uuid.uuid4()), rider_id=rider.id, idempotency_key=idempotency_key,
+        request_hash=request.digest(), product_code=product.code, category=request.category,
+        service_date=request.service_date,
+        amount_yen=product.adult_yen if request.category == "adult" else product.child_yen,
+        status="pending", provider=provider.name, payment_ref=None, created_at=clock(),
+        paid_at=None,
+    )
+    session.add(order)
+    try:
+        session.flush()
+    except IntegrityError:  # the same key, concurrently: the other request owns the order
+        session.rollback()
+        existing = session.scalar(select(Order).where(
+            Order.rider_id == rider.id, Order.idempotency_key == idempotency_key))
+        if existing is None:
+            raise
+        return _replay(session, existing, request)
+    charge = provider.charge(order.id, order.amount_yen, request.card_number)
+    order.payment_ref = charge.reference
+    issued = None
+    if charge.status == "succeeded":
+        issued = _fulfil(session, order, keys, clock)
+    elif charge.status == "declined":
+        order.status = "declined"
+    session.commit()
+    return OrderResult(order, issued)
+
+
+def _replay(session: Session, order: Order, request: OrderRequest) -> OrderResult:
+    if order.request_hash != request.digest():
+        raise Conflict("this Idempotency-Key was used for a different order")
+    return OrderResult(order, _pass_of(session, order))
+
+
+def _fulfil(session: Session, order: Order, keys: KeyStore, clock: Clock) -> Pass:
+    """Mark an order paid and issue its one pass (the caller commits)."""
+    kid, signing_key = keys.signing_key(clock())
+    claims = credential.PassClaims(credential.new_pass_id(), order.product_code,
+                                   order.category, order.service_date)
+    issued = Pass(id=claims.pass_id, order_id=order.id, rider_id=order.rider_id,
+                  product_code=order.product_code, category=order.category,
+                  service_date=order.service_date,
+                  token=credential.issue(claims, signing_key, kid), device_key=None,
+                  status="valid", revoked_reason=None, issued_at=clock())
+    keys.record_use(kid, order.service_date)
+    order.status = "paid"
+    order.paid_at = clock()
+    session.add(issued)
+    session.flush()
+    return issued
+
+
+def settle_payment(session: Session, reference: str, status: str, keys: KeyStore,
+                   clock: Clock) -> OrderResult:
+    """Apply a provider's (verified) webhook; duplicates change nothing."""
+    order = session.scalar(select(Order).where(Order.payment_ref == reference)
+                           .with_for_update())
+    if order is None:
+        raise NotFound(f"no order for payment {reference!r}")
+    if order.status == "pending":
+        if status == "succeeded":
+            _fulfil(session, order, keys, clock)
+        elif status == "failed":
+            order.status = "declined"
+        session.commit()
+    return OrderResult(order, _pass_of(session, order))
+
+
+def rider_order(session: Session, rider: Rider, order_id: str) -> Order:
+    """One of the rider's orders (another rider's is not found)."""
+    order = session.get(Order, order_id)
+    if order is None or order.rider_id != rider.id:
+        raise NotFound(f"no order {order_id!r}")
+    return order
+
+
+def refund_order(session: Session, rider: Rider, order_id: str, provider: PaymentProvider,
+                 clock: Clock) -> OrderResult:
+    """Refund a paid order until the day before its service date; the pass is revoked."""
+    order = rider_order(session, rider, order_id)
+    if order.status != "paid":
+        raise Conflict(f"order is {order.status}; only paid orders can be refunded")
+    today = clock().astimezone(TOKYO).date()
+    if today >= order.service_date:
+        raise Conflict("refunds close at the end of the day before the service date")
+    if order.payment_ref:
+        provider.refund(order.payment_ref, order.amount_yen)
+    order.status = "refunded"
+    issued = _pass_of(session, order)
+    if issued is not None:
+        issued.status = "revoked"
+        issued.revoked_reason = "refunded"
+    session.commit()
+    return OrderResult(order, issued)
+
+
+def rider_passes(session: Session, rider: Rider) -> list[Pass]:
+    """The rider's passes, newest service date first."""
+    return list(session.scalars(select(Pass).where(Pass.rider_id == rider.id)
+                                .order_by(Pass.service_date.desc(), Pass.issued_at.desc())))
+
+
+def rider_pass(session: Session, rider: Rider, pass_id: str) -> Pass:
+    """One of the rider's passes (another rider's is not found)."""
+    found = session.get(Pass, pass_id)
+    if found is None or found.rider_id != rider.id:
+        raise NotFound(f"no pass {pass_id!r}")
+    return found
+
+
+def bind_device(session: Session, rider: Rider, pass_id: str, public_key: str,
+                keys: KeyStore, clock: Clock) -> Pass:
+    """Bind a pass to the phone's P-256 key (compressed point, base64url) and reissue it."""
+    found = rider_pass(session, rider, pass_id)
+    if found.status != "valid":
+        raise Conflict(f"pass is {found.status}")
+    try:
+        phone = credential.expand_public_key(public_key)
+    except (ValueError, TypeError):
+        message = "a P-256 public key as a base64url compressed point"
+        raise InvalidInput(f"public_key: {message}",
+                           errors=[FieldError("public_key", message)]) from None
+    if found.device_key is not None and found.device_key != public_key:
+        raise Conflict("this pass is already bound to another phone")
+    kid, signing_key = keys.signing_key(clock())
+    found.token = credential.issue(
+        credential.PassClaims(found.id, found.product_code, found.category, found.service_date,
+                              phone), signing_key, kid)
+    found.device_key = public_key
+    keys.record_use(kid, found.service_date)
+    session.commit()
+    return found

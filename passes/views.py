@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
-from pydantic import BaseModel, Field
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Literal
 
-from maas.http import db_session, endpoint, settings
-from passes import services
+from flask import Blueprint, Response, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from maas.errors import InvalidInput, Unauthorized
+from maas.http import bearer_token, clock, db_session, endpoint, settings
+from maas.models import Rider
+from maas.services import current_rider
+from passes import qr, services
 from passes.keys import KeyStore
-from passes.models import Product
+from passes.models import Order, Pass, Product
+from passes.payments import SandboxProvider
 
 bp = Blueprint("passes", __name__)
 
@@ -86,3 +96,185 @@ class JwksOut(BaseModel):
 def jwks() -> JwksOut:
     """Next, current and retired issuing keys; private keys never leave MAAS_HOME."""
     return JwksOut.model_validate(KeyStore(settings().home).jwks())
+
+
+def _provider() -> SandboxProvider:
+    secret = hashlib.sha256(f"sandbox-webhook:{settings().secret_key}".encode()).hexdigest()
+    return SandboxProvider(secret)
+
+
+def _rider() -> Rider:
+    return current_rider(db_session(), bearer_token(), settings().secret_key, clock())
+
+
+def _keys() -> KeyStore:
+    return KeyStore(settings().home)
+
+
+class PaymentIn(BaseModel):
+    """How the rider pays."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = Field(examples=["sandbox"])
+    card_number: str = Field(min_length=12, max_length=23, examples=["4242424242424242"])
+
+
+class OrderIn(BaseModel):
+    """A purchase of one pass."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product: str
+    service_date: dt.date
+    category: Literal["adult", "child"] = "adult"
+    payment: PaymentIn
+
+
+class OrderOut(BaseModel):
+    """An order's state."""
+
+    id: str
+    status: str = Field(description="pending, paid, declined or refunded")
+    amount_yen: int
+    product: str
+    category: str
+    service_date: str
+
+
+class PassOut(BaseModel):
+    """A pass and its credential."""
+
+    id: str
+    token: str
+    service_date: str
+    product: str
+    category: str
+    status: str = Field(description="valid or revoked")
+    bound: bool = Field(description="bound to a phone key (shows a rotating code)")
+
+
+class OrderResultOut(BaseModel):
+    """An order and, once paid, its pass."""
+
+    order: OrderOut
+    pass_: PassOut | None = Field(alias="pass")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+def _order_out(order: Order) -> OrderOut:
+    return OrderOut(id=order.id, status=order.status, amount_yen=order.amount_yen,
+                    product=order.product_code, category=order.category,
+                    service_date=order.service_date.isoformat())
+
+
+def _pass_out(found: Pass) -> PassOut:
+    return PassOut(id=found.id, token=found.token, service_date=found.service_date.isoformat(),
+                   product=found.product_code, category=found.category, status=found.status,
+                   bound=found.device_key is not None)
+
+
+def _result(result: services.OrderResult) -> OrderResultOut:
+    return OrderResultOut(order=_order_out(result.order),
+                          pass_=_pass_out(result.pass_) if result.pass_ else None)
+
+
+@bp.post("/orders")
+@endpoint(summary="Buy a pass (Idempotency-Key header required)", response=OrderResultOut,
+          body=OrderIn, status=201, tags=["passes"], security=["rider"], errors=[404, 409])
+def create_order(body: OrderIn) -> OrderResultOut:
+    """One order, one charge and one pass per Idempotency-Key, whatever the retries."""
+    request_ = services.OrderRequest(body.product, body.service_date, body.category,
+                                     body.payment.method, body.payment.card_number)
+    return _result(services.create_order(
+        db_session(), _rider(), request.headers.get("Idempotency-Key", ""), request_,
+        _provider(), _keys(), clock()))
+
+
+@bp.post("/orders/<order_id>/refund")
+@endpoint(summary="Refund an order (until the day before its service date)",
+          response=OrderResultOut, tags=["passes"], security=["rider"], errors=[404, 409])
+def refund(order_id: str) -> OrderResultOut:
+    """Refunds revoke the pass."""
+    return _result(services.refund_order(db_session(), _rider(), order_id, _provider(),
+                                         clock()))
+
+
+@bp.get("/passes")
+@endpoint(summary="The rider's passes", response=list[PassOut], tags=["passes"],
+          security=["rider"])
+def list_passes() -> list[PassOut]:
+    """Newest service date first."""
+    return [_pass_out(found) for found in services.rider_passes(db_session(), _rider())]
+
+
+@bp.get("/passes/<pass_id>")
+@endpoint(summary="One of the rider's passes", response=PassOut, tags=["passes"],
+          security=["rider"], errors=[404])
+def get_pass(pass_id: str) -> PassOut:
+    """Another rider's pass is not found."""
+    return _pass_out(services.rider_pass(db_session(), _rider(), pass_id))
+
+
+class DeviceIn(BaseModel):
+    """The phone's public key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_key: str = Field(description="P-256 public key, compressed point, base64url")
+
+
+@bp.post("/passes/<pass_id>/device")
+@endpoint(summary="Bind a pass to the phone's key (the credential is reissued)",
+          response=PassOut, body=DeviceIn, tags=["passes"], security=["rider"],
+          errors=[404, 409])
+def bind_device(pass_id: str, body: DeviceIn) -> PassOut:
+    """After binding, only that phone's signature makes a valid rotating code."""
+    return _pass_out(services.bind_device(db_session(), _rider(), pass_id, body.public_key,
+                                          _keys(), clock()))
+
+
+def _qr(pass_id: str, render: Callable[[str, int], bytes], mimetype: str) -> Response:
+    found = services.rider_pass(db_session(), _rider(), pass_id)
+    return Response(render(found.token, qr.STATIC_MAX_VERSION), mimetype=mimetype,
+                    headers={"Cache-Control": "private, no-store"})
+
+
+@bp.get("/passes/<pass_id>/qr.svg")
+def pass_qr_svg(pass_id: str) -> Response:
+    """The credential as a printable (static) QR code, SVG."""
+    return _qr(pass_id, qr.svg, "image/svg+xml")
+
+
+@bp.get("/passes/<pass_id>/qr.png")
+def pass_qr_png(pass_id: str) -> Response:
+    """The credential as a printable (static) QR code, PNG."""
+    return _qr(pass_id, lambda data, version: qr.png(data, version), "image/png")
+
+
+class WebhookOut(BaseModel):
+    """The order a webhook settled."""
+
+    order: OrderOut
+
+
+@bp.post("/payments/webhook")
+@endpoint(summary="Sandbox payment webhook (X-Sandbox-Signature: HMAC-SHA256 of the body)",
+          response=WebhookOut, tags=["passes"], errors=[401, 404])
+def webhook() -> WebhookOut:
+    """Settles pending charges; duplicates change nothing."""
+    provider = _provider()
+    body = request.get_data()
+    if not provider.verify(body, request.headers.get("X-Sandbox-Signature", "")):
+        raise Unauthorized("webhook signature does not verify")
+    try:
+        event = json.loads(body)
+        kind, reference = str(event["type"]), str(event["reference"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("webhook body: expected {type, reference}") from None
+    status = {"charge.succeeded": "succeeded", "charge.failed": "failed"}.get(kind)
+    if status is None:
+        raise InvalidInput(f"webhook type {kind!r} is not handled")
+    result = services.settle_payment(db_session(), reference, status, _keys(), clock())
+    return WebhookOut(order=_order_out(result.order))
