@@ -20,7 +20,7 @@ from maas import db
 from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, progress
 from maas.config import Settings
 from maas.errors import MaasError
-from passes.cli import keys, passes
+from passes.cli import bench_passes, keys, passes
 from passes.keys import KeyStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -193,6 +193,7 @@ def _exec_gunicorn(settings: Settings) -> None:
 
 cli.add_command(gtfs)
 cli.add_command(plan)
+bench.add_command(bench_passes)
 cli.add_command(bench)
 cli.add_command(keys)
 cli.add_command(passes)

@@ -231,3 +231,12 @@ def test_cli_issues_bound_passes_and_presentations(
                             "2026-12-01", "--device-key", str(phone_private))
     assert bad_key.exit_code == 1
     assert "not a PEM public key" in bad_key.stderr
+
+
+def test_bench_passes_reports_rates_within_the_qr_budget(runner: Runner) -> None:
+    result = runner.invoke("bench", "passes", "--seconds", "0.2", "--renders", "3", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["signed_per_second"] > 0
+    assert document["qr_version"] <= qr.ROTATING_MAX_VERSION
+    assert document["payload_bytes"] <= 412  # QR 15-M byte capacity
