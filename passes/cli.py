@@ -100,6 +100,19 @@ def issue(state: CliState, product: str, day: str, category: str, device_key: Pa
     emit(as_json, document, issued.token)
 
 
+@passes.command("revoke")
+@click.argument("pass_id")
+@click.option("--reason", required=True, help="Why (kept with the pass).")
+@json_option
+@pass_state
+def revoke(state: CliState, pass_id: str, reason: str, as_json: bool) -> None:
+    """Revoke a pass; validators refuse it from the next trust bundle on."""
+    with state.session() as session:
+        found = services.revoke_pass(session, pass_id, reason)
+    emit(as_json, {"id": found.id, "status": found.status, "reason": found.revoked_reason},
+         f"{found.id}: revoked ({found.revoked_reason})")
+
+
 @passes.command("present")
 @click.argument("token")
 @click.option("--device-key", type=click.Path(path_type=Path), required=True,

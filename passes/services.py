@@ -336,3 +336,18 @@ def bind_device(session: Session, rider: Rider, pass_id: str, public_key: str,
     keys.record_use(kid, found.service_date)
     session.commit()
     return found
+
+
+def revoke_pass(session: Session, pass_id: str, reason: str) -> Pass:
+    """Revoke a pass (the deny-list of the next trust bundle will carry it)."""
+    if not reason.strip():
+        raise InvalidInput("--reason: say why the pass is revoked")
+    found = session.get(Pass, pass_id)
+    if found is None:
+        raise NotFound(f"no pass {pass_id!r}")
+    if found.status == "revoked":
+        raise Conflict(f"pass {pass_id} is already revoked ({found.revoked_reason})")
+    found.status = "revoked"
+    found.revoked_reason = reason.strip()[:200]
+    session.commit()
+    return found

@@ -177,3 +177,20 @@ def test_binding_a_phone_reissues_a_bound_credential(client: FlaskClient) -> Non
     garbage = client.post(f"/api/v1/passes/{bought['id']}/device",
                           json={"public_key": "not-a-key"}, headers=auth)
     assert garbage.status_code == 422
+
+
+def test_operator_revokes_a_pass(client: FlaskClient, runner: Any) -> None:
+    auth = rider(client, "revoked@example.jp")
+    bought = order(client, auth, "rev").get_json()["pass"]
+    result = runner.invoke("passes", "revoke", bought["id"], "--reason", "reported stolen",
+                           "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"id": bought["id"], "status": "revoked",
+                                         "reason": "reported stolen"}
+    shown = client.get(f"/api/v1/passes/{bought['id']}", headers=auth).get_json()
+    assert shown["status"] == "revoked"
+    again = runner.invoke("passes", "revoke", bought["id"], "--reason", "twice")
+    assert again.exit_code == 1
+    assert "already revoked" in again.stderr
+    missing = runner.invoke("passes", "revoke", "nope", "--reason", "x")
+    assert missing.stderr == "Error: no pass 'nope'\n"
