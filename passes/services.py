@@ -8,7 +8,7 @@ import hashlib
 import json
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -146,6 +146,9 @@ def issue_pass(session: Session, keys: KeyStore, product_code: str, service_date
     return IssuedPass(claims.pass_id, token, service_date, kid)
 
 
+Owned = TypeVar("Owned", Order, Pass)
+
+
 @dataclasses.dataclass(frozen=True)
 class OrderRequest:
     """What a rider asks to buy."""
@@ -272,12 +275,17 @@ def settle_payment(session: Session, reference: str, status: str, keys: KeyStore
     return OrderResult(order, _pass_of(session, order))
 
 
+def _owned(session: Session, model: type[Owned], key: str, rider: Rider, what: str) -> Owned:
+    """A row of ``model`` that belongs to ``rider``; another rider's is simply not found."""
+    row = session.get(model, key)
+    if row is None or row.rider_id != rider.id:
+        raise NotFound(f"no {what} {key!r}")
+    return row
+
+
 def rider_order(session: Session, rider: Rider, order_id: str) -> Order:
-    """One of the rider's orders (another rider's is not found)."""
-    order = session.get(Order, order_id)
-    if order is None or order.rider_id != rider.id:
-        raise NotFound(f"no order {order_id!r}")
-    return order
+    """One of the rider's orders."""
+    return _owned(session, Order, order_id, rider, "order")
 
 
 def refund_order(session: Session, rider: Rider, order_id: str, provider: PaymentProvider,
@@ -294,8 +302,7 @@ def refund_order(session: Session, rider: Rider, order_id: str, provider: Paymen
     order.status = "refunded"
     issued = _pass_of(session, order)
     if issued is not None:
-        issued.status = "revoked"
-        issued.revoked_reason = "refunded"
+        _revoke(issued, "refunded")
     session.commit()
     return OrderResult(order, issued)
 
@@ -307,11 +314,8 @@ def rider_passes(session: Session, rider: Rider) -> list[Pass]:
 
 
 def rider_pass(session: Session, rider: Rider, pass_id: str) -> Pass:
-    """One of the rider's passes (another rider's is not found)."""
-    found = session.get(Pass, pass_id)
-    if found is None or found.rider_id != rider.id:
-        raise NotFound(f"no pass {pass_id!r}")
-    return found
+    """One of the rider's passes."""
+    return _owned(session, Pass, pass_id, rider, "pass")
 
 
 def bind_device(session: Session, rider: Rider, pass_id: str, public_key: str,
@@ -347,7 +351,11 @@ def revoke_pass(session: Session, pass_id: str, reason: str) -> Pass:
         raise NotFound(f"no pass {pass_id!r}")
     if found.status == "revoked":
         raise Conflict(f"pass {pass_id} is already revoked ({found.revoked_reason})")
-    found.status = "revoked"
-    found.revoked_reason = reason.strip()[:200]
+    _revoke(found, reason.strip())
     session.commit()
     return found
+
+
+def _revoke(found: Pass, reason: str) -> None:
+    found.status = "revoked"
+    found.revoked_reason = reason[:200]
