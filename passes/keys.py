@@ -55,10 +55,10 @@ def public_jwk(key: ec.EllipticCurvePublicKey, kid: str) -> dict[str, str]:
 
 
 class KeyStore:
-    """The issuing keys of one ``MAAS_HOME``."""
+    """The issuing keys (or, with ``kind="bundle"``, the trust-bundle keys) of a MAAS_HOME."""
 
-    def __init__(self, home: Path) -> None:
-        self.folder = home / "keys"
+    def __init__(self, home: Path, kind: str = "issuing") -> None:
+        self.folder = home / "keys" if kind == "issuing" else home / "keys" / kind
 
     def _index_path(self) -> Path:
         return self.folder / "keys.json"

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from maas.clock import TOKYO, Clock
 from maas.errors import Conflict, FieldError, InvalidInput, NotFound
 from maas.models import Rider
-from passes import credential
-from passes.keys import KeyStore
+from passes import bundle, credential
+from passes.keys import KeyStore, public_jwk
 from passes.models import Order, Pass, Product
 from passes.payments import PaymentProvider
 
@@ -359,3 +359,32 @@ def revoke_pass(session: Session, pass_id: str, reason: str) -> Pass:
 def _revoke(found: Pass, reason: str) -> None:
     found.status = "revoked"
     found.revoked_reason = reason[:200]
+
+
+def trust_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret: str,
+                 clock: Clock) -> tuple[dict[str, Any], str]:
+    """The current trust bundle: the document and its signed form."""
+    now = clock()
+    today = now.astimezone(TOKYO).date()
+    keys.ensure(now)
+    public = keys.public_keys()
+    issuing = [
+        {**public_jwk(public[info.kid], info.kid), "state": info.state,
+         "not_after": info.last_service_date if info.state == "retired" else None}
+        for info in keys.infos()
+    ]
+    denied = session.execute(
+        select(Pass.id, Pass.service_date).where(
+            Pass.status == "revoked",
+            Pass.service_date.in_([today, today + dt.timedelta(days=1)]))
+    ).all()
+    products = [
+        {"code": p.code, "operators": p.operators, "static_allowed": p.static_allowed,
+         "valid_from_minutes": p.valid_from_minutes,
+         "day_boundary_minutes": p.day_boundary_minutes}
+        for p in list_products(session)
+    ]
+    document = bundle.build(issuing, [(row[0], row[1]) for row in denied], products, today,
+                            secret, now)
+    kid, signing_key = bundle_keys.signing_key(now)
+    return document, bundle.sign(document, signing_key, kid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from passes import credential, payments
 from passes.models import Pass
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, fixed_clock
 
 pytestmark = pytest.mark.usefixtures("loaded_demo")
 CARD = {"method": "sandbox", "card_number": payments.SUCCEEDS}
@@ -194,3 +195,36 @@ def test_operator_revokes_a_pass(client: FlaskClient, runner: Any) -> None:
     assert "already revoked" in again.stderr
     missing = runner.invoke("passes", "revoke", "nope", "--reason", "x")
     assert missing.stderr == "Error: no pass 'nope'\n"
+
+
+def test_trust_bundle_lists_keys_deny_list_products_and_colours(
+    client: FlaskClient, runner: Any, app: Flask, db_session: Session
+) -> None:
+    from maas.http import EXTENSION
+    from passes import bundle
+    from passes.keys import KeyStore
+    from passes.services import trust_bundle
+
+    auth = rider(client, "bundle@example.jp")
+    kept = order(client, auth, "keep").get_json()["pass"]
+    stolen = order(client, auth, "stolen").get_json()["pass"]
+    assert runner.invoke("passes", "revoke", stolen["id"], "--reason", "fraud").exit_code == 0
+    state = app.extensions[EXTENSION]
+    keys = KeyStore(state.settings.home)
+    bundle_keys = KeyStore(state.settings.home, kind="bundle")
+    document, token = trust_bundle(db_session, keys, bundle_keys, "secret", fixed_clock)
+    assert document["deny"] == [stolen["id"]]
+    assert kept["id"] not in document["deny"]
+    assert {k["state"] for k in document["keys"]} >= {"current", "next"}
+    assert document["products"]["kanazawa-1day"]["day_boundary_minutes"] == 180
+    assert set(document["colours"]) == {"2026-12-01", "2026-12-02"}
+    assert document["max_age"] == 72 * 3600
+    pinned = bundle_keys.public_keys()
+    opened = bundle.open_bundle(token, pinned, FIXED_NOW)
+    assert opened["version"] == document["version"]
+    again, _ = trust_bundle(db_session, keys, bundle_keys, "secret", fixed_clock)
+    assert again["version"] == document["version"]  # unchanged content, same version
+    with pytest.raises(ValueError, match="h old"):
+        bundle.open_bundle(token, pinned, FIXED_NOW + dt.timedelta(hours=73))
+    with pytest.raises(ValueError, match="unpinned"):
+        bundle.open_bundle(token, keys.public_keys(), FIXED_NOW)
