@@ -20,6 +20,7 @@ from maas import db
 from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, progress
 from maas.config import Settings
 from maas.errors import MaasError
+from maas.services import ensure_demo_rider
 from passes.cli import bench_passes, keys, passes
 from passes.keys import KeyStore
 
@@ -108,6 +109,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
         step("Kanazawa demo data")
         with state.session() as session:
             loaded = load_demo(session, state.runtime().networks, state.runtime().clock)
+            rider_email, rider_password = ensure_demo_rider(session, state.runtime().clock)
         KeyStore(settings.home).ensure(state.runtime().clock())
         step("done")
     base = settings.base_url
@@ -128,6 +130,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
         "home": str(settings.home.resolve()),
         "feeds": feeds,
         "products": loaded.products,
+        "logins": {"rider": {"email": rider_email, "password": rider_password}},
     }
     lines = [
         "金沢MaaS demo (bundled demo data: invented timetables at real stop places)",
@@ -138,6 +141,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
             for kind, info in feeds.items()
         ),
         f"  products {', '.join(loaded.products)}",
+        f"  rider login (demo only): {rider_email} / {rider_password}",
     ]
     emit(as_json, document, "\n".join(lines))
     if not no_serve:

@@ -102,3 +102,14 @@ def current_rider(session: Session, token: str, secret: str, clock: Clock) -> Ri
     if rider is None:
         raise Unauthorized("the account of this token no longer exists")
     return rider
+
+
+DEMO_RIDER = ("rider@demo.kanazawa-maas.jp", "noto-kanazawa-demo")
+
+
+def ensure_demo_rider(session: Session, clock: Clock) -> tuple[str, str]:
+    """The demo's rider login, created once (only `maas demo` calls this)."""
+    email, password = DEMO_RIDER
+    if session.scalar(select(Rider).where(Rider.email == email)) is None:
+        register_rider(session, email, password, clock)
+    return email, password

@@ -122,6 +122,8 @@ def test_demo_twice_reuses_everything(runner: Runner, db_session: Session) -> No
     assert document["urls"]["rider"].endswith("/app")
     counts = _counts(db_session)
     assert counts == (3, 5, 2)
+    login = document["logins"]["rider"]
+    assert login["email"].endswith("@demo.kanazawa-maas.jp")
 
     second = runner.invoke("demo", "--no-serve", "--json")
     assert second.exit_code == 0, second.output
@@ -130,7 +132,12 @@ def test_demo_twice_reuses_everything(runner: Runner, db_session: Session) -> No
 
 
 def test_demo_data_is_served(runner: Runner, client: FlaskClient) -> None:
-    assert runner.invoke("demo", "--no-serve").exit_code == 0
+    result = runner.invoke("demo", "--no-serve", "--json")
+    assert result.exit_code == 0
+    login = json.loads(result.stdout)["logins"]["rider"]
+    token = client.post("/api/v1/auth/token", json=login)
+    assert token.status_code == 200
+    assert runner.invoke("demo", "--no-serve").exit_code == 0  # the login is not duplicated
     products = {p["code"]: p for p in client.get("/api/v1/products").get_json()}
     assert products["kanazawa-1day"]["prices"] == {"adult": 800, "child": 400}
     assert products["kanazawa-1day"]["name"] == "金沢市内1日フリー乗車券"
