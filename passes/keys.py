@@ -10,11 +10,14 @@ because it travels in every QR code).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +102,15 @@ class KeyStore:
 
     def ensure(self, now: dt.datetime) -> None:
         """Create a current and a next key when there are none (first start, demo)."""
-        infos = self.infos()
-        states = {info.state for info in infos}
-        if "current" not in states:
-            infos.append(self._create("current", now))
-        if "next" not in states:
-            infos.append(self._create("next", now))
-        if {info.state for info in infos} != states:
+        if {"current", "next"} <= {info.state for info in self.infos()}:
+            return
+        with self._locked():
+            infos = self.infos()
+            states = {info.state for info in infos}
+            if "current" not in states:
+                infos.append(self._create("current", now))
+            if "next" not in states:
+                infos.append(self._create("next", now))
             self._save(infos)
 
     def rotate(self, now: dt.datetime, today: dt.date) -> list[KeyInfo]:
@@ -114,6 +119,10 @@ class KeyStore:
         Retired keys whose last signed service date is before ``today`` are deleted.
         """
         self.ensure(now)
+        with self._locked():
+            return self._rotate(now, today)
+
+    def _rotate(self, now: dt.datetime, today: dt.date) -> list[KeyInfo]:
         infos = self.infos()
         for info in infos:
             if info.state == "current":
@@ -140,15 +149,27 @@ class KeyStore:
         current = next(info for info in self.infos() if info.state == "current")
         return current.kid, self.private_key(current.kid)
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """An exclusive lock across processes (gunicorn workers sign concurrently)."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with (self.folder / "keys.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def record_use(self, kid: str, service_date: dt.date) -> None:
         """Remember the latest service date a key has signed for (keeps it published)."""
-        infos = self.infos()
-        for info in infos:
-            if info.kid == kid and (info.last_service_date is None
-                                    or info.last_service_date < service_date.isoformat()):
-                info.last_service_date = service_date.isoformat()
-                self._save(infos)
-                return
+        with self._locked():
+            infos = self.infos()
+            for info in infos:
+                if info.kid == kid and (info.last_service_date is None
+                                        or info.last_service_date < service_date.isoformat()):
+                    info.last_service_date = service_date.isoformat()
+                    self._save(infos)
+                    return
 
     def public_keys(self) -> dict[str, ec.EllipticCurvePublicKey]:
         """Every published key by kid (next, current, retired)."""
