@@ -129,8 +129,9 @@ def register_blueprints(app: Flask) -> None:
     from maas.views import bp as system_bp
     from passes.views import bp as passes_bp
     from passes.views import wellknown
+    from validators.views import bp as validators_bp
 
-    for blueprint in (system_bp, gtfs_bp, passes_bp):
+    for blueprint in (system_bp, gtfs_bp, passes_bp, validators_bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(wellknown)
 

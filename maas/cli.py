@@ -23,6 +23,7 @@ from maas.errors import MaasError
 from maas.services import ensure_demo_rider
 from passes.cli import bench_passes, keys, passes
 from passes.keys import KeyStore
+from validators.cli import devices
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -201,6 +202,7 @@ bench.add_command(bench_passes)
 cli.add_command(bench)
 cli.add_command(keys)
 cli.add_command(passes)
+cli.add_command(devices)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from maas.db import Base
 
-MODEL_MODULES = ("maas.models", "gtfs.models", "passes.models")
+MODEL_MODULES = ("maas.models", "gtfs.models", "passes.models", "validators.models")
 
 
 def import_all_models() -> None:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import click
 
+from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state
+from validators import services
+
 
 @click.group()
 @click.option(
@@ -30,3 +33,25 @@ def cli(ctx: click.Context, home: Path) -> None:
 def main() -> None:
     """Console-script entry point of ``maas-validator``."""
     cli.main(prog_name="maas-validator")
+
+
+@click.group(cls=MaasGroup)
+def devices() -> None:
+    """Validator devices (operator side)."""
+
+
+@devices.command("add")
+@click.option("--operator", "operator_id", required=True, help="Operator id (GET /operators).")
+@click.option("--vehicle", help="Vehicle the device rides in.")
+@click.option("--stop", help="Stop the fixed validator stands at.")
+@json_option
+@pass_state
+def add_device(state: CliState, operator_id: str, vehicle: str | None, stop: str | None,
+               as_json: bool) -> None:
+    """Register a device; prints its one-time enrolment code."""
+    with state.session() as session:
+        created = services.add_device(session, operator_id, vehicle, stop,
+                                      state.runtime().clock)
+    document = {"device_id": created.device.id, "enrollment_code": created.enrollment_code}
+    emit(as_json, document,
+         f"device {created.device.id}: enrolment code {created.enrollment_code}")
