@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gtfs.gtfstime import parse_time
+from gtfs.timetable import haversine_m
 from maas.demo import kanazawa
 from maas.demo.kanazawa import calendar_window, gbfs_files, gtfs_files, write_demo
 
@@ -89,7 +90,7 @@ def test_stops_are_at_real_places(feed: dict[str, list[dict[str, str]]]) -> None
         assert 136.55 < float(stop["stop_lon"]) < 136.72
     station = by_name["金沢駅東口"]
     # JR Kanazawa station (Tsuzumi-mon) lies at 36.5781 N 136.6480 E
-    assert kanazawa.haversine_m(float(station["stop_lat"]), float(station["stop_lon"]),
+    assert haversine_m(float(station["stop_lat"]), float(station["stop_lon"]),
                                 36.5781, 136.6480) < 200
     children = [s for s in feed["stops.txt"] if s["parent_station"] == "kanazawa-sta-east"]
     assert len(children) >= 3

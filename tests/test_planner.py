@@ -162,7 +162,6 @@ def reference(timetable: Timetable, day: dt.date, access: dict[int, int],
     for stop, t in access.items():
         by_foot[0, stop] = min(by_foot[0, stop], t)
     boarded: dict[int, int] = {}  # trip key -> fewest trips used when on it
-    positions: dict[int, int] = {}
     for dep, arr, u, v, key, hop in connections(timetable, day):
         pattern = int(timetable.trip_pattern[key // 3])
         base = int(timetable.pattern_stop_offset[pattern])
@@ -170,8 +169,6 @@ def reference(timetable: Timetable, day: dt.date, access: dict[int, int],
         can_alight = bool(timetable.pattern_alight[base + hop + 1])
         own = int(timetable.stop_slack[u])
         same = INF if own == FORBIDDEN else (slack if own < 0 else own)
-        if key in boarded and positions.get(key, -1) != hop - 1:
-            pass
         if can_board:
             for c in range(max_trips):
                 ready = min(by_foot[c, u], by_trip[c, u] + same if same < INF else INF)
@@ -180,7 +177,6 @@ def reference(timetable: Timetable, day: dt.date, access: dict[int, int],
                         boarded[key] = c + 1
                     break
         if key in boarded:
-            positions[key] = hop
             c = boarded[key]
             if can_alight and arr < by_trip[c, v]:
                 for cc in range(c, max_trips + 1):

@@ -22,7 +22,6 @@ import datetime as dt
 import io
 import itertools
 import json
-import math
 import random
 import sys
 from collections.abc import Iterable, Sequence
@@ -32,6 +31,7 @@ from typing import Any
 
 from gtfs.gtfstime import format_time
 from gtfs.holidays import japanese_holidays
+from gtfs.timetable import haversine_m
 from maas.clock import TOKYO
 
 WEEKDAY = "平日"
@@ -244,14 +244,6 @@ PRODUCTS: tuple[dict[str, Any], ...] = (
 )
 
 
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_000 * math.asin(math.sqrt(a))
-
-
 def calendar_window(today: dt.date) -> tuple[dt.date, dt.date]:
     """The service window: from the first day of last month, for 400 days.
 
@@ -267,25 +259,28 @@ def _minutes(hhmm: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
+def _hop_metres(pattern: Sequence[str]) -> list[float]:
+    """Road distance (crow-fly × road factor) of each hop of ``pattern``."""
+    return [
+        haversine_m(STOP_BY_ID[a].lat, STOP_BY_ID[a].lon, STOP_BY_ID[b].lat, STOP_BY_ID[b].lon)
+        * ROAD_FACTOR
+        for a, b in itertools.pairwise(pattern)
+    ]
+
+
 def _run_seconds(pattern: Sequence[str]) -> list[int]:
     """Seconds from the first stop to each stop of ``pattern`` (rounded to whole minutes)."""
     offsets = [0]
-    for a, b in itertools.pairwise(pattern):
-        sa, sb = STOP_BY_ID[a], STOP_BY_ID[b]
-        metres = haversine_m(sa.lat, sa.lon, sb.lat, sb.lon) * ROAD_FACTOR
+    for metres in _hop_metres(pattern):
         minutes = max(1, round(metres / (BUS_SPEED_KMH * 1000 / 60)))
         offsets.append(offsets[-1] + minutes * 60)
     return offsets
 
 
 def _distances_km(pattern: Sequence[str]) -> list[float]:
-    """Road distance (crow-fly × road factor) from the first stop, in km to 3 decimals."""
-    total, result = 0.0, [0.0]
-    for a, b in itertools.pairwise(pattern):
-        sa, sb = STOP_BY_ID[a], STOP_BY_ID[b]
-        total += haversine_m(sa.lat, sa.lon, sb.lat, sb.lon) * ROAD_FACTOR / 1000
-        result.append(round(total, 3))
-    return result
+    """Road distance from the first stop, in km to 3 decimals."""
+    return [round(metres / 1000, 3) for metres in itertools.accumulate(_hop_metres(pattern),
+                                                                 initial=0.0)]
 
 
 def _departures(bands: Iterable[tuple[str, str, int]]) -> list[int]:
