@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maas.db import Base
@@ -28,3 +28,58 @@ class Device(Base):
     status: Mapped[str] = mapped_column(String(16))  # pending, active, revoked
     created_at: Mapped[dt.datetime]
     enrolled_at: Mapped[dt.datetime | None]
+
+
+class Scan(Base):
+    """One check of a presented code, by a device, as the device journaled it.
+
+    ``id`` is made by the device, so an upload retried after a crash or a lost connection
+    inserts nothing twice. Accepted scans are the basis of statistics and revenue shares.
+    """
+
+    __tablename__ = "scans"
+    __table_args__ = (
+        Index("ix_scans_scanned_at", "scanned_at"),
+        Index("ix_scans_operator_scanned_at", "operator_id", "scanned_at"),
+        Index("ix_scans_pass_scanned_at", "pass_id", "scanned_at"),
+        Index("ix_scans_device_scanned_at", "device_id", "scanned_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    operator_id: Mapped[str] = mapped_column(String(64))
+    vehicle: Mapped[str | None] = mapped_column(String(100))
+    stop: Mapped[str | None] = mapped_column(String(100))
+    route_id: Mapped[str | None] = mapped_column(String(100))
+    result: Mapped[str] = mapped_column(String(16))  # accept, reject, cannot_judge
+    code: Mapped[str] = mapped_column(String(32))  # the verifier's reason code
+    pass_id: Mapped[str | None] = mapped_column(String(32))
+    product_code: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(8))
+    service_date: Mapped[dt.date | None] = mapped_column(Date)
+    digest: Mapped[str | None] = mapped_column(String(32))  # of the payload, for replays
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    scanned_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime]
+
+
+class FraudFlag(Base):
+    """A pass seen where one rider could not be: too fast between places, or two vehicles.
+
+    A flag deny-lists the pass for the rest of its service day (the pass's status becomes
+    ``flagged``, which the next trust bundle carries to every device).
+    """
+
+    __tablename__ = "fraud_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    pass_id: Mapped[str] = mapped_column(String(32), index=True)
+    service_date: Mapped[dt.date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(32))  # impossible_speed, two_vehicles
+    detail: Mapped[str] = mapped_column(String(300))
+    first_scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id"))
+    second_scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id"))
+    operator_id: Mapped[str] = mapped_column(String(64), index=True)
+    speed_kmh: Mapped[float | None]
+    created_at: Mapped[dt.datetime] = mapped_column(index=True)
