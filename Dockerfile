@@ -5,13 +5,24 @@
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Node.js and npm only in this stage: `maas assets` installs the pages' browser libraries
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY setup.cfg pyproject.toml README.md ./
+COPY setup.cfg pyproject.toml README.md package.json package-lock.json ./
 COPY maas ./maas
 COPY gtfs ./gtfs
 COPY passes ./passes
 COPY validators ./validators
-RUN pip wheel --wheel-dir /wheels .
+# 1. wheels of everything; 2. install them here to run `maas assets` into the source tree;
+# 3. rebuild our own wheel, which now carries maas/static/vendor/ as package data
+RUN pip wheel --wheel-dir /wheels . \
+    && pip install --no-index --find-links=/wheels kanazawa-maas \
+    && maas assets --vendor-dir /src/maas/static/vendor \
+    && rm -rf build \
+    && pip wheel --no-deps --wheel-dir /wheels . \
+    && python -c "import sys, zipfile, glob; names = zipfile.ZipFile(glob.glob('/wheels/kanazawa_maas-*.whl')[0]).namelist(); sys.exit(0 if 'maas/static/vendor/manifest.json' in names else 'vendor files missing from the wheel')"
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \

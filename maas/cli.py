@@ -10,13 +10,14 @@ import os
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from gtfs.bench import bench
 from gtfs.cli import gtfs, plan
-from maas import db
+from maas import assets, db
 from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, progress
 from maas.config import Settings
 from maas.errors import MaasError
@@ -104,6 +105,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     from maas.demo.services import load_demo
 
     settings = _serving_settings(state, host=host, port=port)
+    _demo_assets(quiet=as_json)
     engine = state.engine()
     with progress(2, "database schema", quiet=as_json) as step:
         db.upgrade(engine)
@@ -147,6 +149,31 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     emit(as_json, document, "\n".join(lines))
     if not no_serve:
         _exec_gunicorn(dataclasses.replace(settings, workers=min(settings.workers, 2)))
+
+
+def _demo_assets(*, quiet: bool) -> None:
+    """Install the browser libraries the first time; the demo still serves without them."""
+    try:
+        result = assets.install()
+    except assets.AssetsError as exc:
+        click.echo(f"warning: {exc.detail} (pages that need /static/vendor/ will not work)",
+                   err=True)
+        return
+    if result.installed and not quiet:
+        click.echo(f"browser libraries installed into {result.vendor_dir}", err=True)
+
+
+@cli.command("assets")
+@click.option("--vendor-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Install here instead of the package's static/vendor/ (image builds).")
+@click.option("--force", is_flag=True, help="Reinstall even when the manifest matches.")
+@json_option
+def assets_command(vendor_dir: Path | None, force: bool, as_json: bool) -> None:
+    """Install the pinned browser libraries (npm ci) into maas/static/vendor/."""
+    result = assets.install(vendor_dir, force=force)
+    emit(as_json, dataclasses.asdict(result) | {"vendor_dir": str(result.vendor_dir)},
+         f"{'installed' if result.installed else 'up to date'}: {result.vendor_dir} ("
+         + ", ".join(f"{name} {version}" for name, version in result.versions.items()) + ")")
 
 
 @cli.command()
