@@ -26,6 +26,11 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F
            "#000000")
 
 
+def colour_secret(server_secret: str) -> str:
+    """The key of the colours, derived from the server secret (never the secret itself)."""
+    return hashlib.sha256(f"colour:{server_secret}".encode()).hexdigest()
+
+
 def colour_of_day(day: dt.date, secret: str) -> str:
     """A colour that cannot be guessed in advance (keyed by the server secret)."""
     digest = hmac.new(secret.encode(), day.isoformat().encode(), hashlib.sha256).digest()

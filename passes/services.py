@@ -318,6 +318,15 @@ def rider_pass(session: Session, rider: Rider, pass_id: str) -> Pass:
     return _owned(session, Pass, pass_id, rider, "pass")
 
 
+def pass_colour(service_date: dt.date, secret: str, now: dt.datetime) -> str | None:
+    """The colour of the day a pass shows, known from the day before its service date (as the
+    trust bundle carries today and tomorrow) until the day after (buses after midnight)."""
+    today = now.astimezone(TOKYO).date()
+    if abs((service_date - today).days) > 1:
+        return None
+    return bundle.colour_of_day(service_date, secret)
+
+
 def bind_device(session: Session, rider: Rider, pass_id: str, public_key: str,
                 keys: KeyStore, clock: Clock) -> Pass:
     """Bind a pass to the phone's P-256 key (compressed point, base64url) and reissue it."""

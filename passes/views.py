@@ -15,7 +15,7 @@ from maas.errors import InvalidInput, Unauthorized
 from maas.http import bearer_token, clock, db_session, endpoint, settings
 from maas.models import Rider
 from maas.services import current_rider
-from passes import qr, services
+from passes import bundle, qr, services
 from passes.keys import KeyStore
 from passes.models import Order, Pass, Product
 from passes.payments import SandboxProvider
@@ -152,6 +152,9 @@ class PassOut(BaseModel):
     category: str
     status: str = Field(description="valid or revoked")
     bound: bool = Field(description="bound to a phone key (shows a rotating code)")
+    colour: str | None = Field(
+        default=None, description="colour of the service date (#RRGGBB) the rider page shows "
+        "and validators check, given from the day before; null for other days")
 
 
 class OrderResultOut(BaseModel):
@@ -170,9 +173,11 @@ def _order_out(order: Order) -> OrderOut:
 
 
 def _pass_out(found: Pass) -> PassOut:
+    colour = services.pass_colour(found.service_date,
+                                  bundle.colour_secret(settings().secret_key), clock()())
     return PassOut(id=found.id, token=found.token, service_date=found.service_date.isoformat(),
                    product=found.product_code, category=found.category, status=found.status,
-                   bound=found.device_key is not None)
+                   bound=found.device_key is not None, colour=colour)
 
 
 def _result(result: services.OrderResult) -> OrderResultOut:
