@@ -1,0 +1,246 @@
+"""The verifier: judge a presented pass code offline (pure: no network, no database).
+
+``verify(payload, bundle, now, context)`` answers from the opened trust bundle alone. The
+checks run from the cheapest to the costliest and stop at the first failure, in this order:
+bundle present and fresh → code well-formed → issuing key known and valid for the service
+date → credential signature → deny-list → product known and covering this operator → service
+date window → static or rotating (phone signature, ±45 s window) → replay on this device.
+
+The result codes are a contract with the browser verifier of the driver page: both read the
+shared test vectors in ``tests/data/verify-vectors.json`` and must agree on every one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+from passes.credential import (
+    CredentialError,
+    PassClaims,
+    parse_presentation,
+    verify_presentation,
+)
+from passes.credential import verify as verify_credential
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+WINDOW = dt.timedelta(seconds=45)
+# a static (printed) code cannot prove freshness: the same code again on the same device soon
+# after is someone else using it (pass-back), later it is the same rider's next ride
+STATIC_REPLAY = dt.timedelta(minutes=10)
+MAX_PAYLOAD = 2048
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "accept": ("有効です", "Valid pass"),
+    "accept_static": ("有効です(印刷券)", "Valid pass (printed code)"),
+    "bad_signature": ("偽造の疑い: 署名が不正です", "Invalid signature: possibly forged"),
+    "wrong_device": ("登録された端末の表示ではありません",
+                     "Not shown from the phone the pass is bound to"),
+    "unknown_key": ("発行元の鍵が不明です", "Issued with an unknown key"),
+    "too_early": ("利用日前です", "Not valid yet: the pass is for a later date"),
+    "expired": ("有効期限切れです", "Expired: the pass was for an earlier date"),
+    "revoked": ("無効化された乗車券です", "Revoked or flagged pass"),
+    "not_covered": ("この事業者では使えません", "Not valid with this operator"),
+    "static_not_allowed": ("印刷券は使えません。アプリで表示してください",
+                           "Printed codes not accepted: show the pass in the app"),
+    "outside_window": ("表示時刻がずれています(画面の写しの疑い)",
+                       "Code too old or too new: possibly a screenshot"),
+    "replay": ("この端末で使用済みのコードです", "Code already used on this device"),
+    "malformed": ("乗車券のコードではありません", "Not a pass code"),
+    "no_bundle": ("判定できません: 検証データがありません",
+                  "Cannot judge: no trust bundle, sync the device"),
+    "stale_bundle": ("判定できません: 検証データが古すぎます",
+                     "Cannot judge: trust bundle too old, sync the device"),
+}
+ACCEPT_CODES = frozenset({"accept", "accept_static"})
+CANNOT_JUDGE_CODES = frozenset({"no_bundle", "stale_bundle"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """The verdict on one presented code."""
+
+    code: str
+    pass_id: str | None = None
+    product: str | None = None
+    category: str | None = None
+    service_date: dt.date | None = None
+    replay_key: str | None = None  # what the device remembers to detect a replay
+
+    @property
+    def result(self) -> str:
+        """``accept``, ``reject`` or ``cannot_judge``."""
+        if self.code in ACCEPT_CODES:
+            return "accept"
+        return "cannot_judge" if self.code in CANNOT_JUDGE_CODES else "reject"
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the rider may board."""
+        return self.code in ACCEPT_CODES
+
+    @property
+    def message_ja(self) -> str:
+        """The reason in Japanese, for the screen."""
+        return MESSAGES[self.code][0]
+
+    @property
+    def message_en(self) -> str:
+        """The reason in English."""
+        return MESSAGES[self.code][1]
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``check`` JSON document of CONTRACT.md (without the scan id)."""
+        return {"result": self.result, "code": self.code, "message_ja": self.message_ja,
+                "message_en": self.message_en, "pass_id": self.pass_id,
+                "product": self.product, "category": self.category,
+                "service_date": self.service_date.isoformat() if self.service_date else None}
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuingKey:
+    """An issuing key from the bundle and the service dates it may sign."""
+
+    key: ec.EllipticCurvePublicKey
+    not_after: dt.date | None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrustBundle:
+    """An opened, signature-checked bundle, parsed once for many checks."""
+
+    version: str
+    issued_at: dt.datetime
+    max_age: dt.timedelta
+    keys: Mapping[str, IssuingKey]
+    deny: frozenset[str]
+    products: Mapping[str, Mapping[str, Any]]
+    colours: Mapping[str, str]
+
+    @functools.cached_property
+    def public_keys(self) -> dict[str, ec.EllipticCurvePublicKey]:
+        """The issuing keys by ``kid``."""
+        return {kid: issuing.key for kid, issuing in self.keys.items()}
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> TrustBundle:
+        """Parse the bundle document (as :func:`passes.bundle.open_bundle` returns it)."""
+        keys = {}
+        for jwk in document["keys"]:
+            key = ECAlgorithm.from_jwk(json.dumps(jwk))
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise ValueError(f"bundle key {jwk.get('kid')!r} is not a public EC key")
+            not_after = jwk.get("not_after")
+            keys[str(jwk["kid"])] = IssuingKey(
+                key, dt.date.fromisoformat(not_after) if not_after else None)
+        return cls(
+            version=str(document["version"]),
+            issued_at=dt.datetime.fromtimestamp(int(document["issued_at"]), dt.UTC),
+            max_age=dt.timedelta(seconds=int(document["max_age"])),
+            keys=keys,
+            deny=frozenset(document["deny"]),
+            products=document["products"],
+            colours=document["colours"],
+        )
+
+    def is_stale(self, now: dt.datetime) -> bool:
+        """Older than its max age: devices refuse to judge on it."""
+        return now - self.issued_at > self.max_age
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """Where and when the check happens.
+
+    ``seen`` maps the replay keys of codes this device has already accepted to when it
+    accepted them (the device keeps them in its journal).
+    """
+
+    operator: str
+    seen: Mapping[str, dt.datetime] = dataclasses.field(default_factory=dict)
+    window: dt.timedelta = WINDOW
+
+
+def replay_key(payload: str) -> str:
+    """A short digest of a payload, remembered to recognise it again."""
+    return hashlib.sha256(payload.strip().encode()).hexdigest()[:32]
+
+
+def service_window(product: Mapping[str, Any], service_date: dt.date
+                   ) -> tuple[dt.datetime, dt.datetime]:
+    """When a pass for ``service_date`` is valid: [start, end) in Asia/Tokyo."""
+    midnight = dt.datetime.combine(service_date, dt.time(), TOKYO)
+    start = midnight + dt.timedelta(minutes=int(product.get("valid_from_minutes", 240)))
+    end = midnight + dt.timedelta(days=1,
+                                  minutes=int(product.get("day_boundary_minutes", 180)))
+    return start, end
+
+
+def verify(payload: str, bundle: TrustBundle | None, now: dt.datetime,
+           context: Context) -> Result:
+    """Judge ``payload`` at ``now`` on a device of ``context.operator``."""
+    if bundle is None:
+        return Result("no_bundle")
+    if bundle.is_stale(now):
+        return Result("stale_bundle")
+    if not payload or len(payload) > MAX_PAYLOAD or not payload.isascii():
+        return Result("malformed")
+    try:
+        presentation = parse_presentation(payload)
+        claims = _credential(presentation.credential, bundle)
+    except CredentialError as exc:
+        return Result(exc.code if exc.code in MESSAGES else "malformed")
+    if claims.pass_id in bundle.deny:
+        return _judged("revoked", claims)
+    product = bundle.products.get(claims.product)
+    if product is None or context.operator not in product.get("operators", ()):
+        return _judged("not_covered", claims)
+    start, end = service_window(product, claims.service_date)
+    if now < start:
+        return _judged("too_early", claims)
+    if now >= end:
+        return _judged("expired", claims)
+    key = replay_key(payload)
+    if presentation.shown_at is None:
+        if claims.device_key is not None or not product.get("static_allowed", False):
+            return _judged("static_not_allowed", claims)
+        last = context.seen.get(key)
+        if last is not None and abs(now - last) < STATIC_REPLAY:
+            return _judged("replay", claims)
+        return _judged("accept_static", claims, key)
+    try:
+        verify_presentation(presentation, claims)
+    except CredentialError:
+        # a time and signature added to an unbound credential are someone else's too
+        return _judged("wrong_device", claims)
+    if abs(now - presentation.shown_at) > context.window:
+        return _judged("outside_window", claims)
+    if key in context.seen:
+        return _judged("replay", claims)
+    return _judged("accept", claims, key)
+
+
+def _judged(code: str, claims: PassClaims, key: str | None = None) -> Result:
+    return Result(code, claims.pass_id, claims.product, claims.category, claims.service_date,
+                  key)
+
+
+def _credential(token: str, bundle: TrustBundle) -> PassClaims:
+    claims = verify_credential(token, bundle.public_keys)
+    kid = str(jwt.get_unverified_header(token)["kid"])
+    not_after = bundle.keys[kid].not_after
+    if not_after is not None and claims.service_date > not_after:
+        # a retired key signs nothing new: a later date under it is a forgery or a leak
+        raise CredentialError("unknown_key", f"key {kid} retired before {claims.service_date}")
+    return claims
+
