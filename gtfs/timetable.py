@@ -34,6 +34,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from maas.geo import EARTH_RADIUS_M
+from maas.geo import haversine_m as haversine_m  # re-exported: the planner and the demo use it
+
 if TYPE_CHECKING:  # the reader pulls in pandas; serving a compiled network must not
     from gtfs.feed import FeedData
 
@@ -81,21 +84,13 @@ def walk_seconds(metres: float) -> int:
     return math.ceil(metres * DETOUR / WALK_SPEED_MPS)
 
 
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * 6_371_000 * math.asin(math.sqrt(a))
-
-
 def haversine_many(lat: float, lon: float, lats: npt.NDArray[np.float64],
                    lons: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Distances in metres from one point to many."""
     p1, p2 = math.radians(lat), np.radians(lats)
     a = (np.sin((p2 - p1) / 2) ** 2
          + math.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2)
-    result: npt.NDArray[np.float64] = 2 * 6_371_000 * np.arcsin(np.sqrt(a))
+    result: npt.NDArray[np.float64] = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a))
     return result
 
 
