@@ -7,6 +7,7 @@ import datetime as dt
 import click
 
 from gtfs import services
+from gtfs.gbfs import Availability
 from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, progress
 from maas.clock import TOKYO
 from maas.errors import InvalidInput
@@ -15,6 +16,41 @@ from maas.errors import InvalidInput
 @click.group(cls=MaasGroup)
 def gtfs() -> None:
     """GTFS / GTFS-JP timetables."""
+
+
+@click.group(cls=MaasGroup)
+def gbfs() -> None:
+    """GBFS bike share systems (まちのり)."""
+
+
+@gbfs.command("import")
+@click.argument("source", metavar="URL_OR_DIR")
+@click.option("--name", help="Feed name (default: the folder name or the URL's host).")
+@json_option
+@pass_state
+def gbfs_import(state: CliState, source: str, name: str | None, as_json: bool) -> None:
+    """Import a GBFS 2.x/3.0 system: a folder is a snapshot; a URL is then polled by its ttl
+    by the servers."""
+    runtime = state.runtime()
+    with state.session() as session:
+        result = services.import_gbfs(session, source, name, runtime.clock)
+        stations = services.bike_stations(session, runtime.networks, runtime.clock(),
+                                          _availability(state), system=result.feed.name)
+    feed = result.feed
+    document = {"name": feed.name, "version": feed.version, "new": result.created,
+                **feed.summary,
+                "bikes_available": sum(s["bikes_available"] or 0 for s in stations),
+                "as_of": max((s["as_of"] for s in stations), default=None)}
+    lines = [f"{feed.name}: version {feed.version[:12]} "
+             f"({'imported' if result.created else 'unchanged; status refreshed'})"]
+    lines += [f"  {key}: {value}" for key, value in document.items()
+              if key not in ("name", "version", "new")]
+    emit(as_json, document, "\n".join(lines))
+
+
+def _availability(state: CliState) -> Availability:
+    config = state.runtime().settings
+    return Availability(margin=config.bike_margin, max_age_seconds=config.bike_status_max_age)
 
 
 @gtfs.command("import")
@@ -57,11 +93,12 @@ def _moment(text: str, option: str) -> dt.datetime:
 @click.option("--max-transfers", type=click.IntRange(0, 10), default=5, show_default=True)
 @click.option("--window", type=click.IntRange(0, 240), default=0, show_default=True,
               help="Minutes: the best journeys departing within this window.")
+@click.option("--pass", "pass_product", help="A one-day pass product: covered legs cost ¥0.")
 @json_option
 @pass_state
 def plan(state: CliState, origin: str, destination: str, depart: str | None,
          arrive: str | None, modes: str | None, min_transfer_seconds: int,
-         max_transfers: int, window: int, as_json: bool) -> None:
+         max_transfers: int, window: int, pass_product: str | None, as_json: bool) -> None:
     """Plan a journey (the same document as GET /api/v1/plan with --json)."""
     if depart and arrive:
         raise InvalidInput("give --depart or --arrive, not both")
@@ -71,10 +108,11 @@ def plan(state: CliState, origin: str, destination: str, depart: str | None,
     request = services.PlanRequest(
         origin=origin, destination=destination, time=moment, arrive_by=bool(arrive),
         modes=services.parse_modes(modes), min_transfer_seconds=min_transfer_seconds,
-        max_transfers=max_transfers, window_minutes=window,
+        max_transfers=max_transfers, window_minutes=window, pass_product=pass_product,
     )
     with state.session() as session:
-        document = services.plan_trip(session, runtime.networks, request)
+        document = services.plan_trip(session, runtime.networks, request,
+                                      now=runtime.clock(), availability=_availability(state))
     payload = document.model_dump(mode="json", by_alias=True)
     lines = []
     for itinerary in document.itineraries:
@@ -83,7 +121,8 @@ def plan(state: CliState, origin: str, destination: str, depart: str | None,
                      f"walk {itinerary.walk_m} m, ¥{itinerary.fare.total_yen}")
         for leg in itinerary.legs:
             what = (f"{leg.route_short_name} {leg.headsign}" if leg.trip_id else
-                    f"{leg.mode} {leg.distance_m or 0} m")
+                    f"{leg.mode} {leg.distance_m or 0} m"
+                    + (f", ¥{leg.fare_yen}" if leg.mode in ("bike", "taxi") else ""))
             lines.append(f"    {leg.departure[11:16]} {leg.from_.name} → "
                          f"{leg.arrival[11:16]} {leg.to.name}  ({what})")
     emit(as_json, payload, "\n".join(lines) or "no journey found")

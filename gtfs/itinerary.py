@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -26,8 +26,19 @@ class FareOut(BaseModel):
     """The fare of an itinerary in yen."""
 
     total_yen: int
-    covered_by_pass: bool = False
+    covered_by_pass: bool = Field(default=False, description=(
+        "true when the pass asked for (pass=) covers every leg that costs money"))
     complete: bool = Field(description="false when a leg has no known fare (counted as 0)")
+
+
+class AvailabilityOut(BaseModel):
+    """Bike availability at the ports of a bike leg, when it was planned."""
+
+    bikes_at_pickup: int
+    docks_at_dropoff: int | None
+    as_of: str = Field(description="when the ports reported it (ISO 8601)")
+    stale: bool = Field(description="older than the freshness threshold: planned with a "
+                                    "doubled margin")
 
 
 class LegOut(BaseModel):
@@ -50,6 +61,14 @@ class LegOut(BaseModel):
     stops: int | None = Field(default=None, description="stops ridden past, for transit")
     service_date: str | None = Field(default=None, description="the trip's service day")
     fare_yen: int = 0
+    operator_id: str | None = Field(default=None, description="bike and taxi legs")
+    covered_by_pass: bool = False
+    pickup_station_id: str | None = Field(default=None, description="bike legs: GBFS port")
+    dropoff_station_id: str | None = Field(default=None, description="bike legs: GBFS port")
+    availability: AvailabilityOut | None = Field(default=None, description="bike legs")
+    wait_s: int | None = Field(default=None, description="taxi legs: expected pick-up wait")
+    service_id: str | None = Field(default=None, description="taxi legs: on-demand service")
+    booking: str | None = Field(default=None, description="taxi legs: how to book")
 
     model_config = {"populate_by_name": True}
 
@@ -65,6 +84,10 @@ class ItineraryOut(BaseModel):
     service_date: str
     fare: FareOut
     legs: list[LegOut]
+    tags: list[str] = Field(default_factory=list, description=(
+        "multimodal results: earliest, fewest_transfers, cheapest, no_taxi"))
+    notes: list[str] = Field(default_factory=list,
+                             description='such as "availability as of 08:55"')
 
 
 class PlanOut(BaseModel):
@@ -77,8 +100,11 @@ class PlanOut(BaseModel):
 # building it is most of a query's time otherwise.
 
 
-def _place(timetable: Timetable, stop: int, end: Endpoint) -> PlaceOut:
-    """A stop of the network, or (``stop`` -1) the query's own endpoint."""
+def _place(timetable: Timetable, stop: int, end: Endpoint, place: Endpoint | None = None
+           ) -> PlaceOut:
+    """A named place (a bike port), a stop of the network, or the query's own endpoint."""
+    if place is not None:
+        return PlaceOut.model_construct(name=place.name, lat=place.lat, lon=place.lon)
     if stop < 0:
         return PlaceOut.model_construct(name=end.name, lat=end.lat, lon=end.lon)
     meta = timetable.meta
@@ -120,8 +146,15 @@ def leg_fare(timetable: Timetable, leg: Leg) -> int | None:
     return min(prices) if prices else None
 
 
+def agency_of(timetable: Timetable, trip: int) -> str:
+    """The agency (operator) id of a trip."""
+    route = int(timetable.pattern_route[timetable.trip_pattern[trip]])
+    return str(timetable.meta["agency_ids"][int(timetable.route_agency[route])])
+
+
 def _leg(timetable: Timetable, journey: Journey, leg: Leg, origin: Endpoint,
-         destination: Endpoint) -> tuple[LegOut, bool]:
+         destination: Endpoint, covered: Collection[str]) -> tuple[LegOut, bool]:
+    """The leg's document and whether its fare is known."""
     meta = timetable.meta
     fields: dict[str, Any] = {
         "mode": leg.mode,
@@ -130,34 +163,60 @@ def _leg(timetable: Timetable, journey: Journey, leg: Leg, origin: Endpoint,
         "arrival": to_datetime(timetable, journey.day, leg.arrival).isoformat(
             timespec="seconds"),
         "duration_s": leg.arrival - leg.departure,
-        "from_": _place(timetable, leg.from_stop, origin),
-        "to": _place(timetable, leg.to_stop, destination),
+        "from_": _place(timetable, leg.from_stop, origin, leg.place_from),
+        "to": _place(timetable, leg.to_stop, destination, leg.place_to),
     }
     if leg.trip < 0:
-        return LegOut.model_construct(distance_m=leg.walk_m, **fields), True
+        if leg.mode == "walk":
+            return LegOut.model_construct(distance_m=leg.walk_m, **fields), True
+        return _vehicle_leg(leg, fields, covered)
     route = int(timetable.pattern_route[timetable.trip_pattern[leg.trip]])
     fare = leg_fare(timetable, leg)
+    agency = meta["agency_ids"][int(timetable.route_agency[route])]
+    covered_leg = agency in covered
     out = LegOut.model_construct(
         trip_id=meta["trip_ids"][leg.trip],
         route_id=meta["route_ids"][route],
         route_short_name=meta["route_short_names"][route],
         route_long_name=meta["route_long_names"][route],
         headsign=meta["trip_headsigns"][leg.trip],
-        agency_id=meta["agency_ids"][int(timetable.route_agency[route])],
+        agency_id=agency,
         stops=leg.alight_pos - leg.board_pos,
         service_date=(journey.day + dt.timedelta(days=leg.day_shift)).isoformat(),
-        fare_yen=fare or 0,
+        fare_yen=0 if covered_leg else fare or 0,
+        covered_by_pass=covered_leg,
         **fields,
     )
-    return out, fare is not None
+    return out, fare is not None or covered_leg
+
+
+def _vehicle_leg(leg: Leg, fields: dict[str, Any], covered: Collection[str]
+                 ) -> tuple[LegOut, bool]:
+    """A bike or taxi leg: its operator, price, ports or wait."""
+    info = dict(leg.info or {})
+    covered_leg = leg.operator in covered
+    availability = info.get("availability")
+    out = LegOut.model_construct(
+        distance_m=leg.walk_m, operator_id=leg.operator,
+        fare_yen=0 if covered_leg else leg.fare_yen or 0, covered_by_pass=covered_leg,
+        pickup_station_id=info.get("pickup_station_id"),
+        dropoff_station_id=info.get("dropoff_station_id"),
+        availability=None if availability is None else AvailabilityOut.model_construct(
+            **availability),
+        wait_s=info.get("wait_s"), service_id=info.get("service_id"),
+        booking=info.get("booking"), **fields,
+    )
+    return out, leg.fare_yen is not None or covered_leg
 
 
 def plan_document(timetable: Timetable, journeys: Sequence[Journey], origin: Endpoint,
-                  destination: Endpoint) -> PlanOut:
-    """The plan document for ``journeys``."""
+                  destination: Endpoint, covered: Collection[str] | None = None) -> PlanOut:
+    """The plan document for ``journeys``; ``covered``: operator ids of the pass asked for."""
     itineraries = []
     for journey in journeys:
-        legs = [_leg(timetable, journey, leg, origin, destination) for leg in journey.legs]
+        legs = [_leg(timetable, journey, leg, origin, destination, covered or ())
+                for leg in journey.legs]
+        total = sum(out.fare_yen for out, _ in legs)
         start = to_datetime(timetable, journey.day, journey.departure)
         end = to_datetime(timetable, journey.day, journey.arrival)
         itineraries.append(ItineraryOut.model_construct(
@@ -165,12 +224,15 @@ def plan_document(timetable: Timetable, journeys: Sequence[Journey], origin: End
             arrival=end.isoformat(timespec="seconds"),
             duration_s=journey.arrival - journey.departure,
             transfers=journey.transfers,
-            walk_m=sum(leg.walk_m for leg in journey.legs if leg.trip < 0),
+            walk_m=sum(leg.walk_m for leg in journey.legs if leg.mode == "walk"),
             service_date=next((out.service_date for out, _ in legs if out.service_date),
                               journey.day.isoformat()),
-            fare=FareOut.model_construct(total_yen=sum(out.fare_yen for out, _ in legs),
-                                         covered_by_pass=False,
-                                         complete=all(known for _, known in legs)),
+            fare=FareOut.model_construct(
+                total_yen=total,
+                covered_by_pass=covered is not None and total == 0
+                and any(out.covered_by_pass for out, _ in legs),
+                complete=all(known for _, known in legs)),
             legs=[out for out, _ in legs],
+            tags=list(journey.tags), notes=list(journey.notes),
         ))
     return PlanOut.model_construct(itineraries=itineraries)

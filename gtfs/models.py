@@ -47,3 +47,23 @@ class Operator(Base):
     modes: Mapped[list[str]] = mapped_column(default=list)
     url: Mapped[str | None] = mapped_column(String(500))
     feed_name: Mapped[str] = mapped_column(String(100))
+
+
+class FeedSnapshot(Base):
+    """The latest checked content of a GBFS system or an on-demand service file, per feed.
+
+    Replaced in one transaction at each load or poll, so readers always see a whole snapshot;
+    ``last_updated`` is the publisher's time of the data (GBFS ``last_updated``), ``fetched_at``
+    ours. ``document`` is the normalised form the planner reads (see gtfs.gbfs, gtfs.ondemand).
+    """
+
+    __tablename__ = "feed_snapshots"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1000))
+    version: Mapped[str] = mapped_column(String(64))
+    fetched_at: Mapped[dt.datetime]
+    last_updated: Mapped[dt.datetime | None]
+    ttl: Mapped[int] = mapped_column(default=0)
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)

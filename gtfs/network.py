@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:  # the reader pulls in pandas; only a rebuild needs it
     from gtfs.feed import FeedData
+from gtfs.mobility import MobilityStore
 from gtfs.models import Feed
 from gtfs.timetable import BuildOptions, Timetable, compile_feeds, load, network_key, save
 
@@ -37,6 +38,7 @@ class NetworkStore:
         self._cache: dict[str, Timetable] = {}
         self._lock = threading.Lock()
         self._active: tuple[float, list[tuple[str, str]]] | None = None
+        self.mobility = MobilityStore()  # bike share and on-demand snapshots
 
     def source_path(self, version: str) -> Path:
         """Where the stored copy of a GTFS feed version lives."""

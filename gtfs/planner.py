@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -61,6 +62,13 @@ class Leg:
     alight_pos: int = -1
     walk_m: int = 0
     day_shift: int = 0  # -1: a trip of the previous service day (after its midnight), +1: next
+    # legs off the network (to or from a bike port) name their ends; -1 stops without a place
+    # are the query's endpoints
+    place_from: Endpoint | None = None
+    place_to: Endpoint | None = None
+    fare_yen: int | None = None  # bike and taxi legs: priced by the planner (None: unknown)
+    operator: str | None = None  # bike and taxi legs: the operator id
+    info: Mapping[str, Any] | None = None  # bike: ports, availability; taxi: wait, service
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +77,8 @@ class Journey:
 
     day: dt.date
     legs: tuple[Leg, ...]
+    tags: tuple[str, ...] = ()  # why a multimodal result set offers it: earliest, cheapest ...
+    notes: tuple[str, ...] = ()  # for the rider, such as "availability as of 08:55"
 
     @property
     def departure(self) -> int:
@@ -159,7 +169,7 @@ def plan(timetable: Timetable, query: Query) -> list[Journey]:
                               seconds + query.window_minutes * 60)
         else:
             journeys = _single(timetable, view, query, access, egress, seconds)
-    walk = _walk_only(timetable, query, day, seconds)
+    walk = walk_only(timetable, query, day, seconds)
     if walk is not None:
         journeys.append(walk)
     journeys.sort(key=lambda j: (j.departure, j.arrival, j.transfers))
@@ -312,8 +322,9 @@ def _route(timetable: Timetable, trip: int) -> int:
     return int(timetable.pattern_route[timetable.trip_pattern[trip]])
 
 
-def _walk_only(timetable: Timetable, query: Query, day: dt.date, seconds: int
-               ) -> Journey | None:
+def walk_only(timetable: Timetable, query: Query, day: dt.date, seconds: int
+              ) -> Journey | None:
+    """The whole trip on foot, when it is at most ``WALK_ONLY_MAX_M``."""
     o, d = query.origin, query.destination
     metres = haversine_m(o.lat, o.lon, d.lat, d.lon)
     if metres > WALK_ONLY_MAX_M or (o.stop >= 0 and o.stop == d.stop):

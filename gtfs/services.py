@@ -8,31 +8,38 @@ so a failed load leaves the previous version serving.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
 import json
+import logging
+import threading
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
 
+from gtfs import gbfs, multimodal, ondemand
 from gtfs.itinerary import PlanOut, plan_document
-from gtfs.models import Feed, Operator
+from gtfs.mobility import Mobility
+from gtfs.models import Feed, FeedSnapshot, Operator
 from gtfs.network import NetworkStore
 from gtfs.planner import Endpoint, Query, departures_after, plan, to_datetime
 from gtfs.timetable import Timetable, mode_of_route_type
-from maas.clock import Clock
+from maas.clock import TOKYO, Clock
 from maas.errors import FieldError, InvalidInput, NotFound
 
 if TYPE_CHECKING:  # the reader pulls in pandas; serving must not
     from gtfs.feed import FeedData
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -101,45 +108,78 @@ class FeedFiles:
             ) from None
 
 
-def summarise_gbfs(files: FeedFiles) -> tuple[dict[str, Any], list[Operator]]:
-    """Station counts and the operator of a GBFS snapshot folder."""
-    system = files.json("system_information.json").get("data", {})
-    stations = files.json("station_information.json").get("data", {}).get("stations", [])
-    if not system.get("system_id"):
-        raise InvalidInput(f"{files.path}/system_information.json: data.system_id is missing")
-    summary = {
-        "system_id": system["system_id"],
-        "stations": len(stations),
-        "docks": sum(int(station.get("capacity") or 0) for station in stations),
-    }
-    operator = Operator(
-        id=system["system_id"],
-        name=system.get("name", system["system_id"]),
-        name_en=None,
-        modes=["bike"],
-        url=system.get("url"),
+def _source_name(source: str) -> str:
+    parts = urlsplit(source)
+    if parts.scheme in ("http", "https"):
+        return parts.hostname or "gbfs"
+    return Path(source).name or "gbfs"
+
+
+def import_gbfs(session: Session, source: str, name: str | None, clock: Clock,
+                timeout: float = 30) -> LoadResult:
+    """Import a GBFS system from a snapshot folder or a live URL (``gbfs.json``/manifest).
+
+    Every file is read and checked first; only then are the system's feed version (its
+    stations, plans and vehicle types) and its snapshot (with station status) replaced, in one
+    transaction. A bad file leaves the previous snapshot serving.
+    """
+    name = name or _source_name(source)
+    if urlsplit(source).scheme in ("http", "https"):
+        where, read = gbfs.read_url(source, timeout)
+    else:
+        where, read = gbfs.read_folder(Path(source))
+    system = gbfs.read_system(where, read, default_id=name)
+    return store_bikes(session, name, source, system, clock)
+
+
+def store_bikes(session: Session, name: str, source: str, system: gbfs.BikeSystem,
+                clock: Clock) -> LoadResult:
+    """Make ``system`` the active snapshot of feed ``name``.
+
+    The feed version hashes what changes rarely (system, ports, prices); a new status alone
+    replaces the snapshot row and keeps the version.
+    """
+    document = system.to_document()
+    static = {key: value for key, value in document.items()
+              if key not in ("status", "last_updated", "ttl")}
+    version = hashlib.sha256(json.dumps(static, sort_keys=True, ensure_ascii=False)
+                             .encode()).hexdigest()
+    snapshot = FeedSnapshot(
+        kind="gbfs", name=name, source=source, version=version, fetched_at=clock(),
+        last_updated=dt.datetime.fromtimestamp(system.last_updated, dt.UTC),
+        ttl=system.ttl, document=document,
     )
-    return summary, [operator]
+    summary = {"system_id": system.system_id, "stations": len(system.stations),
+               "docks": sum(s.capacity or 0 for s in system.stations),
+               "gbfs_version": system.version, "pricing_plans": len(system.plans)}
+    operator = Operator(id=system.system_id, name=system.name, name_en=None, modes=["bike"],
+                        url=system.url)
+    return activate(session, "gbfs", name, version, source, summary, [operator], clock,
+                    snapshot=snapshot)
 
 
-def summarise_ondemand(files: FeedFiles) -> tuple[dict[str, Any], list[Operator]]:
-    """Services and operators of an on-demand service definition (services.json)."""
-    services = files.json("services.json").get("services", [])
+def load_ondemand(session: Session, name: str, path: Path, clock: Clock) -> LoadResult:
+    """Load an on-demand service file (``services.json``) and make it active."""
+    files = FeedFiles(path)
+    document = files.json("services.json")
+    services = ondemand.read_services(document, f"{files.path}/services.json")
     operators: dict[str, Operator] = {}
-    for index, service in enumerate(services):
-        operator = service.get("operator") or {}
-        if not operator.get("id") or not operator.get("name"):
+    for index, service in enumerate(document["services"]):
+        operator = service["operator"]
+        if not operator.get("name"):
             raise InvalidInput(
-                f"{files.path}/services.json: services[{index}].operator needs id and name"
-            )
+                f"{files.path}/services.json: services[{index}].operator needs id and name")
         operators[operator["id"]] = Operator(
             id=operator["id"], name=operator["name"], name_en=operator.get("name_en"),
             modes=["taxi"], url=operator.get("url"),
         )
-    return {"services": len(services)}, list(operators.values())
-
-
-SUMMARISERS = {"gbfs": summarise_gbfs, "ondemand": summarise_ondemand}
+    version = files.version()
+    snapshot = FeedSnapshot(kind="ondemand", name=name, source=str(path), version=version,
+                            fetched_at=clock(), last_updated=None, ttl=0,
+                            document={"services": ondemand.to_document(services)})
+    return activate(session, "ondemand", name, version, str(path),
+                    {"services": len(services)}, list(operators.values()), clock,
+                    snapshot=snapshot)
 
 
 def _existing(session: Session, kind: str, name: str, version: str) -> Feed | None:
@@ -149,40 +189,45 @@ def _existing(session: Session, kind: str, name: str, version: str) -> Feed | No
 
 
 def load_feed(session: Session, kind: str, name: str, path: Path, clock: Clock) -> LoadResult:
-    """Load a GBFS snapshot or on-demand file and make it active (unchanged content: no-op)."""
-    if kind not in SUMMARISERS:
-        raise InvalidInput(f"unknown feed kind {kind!r} (expected one of {sorted(SUMMARISERS)})")
-    files = FeedFiles(path)
-    version = files.version()
-    existing = _existing(session, kind, name, version)
-    if existing is not None and existing.active:
-        return LoadResult(existing, created=False)
-    summary, operators = SUMMARISERS[kind](files)
-    return activate(session, kind, name, version, str(path), summary, operators, clock)
+    """Load a GBFS snapshot folder or an on-demand service folder and make it active."""
+    if kind == "gbfs":
+        return import_gbfs(session, str(path), name, clock)
+    if kind == "ondemand":
+        return load_ondemand(session, name, path, clock)
+    raise InvalidInput(f"unknown feed kind {kind!r} (expected gbfs or ondemand)")
 
 
 def activate(session: Session, kind: str, name: str, version: str, source: str,
-             summary: dict[str, Any], operators: list[Operator], clock: Clock) -> LoadResult:
-    """Record a fully loaded version and make it the active one, in one transaction."""
+             summary: dict[str, Any], operators: list[Operator], clock: Clock,
+             snapshot: FeedSnapshot | None = None) -> LoadResult:
+    """Record a fully loaded version and make it the active one, in one transaction.
+
+    ``snapshot`` (bike share, on-demand) replaces the feed's snapshot row in the same
+    transaction; an unchanged version then only refreshes the snapshot.
+    """
     existing = _existing(session, kind, name, version)
+    created = existing is None or not existing.active
     try:
-        session.execute(
-            update(Feed).where(Feed.kind == kind, Feed.name == name).values(active=False)
-        )
-        if existing is None:
-            existing = Feed(kind=kind, name=name, version=version, summary=summary)
-            session.add(existing)
-        existing.source = source
-        existing.loaded_at = clock()
-        existing.active = True
-        for operator in operators:
-            operator.feed_name = name
-            session.merge(operator)
+        if existing is None or not existing.active:
+            session.execute(
+                update(Feed).where(Feed.kind == kind, Feed.name == name).values(active=False)
+            )
+            if existing is None:
+                existing = Feed(kind=kind, name=name, version=version, summary=summary)
+                session.add(existing)
+            existing.source = source
+            existing.loaded_at = clock()
+            existing.active = True
+            for operator in operators:
+                operator.feed_name = name
+                session.merge(operator)
+        if snapshot is not None:
+            session.merge(snapshot)
         session.commit()
     except Exception:
         session.rollback()
         raise
-    return LoadResult(existing, created=True)
+    return LoadResult(existing, created=created)
 
 
 def active_feeds(session: Session) -> list[Feed]:
@@ -271,6 +316,7 @@ class PlanRequest:
     min_transfer_seconds: int = 60
     max_transfers: int = 5
     window_minutes: int = 0
+    pass_product: str | None = None  # a one-day pass: legs it covers cost ¥0
 
 
 TRANSIT_MODES = frozenset({"bus", "tram", "rail", "subway", "ferry"})
@@ -320,18 +366,172 @@ def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
     return Endpoint(lat, lon, f"{lat:.6f},{lon:.6f}")
 
 
-def plan_trip(session: Session, store: NetworkStore, request: PlanRequest) -> PlanOut:
-    """Journeys for ``request`` as the plan document."""
+def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
+              now: dt.datetime | None = None,
+              availability: gbfs.Availability | None = None) -> PlanOut:
+    """Journeys for ``request`` as the plan document.
+
+    With ``bike`` or ``taxi`` among the modes the multimodal planner combines them with
+    transit; ``now`` (default: the request's time) dates bike availability, ``availability``
+    sets the margin and freshness rule.
+    """
     timetable = _network(session, store)
     origin = _endpoint(timetable, request.origin, "from")
     destination = _endpoint(timetable, request.destination, "to")
-    modes = None if request.modes is None else request.modes & TRANSIT_MODES
-    journeys = plan(timetable, Query(
+    covered = (None if request.pass_product is None
+               else pass_operators(session, request.pass_product))
+    query = Query(
         origin=origin, destination=destination, time=request.time, arrive_by=request.arrive_by,
         max_transfers=request.max_transfers, min_transfer_seconds=request.min_transfer_seconds,
-        window_minutes=request.window_minutes, modes=modes,
-    ))
-    return plan_document(timetable, journeys, origin, destination)
+        window_minutes=request.window_minutes, modes=request.modes,
+    )
+    if multimodal.wants_multimodal(query):
+        context = multimodal.Context(
+            mobility=mobility(session, store), now=int((now or request.time).timestamp()),
+            availability=availability or gbfs.Availability(), covered=covered or frozenset())
+        journeys = multimodal.plan(timetable, query, context)
+    else:
+        modes = None if request.modes is None else request.modes & TRANSIT_MODES
+        journeys = plan(timetable, dataclasses.replace(query, modes=modes))
+    return plan_document(timetable, journeys, origin, destination, covered)
+
+
+def pass_operators(session: Session, product: str) -> frozenset[str]:
+    """Operator ids a pass product covers (an unknown or retired product is an error).
+
+    Products belong to the passes package, which gtfs does not import: this reads the
+    ``products`` table with a plain SQL query (its ``operators`` column is a JSON list).
+    """
+    row = session.execute(text("SELECT operators, active FROM products WHERE code = :code"),
+                          {"code": product}).first()
+    if row is None or not row.active:
+        message = f"no active pass product {product!r}"
+        raise InvalidInput(f"pass: {message}", errors=[FieldError("pass", message)])
+    operators = json.loads(row.operators) if isinstance(row.operators, str) else row.operators
+    return frozenset(str(operator) for operator in operators or ())
+
+
+def mobility(session: Session, store: NetworkStore) -> Mobility:
+    """The current bike share and on-demand snapshots (starting pollers of live feeds)."""
+    if store.mobility.on_refresh is None:
+        store.mobility.on_refresh = _start_pollers
+    return store.mobility.current(session)
+
+
+def bike_stations(session: Session, store: NetworkStore, now: dt.datetime,
+                  availability: gbfs.Availability, system: str | None = None
+                  ) -> list[dict[str, Any]]:
+    """Every port of the active bike systems with its live availability."""
+    result = []
+    unix = int(now.timestamp())
+    for network in mobility(session, store).bikes:
+        bikes = network.system
+        if system is not None and system not in (bikes.system_id, network.feed):
+            continue
+        pick, drop, stale = network.usable(availability, unix)
+        for index, station in enumerate(bikes.stations):
+            status = bikes.status.get(station.station_id)
+            as_of = gbfs.as_of(bikes, station.station_id)
+            result.append({
+                "station_id": station.station_id, "system_id": bikes.system_id,
+                "name": station.name, "lat": station.lat, "lon": station.lon,
+                "capacity": station.capacity,
+                "bikes_available": None if status is None else status.bikes,
+                "docks_available": None if status is None else status.docks,
+                "is_installed": None if status is None else status.installed,
+                "is_renting": None if status is None else status.renting,
+                "is_returning": None if status is None else status.returning,
+                "as_of": dt.datetime.fromtimestamp(as_of, TOKYO).isoformat(timespec="seconds"),
+                "stale": bool(stale[index]), "can_pick_up": bool(pick[index]),
+                "can_drop_off": bool(drop[index]),
+            })
+    return result
+
+
+class GbfsPoller:
+    """Keeps a live GBFS system current: one import every ``ttl`` seconds, in a thread.
+
+    Several processes may poll the same feed: each poll first claims the snapshot row (an
+    UPDATE that succeeds only if nobody fetched within the ttl), so the system is fetched about
+    once per ttl overall. A failed poll is logged and the previous snapshot keeps serving.
+    """
+
+    MIN_INTERVAL = 5
+
+    def __init__(self, sessions: Callable[[], Session], name: str, url: str, clock: Clock
+                 ) -> None:
+        self.sessions = sessions
+        self.name = name
+        self.url = url
+        self.clock = clock
+        self.interval = 60
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def poll_once(self) -> bool:
+        """Fetch and store the system if its snapshot is older than its ttl; True if it did."""
+        with self.sessions() as session:
+            row = session.get(FeedSnapshot, ("gbfs", self.name))
+            now = self.clock()
+            if row is not None:
+                self.interval = max(self.MIN_INTERVAL, min(row.ttl, 3600))
+                if row.fetched_at > now - dt.timedelta(seconds=self.interval):
+                    return False
+                claimed = session.execute(
+                    update(FeedSnapshot)
+                    .where(FeedSnapshot.kind == "gbfs", FeedSnapshot.name == self.name,
+                           FeedSnapshot.fetched_at == row.fetched_at)
+                    .values(fetched_at=now))
+                session.commit()
+                if getattr(claimed, "rowcount", 1) != 1:
+                    return False
+            try:
+                import_gbfs(session, self.url, self.name, self.clock)
+            except InvalidInput as exc:
+                self.last_error = exc.detail
+                log.warning("GBFS poll of %s failed, previous snapshot kept: %s", self.url,
+                            exc.detail)
+                return False
+            self.last_error = None
+            return True
+
+    def start(self) -> None:
+        """Poll in a daemon thread until :meth:`stop`."""
+        self._thread = threading.Thread(target=self._run, name=f"gbfs-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling (waits for a poll in progress)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # a database hiccup must not end the thread
+                log.exception("GBFS poll of %s failed", self.url)
+            self._stop.wait(self.interval)
+
+
+_POLLERS: dict[str, GbfsPoller] = {}
+
+
+def _start_pollers(session: Session, snapshots: list[FeedSnapshot]) -> None:
+    """Start a poller per live GBFS feed, in processes that own an engine (servers)."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):
+        return  # a test's connection, shared with its transaction: no threads on it
+    for snapshot in snapshots:
+        if snapshot.kind == "gbfs" and urlsplit(snapshot.source).scheme in ("http", "https") \
+                and snapshot.name not in _POLLERS:
+            poller = GbfsPoller(sessionmaker(bind=bind), snapshot.name, snapshot.source,
+                                lambda: dt.datetime.now(dt.UTC))
+            _POLLERS[snapshot.name] = poller
+            poller.start()
 
 
 def _stop_document(timetable: Timetable, index: int, distance: float | None = None

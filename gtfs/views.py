@@ -9,9 +9,10 @@ from flask import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gtfs import services
+from gtfs.gbfs import Availability
 from gtfs.itinerary import PlanOut
 from maas.clock import TOKYO
-from maas.http import clock, db_session, endpoint, networks
+from maas.http import clock, db_session, endpoint, networks, settings
 
 bp = Blueprint("gtfs", __name__)
 
@@ -66,6 +67,8 @@ class PlanQuery(BaseModel):
     min_transfer_seconds: int = Field(default=60, ge=0, le=1800)
     max_transfers: int = Field(default=5, ge=0, le=10)
     window: int = Field(default=0, ge=0, le=240, description="minutes of departures")
+    pass_: str | None = Field(default=None, alias="pass", description=(
+        "a one-day pass product code: legs it covers cost ¥0 and say covered_by_pass"))
 
     @model_validator(mode="after")
     def _one_time(self) -> PlanQuery:
@@ -89,9 +92,61 @@ def plan(query: PlanQuery) -> PlanOut:
         origin=query.from_, destination=query.to, time=moment,
         arrive_by=query.arrive is not None, modes=services.parse_modes(query.modes),
         min_transfer_seconds=query.min_transfer_seconds, max_transfers=query.max_transfers,
-        window_minutes=query.window,
+        window_minutes=query.window, pass_product=query.pass_,
     )
-    return services.plan_trip(db_session(), networks(), request)
+    return services.plan_trip(db_session(), networks(), request, now=clock()(),
+                              availability=_availability())
+
+
+def _availability() -> Availability:
+    config = settings()
+    return Availability(margin=config.bike_margin,
+                        max_age_seconds=config.bike_status_max_age)
+
+
+class BikeStationOut(BaseModel):
+    """A bike share port with its live availability (null: no status reported)."""
+
+    station_id: str
+    system_id: str
+    name: str
+    lat: float
+    lon: float
+    capacity: int | None
+    bikes_available: int | None
+    docks_available: int | None
+    is_installed: bool | None
+    is_renting: bool | None
+    is_returning: bool | None
+    as_of: str = Field(description="when the port reported its status (ISO 8601)")
+    stale: bool = Field(description="status older than MAAS_BIKE_STATUS_MAX_AGE")
+    can_pick_up: bool = Field(description="the planner would start a ride here now")
+    can_drop_off: bool = Field(description="the planner would end a ride here now")
+
+
+class BikeStationsOut(BaseModel):
+    """Ports of the loaded bike share systems."""
+
+    stations: list[BikeStationOut]
+
+
+class BikeStationsQuery(BaseModel):
+    """Parameters of GET /bikes/stations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str | None = Field(default=None, description="a system id or feed name")
+
+
+@bp.get("/bikes/stations")
+@endpoint(summary="Bike share ports with live availability", response=BikeStationsOut,
+          query=BikeStationsQuery, tags=["transit"],
+          description="まちのり ports (GBFS): bikes and docks available, as of when, and "
+                      "whether the planner would use each port now.")
+def bike_stations(query: BikeStationsQuery) -> BikeStationsOut:
+    """Every port of the active GBFS systems."""
+    return BikeStationsOut.model_validate({"stations": services.bike_stations(
+        db_session(), networks(), clock()(), _availability(), query.system)})
 
 
 class StopOut(BaseModel):

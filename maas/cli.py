@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from gtfs.bench import bench
-from gtfs.cli import gtfs, plan
+from gtfs.cli import gbfs, gtfs, plan
 from maas import assets, db
 from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, progress
 from maas.config import Settings
@@ -224,6 +224,7 @@ def _exec_gunicorn(settings: Settings) -> None:
 
 
 cli.add_command(gtfs)
+cli.add_command(gbfs)
 cli.add_command(plan)
 bench.add_command(bench_passes)
 cli.add_command(bench)

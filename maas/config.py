@@ -36,6 +36,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
+    bike_margin: int = 1  # bikes at pick-up and docks at drop-off a port must have, at least
+    bike_status_max_age: int = 600  # seconds; older bike status is stale (the margin doubles)
     log_format: LogFormat = "text"
     log_level: str = "INFO"
     secret_key: str = DEV_SECRET_KEY
@@ -61,6 +63,8 @@ ENV_VARS: dict[str, str] = {
     "MAAS_HOST": "host",
     "MAAS_PORT": "port",
     "MAAS_WORKERS": "workers",
+    "MAAS_BIKE_MARGIN": "bike_margin",
+    "MAAS_BIKE_STATUS_MAX_AGE": "bike_status_max_age",
     "MAAS_LOG_FORMAT": "log_format",
     "MAAS_LOG_LEVEL": "log_level",
     "MAAS_SECRET_KEY": "secret_key",
@@ -166,6 +170,9 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         host=host,
         port=port,
         workers=workers,
+        bike_margin=_int(raw, "bike_margin", 1, 0, 100, "a number of bikes (0-100)"),
+        bike_status_max_age=_int(raw, "bike_status_max_age", 600, 0, 86400,
+                                 "a number of seconds (0-86400)"),
         log_format=cast(LogFormat, log_format),
         log_level=log_level,
         secret_key=secret_key,

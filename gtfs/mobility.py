@@ -1,0 +1,153 @@
+"""What the planner knows besides the timetable: bike share systems and on-demand services.
+
+:class:`MobilityStore` keeps, per process, the parsed snapshots of the active GBFS systems and
+on-demand service files, re-reading which snapshots are current from the database at most every
+``REFRESH_SECONDS`` (a plan request then rarely touches the database, and a poll or an import
+reaches every worker within that time). Arrays for the planner are built once per snapshot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gtfs import gbfs, ondemand
+from gtfs.models import Feed, FeedSnapshot
+from gtfs.timetable import Timetable, walk_seconds
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+PORT_TO_STOP_M = 300.0  # a port serves the stops within this walk
+
+
+@dataclasses.dataclass
+class BikeNetwork:
+    """A bike system with its ports as arrays (index = position in ``system.stations``)."""
+
+    feed: str
+    system: gbfs.BikeSystem
+    lat: F64
+    lon: F64
+    bikes: I64
+    docks: I64
+    renting: npt.NDArray[np.bool_]  # installed, renting and with a status
+    returning: npt.NDArray[np.bool_]
+    as_of: I64
+    _links: dict[int, tuple[I64, I64, I64, I64]] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def build(cls, feed: str, system: gbfs.BikeSystem) -> BikeNetwork:
+        """Arrays of ``system``'s ports."""
+        stations = system.stations
+        status = [system.status.get(s.station_id) for s in stations]
+        return cls(
+            feed=feed, system=system,
+            lat=np.asarray([s.lat for s in stations], dtype=np.float64),
+            lon=np.asarray([s.lon for s in stations], dtype=np.float64),
+            bikes=np.asarray([x.bikes if x else 0 for x in status], dtype=np.int64),
+            docks=np.asarray([(x.docks or 0) if x else 0 for x in status], dtype=np.int64),
+            renting=np.asarray([bool(x and x.installed and x.renting) for x in status]),
+            returning=np.asarray([bool(x and x.installed and x.returning) for x in status]),
+            as_of=np.asarray([gbfs.as_of(system, s.station_id) for s in stations],
+                             dtype=np.int64),
+        )
+
+    def usable(self, availability: gbfs.Availability, now: int
+               ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Per port: can pick up, can drop off, status stale (the rule of gbfs.Availability)."""
+        stale = now - self.as_of > availability.max_age_seconds
+        need = np.where(stale, availability.needed(True), availability.needed(False))
+        return self.renting & (self.bikes >= need), self.returning & (self.docks >= need), stale
+
+    def links(self, timetable: Timetable) -> tuple[I64, I64, I64, I64]:
+        """(port, stop, walk seconds, walk metres) for every stop within reach of a port."""
+        key = id(timetable)
+        if key not in self._links:
+            ports: list[int] = []
+            stops: list[int] = []
+            distances: list[float] = []
+            for port in range(len(self.system.stations)):
+                for stop, metres in timetable.stops_near(float(self.lat[port]),
+                                                         float(self.lon[port]), PORT_TO_STOP_M):
+                    ports.append(port)
+                    stops.append(stop)
+                    distances.append(metres)
+            self._links = {key: (
+                np.asarray(ports, dtype=np.int64), np.asarray(stops, dtype=np.int64),
+                np.asarray([walk_seconds(d) for d in distances], dtype=np.int64),
+                np.asarray([round(d * 1.3) for d in distances], dtype=np.int64))}
+        return self._links[key]
+
+
+@dataclasses.dataclass(frozen=True)
+class Mobility:
+    """Bike systems and on-demand services, as of one refresh."""
+
+    bikes: tuple[BikeNetwork, ...] = ()
+    taxis: tuple[ondemand.Service, ...] = ()
+
+
+class MobilityStore:
+    """Per-process cache of the current snapshots (see the module notes)."""
+
+    REFRESH_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._checked = -1e9
+        self._keys: tuple[tuple[str, str, dt.datetime], ...] = ()
+        self._current = Mobility()
+        self.on_refresh: Callable[[Session, list[FeedSnapshot]], None] | None = None
+
+    def current(self, session: Session) -> Mobility:
+        """The snapshots of active feeds (re-read when one changed, checked every few s)."""
+        now = time.monotonic()
+        if now - self._checked < self.REFRESH_SECONDS:
+            return self._current
+        with self._lock:
+            rows = session.execute(
+                select(FeedSnapshot.kind, FeedSnapshot.name, FeedSnapshot.fetched_at)
+                .join(Feed, (Feed.kind == FeedSnapshot.kind) & (Feed.name == FeedSnapshot.name)
+                      & (Feed.active.is_(True)))
+                .order_by(FeedSnapshot.kind, FeedSnapshot.name)
+            ).all()
+            keys = tuple((kind, name, fetched) for kind, name, fetched in rows)
+            if keys != self._keys:
+                snapshots = list(session.scalars(
+                    select(FeedSnapshot).join(Feed, (Feed.kind == FeedSnapshot.kind)
+                                              & (Feed.name == FeedSnapshot.name)
+                                              & (Feed.active.is_(True)))
+                    .order_by(FeedSnapshot.kind, FeedSnapshot.name)))
+                self._current = build(snapshots)
+                self._keys = keys
+                if self.on_refresh is not None:
+                    self.on_refresh(session, snapshots)
+            self._checked = time.monotonic()
+            return self._current
+
+    def forget(self) -> None:
+        """Re-read on the next request (this process just loaded something)."""
+        self._checked = -1e9
+
+
+def build(snapshots: list[FeedSnapshot]) -> Mobility:
+    """Parse snapshot rows into the planner's structures."""
+    bikes: list[BikeNetwork] = []
+    taxis: list[ondemand.Service] = []
+    for snapshot in snapshots:
+        document: dict[str, Any] = snapshot.document
+        if snapshot.kind == "gbfs":
+            bikes.append(BikeNetwork.build(snapshot.name,
+                                           gbfs.BikeSystem.from_document(document)))
+        elif snapshot.kind == "ondemand":
+            taxis.extend(ondemand.from_document(document["services"]))
+    return Mobility(bikes=tuple(bikes), taxis=tuple(taxis))
