@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, url_for
 from werkzeug.wrappers.response import Response
 
 bp = Blueprint("pages", __name__)
@@ -31,10 +31,33 @@ def rider() -> str:
     return _page("app")
 
 
+@bp.get("/app/sw.js")
+def rider_service_worker() -> Response:
+    """The rider page's service worker, allowed to control ``/app`` itself (not only /app/)."""
+    response = current_app.send_static_file("rider-sw.js")
+    response.headers["Service-Worker-Allowed"] = "/app"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @bp.get("/driver")
 def driver() -> str:
     """The driver's and validator's page."""
     return _page("driver")
+
+
+@bp.get("/driver/sw.js")
+def driver_service_worker() -> Response:
+    """The driver page's service worker: keeps the page, its scripts and the QR reader's wasm
+    so the page judges offline; allowed to control ``/driver`` itself."""
+    return _service_worker("driver-sw.js", "/driver")
+
+
+def _service_worker(filename: str, scope: str) -> Response:
+    response = current_app.send_static_file(filename)
+    response.headers["Service-Worker-Allowed"] = scope
+    response.headers["Cache-Control"] = "no-cache"  # a new release reaches devices at once
+    return response
 
 
 @bp.get("/partners")

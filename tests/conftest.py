@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -31,6 +32,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from maas.app import create_app
 from maas.cli import CliState, cli
 from maas.db import create_db_engine, upgrade
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -255,3 +259,32 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+# flags that keep chromium from reaching for Google's services on a closed network
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    """Debian's chromium (or MAAS_CHROMIUM); the test command installs it."""
+    path = os.environ.get("MAAS_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        pytest.fail("chromium is not installed: run scripts/test, which installs it")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One chromium for the whole run (Playwright's sync API allows one driver at a time, so
+    every browser test module shares this fixture rather than defining its own)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()

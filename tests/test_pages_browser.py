@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import REPO, RunningServer
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO / "test-artifacts"
-# flags that keep chromium from reaching for Google's services on a closed network
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
-def chromium_path() -> str:
-    """Debian's chromium (or MAAS_CHROMIUM); the test command installs it."""
-    path = os.environ.get("MAAS_CHROMIUM") or shutil.which("chromium")
-    if not path:
-        pytest.fail("chromium is not installed: run scripts/test, which installs it")
-    return path
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
