@@ -34,7 +34,7 @@ from maas.cli import CliState, cli
 from maas.db import create_db_engine, upgrade
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -288,3 +288,17 @@ def browser() -> Iterator[Browser]:
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A phone-sized page in Japanese on Tokyo time; script errors on it fail the test."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="ja-JP", timezone_id="Asia/Tokyo"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], errors

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.conftest import REPO, RunningServer
+from tests.conftest import CHROMIUM_ARGS, REPO, RunningServer, chromium_path
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO / "test-artifacts"
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, locale="ja-JP", timezone_id="Asia/Tokyo"
-    )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == [], errors
+# `browser` and `page` (a phone-sized Japanese context) are fixtures in tests/conftest.py
+__all__ = ["ARTIFACTS", "CHROMIUM_ARGS", "chromium_path"]
 
 
 def test_rider_page_lists_products_in_japanese_and_english(

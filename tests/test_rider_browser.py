@@ -26,7 +26,7 @@ import pytest
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from maas.clock import TOKYO
 from maas.config import DEV_SECRET_KEY
@@ -94,18 +94,6 @@ def relay(demo_server: RunningServer) -> Iterator[Relay]:
         relay.cut()
 
 
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP",
-                                  timezone_id="Asia/Tokyo", service_workers="allow")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == [], errors
-
-
 def issuing_keys(base_url: str) -> dict[str, ec.EllipticCurvePublicKey]:
     """The server's published keys, as a validator would load them."""
     with urllib.request.urlopen(f"{base_url}/.well-known/jwks.json") as response:  # noqa: S310
@@ -136,28 +124,28 @@ def check(payload: str, keys: dict[str, ec.EllipticCurvePublicKey]) -> credentia
 
 
 def test_rider_buys_a_pass_and_shows_a_rotating_code_also_offline(
-    phone: Page, relay: Relay, demo_server: RunningServer
+    page: Page, relay: Relay, demo_server: RunningServer
 ) -> None:
-    phone.goto(f"{relay.base_url}/app")
-    phone.get_by_label("メールアドレス").fill(f"rider-{uuid.uuid4().hex[:8]}@example.jp")
-    phone.get_by_label("パスワード（8文字以上）").fill("correct horse battery")
-    phone.get_by_role("button", name="新規登録").click()
-    expect(phone.locator("#rider-email")).to_contain_text("@example.jp")
+    page.goto(f"{relay.base_url}/app")
+    page.get_by_label("メールアドレス").fill(f"rider-{uuid.uuid4().hex[:8]}@example.jp")
+    page.get_by_label("パスワード（8文字以上）").fill("correct horse battery")
+    page.get_by_role("button", name="新規登録").click()
+    expect(page.locator("#rider-email")).to_contain_text("@example.jp")
 
-    expect(phone.get_by_label("カード番号（テスト用カード）")).to_have_value("4242 4242 4242 4242")
-    phone.get_by_role("combobox", name="乗車券", exact=True).select_option("kanazawa-1day")
-    phone.get_by_role("button", name="購入する").click()
-    expect(phone.locator("#buy-message")).to_have_text("購入しました（¥800）。")
+    expect(page.get_by_label("カード番号（テスト用カード）")).to_have_value("4242 4242 4242 4242")
+    page.get_by_role("combobox", name="乗車券", exact=True).select_option("kanazawa-1day")
+    page.get_by_role("button", name="購入する").click()
+    expect(page.locator("#buy-message")).to_have_text("購入しました（¥800）。")
 
-    qr = phone.get_by_role("img", name="乗車券のQRコード（5秒ごとに更新）")
+    qr = page.get_by_role("img", name="乗車券のQRコード（5秒ごとに更新）")
     expect(qr).to_have_attribute("data-shown-at", re.compile(r"^\d+$"))
     today = dt.datetime.now(TOKYO).date()
-    expect(phone.locator("#pass-category")).to_have_text("大人")
-    expect(phone.locator("#pass-date")).to_contain_text(f"{today.year}年{today.month}月{today.day}日")
-    expect(phone.locator(".only-today")).to_have_text("当日限り")
+    expect(page.locator("#pass-category")).to_have_text("大人")
+    expect(page.locator("#pass-date")).to_contain_text(f"{today.year}年{today.month}月{today.day}日")
+    expect(page.locator(".only-today")).to_have_text("当日限り")
     secret = colour_secret(os.environ.get("MAAS_SECRET_KEY", DEV_SECRET_KEY))
     colour = colour_of_day(today, secret)
-    expect(phone.locator("#pass-band")).to_have_attribute("aria-label", f"今日の色 {colour}")
+    expect(page.locator("#pass-band")).to_have_attribute("aria-label", f"今日の色 {colour}")
 
     keys = issuing_keys(demo_server.base_url)
     first = read_code(qr)
@@ -168,12 +156,12 @@ def test_rider_buys_a_pass_and_shows_a_rotating_code_also_offline(
     assert int(qr.get_attribute("data-version") or 99) <= 15
 
     # the service worker has the page; then the network goes away
-    phone.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
     relay.cut()
-    phone.context.set_offline(True)
-    phone.reload()
+    page.context.set_offline(True)
+    page.reload()
     expect(qr).to_have_attribute("data-shown-at", re.compile(r"^\d+$"))
-    expect(phone.locator("#pass-category")).to_have_text("大人")
+    expect(page.locator("#pass-category")).to_have_text("大人")
     shown_at = qr.get_attribute("data-shown-at")
     offline = read_code(qr)
     assert check(offline, keys).pass_id == claims.pass_id
@@ -182,4 +170,4 @@ def test_rider_buys_a_pass_and_shows_a_rotating_code_also_offline(
     assert check(rotated, keys).pass_id == claims.pass_id
     assert len({first, offline, rotated}) == 3
     ARTIFACTS.mkdir(exist_ok=True)
-    phone.screenshot(path=str(ARTIFACTS / "rider-pass-offline.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "rider-pass-offline.png"), full_page=True)
