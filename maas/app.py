@@ -21,6 +21,7 @@ from maas.db import create_db_engine, session_factory
 from maas.http import EXTENSION, close_db_session
 from maas.logs import configure_logging, request_id_var
 from maas.problems import register_error_handlers
+from validators.services import ScanListener
 
 API_PREFIX = "/api/v1"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -37,6 +38,8 @@ class AppState:
     sessions: sessionmaker[Session]
     clock: Clock
     networks: NetworkStore
+    # called with each batch of newly ingested scans, inside its transaction (roll-ups)
+    scan_listeners: tuple[ScanListener, ...] = ()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -130,20 +130,37 @@ class IssuedPass:
 def issue_pass(session: Session, keys: KeyStore, product_code: str, service_date: dt.date,
                category: str, device_key: ec.EllipticCurvePublicKey | None,
                clock: Clock) -> IssuedPass:
-    """Sign a pass credential for a product on sale (bound to ``device_key`` when given).
+    """Sign and store a pass without an order (support staff, kiosks, tests).
 
-    Orders and stored passes arrive with the order service; this signs the credential itself.
+    Bound to ``device_key`` when given. The pass is stored like a sold one, so it can be
+    revoked and its scans are checked for fraud.
     """
     product = get_product(session, product_code)
     if category not in credential.CATEGORIES:
         raise InvalidInput(f"category: {category!r} is not adult or child",
                            errors=[FieldError("category", "adult or child")])
+    issued, kid = _new_pass(session, keys, product.code, category, service_date, device_key,
+                            None, clock)
+    session.commit()
+    return IssuedPass(issued.id, issued.token, service_date, kid)
+
+
+def _new_pass(session: Session, keys: KeyStore, product_code: str, category: str,
+              service_date: dt.date, device_key: ec.EllipticCurvePublicKey | None,
+              order: Order | None, clock: Clock) -> tuple[Pass, str]:
+    """Sign a credential and add its pass row (the caller commits); returns it and the kid."""
     kid, signing_key = keys.signing_key(clock())
-    claims = credential.PassClaims(credential.new_pass_id(), product.code, category,
+    claims = credential.PassClaims(credential.new_pass_id(), product_code, category,
                                    service_date, device_key)
-    token = credential.issue(claims, signing_key, kid)
+    issued = Pass(id=claims.pass_id, order_id=order.id if order else None,
+                  rider_id=order.rider_id if order else None, product_code=product_code,
+                  category=category, service_date=service_date,
+                  token=credential.issue(claims, signing_key, kid),
+                  device_key=credential.compress_public_key(device_key) if device_key else None,
+                  status="valid", revoked_reason=None, issued_at=clock())
     keys.record_use(kid, service_date)
-    return IssuedPass(claims.pass_id, token, service_date, kid)
+    session.add(issued)
+    return issued, kid
 
 
 Owned = TypeVar("Owned", Order, Pass)
@@ -243,18 +260,10 @@ def _replay(session: Session, order: Order, request: OrderRequest) -> OrderResul
 
 def _fulfil(session: Session, order: Order, keys: KeyStore, clock: Clock) -> Pass:
     """Mark an order paid and issue its one pass (the caller commits)."""
-    kid, signing_key = keys.signing_key(clock())
-    claims = credential.PassClaims(credential.new_pass_id(), order.product_code,
-                                   order.category, order.service_date)
-    issued = Pass(id=claims.pass_id, order_id=order.id, rider_id=order.rider_id,
-                  product_code=order.product_code, category=order.category,
-                  service_date=order.service_date,
-                  token=credential.issue(claims, signing_key, kid), device_key=None,
-                  status="valid", revoked_reason=None, issued_at=clock())
-    keys.record_use(kid, order.service_date)
+    issued, _ = _new_pass(session, keys, order.product_code, order.category,
+                          order.service_date, None, order, clock)
     order.status = "paid"
     order.paid_at = clock()
-    session.add(issued)
     session.flush()
     return issued
 
@@ -370,6 +379,10 @@ def _revoke(found: Pass, reason: str) -> None:
     found.revoked_reason = reason[:200]
 
 
+# a flagged pass (validators' fraud checks) is denied like a revoked one
+DENIED_STATUSES = ("revoked", "flagged")
+
+
 def trust_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret: str,
                  clock: Clock) -> tuple[dict[str, Any], str]:
     """The current trust bundle: the document and its signed form."""
@@ -384,7 +397,7 @@ def trust_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret
     ]
     denied = session.execute(
         select(Pass.id, Pass.service_date).where(
-            Pass.status == "revoked",
+            Pass.status.in_(DENIED_STATUSES),
             Pass.service_date.in_([today, today + dt.timedelta(days=1)]))
     ).all()
     products = [

@@ -55,3 +55,15 @@ def add_device(state: CliState, operator_id: str, vehicle: str | None, stop: str
     document = {"device_id": created.device.id, "enrollment_code": created.enrollment_code}
     emit(as_json, document,
          f"device {created.device.id}: enrolment code {created.enrollment_code}")
+
+
+@devices.command("revoke")
+@click.argument("device_id")
+@json_option
+@pass_state
+def revoke_device(state: CliState, device_id: str, as_json: bool) -> None:
+    """Revoke a device: its token stops working at once."""
+    with state.session() as session:
+        device = services.revoke_device(session, device_id, state.runtime().clock)
+    emit(as_json, {"device_id": device.id, "status": device.status},
+         f"device {device.id}: revoked")

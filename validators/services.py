@@ -1,18 +1,25 @@
-"""Enrolling validator devices and authenticating them by token."""
+"""Validator devices (enrolment, tokens, revocation) and the scans they upload."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable, Sequence
+from typing import cast
 
-from sqlalchemy import column, select, table
+from sqlalchemy import Insert, Table, column, select, table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from maas.clock import Clock
 from maas.errors import FieldError, InvalidInput, NotFound, Unauthorized
-from validators.models import Device
+from validators import fraud
+from validators.fraud import FraudLimits
+from validators.models import Device, Scan
+from validators.verify import Context, Result, TrustBundle, replay_key, verify
 
 
 def _digest(secret: str) -> str:
@@ -67,3 +74,110 @@ def authenticate(session: Session, token: str) -> Device:
     if device is None or device.status != "active":
         raise Unauthorized("unknown or revoked device token")
     return device
+
+
+def revoke_device(session: Session, device_id: str, clock: Clock) -> Device:
+    """Stop a device's token working (a lost phone, a stolen validator)."""
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound(f"no device {device_id!r}")
+    device.status = "revoked"
+    device.token_hash = None
+    device.enrollment_code_hash = None
+    session.commit()
+    return device
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanRecord:
+    """One journaled check as a device uploads it."""
+
+    id: str
+    result: str
+    code: str
+    scanned_at: dt.datetime
+    digest: str | None = None
+    pass_id: str | None = None
+    product: str | None = None
+    category: str | None = None
+    service_date: dt.date | None = None
+    lat: float | None = None
+    lon: float | None = None
+    route_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestResult:
+    """How many scans were new, how many the server already had, which passes got flagged."""
+
+    accepted: int
+    duplicates: int
+    flagged: tuple[str, ...] = ()
+
+
+# called inside the ingesting transaction with the newly inserted scans (roll-ups, ...)
+ScanListener = Callable[[Session, Sequence[Scan]], None]
+
+
+def ingest_scans(session: Session, device: Device, records: Sequence[ScanRecord],
+                 clock: Clock, listeners: Sequence[ScanListener] = (),
+                 limits: FraudLimits | None = None) -> IngestResult:
+    """Store a batch of scans exactly once each (by scan id), then check them for fraud.
+
+    A retried batch — after a crash, a timeout or a lost answer — inserts only what the server
+    does not have yet; the rest count as duplicates.
+    """
+    now = clock()
+    rows: dict[str, dict[str, object]] = {}
+    for record in records:
+        rows.setdefault(record.id, {
+            "id": record.id, "device_id": device.id, "operator_id": device.operator_id,
+            "vehicle": device.vehicle, "stop": device.stop, "route_id": record.route_id,
+            "result": record.result, "code": record.code, "pass_id": record.pass_id,
+            "product_code": record.product, "category": record.category,
+            "service_date": record.service_date, "digest": record.digest,
+            "lat": record.lat, "lon": record.lon, "scanned_at": record.scanned_at,
+            "received_at": now,
+        })
+    inserted: set[str] = set()
+    if rows:
+        statement = _insert_ignoring_duplicates(session).returning(Scan.__table__.c.id)
+        inserted = set(session.execute(statement, list(rows.values())).scalars())
+    scans = [Scan(**rows[scan_id]) for scan_id in rows if scan_id in inserted]
+    flagged = fraud.check(session, [s for s in scans if s.result == "accept" and s.pass_id],
+                          now, limits or fraud.FraudLimits())
+    for listener in listeners:
+        listener(session, scans)
+    session.commit()
+    return IngestResult(len(inserted), len(records) - len(inserted), tuple(flagged))
+
+
+def _insert_ignoring_duplicates(session: Session) -> Insert:
+    table = cast(Table, Scan.__table__)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=["id"])
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=["id"])
+
+
+def validate(session: Session, device: Device, payload: str, at: dt.datetime | None,
+             bundle: TrustBundle, clock: Clock, listeners: Sequence[ScanListener] = ()
+             ) -> tuple[Result, str]:
+    """Judge a code for a connected device with the server's current bundle, and record it.
+
+    ``at`` lets a device that was briefly offline submit a check it made a moment ago; the
+    server still judges the presentation window against that time.
+    """
+    now = at or clock()
+    key = replay_key(payload)
+    seen_at = session.scalar(
+        select(Scan.scanned_at).where(Scan.device_id == device.id, Scan.digest == key,
+                                      Scan.result == "accept")
+        .order_by(Scan.scanned_at.desc()).limit(1))
+    context = Context(device.operator_id, {key: seen_at} if seen_at else {})
+    result = verify(payload, bundle, now, context)
+    scan_id = str(uuid.uuid4())
+    ingest_scans(session, device, [ScanRecord(
+        id=scan_id, result=result.result, code=result.code, scanned_at=now,
+        digest=result.replay_key or key, pass_id=result.pass_id, product=result.product,
+        category=result.category, service_date=result.service_date)], clock, listeners)
+    return result, scan_id

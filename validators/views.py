@@ -1,17 +1,20 @@
-"""HTTP interface of the validator service: enrolment and the trust bundle."""
+"""HTTP interface of the validator service: enrolment, the trust bundle, checks and scans."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from typing import Any
+from typing import Any, Literal
 
-from flask import Blueprint, Response, request
-from pydantic import BaseModel, ConfigDict, Field
+from flask import Blueprint, Response, current_app, request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from maas.http import bearer_token, clock, db_session, endpoint, settings
 from passes.keys import KeyStore
 from passes.services import trust_bundle
 from validators import services
+from validators.verify import TrustBundle
 
 bp = Blueprint("validators", __name__)
 
@@ -59,10 +62,7 @@ def bundle() -> BundleOut | Response:
     """Issuing keys, deny-list, products and colours, signed by the pinned bundle key."""
     session = db_session()
     services.authenticate(session, bearer_token())
-    home = settings().home
-    secret = hashlib.sha256(f"colour:{settings().secret_key}".encode()).hexdigest()
-    document, signed = trust_bundle(session, KeyStore(home), KeyStore(home, kind="bundle"),
-                                    secret, clock())
+    document, signed = _current_bundle(session)
     etag = f'"{document["version"]}"'
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers={"ETag": etag})
@@ -70,3 +70,101 @@ def bundle() -> BundleOut | Response:
                         .model_dump_json(), mimetype="application/json")
     response.headers["ETag"] = etag
     return response
+
+
+def _current_bundle(session: Session) -> tuple[dict[str, Any], str]:
+    home = settings().home
+    secret = hashlib.sha256(f"colour:{settings().secret_key}".encode()).hexdigest()
+    return trust_bundle(session, KeyStore(home), KeyStore(home, kind="bundle"), secret,
+                        clock())
+
+
+def _listeners() -> tuple[services.ScanListener, ...]:
+    listeners: tuple[services.ScanListener, ...] = current_app.extensions["maas"].scan_listeners
+    return listeners
+
+
+class ValidationIn(BaseModel):
+    """A code a connected device scanned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payload: str = Field(min_length=1, max_length=2048, description="the decoded QR text")
+    at: AwareDatetime | None = Field(
+        default=None, description="when it was scanned, if not now (ISO 8601 with offset)")
+
+
+class CheckOut(BaseModel):
+    """The verdict, as `maas-validator check --json` prints it."""
+
+    result: Literal["accept", "reject", "cannot_judge"]
+    code: str
+    message_ja: str
+    message_en: str
+    pass_id: str | None
+    product: str | None
+    category: str | None
+    service_date: dt.date | None
+    scan_id: str
+
+
+@bp.post("/validations")
+@endpoint(summary="Judge a code for a connected device, with the server's deny-list",
+          response=CheckOut, body=ValidationIn, tags=["validators"], security=["device"],
+          errors=[401, 422])
+def validation(body: ValidationIn) -> CheckOut:
+    """The offline verifier on the server's current bundle; the scan is recorded at once."""
+    session = db_session()
+    device = services.authenticate(session, bearer_token())
+    document, _ = _current_bundle(session)
+    result, scan_id = services.validate(session, device, body.payload, body.at,
+                                        TrustBundle.from_document(document), clock(),
+                                        _listeners())
+    return CheckOut(**result.as_json(), scan_id=scan_id)
+
+
+class ScanIn(BaseModel):
+    """One journaled check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                    description="made by the device; a retried upload is recognised by it")
+    result: Literal["accept", "reject", "cannot_judge"]
+    code: str = Field(min_length=1, max_length=32)
+    digest: str | None = Field(default=None, max_length=32)
+    pass_id: str | None = Field(default=None, max_length=32)
+    product: str | None = Field(default=None, max_length=64)
+    category: Literal["adult", "child"] | None = None
+    service_date: dt.date | None = None
+    scanned_at: AwareDatetime
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    route_id: str | None = Field(default=None, max_length=100)
+
+
+class ScansIn(BaseModel):
+    """A batch of journaled checks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scans: list[ScanIn] = Field(max_length=1000)
+
+
+class ScansOut(BaseModel):
+    """What the upload changed on the server."""
+
+    accepted: int = Field(description="scans stored now")
+    duplicates: int = Field(description="scans the server already had (a retried upload)")
+
+
+@bp.post("/scans")
+@endpoint(summary="Upload journaled scans (idempotent by scan id)", response=ScansOut,
+          body=ScansIn, tags=["validators"], security=["device"], errors=[401, 422])
+def scans(body: ScansIn) -> ScansOut:
+    """Stores each scan once; checks accepted ones for fraud."""
+    session = db_session()
+    device = services.authenticate(session, bearer_token())
+    records = [services.ScanRecord(**scan.model_dump()) for scan in body.scans]
+    outcome = services.ingest_scans(session, device, records, clock(), _listeners())
+    return ScansOut(accepted=outcome.accepted, duplicates=outcome.duplicates)
