@@ -1,0 +1,198 @@
+"""The driver page (/driver) in a real chromium: the browser verifier and the offline scanner.
+
+The browser verifier (maas/static/verify.js) must give the code of every shared vector that
+validators/verify.py gives. The page is then driven like a driver would: enrol with a real
+enrolment code of the running demo server, read real bound passes from PNG QR codes (decoded by
+the zxing-wasm ponyfill, whose wasm this server serves), get green and red verdicts, reload
+with the network off, still judge, and sync the journal once back online.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from maas.clock import TOKYO, system_clock
+from maas.db import create_db_engine, session_factory
+from passes import credential, qr
+from passes import services as pass_services
+from passes.keys import KeyStore
+from tests.conftest import RunningServer
+from tests.test_pages_browser import ARTIFACTS
+from tests.vectors import load
+from validators import services as device_services
+from validators.models import Scan
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 390, "height": 844},
+                                  locale="ja-JP", timezone_id="Asia/Tokyo")
+    yield context
+    context.close()
+
+
+def _page(context: BrowserContext) -> tuple[Page, list[str], list[str]]:
+    """A page that records its script errors and every URL it requests."""
+    page = context.new_page()
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    context.on("request", lambda request: requests.append(request.url))
+    return page, errors, requests
+
+
+VERIFY_VECTORS = """async (vectors) => {
+  const m = await import("/static/verify.js");
+  const shared = await m.loadBundle(vectors.bundle);
+  const out = [];
+  for (const c of vectors.cases) {
+    const bundle = "bundle" in c ? (c.bundle && await m.loadBundle(c.bundle)) : shared;
+    const r = await m.verify(c.payload, bundle, c.now, {operator: c.operator, seen: c.seen});
+    out.push({name: c.name, code: r.code, expected: c.expected,
+              message_ja: r.message_ja, message_en: r.message_en});
+  }
+  return out;
+}"""
+
+
+def test_browser_verifier_agrees_with_every_shared_vector(
+        context: BrowserContext, demo_server: RunningServer) -> None:
+    from validators.verify import MESSAGES
+
+    page, errors, _ = _page(context)
+    page.goto(f"{demo_server.base_url}/driver")
+    vectors = load()
+    judged: list[dict[str, Any]] = page.evaluate(VERIFY_VECTORS, vectors)
+    assert len(judged) == len(vectors["cases"])
+    mismatches = [f"{j['name']}: browser {j['code']}, expected {j['expected']}"
+                  for j in judged if j["code"] != j["expected"]]
+    assert mismatches == []
+    # the same words as the Python verifier, in both languages
+    assert all((j["message_ja"], j["message_en"]) == MESSAGES[j["code"]] for j in judged)
+    assert errors == []
+
+
+def _boarding_time() -> dt.datetime:
+    """Now, or 04:30 today when it is earlier in Kanazawa: a pass's service date starts at 04:00
+    (before 03:00 yesterday's still runs, but the deny-list holds today's and tomorrow's)."""
+    now = dt.datetime.now(TOKYO)
+    return max(now, now.replace(hour=4, minute=30, second=0, microsecond=0))
+
+
+def _qr_file(folder: Path, name: str, payload: str) -> Path:
+    path = folder / f"{name}.png"
+    path.write_bytes(qr.png(payload))
+    return path
+
+
+def _scan(page: Page, image: Path, state: str, reason_ja: str) -> None:
+    page.set_input_files("#scan-image", str(image))
+    result = page.locator("#result")
+    expect(result).to_have_attribute("data-state", state)
+    expect(result.locator(".reason-ja")).to_have_text(reason_ja)
+
+
+def test_driver_enrols_judges_offline_and_syncs(
+        context: BrowserContext, demo_server: RunningServer, tmp_path: Path) -> None:
+    moment = _boarding_time()
+    phone = ec.generate_private_key(ec.SECP256R1())
+    engine = create_db_engine(f"sqlite:///{demo_server.home / 'maas.sqlite3'}")
+    keys = KeyStore(demo_server.home)
+    with session_factory(engine)() as session:
+        enrolment = device_services.add_device(session, "hokutetsu", "bus-1", None, system_clock)
+        good, revoked, later = (
+            pass_services.issue_pass(session, keys, "kanazawa-1day", day, "adult",
+                                     phone.public_key(), system_clock)
+            for day in (moment.date(), moment.date(), moment.date() + dt.timedelta(days=2)))
+        pass_services.revoke_pass(session, revoked.pass_id, "lost phone reported")
+    device_id = enrolment.device.id
+    # the page's clock runs from the boarding time; the phone presents on the same clock
+    context.clock.install(time=moment)
+
+    def shown(issued: pass_services.IssuedPass, name: str) -> Path:
+        at = dt.datetime.fromtimestamp(page.evaluate("Date.now()") / 1000, dt.UTC)
+        return _qr_file(tmp_path, name, credential.present(issued.token, phone, at))
+
+    page, errors, requests = _page(context)
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    # enrol once: device token, pinned bundle keys, a verified trust bundle
+    page.goto(f"{demo_server.base_url}/driver")
+    expect(page.locator("#result")).to_contain_text("登録")
+    page.fill("#enrol-code", enrolment.enrollment_code)
+    page.get_by_role("button", name="この端末を登録").click()
+    expect(page.locator("#scanner")).to_be_visible()
+    page.wait_for_function("window.maasDriver.state.bundle !== null")
+    expect(page.locator("#status-operator")).to_have_text("hokutetsu")
+    colour = page.locator("#day-swatch").get_attribute("data-colour")
+    assert colour
+    assert colour.startswith("#")
+
+    # a bound pass shown now: green, with the product and category
+    accepted = shown(good, "accept")
+    _scan(page, accepted, "accept", "有効です")
+    expect(page.locator("#result .pass-category")).to_have_text("大人")
+    expect(page.locator("#result .pass-product")).to_have_text("金沢市内1日フリー乗車券")
+    expect(page.locator("#status-reader")).to_have_text("zxing-wasm")
+    page.screenshot(path=str(ARTIFACTS / "driver-accept.png"), full_page=True)
+    # the same code again on this device: a replay
+    _scan(page, accepted, "reject", "この端末で使用済みのコードです")
+    # revoked, and a pass for the day after tomorrow: red with the reason
+    _scan(page, shown(revoked, "revoked"), "reject", "無効化された乗車券です")
+    page.screenshot(path=str(ARTIFACTS / "driver-reject.png"), full_page=True)
+    _scan(page, shown(later, "later"), "reject", "利用日前です")
+    page.get_by_label("コードを貼り付け・入力").fill("https://example.jp/")
+    page.get_by_role("button", name="判定する").click()
+    expect(page.locator("#result")).to_have_attribute("data-code", "malformed")
+
+    # no network: the service worker serves the page, its scripts and the wasm
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    context.set_offline(True)
+    [worker] = context.service_workers
+    assert worker.evaluate("fetch('/api/v1/health').then(() => 'online', () => 'offline')") \
+        == "offline"
+    page.reload()
+    expect(page.locator("#scanner")).to_be_visible()
+    page.wait_for_function("window.maasDriver.state.bundle !== null")
+    _scan(page, shown(good, "accept-offline"), "accept", "有効です")
+    expect(page.locator("#status-sync")).to_contain_text("オフライン")
+    page.screenshot(path=str(ARTIFACTS / "driver-offline.png"), full_page=True)
+    journal: list[dict[str, Any]] = page.evaluate("maasDriver.allScans()")
+    assert [row["code"] for row in journal] == [
+        "accept", "malformed", "too_early", "revoked", "replay", "accept"]
+    assert journal[0].get("pending") == 1  # judged offline, not yet uploaded
+    assert all(row["scanned_at"].endswith("+09:00") for row in journal)
+    assert journal[0]["digest"]
+    assert journal[1]["digest"] is None
+
+    # back online: the journal goes up once, in one batch, and nothing stays pending
+    context.set_offline(False)
+    page.evaluate("maasDriver.syncNow()")
+    expect(page.locator("#status-pending")).to_have_text("0")
+    with Session(engine) as session:
+        stored = session.scalars(select(Scan).where(Scan.device_id == device_id)).all()
+    assert sorted(s.id for s in stored) == sorted(row["id"] for row in journal)
+    by_id = {s.id: s for s in stored}
+    assert by_id[journal[0]["id"]].result == "accept"
+    assert by_id[journal[0]["id"]].pass_id == good.pass_id
+    assert by_id[journal[3]["id"]].code == "revoked"
+    again = page.evaluate("maasDriver.syncNow()")
+    assert again["uploaded"] == 0  # nothing pending: nothing sent twice
+    engine.dispose()
+
+    no_cdn = [url for url in requests if not url.startswith(demo_server.base_url)]
+    assert no_cdn == []
+    assert any(url.endswith("/static/vendor/zxing-wasm/zxing_reader.wasm") for url in requests)
+    assert errors == []
