@@ -10,12 +10,14 @@ with the network off, still judge, and sync the journal once back online.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +27,7 @@ from maas.db import create_db_engine, session_factory
 from passes import credential, qr
 from passes import services as pass_services
 from passes.keys import KeyStore
-from tests.conftest import RunningServer
+from tests.conftest import CHROMIUM_ARGS, RunningServer, chromium_path
 from tests.test_pages_browser import ARTIFACTS
 from tests.vectors import load
 from validators import services as device_services
@@ -96,6 +98,16 @@ def _qr_file(folder: Path, name: str, payload: str) -> Path:
     return path
 
 
+def _enrol(page: Page, base_url: str, code: str) -> None:
+    """Enrol through the page: device token, pinned bundle keys, a verified trust bundle."""
+    page.goto(f"{base_url}/driver")
+    expect(page.locator("#result")).to_contain_text("登録")
+    page.fill("#enrol-code", code)
+    page.get_by_role("button", name="この端末を登録").click()
+    expect(page.locator("#scanner")).to_be_visible()
+    page.wait_for_function("window.maasDriver.state.bundle !== null")
+
+
 def _scan(page: Page, image: Path, state: str, reason_ja: str) -> None:
     page.set_input_files("#scan-image", str(image))
     result = page.locator("#result")
@@ -127,13 +139,7 @@ def test_driver_enrols_judges_offline_and_syncs(
     page, errors, requests = _page(context)
     ARTIFACTS.mkdir(exist_ok=True)
 
-    # enrol once: device token, pinned bundle keys, a verified trust bundle
-    page.goto(f"{demo_server.base_url}/driver")
-    expect(page.locator("#result")).to_contain_text("登録")
-    page.fill("#enrol-code", enrolment.enrollment_code)
-    page.get_by_role("button", name="この端末を登録").click()
-    expect(page.locator("#scanner")).to_be_visible()
-    page.wait_for_function("window.maasDriver.state.bundle !== null")
+    _enrol(page, demo_server.base_url, enrolment.enrollment_code)
     expect(page.locator("#status-operator")).to_have_text("hokutetsu")
     colour = page.locator("#day-swatch").get_attribute("data-colour")
     assert colour
@@ -196,3 +202,55 @@ def test_driver_enrols_judges_offline_and_syncs(
     assert no_cdn == []
     assert any(url.endswith("/static/vendor/zxing-wasm/zxing_reader.wasm") for url in requests)
     assert errors == []
+
+
+def _y4m(png: bytes, path: Path, size: int = 640) -> Path:
+    """One 4:2:0 frame (chromium's fake camera loops it) with the QR code in the middle."""
+    code = Image.open(io.BytesIO(png)).convert("L")
+    frame = Image.new("L", (size, size), 255)
+    code.thumbnail((size - 40, size - 40))
+    frame.paste(code, ((size - code.width) // 2, (size - code.height) // 2))
+    chroma = bytes([128]) * (size // 2) ** 2
+    path.write_bytes(f"YUV4MPEG2 W{size} H{size} F10:1 Ip A1:1 C420jpeg\n".encode()
+                     + b"FRAME\n" + frame.tobytes() + chroma + chroma)
+    return path
+
+
+def test_driver_scans_with_the_camera(
+        browser: Browser, demo_server: RunningServer, tmp_path: Path) -> None:
+    moment = _boarding_time()
+    phone = ec.generate_private_key(ec.SECP256R1())
+    engine = create_db_engine(f"sqlite:///{demo_server.home / 'maas.sqlite3'}")
+    with session_factory(engine)() as session:
+        enrolment = device_services.add_device(session, "jrbus", None, "kanazawa-station",
+                                               system_clock)
+        issued = pass_services.issue_pass(session, KeyStore(demo_server.home), "kanazawa-1day",
+                                          moment.date(), "child", phone.public_key(),
+                                          system_clock)
+    engine.dispose()
+    video = _y4m(qr.png(credential.present(issued.token, phone, moment)), tmp_path / "qr.y4m")
+    camera_browser = browser.browser_type.launch(
+        executable_path=chromium_path(), headless=True,
+        args=[*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream",
+              "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"])
+    try:
+        context = camera_browser.new_context(
+            viewport={"width": 390, "height": 844}, locale="ja-JP", timezone_id="Asia/Tokyo",
+            permissions=["camera"])
+        context.clock.install(time=moment)
+        page, errors, requests = _page(context)
+        _enrol(page, demo_server.base_url, enrolment.enrollment_code)
+        page.get_by_role("button", name="カメラで読み取る").click()
+        result = page.locator("#result")
+        expect(result).to_have_attribute("data-state", "accept")
+        expect(result.locator(".pass-category")).to_have_text("小児")
+        page.screenshot(path=str(ARTIFACTS / "driver-camera.png"))
+        page.wait_for_timeout(1500)  # the code stays in view: still one scan, no replay
+        journal: list[dict[str, Any]] = page.evaluate("maasDriver.allScans()")
+        assert [(row["code"], row["source"]) for row in journal] == [("accept", "camera")]
+        page.get_by_role("button", name="カメラを止める").click()
+        expect(page.locator("#camera")).to_be_hidden()
+        assert errors == []
+        assert [url for url in requests if not url.startswith(demo_server.base_url)] == []
+    finally:
+        camera_browser.close()
