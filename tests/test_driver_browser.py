@@ -85,6 +85,30 @@ def test_browser_verifier_agrees_with_every_shared_vector(
     assert errors == []
 
 
+OLD_SCANS = """async () => {
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open("maas-driver");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const at = Date.now() - 4 * 86400000;
+  const row = (id, pending) => ({id, digest: null, result: "reject", code: "malformed",
+    pass_id: null, product: null, category: null, service_date: null, source: "manual",
+    scanned_at: new Date(at + 9 * 3600000).toISOString().replace("Z", "+09:00"),
+    scanned_ms: at, ...(pending ? {pending: 1} : {})});
+  const ids = [crypto.randomUUID(), crypto.randomUUID()];
+  await new Promise((resolve, reject) => {
+    const t = db.transaction("scans", "readwrite");
+    t.objectStore("scans").put(row(ids[0], false));
+    t.objectStore("scans").put(row(ids[1], true));
+    t.oncomplete = resolve;
+    t.onerror = () => reject(t.error);
+  });
+  db.close();
+  return ids;
+}"""
+
+
 def _boarding_time() -> dt.datetime:
     """Now, or 04:30 today when it is earlier in Kanazawa: a pass's service date starts at 04:00
     (before 03:00 yesterday's still runs, but the deny-list holds today's and tomorrow's)."""
@@ -196,6 +220,15 @@ def test_driver_enrols_judges_offline_and_syncs(
     assert by_id[journal[3]["id"]].code == "revoked"
     again = page.evaluate("maasDriver.syncNow()")
     assert again["uploaded"] == 0  # nothing pending: nothing sent twice
+
+    # old scans leave the device once uploaded, never before
+    uploaded_id, pending_id = page.evaluate(OLD_SCANS)
+    assert page.evaluate("maasDriver.syncNow()")["uploaded"] == 1
+    left = {row["id"] for row in page.evaluate("maasDriver.allScans()")}
+    assert left == {row["id"] for row in journal}
+    with Session(engine) as session:
+        assert session.get(Scan, pending_id) is not None
+        assert session.get(Scan, uploaded_id) is None  # it was never pending: not sent
     engine.dispose()
 
     no_cdn = [url for url in requests if not url.startswith(demo_server.base_url)]

@@ -11,6 +11,7 @@ const API = "/api/v1";
 const DB_NAME = "maas-driver";
 const BATCH = 500; // scans per upload (the server takes up to 1000)
 const SYNC_EVERY_MS = 60_000;
+const KEEP_MS = 3 * 86_400_000; // uploaded scans stay on the device this long
 const CAMERA_REPEAT_MS = 8_000; // the same code in front of the camera is one scan, not a replay
 const WASM_URL = "/static/vendor/zxing-wasm/zxing_reader.wasm";
 const PONYFILL_URL = "/static/vendor/barcode-detector/es/ponyfill.js";
@@ -100,6 +101,21 @@ function markUploaded(ids, at) {
       }
     }
   });
+}
+
+/** Drop uploaded scans older than KEEP_MS: replays only matter within minutes, and the
+ * server has them. Scans not yet uploaded are never dropped. */
+function pruneUploaded(now) {
+  return tx("scans", "readwrite", (s) => new Promise((resolve, reject) => {
+    const cursor = s.scans.index("scanned_ms").openCursor(IDBKeyRange.upperBound(now - KEEP_MS));
+    cursor.onsuccess = () => {
+      const row = cursor.result;
+      if (!row) return resolve();
+      if (!row.value.pending) row.delete();
+      row.continue();
+    };
+    cursor.onerror = () => reject(cursor.error);
+  }));
 }
 
 /** Every journaled scan, newest first (for support staff and tests). */
@@ -376,10 +392,12 @@ function syncNow() {
       const outcome = await uploadPending();
       const bundleChanged = await refreshBundle();
       await refreshProducts().catch(() => {});
+      await pruneUploaded(Date.now());
       failures = 0;
       say($("status-sync"), `同期済み ${tokyoIso(Date.now()).slice(11, 19)}`,
         `synced ${tokyoIso(Date.now()).slice(11, 19)}`);
-      scheduleSync(SYNC_EVERY_MS);
+      // a scan journaled while this sync ran goes up soon, not at the next periodic sync
+      scheduleSync((await pendingCount()) ? 1500 : SYNC_EVERY_MS);
       return { ...outcome, bundle_changed: bundleChanged, bundle_version: state.bundle.version };
     } catch (error) {
       failures += 1;
