@@ -60,6 +60,7 @@ import functools
 import importlib
 import importlib.metadata
 import io
+import json
 import math
 import os
 import random
@@ -74,9 +75,11 @@ from typing import Any
 import click
 import numpy as np
 
-from gtfs import raptor
+from gtfs import gbfs, multimodal, ondemand, raptor
 from gtfs.feed import read_feed
+from gtfs.mobility import BikeNetwork, Mobility
 from gtfs.planner import Endpoint, Journey, Query, access_options, plan, timezone
+from gtfs.services import parse_modes
 from gtfs.timetable import FORBIDDEN, Timetable, compile_feeds
 from maas.cliutil import MaasGroup, emit, json_option, progress
 from maas.errors import InvalidInput, MaasError
@@ -127,6 +130,10 @@ class BenchResult:
     only_pynigiri: int
     disagree: list[Disagreement]
     pynigiri_version: str
+    # with --modes: the same pairs as coordinates, transit only and multimodal
+    modes: str | None = None
+    coordinate_ns: list[int] = dataclasses.field(default_factory=list)
+    multimodal_ns: list[int] = dataclasses.field(default_factory=list)
 
     @property
     def queries(self) -> int:
@@ -169,6 +176,21 @@ class BenchResult:
             "only_pynigiri": self.only_pynigiri,
             "disagree": [dataclasses.asdict(d) for d in self.disagree],
             "pynigiri_version": self.pynigiri_version,
+            **self._multimodal(ours[0]),
+        }
+
+    def _multimodal(self, transit_p50: float) -> dict[str, Any]:
+        if not self.multimodal_ns:
+            return {}
+        coordinate = _percentiles(self.coordinate_ns)
+        multimodal = _percentiles(self.multimodal_ns)
+        return {
+            "modes": self.modes,
+            "coordinate_p50_ms": coordinate[0], "coordinate_p90_ms": coordinate[1],
+            "multimodal_p50_ms": multimodal[0], "multimodal_p90_ms": multimodal[1],
+            "multimodal_ratio": round(multimodal[0] / transit_p50, 3) if transit_p50 else None,
+            "multimodal_coordinate_ratio": (round(multimodal[0] / coordinate[0], 3)
+                                            if coordinate[0] else None),
         }
 
 
@@ -189,12 +211,16 @@ class _Pair:
 def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
               max_transfers: int = MAX_TRANSFERS,
               min_transfer_seconds: int = MIN_TRANSFER_SECONDS,
-              on_query: Callable[[int], None] | None = None) -> BenchResult:
+              on_query: Callable[[int], None] | None = None,
+              modes: frozenset[str] | None = None,
+              mobility: Mobility | None = None) -> BenchResult:
     """Time ``queries`` random stop-to-stop queries of ``day`` on our planner and pynigiri.
 
     ``seed`` fixes the stop pairs and departure minutes. ``on_query(i)`` is called after the
-    i-th timed query (1-based). Raises :class:`InvalidInput` for a missing or unreadable feed
-    or a date on which nothing runs.
+    i-th timed query (1-based). With ``modes`` (bike, taxi ...) and ``mobility``, each pair is
+    also timed as a coordinate-to-coordinate query, transit only and with those modes.
+    Raises :class:`InvalidInput` for a missing or unreadable feed or a date on which nothing
+    runs.
     """
     if queries < 1:
         raise InvalidInput("--queries: give at least 1")
@@ -260,10 +286,29 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
         journeys: list[Any] = nigiri.route(nigiri_tt, query)
         return time.perf_counter_ns() - start, journeys
 
+    def from_coordinates(pair: _Pair, with_modes: frozenset[str] | None) -> int:
+        origin, destination = (dataclasses.replace(_endpoint(timetable, stop), stop=-1)
+                               for stop in (pair.origin, pair.destination))
+        query = Query(origin=origin, destination=destination, time=pair.departure,
+                      max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds,
+                      modes=with_modes)
+        start = time.perf_counter_ns()
+        if with_modes is None:
+            plan(timetable, query)
+        else:
+            multimodal.plan(timetable, query, multimodal.Context(
+                mobility or Mobility(), now=int(pair.departure.timestamp())))
+        return time.perf_counter_ns() - start
+
     warm = pairs[0]  # compiles (or loads) numba's kernels, builds the day view, warms caches
     ours(warm)
     kernel(warm)
     theirs(warm)
+    if modes is not None:
+        from_coordinates(warm, None)
+        from_coordinates(warm, modes)
+    coordinate_ns: list[int] = []
+    multimodal_ns: list[int] = []
 
     ours_ns: list[int] = []
     kernel_ns: list[int] = []
@@ -278,6 +323,9 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
         kernel_ns.append(kernel(pair))
         elapsed, found = theirs(pair)
         nigiri_ns.append(elapsed)
+        if modes is not None:
+            coordinate_ns.append(from_coordinates(pair, None))
+            multimodal_ns.append(from_coordinates(pair, modes))
         best = _our_earliest(journeys)
         mine = None if best is None else _unix(timetable, best.day, best.arrival)
         first = min(found, key=lambda j: int(j.arrival_time()), default=None)
@@ -306,7 +354,9 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
         pynigiri_prepare_seconds=prepare_seconds,
         pynigiri_load_seconds=load_seconds, ours_ns=ours_ns, ours_kernel_ns=kernel_ns,
         pynigiri_ns=nigiri_ns, disagree=disagree,
-        pynigiri_version=nigiri_version, **tally,
+        pynigiri_version=nigiri_version,
+        modes=None if modes is None else ",".join(sorted(modes)),
+        coordinate_ns=coordinate_ns, multimodal_ns=multimodal_ns, **tally,
     )
 
 
@@ -584,14 +634,52 @@ def _bench_options(queries: int) -> Callable[[Callable[..., None]], Callable[...
     return decorate
 
 
+def load_mobility(gbfs_dir: Path | None, ondemand_dir: Path | None) -> Mobility:
+    """Bike systems and on-demand services read from folders (for benchmarks)."""
+    bikes = []
+    if gbfs_dir is not None:
+        where, read = gbfs.read_folder(gbfs_dir)
+        bikes.append(BikeNetwork.build(gbfs_dir.name,
+                                       gbfs.read_system(where, read, gbfs_dir.name)))
+    taxis: tuple[ondemand.Service, ...] = ()
+    if ondemand_dir is not None:
+        path = ondemand_dir / "services.json"
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"{path}: cannot read it ({exc})") from None
+        taxis = ondemand.read_services(document, str(path))
+    return Mobility(bikes=tuple(bikes), taxis=taxis)
+
+
+def _beside(feed_path: Path, given: Path | None, name: str) -> Path | None:
+    """``given``, else the demo layout's sibling folder (``gtfs/`` beside ``gbfs/`` ...)."""
+    if given is not None:
+        return given
+    sibling = feed_path.parent / name
+    return sibling if sibling.is_dir() else None
+
+
 @bench.command("plan")
 @_bench_options(queries=200)
-def plan_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool) -> None:
+@click.option("--modes", help="Also time multimodal queries with these modes "
+                              "(e.g. walk,bus,bike,taxi) on the same pairs as coordinates.")
+@click.option("--gbfs", "gbfs_dir", type=click.Path(path_type=Path),
+              help="GBFS folder for --modes (default: gbfs/ beside the feed).")
+@click.option("--ondemand", "ondemand_dir", type=click.Path(path_type=Path),
+              help="On-demand services folder for --modes (default: ondemand/ beside it).")
+def plan_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool,
+                 modes: str | None, gbfs_dir: Path | None, ondemand_dir: Path | None) -> None:
     """Time our planner and pynigiri on the same random stop-to-stop queries of one day."""
     date = _parse_day(day)
+    chosen = parse_modes(modes)
+    mobility = None if chosen is None else load_mobility(
+        _beside(feed_path, gbfs_dir, "gbfs") if "bike" in chosen else None,
+        _beside(feed_path, ondemand_dir, "ondemand") if "taxi" in chosen else None)
     with progress(queries, "loading the feed into both engines", quiet=as_json) as step:
         result = run_bench(feed_path, date, queries, seed,
-                           on_query=lambda i: step(f"query {min(i + 1, queries)}/{queries}"))
+                           on_query=lambda i: step(f"query {min(i + 1, queries)}/{queries}"),
+                           modes=chosen, mobility=mobility)
     document = result.as_dict()
     emit(as_json, document, _table(document))
 
@@ -609,6 +697,12 @@ def _table(d: dict[str, Any]) -> str:
         f"{'pynigiri route()':22}{d['pynigiri_load_seconds']:>8.2f}"
         f"{d['pynigiri_p50_ms']:>10.3f}{d['pynigiri_p90_ms']:>10.3f}",
         f"ratio ours/pynigiri (p50): plan() {d['ratio']}, raptor.run {d['kernel_ratio']}",
+        *([f"{'coordinates, transit':22}{'':>8}{d['coordinate_p50_ms']:>10.3f}"
+           f"{d['coordinate_p90_ms']:>10.3f}",
+           f"{'coordinates, ' + d['modes']:22}{'':>8}{d['multimodal_p50_ms']:>10.3f}"
+           f"{d['multimodal_p90_ms']:>10.3f}",
+           f"multimodal p50 / transit-only p50: {d['multimodal_ratio']} (stop to stop), "
+           f"{d['multimodal_coordinate_ratio']} (same coordinates)"] if "modes" in d else []),
         f"same earliest arrival (< 60 s apart): {d['agree']}/{d['queries']} "
         f"({d['both_unreachable']} unreachable for both); ours earlier {d['ours_earlier']} "
         f"({d['ours_earlier_end_walks']} ending with two walks), "

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from gtfs import gbfs, ondemand
 from gtfs.models import Feed, FeedSnapshot
-from gtfs.timetable import Timetable, walk_seconds
+from gtfs.timetable import Timetable, haversine_many, walk_seconds
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -43,6 +43,7 @@ class BikeNetwork:
     returning: npt.NDArray[np.bool_]
     as_of: I64
     _links: dict[int, tuple[I64, I64, I64, I64]] = dataclasses.field(default_factory=dict)
+    _rides: I64 | None = None
 
     @classmethod
     def build(cls, feed: str, system: gbfs.BikeSystem) -> BikeNetwork:
@@ -67,6 +68,15 @@ class BikeNetwork:
         stale = now - self.as_of > availability.max_age_seconds
         need = np.where(stale, availability.needed(True), availability.needed(False))
         return self.renting & (self.bikes >= need), self.returning & (self.docks >= need), stale
+
+    def rides(self) -> I64:
+        """Riding seconds between every two ports (built on first use)."""
+        if self._rides is None:
+            rows = [np.ceil(haversine_many(float(self.lat[p]), float(self.lon[p]), self.lat,
+                                           self.lon) * gbfs.DETOUR / gbfs.BIKE_SPEED_MPS)
+                    for p in range(len(self.lat))]
+            self._rides = (np.vstack(rows) if rows else np.zeros((0, 0))).astype(np.int64)
+        return self._rides
 
     def links(self, timetable: Timetable) -> tuple[I64, I64, I64, I64]:
         """(port, stop, walk seconds, walk metres) for every stop within reach of a port."""

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Collection, Sequence
+import functools
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -48,13 +49,21 @@ class Context:
 
 @dataclasses.dataclass(frozen=True)
 class Option:
-    """One way between a journey's end and a stop (either direction): its legs from time 0."""
+    """One way between a journey's end and a stop (either direction).
+
+    ``make`` builds its legs (from time 0) only for the journeys that use it.
+    """
 
     stop: int
     seconds: int
     mode: str
-    legs: tuple[Leg, ...]
+    make: Callable[[], tuple[Leg, ...]]
     service: Service | None = None  # a taxi's
+
+    @property
+    def legs(self) -> tuple[Leg, ...]:
+        """The legs, starting at time 0."""
+        return self.make()
 
 
 def wants_multimodal(query: Query) -> bool:
@@ -70,8 +79,8 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
     transit_query = dataclasses.replace(
         query, modes=None if query.modes is None else modes - {"walk", "bike", "taxi"})
     candidates: list[Journey] = []
-    access = _walk_options(timetable, query.origin, reverse=False)
-    egress = _walk_options(timetable, query.destination, reverse=True)
+    ports = {id(network): _Ports.near(network, query, context)
+             for network in context.mobility.bikes} if "bike" in modes else {}
     if query.arrive_by or query.window_minutes > 0:
         # ranges keep walking at the ends; bikes and taxis are offered door to door
         if transit:
@@ -79,14 +88,16 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
         else:
             candidates += _walk_only(timetable, query, day, seconds)
     else:
+        access = _walk_options(timetable, query.origin, reverse=False)
+        egress = _walk_options(timetable, query.destination, reverse=True)
         extra_access: dict[int, Option] = {}
         extra_egress: dict[int, Option] = {}
-        if "bike" in modes:
-            for network in context.mobility.bikes:
-                _merge(extra_access, _bike_options(timetable, network, query.origin, context,
-                                                   reverse=False))
-                _merge(extra_egress, _bike_options(timetable, network, query.destination,
-                                                   context, reverse=True))
+        for network in context.mobility.bikes if "bike" in modes else ():
+            near = ports[id(network)]
+            _merge(extra_access, _bike_options(timetable, network, near, context, access,
+                                               reverse=False))
+            _merge(extra_egress, _bike_options(timetable, network, near, context, egress,
+                                               reverse=True))
         if "taxi" in modes:
             for service in context.mobility.taxis:
                 _merge(extra_access, _taxi_options(timetable, service, query.origin, day,
@@ -97,17 +108,18 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
             view = raptor.day_view(timetable, day)
             combined_access = _merge(dict(access), extra_access)
             combined_egress = _merge(dict(egress), extra_egress)
-            candidates += _search(timetable, view, transit_query, combined_access,
-                                  combined_egress, day, seconds)
-            if _differs(combined_access, access) or _differs(combined_egress, egress):
+            found, vehicles = _search(timetable, view, transit_query, combined_access,
+                                      combined_egress, day, seconds)
+            candidates += found
+            if vehicles:  # bike or taxi labels may hide cheaper walking journeys
                 candidates += _search(timetable, view, transit_query, access, egress, day,
-                                      seconds)
+                                      seconds)[0]
         candidates += _walk_only(timetable, query, day, seconds)
-    if "bike" in modes:
-        for network in context.mobility.bikes:
-            direct = _bike_direct(timetable, network, query, day, seconds, context)
-            if direct is not None:
-                candidates.append(direct)
+    for network in context.mobility.bikes if "bike" in modes else ():
+        direct = _bike_direct(timetable, network, ports[id(network)], query, day, seconds,
+                              context)
+        if direct is not None:
+            candidates.append(direct)
     if "taxi" in modes:
         for service in context.mobility.taxis:
             taxi = _taxi_direct(timetable, service, query, day, seconds)
@@ -122,11 +134,6 @@ def _walk_only(timetable: Timetable, query: Query, day: dt.date, seconds: int
     return [] if walk is None else [walk]
 
 
-def _differs(combined: dict[int, Option], walking: dict[int, Option]) -> bool:
-    """True when some stop is reached by bike or taxi (faster than on foot, or only so)."""
-    return any(walking.get(stop) is not option for stop, option in combined.items())
-
-
 # --- access and egress alternatives --------------------------------------------------------
 
 
@@ -139,14 +146,17 @@ def _merge(into: dict[int, Option], options: dict[int, Option]) -> dict[int, Opt
     return into
 
 
+def _walk_legs(stop: int, seconds: int, metres: int, reverse: bool) -> tuple[Leg, ...]:
+    if seconds == 0:
+        return ()
+    return ((Leg("walk", 0, seconds, stop, -1, walk_m=metres) if reverse
+             else Leg("walk", 0, seconds, -1, stop, walk_m=metres)),)
+
+
 def _walk_options(timetable: Timetable, end: Endpoint, reverse: bool) -> dict[int, Option]:
-    options = {}
-    for stop, (seconds, metres) in planner.access_options(timetable, end).items():
-        legs = () if seconds == 0 else (
-            Leg("walk", 0, seconds, stop, -1, walk_m=metres) if reverse
-            else Leg("walk", 0, seconds, -1, stop, walk_m=metres),)
-        options[stop] = Option(stop, seconds, "walk", legs)
-    return options
+    return {stop: Option(stop, seconds, "walk",
+                         functools.partial(_walk_legs, stop, seconds, metres, reverse))
+            for stop, (seconds, metres) in planner.access_options(timetable, end).items()}
 
 
 def _port(network: BikeNetwork, index: int) -> Endpoint:
@@ -198,63 +208,98 @@ def _near_ports(network: BikeNetwork, end: Endpoint, usable: npt.NDArray[np.bool
             for p in hits]
 
 
-def _bike_options(timetable: Timetable, network: BikeNetwork, end: Endpoint, context: Context,
-                  reverse: bool) -> dict[int, Option]:
-    """Walk, ride, walk between ``end`` and the stops near ports (the fastest per stop)."""
-    pick, drop, _ = network.usable(context.availability, context.now)
-    ends = _near_ports(network, end, drop if reverse else pick)
+@dataclasses.dataclass(frozen=True)
+class _Ports:
+    """A query's usable ports of one system: per port, and the nearest at each end."""
+
+    pick: npt.NDArray[np.bool_]
+    drop: npt.NDArray[np.bool_]
+    starts: list[tuple[int, int, int]]  # near the origin, with bikes
+    finishes: list[tuple[int, int, int]]  # near the destination, with docks
+
+    @classmethod
+    def near(cls, network: BikeNetwork, query: Query, context: Context) -> _Ports:
+        pick, drop, _ = network.usable(context.availability, context.now)
+        return cls(pick, drop, _near_ports(network, query.origin, pick),
+                   _near_ports(network, query.destination, drop))
+
+
+def _bike_options(timetable: Timetable, network: BikeNetwork, near: _Ports, context: Context,
+                  walking: dict[int, Option], reverse: bool) -> dict[int, Option]:
+    """Walk, ride, walk between a journey's end and stops near ports (the fastest per stop).
+
+    Vectorised over (port near the end) × (port–stop link); legs are built lazily.
+    """
+    pick, drop = near.pick, near.drop
+    ends = near.finishes if reverse else near.starts
     if not ends:
         return {}
     link_ports, link_stops, link_walks, link_metres = network.links(timetable)
-    keep = pick[link_ports] if reverse else drop[link_ports]
-    ports, stops = link_ports[keep], link_stops[keep]
-    walks, metres = link_walks[keep], link_metres[keep]
-    best: dict[int, tuple[int, int, int, int, int]] = {}  # stop -> seconds, end, link ...
-    for port, walk, _walk_m in ends:
-        distance = haversine_many(float(network.lat[port]), float(network.lon[port]),
-                                  network.lat[ports], network.lon[ports])
-        ride = np.ceil(distance * gbfs.DETOUR / gbfs.BIKE_SPEED_MPS).astype(np.int64)
-        total = walk + gbfs.UNLOCK_SECONDS + gbfs.DOCK_SECONDS + ride + walks
-        ok = (ports != port) & (ride <= MAX_RIDE_SECONDS)
-        for link in np.flatnonzero(ok)[np.argsort(total[ok], kind="stable")].tolist():
-            stop = int(stops[link])
-            if stop not in best or total[link] < best[stop][0]:
-                best[stop] = (int(total[link]), port, walk, link, _walk_m)
+    keep = np.flatnonzero(pick[link_ports] if reverse else drop[link_ports])
+    if not len(keep):
+        return {}
+    ports = link_ports[keep]
+    end_ports = np.asarray([port for port, _, _ in ends], dtype=np.int64)
+    end_walks = np.asarray([walk for _, walk, _ in ends], dtype=np.int64)
+    ride = network.rides()[end_ports[:, None], ports[None, :]]  # (ends, links)
+    total = (end_walks[:, None] + (gbfs.UNLOCK_SECONDS + gbfs.DOCK_SECONDS) + ride
+             + link_walks[keep][None, :])
+    total[(ride > MAX_RIDE_SECONDS) | (end_ports[:, None] == ports[None, :])] = 2**40
+    which = total.argmin(axis=0)
+    best = total[which, np.arange(len(keep))]
+    if walking:  # a ride to a stop one walks to as fast is never needed
+        on_foot = np.full(timetable.n_stops, 2**40, dtype=np.int64)
+        on_foot[np.fromiter(walking, dtype=np.int64, count=len(walking))] = np.fromiter(
+            (option.seconds for option in walking.values()), dtype=np.int64,
+            count=len(walking))
+        best = np.where(best < on_foot[link_stops[keep]], best, 2**40)
+    order = np.lexsort((best, link_stops[keep]))
+    stops = link_stops[keep][order]
+    first = np.flatnonzero(np.r_[True, stops[1:] != stops[:-1]] & (best[order] < 2**40))
     options = {}
-    for stop, (_, port, walk, link, walk_m) in best.items():
-        other = int(ports[link])
-        link_walk, link_m = int(walks[link]), int(metres[link])
-        if reverse:  # stop -> walk -> port(other) -> ride -> port -> walk -> end
-            first = Leg("walk", 0, link_walk, stop, -1, walk_m=link_m,
-                        place_to=_port(network, other))
-            bike = _bike_leg(timetable, network, context, other, port, link_walk)
-            last = Leg("walk", bike.arrival, bike.arrival + walk, -1, -1, walk_m=walk_m,
-                       place_from=_port(network, port))
-        else:  # end -> walk -> port -> ride -> port(other) -> walk -> stop
-            first = Leg("walk", 0, walk, -1, -1, walk_m=walk_m, place_to=_port(network, port))
-            bike = _bike_leg(timetable, network, context, port, other, walk)
-            last = Leg("walk", bike.arrival, bike.arrival + link_walk, -1, stop, walk_m=link_m,
-                       place_from=_port(network, other))
-        legs = tuple(leg for leg in (first, bike, last) if leg.arrival > leg.departure
-                     or leg.mode == "bike")
-        options[stop] = Option(stop, legs[-1].arrival, "bike", legs)
+    for position in first.tolist():
+        column = int(order[position])
+        seconds = int(best[column])
+        if seconds >= 2**40:
+            continue
+        stop = int(stops[position])
+        link = int(keep[column])
+        port, walk, walk_m = ends[int(which[column])]
+        options[stop] = Option(stop, seconds, "bike", functools.partial(
+            _bike_legs, timetable, network, context, stop, port, walk, walk_m,
+            int(link_ports[link]), int(link_walks[link]), int(link_metres[link]), reverse))
     return options
 
 
-def _bike_direct(timetable: Timetable, network: BikeNetwork, query: Query, day: dt.date,
-                 seconds: int, context: Context) -> Journey | None:
+def _bike_legs(timetable: Timetable, network: BikeNetwork, context: Context, stop: int,
+               port: int, walk: int, walk_m: int, other: int, link_walk: int, link_m: int,
+               reverse: bool) -> tuple[Leg, ...]:
+    """The legs of a bike option: ``port`` is near the journey's end, ``other`` near ``stop``."""
+    if reverse:  # stop -> walk -> port(other) -> ride -> port -> walk -> end
+        first = Leg("walk", 0, link_walk, stop, -1, walk_m=link_m,
+                    place_to=_port(network, other))
+        bike = _bike_leg(timetable, network, context, other, port, link_walk)
+        last = Leg("walk", bike.arrival, bike.arrival + walk, -1, -1, walk_m=walk_m,
+                   place_from=_port(network, port))
+    else:  # end -> walk -> port -> ride -> port(other) -> walk -> stop
+        first = Leg("walk", 0, walk, -1, -1, walk_m=walk_m, place_to=_port(network, port))
+        bike = _bike_leg(timetable, network, context, port, other, walk)
+        last = Leg("walk", bike.arrival, bike.arrival + link_walk, -1, stop, walk_m=link_m,
+                   place_from=_port(network, other))
+    return tuple(leg for leg in (first, bike, last)
+                 if leg.arrival > leg.departure or leg.mode == "bike")
+
+
+def _bike_direct(timetable: Timetable, network: BikeNetwork, near: _Ports, query: Query,
+                 day: dt.date, seconds: int, context: Context) -> Journey | None:
     """The whole trip by bike, when it beats walking it."""
-    pick, drop, _ = network.usable(context.availability, context.now)
-    starts = _near_ports(network, query.origin, pick)
-    ends = _near_ports(network, query.destination, drop)
+    starts, ends = near.starts, near.finishes
     best: tuple[int, int, int, int, int, int, int] | None = None
     for port, walk, walk_m in starts:
         for other, walk2, walk2_m in ends:
             if port == other:
                 continue
-            ride = gbfs.ride_seconds(haversine_m(
-                float(network.lat[port]), float(network.lon[port]),
-                float(network.lat[other]), float(network.lon[other])))
+            ride = int(network.rides()[port, other])
             total = walk + gbfs.UNLOCK_SECONDS + ride + gbfs.DOCK_SECONDS + walk2
             if ride <= MAX_RIDE_SECONDS and (best is None or total < best[0]):
                 best = (total, port, walk, walk_m, other, walk2, walk2_m)
@@ -298,7 +343,8 @@ def _taxi_options(timetable: Timetable, service: Service, end: Endpoint, day: dt
             continue  # walked, never driven
         leg = (_taxi_leg(service, 0, stop, -1, metres) if reverse
                else _taxi_leg(service, 0, -1, stop, metres))
-        options[stop] = Option(stop, leg.arrival, "taxi", (leg,), service)
+        options[stop] = Option(stop, leg.arrival, "taxi", functools.partial(tuple, (leg,)),
+                               service)
     return options
 
 
@@ -325,14 +371,18 @@ def _shift(leg: Leg, by: int) -> Leg:
 
 def _search(timetable: Timetable, view: raptor.DayView, query: Query,
             access: dict[int, Option], egress: dict[int, Option], day: dt.date,
-            seconds: int) -> list[Journey]:
-    """One RAPTOR run with every alternative's stop as a source or target."""
+            seconds: int) -> tuple[list[Journey], bool]:
+    """One RAPTOR run with every alternative's stop as a source or target.
+
+    Returns the journeys and whether one of them rides a bike or a taxi at an end.
+    """
     if not access or not egress:
-        return []
+        return [], False
     access_pairs = {stop: (option.seconds, 0) for stop, option in access.items()}
     egress_pairs = {stop: (option.seconds, 0) for stop, option in egress.items()}
     found = planner._single(timetable, view, query, access_pairs, egress_pairs, seconds)
     journeys = []
+    vehicles = False
     for journey in found:
         legs = list(journey.legs)
         if legs[0].from_stop < 0 and legs[0].trip < 0:  # the access walk the search added
@@ -342,14 +392,16 @@ def _search(timetable: Timetable, view: raptor.DayView, query: Query,
         if last.to_stop < 0 and last.trip < 0:
             legs.pop()
         last_ride = legs[-1]
-        start = [_shift(leg, seconds) for leg in access[first.from_stop].legs]
+        start_option = access[first.from_stop]
+        start = [_shift(leg, seconds) for leg in start_option.legs]
         end_option = egress[last_ride.to_stop]
         end = [_shift(leg, last_ride.arrival) for leg in end_option.legs]
         if end_option.service is not None \
                 and not end_option.service.operates(day, last_ride.arrival):
             continue  # the taxi found at the query's time no longer runs then
+        vehicles = vehicles or start_option.mode != "walk" or end_option.mode != "walk"
         journeys.append(Journey(day, (*start, *legs, *end)))
-    return journeys
+    return journeys, vehicles
 
 
 # --- choosing ------------------------------------------------------------------------------

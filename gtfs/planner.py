@@ -216,9 +216,11 @@ def _range(timetable: Timetable, view: DayView, query: Query,
 def _allowed(timetable: Timetable, query: Query) -> raptor.B | None:
     if query.modes is None:
         return None
-    modes = np.asarray(timetable.meta["route_modes"], dtype=object)
-    mask: raptor.B = np.isin(modes[timetable.pattern_route], sorted(query.modes))
-    return mask
+    cache: dict[frozenset[str], raptor.B] = timetable.meta.setdefault("_allowed", {})
+    if query.modes not in cache:
+        modes = np.asarray(timetable.meta["route_modes"], dtype=object)
+        cache[query.modes] = np.isin(modes[timetable.pattern_route], sorted(query.modes))
+    return cache[query.modes]
 
 
 def _departures_from(timetable: Timetable, view: DayView, access: dict[int, tuple[int, int]],

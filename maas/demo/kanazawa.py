@@ -477,7 +477,8 @@ def gbfs_files(today: dt.date) -> dict[str, Any]:
             {"plan_id": "single-use", "name": "1回会員", "currency": "JPY", "price": 0,
              "is_taxable": False,
              "description": "最初の30分165円、以降30分ごとに165円、1日上限2,200円",
-             "per_min_pricing": [{"start": 0, "rate": 165, "interval": 30}]}]}, ttl=86400),
+             "per_min_pricing": [{"start": 0, "rate": 165, "interval": 30}],
+             "daily_cap": 2200}]}, ttl=86400),
     }
 
 
