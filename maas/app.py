@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_request_id(app)
     register_error_handlers(app)
     register_blueprints(app)
+    register_stats(app)
     register_pages(app)
     return app
 
@@ -137,6 +138,19 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (system_bp, gtfs_bp, passes_bp, validators_bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(wellknown)
+
+
+def register_stats(app: Flask) -> None:
+    """Partner statistics: their API, the plan-request recorder, the scan roll-up listener."""
+    from maas.stats.services import on_scans
+    from maas.stats.views import bp as stats_bp
+    from maas.stats.views import record_plan_requests
+
+    app.register_blueprint(stats_bp, url_prefix=API_PREFIX)
+    record_plan_requests(app, API_PREFIX + "/plan")
+    state: AppState = app.extensions[EXTENSION]
+    app.extensions[EXTENSION] = dataclasses.replace(
+        state, scan_listeners=(*state.scan_listeners, on_scans))
 
 
 def register_pages(app: Flask) -> None:

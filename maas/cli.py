@@ -22,6 +22,7 @@ from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, pro
 from maas.config import Settings
 from maas.errors import MaasError
 from maas.services import ensure_demo_rider
+from maas.stats.cli import bench_stats, partners, stats
 from passes.cli import bench_passes, keys, passes
 from passes.keys import KeyStore
 from validators.cli import devices
@@ -97,12 +98,16 @@ def _serving_settings(state: CliState, **values: Any) -> Settings:
 @cli.command()
 @_server_options
 @click.option("--no-serve", is_flag=True, help="Set up and print, but do not start a server.")
+@click.option("--simulate-days", type=click.IntRange(1, 400),
+              help="Also fill the N days before today with simulated sales, scans and trip "
+                   "requests (for partner statistics; about 100,000 passes a month).")
 @json_option
 @pass_state
 def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
-         as_json: bool) -> None:
+         simulate_days: int | None, as_json: bool) -> None:
     """Set up the embedded demo (database, Kanazawa data) and serve it."""
     from maas.demo.services import load_demo
+    from maas.demo.services import simulate_days as simulate
 
     settings = _serving_settings(state, host=host, port=port)
     _demo_assets(quiet=as_json)
@@ -115,6 +120,11 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
             rider_email, rider_password = ensure_demo_rider(session, state.runtime().clock)
         KeyStore(settings.home).ensure(state.runtime().clock())
         step("done")
+    simulated = None
+    if simulate_days:
+        with progress(simulate_days, "simulating days", quiet=as_json) as step, \
+                state.session() as session:
+            simulated = simulate(session, simulate_days, state.runtime().clock, step)
     base = settings.base_url
     urls = {
         "rider": f"{base}/app",
@@ -135,6 +145,8 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
         "products": loaded.products,
         "logins": {"rider": {"email": rider_email, "password": rider_password}},
     }
+    if simulated is not None:
+        document["simulated"] = dataclasses.asdict(simulated)
     lines = [
         "金沢MaaS demo (bundled demo data: invented timetables at real stop places)",
         *(f"  {name:<9}{url}" for name, url in urls.items()),
@@ -146,6 +158,9 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
         f"  products {', '.join(loaded.products)}",
         f"  rider login (demo only): {rider_email} / {rider_password}",
     ]
+    if simulated is not None:
+        lines.append("  simulated " + ", ".join(
+            f"{name} {count:,}" for name, count in dataclasses.asdict(simulated).items()))
     emit(as_json, document, "\n".join(lines))
     if not no_serve:
         _exec_gunicorn(dataclasses.replace(settings, workers=min(settings.workers, 2)))
@@ -227,10 +242,13 @@ cli.add_command(gtfs)
 cli.add_command(gbfs)
 cli.add_command(plan)
 bench.add_command(bench_passes)
+bench.add_command(bench_stats)
 cli.add_command(bench)
 cli.add_command(keys)
 cli.add_command(passes)
 cli.add_command(devices)
+cli.add_command(partners)
+cli.add_command(stats)
 
 
 def main() -> None:

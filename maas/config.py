@@ -43,6 +43,10 @@ class Settings:
     secret_key: str = DEV_SECRET_KEY
     public_url: str = ""
     testing: bool = False
+    # partner statistics: the privacy threshold (distinct passes per cell) and the revenue split
+    stats_min_passes: int = 5
+    apportion_base_share: float = 0.2
+    apportion_weights: tuple[tuple[str, float], ...] = ()
 
     @property
     def database(self) -> URL:
@@ -69,6 +73,9 @@ ENV_VARS: dict[str, str] = {
     "MAAS_LOG_LEVEL": "log_level",
     "MAAS_SECRET_KEY": "secret_key",
     "MAAS_PUBLIC_URL": "public_url",
+    "MAAS_STATS_MIN_PASSES": "stats_min_passes",
+    "MAAS_APPORTION_BASE_SHARE": "apportion_base_share",
+    "MAAS_APPORTION_WEIGHTS": "apportion_weights",
 }
 _FIELD_TO_VAR = {field: var for var, field in ENV_VARS.items()}
 
@@ -163,6 +170,10 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         if not raw.get("database_url"):
             raise ConfigError("MAAS_DATABASE_URL: must be set in production")
 
+    stats_min_passes = _int(raw, "stats_min_passes", 5, 1, 1000, "a pass count (1-1000)")
+    base_share = _fraction(raw, "apportion_base_share", 0.2)
+    weights = _weights(raw.get("apportion_weights", ()))
+
     return Settings(
         env=cast(Environment, env),
         home=home,
@@ -178,7 +189,39 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         secret_key=secret_key,
         public_url=public_url,
         testing=bool(raw.get("testing", env == "test")),
+        stats_min_passes=stats_min_passes,
+        apportion_base_share=base_share,
+        apportion_weights=weights,
     )
+
+
+def _fraction(raw: Mapping[str, Any], field: str, default: float) -> float:
+    value = raw.get(field, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 <= number <= 1:
+        raise ConfigError(f"{_name(field)}: {value!r} is not a share between 0 and 1")
+    return number
+
+
+def _weights(value: Any) -> tuple[tuple[str, float], ...]:
+    """``OPERATOR=WEIGHT,...`` (or pairs already) as sorted (operator, weight) pairs."""
+    pairs = value.items() if isinstance(value, Mapping) else value
+    if isinstance(value, str):
+        pairs = [item.partition("=")[::2] for item in value.split(",") if item.strip()]
+    weights: dict[str, float] = {}
+    for operator, weight in pairs:
+        try:
+            number = float(weight)
+        except (TypeError, ValueError):
+            number = -1.0
+        if not str(operator).strip() or not 0 <= number < 1e6:
+            raise ConfigError(f"MAAS_APPORTION_WEIGHTS: {operator}={weight} is not "
+                              "OPERATOR=WEIGHT with a weight of 0 or more")
+        weights[str(operator).strip()] = number
+    return tuple(sorted(weights.items()))
 
 
 def _default_database_url(home: Path) -> str:

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from maas.db import Base
 
-MODEL_MODULES = ("maas.models", "gtfs.models", "passes.models", "validators.models")
+MODEL_MODULES = ("maas.models", "gtfs.models", "passes.models", "validators.models",
+                 "maas.stats.models")
 
 
 def import_all_models() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -10,6 +11,7 @@ from gtfs.network import NetworkStore
 from gtfs.services import LoadResult, import_gtfs, load_feed
 from maas.clock import TOKYO, Clock
 from maas.demo.kanazawa import write_demo
+from maas.stats.simulate import Simulated, simulate
 from passes.services import load_products
 
 DEMO_FEED = "kanazawa-demo"
@@ -33,3 +35,9 @@ def load_demo(session: Session, networks: NetworkStore, clock: Clock) -> DemoDat
         feeds[kind] = load_feed(session, kind, DEMO_FEED, parts[kind], clock)
     products = load_products(session, parts["products"])
     return DemoData(feeds=feeds, products=[product.code for product in products])
+
+
+def simulate_days(session: Session, days: int, clock: Clock,
+                  step: Callable[[str], None] | None = None) -> Simulated:
+    """Fill the ``days`` days before today with simulated sales, scans and trip requests."""
+    return simulate(session, days, clock, step=step)

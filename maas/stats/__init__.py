@@ -1,0 +1,1 @@
+"""Consortium partner statistics: partners and their keys, roll-ups, apportionment, privacy."""

@@ -1,0 +1,122 @@
+"""What a batch of scans adds to the statistics cells (pure).
+
+A scan counts on its *service day*: the service date of the pass it carries, or, for a code
+that yields no pass, the operating day of the moment it was scanned (Asia/Tokyo, the day
+turning at 03:00 like a one-day pass). As a pass has one service date, the distinct passes of
+a cell add up exactly over days. Each scan counts under every dimension: the day itself,
+the hour of day (Asia/Tokyo), route, stop, device and product.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from maas.clock import TOKYO
+from maas.stats.models import ALL_OPERATORS
+
+DIMENSIONS = ("day", "hour", "route", "stop", "device", "product")
+DAY_TURNS = dt.timedelta(hours=3)
+
+ScanKey = tuple[str, dt.date, str, str, str, str]  # dim, day, operator, value, result, code
+PassKey = tuple[str, dt.date, str, str]  # dim, day, operator (or *), value
+
+
+class ScanLike(Protocol):
+    """The fields of a scan the statistics read (a ``Scan`` row or a simulated one)."""
+
+    @property
+    def pass_id(self) -> str | None: ...
+    @property
+    def service_date(self) -> dt.date | None: ...
+    @property
+    def operator_id(self) -> str: ...
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def route_id(self) -> str | None: ...
+    @property
+    def stop(self) -> str | None: ...
+    @property
+    def product_code(self) -> str | None: ...
+    @property
+    def result(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def scanned_at(self) -> dt.datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFacts:
+    """A scan's fields as plain values (read back in bulk, or made by the simulator)."""
+
+    pass_id: str | None
+    service_date: dt.date | None
+    operator_id: str
+    device_id: str
+    route_id: str | None
+    stop: str | None
+    product_code: str | None
+    result: str
+    code: str
+    scanned_at: dt.datetime
+
+
+def service_day(scan: ScanLike) -> dt.date:
+    """The day a scan is counted on (see the module's description)."""
+    if scan.pass_id and scan.service_date:
+        return scan.service_date
+    return (scan.scanned_at.astimezone(TOKYO) - DAY_TURNS).date()
+
+
+def values(scan: ScanLike) -> dict[str, str]:
+    """The value of a scan under each dimension (empty when the scan does not say)."""
+    return {
+        "day": "",
+        "hour": f"{scan.scanned_at.astimezone(TOKYO).hour:02d}",
+        "route": scan.route_id or "",
+        "stop": scan.stop or "",
+        "device": scan.device_id,
+        "product": scan.product_code or "",
+    }
+
+
+@dataclass
+class Rollup:
+    """Scan counts per scan cell, and the (cell, pass) memberships behind distinct counts."""
+
+    scans: Counter[ScanKey]
+    passes: set[tuple[PassKey, str]]
+
+    def pass_counts(self) -> Counter[PassKey]:
+        """Distinct passes per pass cell."""
+        return Counter(key for key, _pass in self.passes)
+
+
+def rollup(scans: Iterable[ScanLike]) -> Rollup:
+    """Count ``scans`` into cells."""
+    counts: Counter[ScanKey] = Counter()
+    members: set[tuple[PassKey, str]] = set()
+    for scan in scans:
+        day = service_day(scan)
+        for dim, value in values(scan).items():
+            counts[(dim, day, scan.operator_id, value, scan.result, scan.code)] += 1
+            if scan.pass_id:
+                members.add(((dim, day, scan.operator_id, value), scan.pass_id))
+                members.add(((dim, day, ALL_OPERATORS, value), scan.pass_id))
+    return Rollup(counts, members)
+
+
+def increment(new: Iterable[ScanLike], earlier: Iterable[ScanLike]) -> tuple[
+        Counter[ScanKey], Counter[PassKey]]:
+    """What ``new`` scans add, given the ``earlier`` scans of the same passes already counted.
+
+    A pass adds to a cell's distinct count only if none of its earlier scans was in that cell.
+    """
+    added = rollup(new)
+    seen = rollup(earlier).passes
+    return added.scans, Counter(key for key, pass_id in added.passes - seen)

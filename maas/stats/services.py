@@ -1,0 +1,560 @@
+"""Partner statistics: partners and keys, the roll-ups, and each statistic.
+
+Statistics read roll-up cells (``stats_scan_cells``, ``stats_pass_cells``) kept current by
+:func:`on_scans` inside every scan ingestion, the orders, the fraud flags and the recorded
+plan requests. Nothing here imports flask; each public function that writes commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import secrets
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import groupby
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Table, column, delete, func, select, table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from maas.clock import TOKYO, Clock, isoformat_tokyo
+from maas.config import Settings
+from maas.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
+from maas.stats import privacy
+from maas.stats.apportion import apportion
+from maas.stats.models import ALL_OPERATORS, Partner, PassCell, PlanRequest, ScanCell
+from maas.stats.reports import (
+    ApportionmentReport,
+    FlagOut,
+    FraudReport,
+    FraudRow,
+    ODRow,
+    PlannerReport,
+    PlannerRow,
+    ProductRevenue,
+    SalesReport,
+    SalesRow,
+    ShareRow,
+    ValidationRow,
+    ValidationsReport,
+)
+from maas.stats.rollup import PassKey, ScanFacts, ScanKey, increment, rollup
+from maas.stats.zones import parse_point, zone_of
+from passes.models import Order, Pass, Product
+from validators.models import FraudFlag, Scan
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "maas_pk_"
+MAX_DAYS = 400
+DEFAULT_DAYS = 30
+OTHERS = "(others)"  # what an operator partner sees of the other operators' shares
+TOP_OD = 20
+MAX_FLAGS = 500
+_operators = table("operators", column("id"))
+
+
+# --- partners and keys -----------------------------------------------------------------------
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewPartner:
+    """A partner and its API key (shown once; only its hash is stored)."""
+
+    partner: Partner
+    api_key: str
+
+
+def add_partner(session: Session, name: str, operator_id: str | None, clock: Clock) -> NewPartner:
+    """Create an operator partner (``operator_id``) or the administrator (None)."""
+    if not name.strip():
+        raise InvalidInput("NAME: give the partner's name", errors=[FieldError("name", "empty")])
+    if operator_id is not None and session.scalar(
+            select(_operators.c.id).where(_operators.c.id == operator_id)) is None:
+        raise NotFound(f"no operator {operator_id!r} (see GET /api/v1/operators)")
+    api_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    partner = Partner(id=str(uuid.uuid4()), name=name.strip(),
+                      role="operator" if operator_id else "admin", operator_id=operator_id,
+                      key_hash=_digest(api_key), created_at=clock(), revoked_at=None)
+    session.add(partner)
+    session.commit()
+    return NewPartner(partner, api_key)
+
+
+def revoke_partner(session: Session, partner_id: str, clock: Clock) -> Partner:
+    """Stop a partner's key working (revoking twice keeps the first time)."""
+    partner = session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound(f"no partner {partner_id!r}")
+    if partner.revoked_at is None:
+        partner.revoked_at = clock()
+        session.commit()
+    return partner
+
+
+def list_partners(session: Session) -> list[Partner]:
+    """Every partner, oldest first."""
+    return list(session.scalars(select(Partner).order_by(Partner.created_at, Partner.id)))
+
+
+def authenticate_partner(session: Session, api_key: str) -> Partner:
+    """The partner an API key belongs to; :class:`Unauthorized` for anything else.
+
+    A rider's access token or a device token is not a partner key and is refused the same way.
+    """
+    partner = session.scalar(select(Partner).where(Partner.key_hash == _digest(api_key)))
+    if partner is None:
+        raise Unauthorized("not a partner API key")
+    if partner.revoked_at is not None:
+        raise Unauthorized("this partner API key has been revoked")
+    return partner
+
+
+# --- what a request asks for -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StatsRequest:
+    """A statistic's period (inclusive Asia/Tokyo dates), grouping and operator in detail."""
+
+    start: dt.date
+    end: dt.date
+    group: str
+    operator: str | None  # None: all operators (administrator only)
+
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """The period as [start, end) instants."""
+        start = dt.datetime.combine(self.start, dt.time(), TOKYO)
+        end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), TOKYO)
+        return start, end
+
+
+def stats_request(session: Session, partner: Partner, start: dt.date | None,
+                  end: dt.date | None, group: str, operator: str | None,
+                  clock: Clock) -> StatsRequest:
+    """Check the period and who may see which operator's detail.
+
+    The period defaults to the 30 days up to today; an operator partner sees its own operator
+    (asking for another is :class:`Forbidden`); the administrator sees any or all.
+    """
+    today = clock().astimezone(TOKYO).date()
+    end = end or (today if start is None else min(today, start + dt.timedelta(days=29)))
+    start = start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise InvalidInput("from: must not be after to",
+                           errors=[FieldError("from", "after to")])
+    if (end - start).days >= MAX_DAYS:
+        raise InvalidInput(f"from: a period spans at most {MAX_DAYS} days",
+                           errors=[FieldError("from", f"more than {MAX_DAYS} days before to")])
+    if partner.role != "admin":
+        if operator not in (None, partner.operator_id):
+            raise Forbidden(f"this key sees operator {partner.operator_id!r} in detail, "
+                            f"not {operator!r}")
+        operator = partner.operator_id
+    elif operator is not None and session.scalar(
+            select(_operators.c.id).where(_operators.c.id == operator)) is None:
+        raise InvalidInput(f"operator: no operator {operator!r}",
+                           errors=[FieldError("operator", "unknown operator")])
+    return StatsRequest(start, end, group, operator)
+
+
+def _window(request: StatsRequest, k: int) -> dict[str, Any]:
+    return {"from": request.start, "to": request.end, "group": request.group,
+            "operator": request.operator, "k": k}
+
+
+# --- roll-ups --------------------------------------------------------------------------------
+
+SCAN_KEY = ("dim", "day", "operator_id", "value", "result", "code")
+PASS_KEY = ("dim", "day", "operator_id", "value")
+
+
+def on_scans(session: Session, scans: Sequence[Scan]) -> None:
+    """Scan-ingestion listener: add a batch of newly inserted scans to the roll-up cells.
+
+    Runs inside the ingesting transaction (the scans are already inserted); the caller commits.
+    """
+    if not scans:
+        return
+    ids = {scan.id for scan in scans}
+    pass_ids = sorted({scan.pass_id for scan in scans if scan.pass_id})
+    earlier: list[Scan] = []
+    for chunk in _chunks(pass_ids, 500):
+        earlier.extend(session.scalars(
+            select(Scan).where(Scan.pass_id.in_(chunk), Scan.id.not_in(ids))))
+    scan_counts, pass_counts = increment(scans, earlier)
+    add_to_cells(session, scan_counts, pass_counts)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for index in range(0, len(items), size):
+        yield items[index:index + size]
+
+
+def add_to_cells(session: Session, scans: Mapping[ScanKey, int],
+                 passes: Mapping[PassKey, int]) -> None:
+    """Add counts to the roll-up cells (insert or increment; no commit)."""
+    _upsert_add(session, cast(Table, ScanCell.__table__), SCAN_KEY, "scans", scans)
+    _upsert_add(session, cast(Table, PassCell.__table__), PASS_KEY, "passes", passes)
+
+
+def _upsert_add(session: Session, target: Table, keys: tuple[str, ...], counter: str,
+                counts: Mapping[tuple[Any, ...], int]) -> None:
+    # sorted, so concurrent ingestions lock cells in the same order and never deadlock
+    rows = [dict(zip(keys, key, strict=True)) | {counter: n}
+            for key, n in sorted(counts.items()) if n]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(target) if dialect == "postgresql" else sqlite.insert(target)
+    statement = insert.on_conflict_do_update(
+        index_elements=list(keys), set_={counter: target.c[counter] + insert.excluded[counter]})
+    for start in range(0, len(rows), 5000):
+        session.execute(statement, rows[start:start + 5000])
+
+
+_FACT_COLUMNS = (Scan.pass_id, Scan.service_date, Scan.operator_id, Scan.device_id,
+                 Scan.route_id, Scan.stop, Scan.product_code, Scan.result, Scan.code,
+                 Scan.scanned_at)
+
+
+def rebuild_rollups(session: Session) -> int:
+    """Recompute every roll-up cell from the scans (a repair or a backfill); returns scans read.
+
+    Reads the scans pass by pass, so memory holds one pass's scans and the cells, not all
+    the scans.
+    """
+    session.execute(delete(ScanCell))
+    session.execute(delete(PassCell))
+    scans: Counter[ScanKey] = Counter()
+    passes: Counter[PassKey] = Counter()
+    rows = session.execute(select(*_FACT_COLUMNS).order_by(Scan.pass_id, Scan.scanned_at)
+                           .execution_options(yield_per=20_000))
+    read = 0
+    facts_of = (ScanFacts(**row._asdict()) for row in rows)
+    for _pass_id, group in groupby(facts_of, lambda facts: facts.pass_id):
+        facts = list(group)
+        read += len(facts)
+        counted = rollup(facts)
+        scans.update(counted.scans)
+        passes.update(counted.pass_counts())
+    add_to_cells(session, scans, passes)
+    session.commit()
+    return read
+
+
+# --- helpers of the queries ------------------------------------------------------------------
+
+def _local_day(session: Session, moment: Any) -> ColumnElement[Any]:
+    """The Asia/Tokyo date of a timestamp column, in SQL (Japan keeps no summer time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("Asia/Tokyo", moment))
+    return func.date(moment, "+9 hours")
+
+
+def _key(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _product_operators(session: Session) -> dict[str, list[str]]:
+    return {code: list(operators or []) for code, operators in
+            session.execute(select(Product.code, Product.operators))}
+
+
+# --- sales -----------------------------------------------------------------------------------
+
+SALES_GROUPS = ("day", "product", "category")
+
+
+def sales(session: Session, request: StatsRequest, k: int) -> SalesReport:
+    """Passes sold (paid orders) and revenue by day of payment, product or category.
+
+    With an operator in detail, the products that cover that operator; ``consortium`` is the
+    same over every product.
+    """
+    covering = None
+    if request.operator is not None:
+        covering = [code for code, operators in _product_operators(session).items()
+                    if request.operator in operators]
+    rows = _sales_rows(session, request, covering, k)
+    consortium = rows if covering is None else _sales_rows(session, request, None, k)
+    return SalesReport.model_validate(_window(request, k) | {"rows": rows,
+                                                             "consortium": consortium})
+
+
+def _sales_rows(session: Session, request: StatsRequest, products: list[str] | None,
+                k: int) -> list[SalesRow]:
+    start, end = request.bounds()
+    key: Any = {"day": _local_day(session, Order.paid_at), "product": Order.product_code,
+                "category": Order.category}[request.group]
+    query = (select(key, func.count(), func.sum(Order.amount_yen))
+             .where(Order.status == "paid", Order.paid_at >= start, Order.paid_at < end)
+             .group_by(key).order_by(key))
+    if products is not None:
+        query = query.where(Order.product_code.in_(products))
+    return [SalesRow.model_validate(privacy.apply(
+        {"key": _key(value), "passes": count, "revenue_yen": int(revenue or 0)},
+        count, k, ("key",))) for value, count, revenue in session.execute(query)]
+
+
+# --- validations -----------------------------------------------------------------------------
+
+VALIDATION_GROUPS = ("day", "hour", "route", "stop", "operator", "device", "product")
+
+
+def validations(session: Session, request: StatsRequest, k: int) -> ValidationsReport:
+    """Accepted and rejected scans (by reason) and distinct passes, per cell of the grouping."""
+    rows = _validation_rows(session, request.group, request, request.operator, k)
+    if request.group in ("day", "hour"):
+        consortium = rows if request.operator is None else _validation_rows(
+            session, request.group, request, None, k)
+    else:
+        consortium = _validation_rows(session, "total", request, None, k)
+    return ValidationsReport.model_validate(_window(request, k) | {"rows": rows,
+                                                                   "consortium": consortium})
+
+
+def _validation_rows(session: Session, group: str, request: StatsRequest,
+                     operator: str | None, k: int) -> list[ValidationRow]:
+    dim = group if group in ("hour", "route", "stop", "device", "product") else "day"
+    scan_key: Any
+    pass_key: Any
+    if group == "day":
+        scan_key, pass_key = ScanCell.day, PassCell.day
+    elif group == "operator":
+        scan_key, pass_key = ScanCell.operator_id, PassCell.operator_id
+    elif group == "total":
+        scan_key, pass_key = ScanCell.dim, PassCell.dim
+    else:
+        scan_key, pass_key = ScanCell.value, PassCell.value
+    scan_query = (select(scan_key, ScanCell.result, ScanCell.code, func.sum(ScanCell.scans))
+                  .where(ScanCell.dim == dim, ScanCell.day.between(request.start, request.end))
+                  .group_by(scan_key, ScanCell.result, ScanCell.code))
+    pass_query = (select(pass_key, func.sum(PassCell.passes))
+                  .where(PassCell.dim == dim, PassCell.day.between(request.start, request.end))
+                  .group_by(pass_key))
+    if operator is not None:
+        scan_query = scan_query.where(ScanCell.operator_id == operator)
+        pass_query = pass_query.where(PassCell.operator_id == operator)
+    elif group == "operator":
+        pass_query = pass_query.where(PassCell.operator_id != ALL_OPERATORS)
+    else:
+        pass_query = pass_query.where(PassCell.operator_id == ALL_OPERATORS)
+    cells: dict[Any, dict[str, Any]] = {}
+    for value, result, code, count in session.execute(scan_query):
+        cell = cells.setdefault(value, {"accepted": 0, "rejected": 0, "cannot_judge": 0,
+                                        "reasons": Counter()})
+        if result == "accept":
+            cell["accepted"] += int(count)
+        elif result == "reject":
+            cell["rejected"] += int(count)
+            cell["reasons"][code] += int(count)
+        else:
+            cell["cannot_judge"] += int(count)
+    distinct = {value: int(count) for value, count in session.execute(pass_query)}
+    rows = []
+    for value in sorted(cells, key=lambda v: (v is None, str(v))):
+        cell = cells[value]
+        label = "total" if group == "total" else _key(value)
+        rows.append(ValidationRow.model_validate(privacy.apply(
+            {"key": label, "accepted": cell["accepted"], "rejected": cell["rejected"],
+             "cannot_judge": cell["cannot_judge"], "reasons": dict(sorted(cell["reasons"].items())),
+             "passes": distinct.get(value, 0)},
+            distinct.get(value, 0), k, ("key",))))
+    return rows
+
+
+# --- apportionment ---------------------------------------------------------------------------
+
+def apportionment(session: Session, request: StatsRequest, settings: Settings
+                  ) -> ApportionmentReport:
+    """The period's pass revenue (paid orders by service date) split among operators.
+
+    The administrator sees every operator's share; an operator partner its own share and the
+    rest as one ``(others)`` share, so the shares still add up to the revenue.
+    """
+    k = settings.stats_min_passes
+    product_operators = _product_operators(session)
+    sold = session.execute(
+        select(Order.product_code, func.count(), func.sum(Order.amount_yen))
+        .where(Order.status == "paid", Order.service_date.between(request.start, request.end))
+        .group_by(Order.product_code).order_by(Order.product_code)).all()
+    revenue = {code: int(yen or 0) for code, _count, yen in sold}
+    counted = session.execute(
+        select(ScanCell.value, ScanCell.operator_id, func.sum(ScanCell.scans))
+        .where(ScanCell.dim == "product", ScanCell.result == "accept",
+               ScanCell.day.between(request.start, request.end))
+        .group_by(ScanCell.value, ScanCell.operator_id))
+    used = {(product, operator): int(n) for product, operator, n in counted}
+    distinct = {operator: int(n) for operator, n in session.execute(
+        select(PassCell.operator_id, func.sum(PassCell.passes))
+        .where(PassCell.dim == "day", PassCell.operator_id != ALL_OPERATORS,
+               PassCell.day.between(request.start, request.end))
+        .group_by(PassCell.operator_id))}
+    weights = {operator: Fraction(str(weight)) for operator, weight in settings.apportion_weights}
+    base_share = Fraction(str(settings.apportion_base_share))
+    result = apportion(revenue, product_operators, used, base_share=base_share, weights=weights)
+    shares = [
+        ShareRow.model_validate(privacy.apply(
+            {"operator": share.operator, "yen": share.yen, "base_yen": round(float(share.base), 2),
+             "usage_yen": round(float(share.usage), 2), "validations": share.validations,
+             "weighted_validations": round(float(share.weighted), 2)},
+            distinct.get(share.operator, 0), k,
+            ("operator", "yen", "base_yen", "usage_yen")))
+        for share in result.shares
+    ]
+    if request.operator is not None:
+        own = [share for share in shares if share.operator == request.operator]
+        rest = [share for share in shares if share.operator != request.operator]
+        shares = own + ([ShareRow(
+            operator=OTHERS, yen=sum(share.yen for share in rest),
+            base_yen=round(sum(share.base_yen for share in rest), 2),
+            usage_yen=round(sum(share.usage_yen for share in rest), 2),
+            validations=None, weighted_validations=None, suppressed=False)] if rest else [])
+    products = [ProductRevenue(product=code, passes=count, revenue_yen=int(yen or 0),
+                               operators=product_operators.get(code, []))
+                for code, count, yen in sold]
+    return ApportionmentReport.model_validate(_window(request, k) | {
+        "revenue_yen": result.revenue_yen, "base_share": float(base_share),
+        "weights": {operator: float(weight) for operator, weight in weights.items()},
+        "shares": shares, "products": products})
+
+
+# --- fraud -----------------------------------------------------------------------------------
+
+FRAUD_GROUPS = ("day", "reason")
+
+
+def fraud(session: Session, request: StatsRequest, k: int, *, admin: bool) -> FraudReport:
+    """Flagged passes per day or reason; the administrator also gets the flags themselves."""
+    start, end = request.bounds()
+    query = (select(FraudFlag).where(FraudFlag.created_at >= start, FraudFlag.created_at < end)
+             .order_by(FraudFlag.created_at.desc(), FraudFlag.id.desc()))
+    flags = list(session.scalars(query))
+    mine = [flag for flag in flags
+            if request.operator is None or flag.operator_id == request.operator]
+
+    def cells(chosen: Iterable[FraudFlag]) -> list[FraudRow]:
+        grouped: dict[str, list[FraudFlag]] = defaultdict(list)
+        for flag in chosen:
+            key = (flag.created_at.astimezone(TOKYO).date().isoformat()
+                   if request.group == "day" else flag.reason)
+            grouped[key].append(flag)
+        return [FraudRow.model_validate(privacy.apply(
+            {"key": key, "flags": len(group), "passes": len({f.pass_id for f in group})},
+            len({f.pass_id for f in group}), k, ("key",))) for key, group in sorted(
+                grouped.items())]
+
+    listed = None
+    if admin:
+        listed = [FlagOut(id=flag.id, pass_id=flag.pass_id, service_date=flag.service_date,
+                          reason=flag.reason, detail=flag.detail, operator=flag.operator_id,
+                          speed_kmh=flag.speed_kmh, created_at=isoformat_tokyo(flag.created_at),
+                          first_scan_id=flag.first_scan_id, second_scan_id=flag.second_scan_id)
+                  for flag in mine[:MAX_FLAGS]]
+    return FraudReport.model_validate(_window(request, k) | {
+        "rows": cells(mine), "consortium": cells(flags), "flags": listed})
+
+
+# --- planner ---------------------------------------------------------------------------------
+
+PLANNER_GROUPS = ("hour", "day", "modes")
+
+
+def planner(session: Session, request: StatsRequest, k: int) -> PlannerReport:
+    """Trip requests by hour, day or mode mix; the mode mix; the busiest zone pairs.
+
+    Plan requests belong to no operator: every partner sees the same consortium numbers. A
+    cell of fewer than ``k`` requests is suppressed.
+    """
+    period = PlanRequest.day.between(request.start, request.end)
+
+    def counted(key: Any) -> list[PlannerRow]:
+        rows = session.execute(select(key, func.count()).where(period).group_by(key)
+                               .order_by(key))
+        return [PlannerRow.model_validate(privacy.apply(
+            {"key": f"{value:02d}" if isinstance(value, int) else _key(value),
+             "requests": count}, count, k, ("key",))) for value, count in rows]
+
+    group_key: Any = {"hour": PlanRequest.hour, "day": PlanRequest.day,
+                      "modes": PlanRequest.modes}[request.group]
+    count = func.count().label("requests")
+    pairs = session.execute(
+        select(PlanRequest.origin_zone, PlanRequest.destination_zone, count)
+        .where(period, PlanRequest.origin_zone.is_not(None),
+               PlanRequest.destination_zone.is_not(None))
+        .group_by(PlanRequest.origin_zone, PlanRequest.destination_zone)
+        .order_by(count.desc(), PlanRequest.origin_zone, PlanRequest.destination_zone)
+        .limit(TOP_OD))
+    top = [ODRow.model_validate(privacy.apply(
+        {"origin_zone": origin, "destination_zone": destination, "requests": n}, n, k,
+        ("origin_zone", "destination_zone"))) for origin, destination, n in pairs]
+    return PlannerReport.model_validate(_window(request, k) | {
+        "rows": counted(group_key), "modes": counted(PlanRequest.modes), "top_od": top})
+
+
+def record_plan_request(session: Session, moment: dt.datetime, origin: str, destination: str,
+                        modes: str | None, document: bytes | None) -> PlanRequest:
+    """Record one answered trip request: time, modes and ~1 km zones, nothing of the rider.
+
+    ``origin``/``destination`` are the request's ``from``/``to``; a ``stop:ID`` end takes its
+    zone from the plan ``document``'s first itinerary (if any).
+    """
+    requested = sorted({mode.strip().lower() for mode in (modes or "").split(",")
+                        if mode.strip()})
+    ends = _document_ends(document) if not (parse_point(origin) and parse_point(destination)) \
+        else (None, None)
+    start = parse_point(origin) or ends[0]
+    finish = parse_point(destination) or ends[1]
+    local = moment.astimezone(TOKYO)
+    row = PlanRequest(requested_at=moment, day=local.date(), hour=local.hour,
+                      modes=",".join(requested)[:100] or "default",
+                      origin_zone=zone_of(*start) if start else None,
+                      destination_zone=zone_of(*finish) if finish else None)
+    session.add(row)
+    if session.get_bind().dialect.name == "postgresql":
+        # a lost statistic on a crash is acceptable; waiting for the WAL flush is not
+        session.execute(select(func.set_config("synchronous_commit", "off", True)))
+    session.commit()
+    return row
+
+
+Point = tuple[float, float]
+
+
+def _document_ends(document: bytes | None) -> tuple[Point | None, Point | None]:
+    try:
+        legs = json.loads(document or b"{}")["itineraries"][0]["legs"]
+        first, last = legs[0]["from"], legs[-1]["to"]
+        return (float(first["lat"]), float(first["lon"])), (float(last["lat"]),
+                                                             float(last["lon"]))
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None, None
+
+
+def delete_partner(session: Session, partner_id: str) -> None:
+    """Remove a partner entirely (the benchmark's temporary key); revoke real partners."""
+    session.execute(delete(Partner).where(Partner.id == partner_id))
+    session.commit()
+
+
+def table_sizes(session: Session) -> dict[str, int]:
+    """Rows in the tables statistics read (for benchmark reports)."""
+    counts = {}
+    for name, model in (("scans", Scan), ("orders", Order), ("flags", FraudFlag),
+                        ("plan_requests", PlanRequest), ("scan_cells", ScanCell),
+                        ("pass_cells", PassCell)):
+        counts[name] = int(session.scalar(select(func.count()).select_from(model)) or 0)
+    counts["passes"] = int(session.scalar(select(func.count()).select_from(Pass)) or 0)
+    return counts
