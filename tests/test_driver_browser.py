@@ -11,27 +11,34 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, expect
-from sqlalchemy import select
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maas.clock import TOKYO, system_clock
 from maas.db import create_db_engine, session_factory
+from passes import bundle as trust
 from passes import credential, qr
 from passes import services as pass_services
-from passes.keys import KeyStore
+from passes.keys import KeyStore, public_jwk
 from tests.conftest import CHROMIUM_ARGS, RunningServer, chromium_path
 from tests.test_pages_browser import ARTIFACTS
 from tests.vectors import load
 from validators import services as device_services
 from validators.models import Scan
+from validators.verify import Context, TrustBundle, verify
 
 pytestmark = pytest.mark.browser
 
@@ -85,7 +92,7 @@ def test_browser_verifier_agrees_with_every_shared_vector(
     assert errors == []
 
 
-OLD_SCANS = """async () => {
+OLD_SCANS = """async (pending) => {
   const db = await new Promise((resolve, reject) => {
     const request = indexedDB.open("maas-driver");
     request.onsuccess = () => resolve(request.result);
@@ -96,11 +103,10 @@ OLD_SCANS = """async () => {
     pass_id: null, product: null, category: null, service_date: null, source: "manual",
     scanned_at: new Date(at + 9 * 3600000).toISOString().replace("Z", "+09:00"),
     scanned_ms: at, ...(pending ? {pending: 1} : {})});
-  const ids = [crypto.randomUUID(), crypto.randomUUID()];
+  const ids = Array.from({length: pending + 1}, () => crypto.randomUUID());
   await new Promise((resolve, reject) => {
     const t = db.transaction("scans", "readwrite");
-    t.objectStore("scans").put(row(ids[0], false));
-    t.objectStore("scans").put(row(ids[1], true));
+    ids.forEach((id, i) => t.objectStore("scans").put(row(id, i > 0)));
     t.oncomplete = resolve;
     t.onerror = () => reject(t.error);
   });
@@ -207,10 +213,24 @@ def test_driver_enrols_judges_offline_and_syncs(
     assert journal[0]["digest"]
     assert journal[1]["digest"] is None
 
-    # back online: the journal goes up once, in one batch, and nothing stays pending
-    context.set_offline(False)
+    # back online, the first upload's answer is lost: the server has the scans, the page saw a
+    # 502 and keeps them pending; the retry is counted as duplicates and nothing is stored twice
+    answers: list[dict[str, int]] = []
+    page.on("response", lambda response: answers.append(response.json())
+            if response.url.endswith("/api/v1/scans") and response.ok else None)
+
+    def lose_answer(route: Route) -> None:
+        route.fetch()
+        route.fulfill(status=502, body="")
+
+    context.route("**/api/v1/scans", lose_answer)
+    context.set_offline(False)  # the page syncs by itself when it comes online
+    expect(page.locator("#status-sync")).to_contain_text("同期エラー 502")
+    expect(page.locator("#status-pending")).to_have_text("6")
+    context.unroute("**/api/v1/scans", lose_answer)
     page.evaluate("maasDriver.syncNow()")
     expect(page.locator("#status-pending")).to_have_text("0")
+    assert answers == [{"accepted": 0, "duplicates": 6}]
     with Session(engine) as session:
         stored = session.scalars(select(Scan).where(Scan.device_id == device_id)).all()
     assert sorted(s.id for s in stored) == sorted(row["id"] for row in journal)
@@ -221,13 +241,16 @@ def test_driver_enrols_judges_offline_and_syncs(
     again = page.evaluate("maasDriver.syncNow()")
     assert again["uploaded"] == 0  # nothing pending: nothing sent twice
 
-    # old scans leave the device once uploaded, never before
-    uploaded_id, pending_id = page.evaluate(OLD_SCANS)
-    assert page.evaluate("maasDriver.syncNow()")["uploaded"] == 1
+    # a backlog goes up in batches of at most 500; old scans leave the device once uploaded,
+    # never before
+    uploaded_id, *pending_ids = page.evaluate(OLD_SCANS, 501)
+    assert page.evaluate("maasDriver.syncNow()")["uploaded"] == 501
+    assert answers[-2:] == [{"accepted": 500, "duplicates": 0}, {"accepted": 1, "duplicates": 0}]
     left = {row["id"] for row in page.evaluate("maasDriver.allScans()")}
     assert left == {row["id"] for row in journal}
     with Session(engine) as session:
-        assert session.get(Scan, pending_id) is not None
+        assert session.scalar(select(func.count()).select_from(Scan).where(
+            Scan.id.in_(pending_ids))) == 501
         assert session.get(Scan, uploaded_id) is None  # it was never pending: not sent
     engine.dispose()
 
@@ -287,3 +310,117 @@ def test_driver_scans_with_the_camera(
         assert [url for url in requests if not url.startswith(demo_server.base_url)] == []
     finally:
         camera_browser.close()
+
+
+def _raw_jws(header: bytes, payload: bytes, key: ec.EllipticCurvePrivateKey,
+             segments: tuple[str, str] | None = None) -> str:
+    """A compact ES256 JWS over exactly these bytes (or these already-encoded segments)."""
+    head, body = segments or (credential.b64url(header), credential.b64url(payload))
+    der = key.sign(f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    return f"{head}.{body}.{credential.b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def _odd_codes() -> dict[str, Any]:
+    """A bundle and codes signed by its real key but odd in form: the corners where PyJWT and
+    the Python standard library decide what is well-formed, which verify.js copies."""
+    now = dt.datetime(2026, 12, 1, 0, 3, tzinfo=dt.UTC)
+    issuer, phone = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
+    products = [{"code": "kanazawa-1day", "operators": ["hokutetsu"], "static_allowed": False},
+                {"code": "print", "operators": ["hokutetsu"], "static_allowed": True}]
+    document = trust.build([{**public_jwk(issuer.public_key(), "k1"), "not_after": None}], [],
+                           products, now.date(), "odd", now)
+    point = phone.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+    flat = phone.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    base = {"i": "abc", "p": "kanazawa-1day", "c": "a", "d": "20261201",
+            "k": credential.b64url(point)}
+    header = {"alg": "ES256", "kid": "k1"}
+    claims_variants: list[dict[str, Any]] = [
+        {}, {"exp": 1}, {"exp": 4102444800}, {"nbf": 4102444800}, {"iat": 4102444800},
+        {"iat": "12"}, {"iat": "x"}, {"iat": None}, {"aud": "x"}, {"aud": ""}, {"aud": []},
+        {"sub": 1}, {"jti": 2}, {"iss": 3}, {"c": "x"}, {"c": None}, {"c": ["a"]},
+        {"d": "2026-12-01"}, {"d": 20261201}, {"d": "20261301"}, {"d": "00001201"},
+        {"d": "２０２６１２０１"}, {"d": "2026120"}, {"i": 123}, {"i": None}, {"p": None},
+        {"p": "print", "k": None}, {"k": credential.b64url(flat)}, {"k": "AAAA"}, {"k": 5},
+        {"k": credential.b64url(b"\x02" + b"\xff" * 32)}, {"k": "!" + credential.b64url(point)},
+        {"x": "乗車券"},
+    ]
+    json_bytes = lambda value: json.dumps(value).encode()  # noqa: E731
+    codes = [_raw_jws(json_bytes(header), json_bytes({**base, **extra}), issuer)
+             for extra in claims_variants]
+    codes += [_raw_jws(json_bytes(h), json_bytes(base), issuer) for h in (
+        {"alg": "ES256"}, {"alg": "ES256", "kid": 1}, {"alg": "ES384", "kid": "k1"},
+        {"kid": "k1"}, {"alg": "", "kid": "k1"}, {**header, "crit": ["b64"]},
+        {**header, "crit": []}, {**header, "crit": ["exp"], "exp": 1},
+        {**header, "crit": ["b64"], "b64": True}, {**header, "typ": "JWT"},
+        {**header, "b64": False})]
+    codes += [
+        _raw_jws(b"[]", json_bytes(base), issuer),
+        _raw_jws(b"\xef\xbb\xbf" + json_bytes(header), json_bytes(base), issuer),
+        _raw_jws(json_bytes(header), b"[1]", issuer),
+        _raw_jws(json_bytes(header), b"\xff", issuer),
+        _raw_jws(json_bytes({**header, "b64": False, "crit": ["b64"]}), b"", issuer,
+                 (credential.b64url(json_bytes({**header, "b64": False, "crit": ["b64"]})), "")),
+    ]
+    good = _raw_jws(json_bytes(header), json_bytes(base), issuer)
+    head, body, sig = good.split(".")
+    codes += [f"{head}=.{body}.{sig}", f"{head}.{body}.{sig}==", f"{head}.{body}=.{sig}",
+              f"{head[:-1]}{'B' if head[-1] == 'A' else 'A'}.{body}.{sig}", f"{head}.{body}",
+              f"{head}.{body}.{sig}.x", f"{head}..{sig}"]
+    shown = lambda token: credential.present(token, phone, now)  # noqa: E731
+    payloads = [p for code in codes for p in (code, shown(code))]
+    payloads += [shown(good).replace("~", "~!", 1), shown(good) + "=", " " + shown(good) + "\x1c",
+                 shown(good)[:-2] + "~", shown(good).replace("~", "~~", 1)]
+    return {"bundle": document, "now": now.isoformat(), "payloads": payloads}
+
+
+def _mutated(payloads: list[str], rng: random.Random, count: int) -> list[str]:
+    alphabet = "ABCabc012-_+/=.~ \t!"
+    out = []
+    for _ in range(count):
+        chars = list(rng.choice(payloads))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(chars) + 1)
+            edit = rng.random()
+            if edit < 0.4 and chars:
+                chars[min(at, len(chars) - 1)] = rng.choice(alphabet)
+            elif edit < 0.7:
+                chars.insert(at, rng.choice(alphabet))
+            elif chars:
+                del chars[min(at, len(chars) - 1)]
+        out.append("".join(chars))
+    return out
+
+
+JUDGE_ALL = """async ({bundle, now, payloads}) => {
+  const m = await import("/static/verify.js");
+  const loaded = await m.loadBundle(bundle);
+  const codes = [];
+  for (const payload of payloads) {
+    codes.push((await m.verify(payload, loaded, now, {operator: "hokutetsu", seen: {}})).code);
+  }
+  return codes;
+}"""
+
+
+def test_browser_and_python_verifiers_agree_on_odd_and_mutated_codes(
+        page: Page, demo_server: RunningServer) -> None:
+    page.goto(f"{demo_server.base_url}/driver")
+    vectors = load()
+    odd = _odd_codes()
+    rng = random.Random(20261201)
+    suites = [
+        {"bundle": odd["bundle"], "now": odd["now"], "payloads": odd["payloads"]},
+        {"bundle": vectors["bundle"], "now": vectors["cases"][0]["now"],
+         "payloads": _mutated([c["payload"] for c in vectors["cases"] if c["payload"]], rng, 400)},
+    ]
+    for suite in suites:
+        bundle = TrustBundle.from_document(suite["bundle"])
+        now = dt.datetime.fromisoformat(suite["now"])
+        expected = [verify(p, bundle, now, Context("hokutetsu")).code for p in suite["payloads"]]
+        judged = page.evaluate(JUDGE_ALL, suite)
+        mismatches = [f"{p!r}: browser {got}, Python {want}"
+                      for p, got, want in zip(suite["payloads"], judged, expected, strict=True)
+                      if got != want]
+        assert mismatches == []
+    assert len(set(expected)) > 3  # the mutations reach past the first checks
