@@ -250,7 +250,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
             stderr=subprocess.STDOUT,
         )
         try:
-            seconds = wait_for_http(f"http://127.0.0.1:{port}/api/v1/health", 20, process)
+            seconds = wait_for_http(f"http://127.0.0.1:{port}/api/v1/health", 90, process)
             yield RunningServer(f"http://127.0.0.1:{port}", process, home, seconds)
         finally:
             process.terminate()

@@ -74,7 +74,7 @@ def test_serve_runs_gunicorn_on_the_configured_database(database_url: str, tmp_p
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/api/v1/health", 20, process)
+        wait_for_http(f"http://127.0.0.1:{port}/api/v1/health", 90, process)
         status, _, body = get(f"http://127.0.0.1:{port}/api/v1/health")
         assert status == 200
         assert json.loads(body)["database"]["backend"] == database_url.split("+")[0].split(":")[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from typing import Any, Literal
 
 from flask import Blueprint, Response, current_app, request
@@ -11,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from maas.http import bearer_token, clock, db_session, endpoint, settings
+from passes.bundle import colour_secret
 from passes.keys import KeyStore
 from passes.services import trust_bundle
 from validators import services
@@ -74,9 +74,8 @@ def bundle() -> BundleOut | Response:
 
 def _current_bundle(session: Session) -> tuple[dict[str, Any], str]:
     home = settings().home
-    secret = hashlib.sha256(f"colour:{settings().secret_key}".encode()).hexdigest()
-    return trust_bundle(session, KeyStore(home), KeyStore(home, kind="bundle"), secret,
-                        clock())
+    return trust_bundle(session, KeyStore(home), KeyStore(home, kind="bundle"),
+                        colour_secret(settings().secret_key), clock())
 
 
 def _listeners() -> tuple[services.ScanListener, ...]:

@@ -1,0 +1,332 @@
+"""The device side of a validator: enrolment, the pinned trust bundle, the scan journal, sync.
+
+Everything lives in one folder (``--home``):
+
+- ``device.json`` (0600) — server URL, device id, operator, token and the pinned bundle keys;
+- ``bundle.jws`` — the last trust bundle fetched, checked against the pinned keys on every load;
+- ``journal.sqlite3`` — every check, written (WAL, ``synchronous=FULL``) before its result is
+  shown, and marked uploaded only after the server answered for its batch.
+
+Uploads are idempotent by scan id on the server, so a process killed at any moment — after
+the journal write, during an upload, before marking a batch — loses no scan and duplicates
+none: the next sync sends again whatever is not marked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+from maas.errors import InvalidInput, MaasError, ServiceUnavailable
+from passes import bundle as trust
+from validators.verify import Context, Result, TrustBundle, replay_key, verify
+
+BATCH = int(os.environ.get("MAAS_VALIDATOR_BATCH", "500"))
+TIMEOUT_S = 10.0
+RETRIES = 4  # attempts per request, with exponential backoff between them
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS scans (
+    id TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    result TEXT NOT NULL,
+    code TEXT NOT NULL,
+    pass_id TEXT,
+    product TEXT,
+    category TEXT,
+    service_date TEXT,
+    scanned_at TEXT NOT NULL,
+    uploaded INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS ix_scans_pending ON scans (uploaded) WHERE uploaded = 0;
+CREATE INDEX IF NOT EXISTS ix_scans_digest ON scans (digest, result);
+"""
+
+
+class DeviceError(MaasError):
+    """A device-side problem worth one clear line (not enrolled, bad server answer)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Enrolment:
+    """What ``enroll`` saved."""
+
+    server: str
+    device_id: str
+    operator: str
+    token: str
+    bundle_keys: list[dict[str, Any]]
+
+    def pinned(self) -> dict[str, ec.EllipticCurvePublicKey]:
+        """The bundle keys pinned at enrolment."""
+        keys = {}
+        for jwk in self.bundle_keys:
+            key = ECAlgorithm.from_jwk(json.dumps(jwk))
+            if isinstance(key, ec.EllipticCurvePublicKey):
+                keys[str(jwk["kid"])] = key
+        return keys
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """A journaled verdict."""
+
+    scan_id: str
+    result: Result
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``check --json`` document of CONTRACT.md."""
+        return {**self.result.as_json(), "scan_id": self.scan_id}
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncReport:
+    """What one ``sync`` did."""
+
+    bundle_version: str | None
+    uploaded: int
+    duplicates: int
+    pending: int
+
+
+def _write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(descriptor, data)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    temporary.replace(path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+class Device:
+    """One validator's state folder."""
+
+    def __init__(self, home: Path, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.home = home
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._journal: sqlite3.Connection | None = None
+
+    # -- enrolment and bundle -------------------------------------------------------------
+
+    def enrol(self, server: str, code: str) -> Enrolment:
+        """Trade the one-time code for a token and pin the bundle keys; fetch the bundle."""
+        server = server.rstrip("/")
+        answer = _request("POST", f"{server}/api/v1/devices/enroll", {"code": code})
+        enrolment = Enrolment(server, answer["device_id"], answer["operator"],
+                              answer["token"], answer["bundle_keys"])
+        self.home.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self.home / "device.json",
+                          json.dumps(dataclasses.asdict(enrolment)).encode(), 0o600)
+        self.fetch_bundle(enrolment)
+        return enrolment
+
+    def enrolment(self) -> Enrolment:
+        """The saved enrolment (a clear error when there is none)."""
+        try:
+            return Enrolment(**json.loads((self.home / "device.json").read_text()))
+        except FileNotFoundError:
+            raise DeviceError(f"{self.home}: not enrolled (run `maas-validator enroll`)"
+                              ) from None
+
+    def bundle(self) -> TrustBundle | None:
+        """The saved bundle, verified against the pinned keys (the verifier judges its age).
+
+        None when there is none, or when it does not verify: a tampered file is no bundle.
+        """
+        path = self.home / "bundle.jws"
+        if not path.exists():
+            return None
+        try:
+            document = trust.open_bundle(path.read_text().strip(), self.enrolment().pinned(),
+                                         self.clock(), refuse_stale=False)
+        except ValueError:
+            return None
+        return TrustBundle.from_document(document)
+
+    def fetch_bundle(self, enrolment: Enrolment) -> str | None:
+        """Pull the bundle when it changed; returns its version."""
+        path = self.home / "bundle.jws"
+        version = None
+        if path.exists():
+            try:
+                version = trust.open_bundle(path.read_text().strip(), enrolment.pinned(),
+                                            self.clock())["version"]
+            except ValueError:
+                version = None
+        headers = {"If-None-Match": f'"{version}"'} if version else {}
+        answer = _request("GET", f"{enrolment.server}/api/v1/validators/bundle", None,
+                          enrolment.token, headers)
+        if answer is None:  # 304: unchanged
+            return version
+        try:
+            document = trust.open_bundle(answer["bundle"], enrolment.pinned(), self.clock())
+        except ValueError as exc:
+            raise DeviceError(f"refusing the server's bundle: {exc}") from None
+        _write_atomically(path, answer["bundle"].encode())
+        return str(document["version"])
+
+    # -- checks and the journal -----------------------------------------------------------
+
+    def journal(self) -> sqlite3.Connection:
+        """The journal, opened once per process (WAL, every commit synced to disk)."""
+        if self._journal is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.home / "journal.sqlite3", isolation_level=None,
+                                         timeout=30)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.executescript(SCHEMA)
+            self._journal = connection
+        return self._journal
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        journal = self.journal()
+        journal.execute("BEGIN IMMEDIATE")
+        try:
+            yield journal
+        except BaseException:
+            journal.execute("ROLLBACK")
+            raise
+        journal.execute("COMMIT")
+
+    def check(self, payload: str, at: dt.datetime | None = None) -> Check:
+        """Judge a code and journal the verdict durably; only then return it."""
+        enrolment = self.enrolment()
+        now = at or self.clock()
+        key = replay_key(payload)
+        with self._transaction() as journal:
+            (last,) = journal.execute(
+                "SELECT max(scanned_at) FROM scans WHERE digest = ? AND result = 'accept'",
+                (key,)).fetchone()
+            seen = {key: dt.datetime.fromisoformat(last)} if last else {}
+            result = verify(payload, self.bundle(), now, Context(enrolment.operator, seen))
+            scan_id = str(uuid.uuid4())
+            journal.execute(
+                "INSERT INTO scans (id, digest, result, code, pass_id, product, category,"
+                " service_date, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (scan_id, key, result.result, result.code, result.pass_id, result.product,
+                 result.category,
+                 result.service_date.isoformat() if result.service_date else None,
+                 now.astimezone(dt.UTC).isoformat()))
+        return Check(scan_id, result)
+
+    def pending(self) -> int:
+        """Scans not yet confirmed by the server."""
+        row = self.journal().execute("SELECT count(*) FROM scans WHERE uploaded = 0").fetchone()
+        return int(row[0])
+
+    def sync(self) -> SyncReport:
+        """Pull the bundle if it changed, then push the journal in batches."""
+        enrolment = self.enrolment()
+        version = self.fetch_bundle(enrolment)
+        uploaded = duplicates = 0
+        while True:
+            rows = self.journal().execute(
+                "SELECT id, digest, result, code, pass_id, product, category, service_date,"
+                " scanned_at FROM scans WHERE uploaded = 0 ORDER BY scanned_at LIMIT ?",
+                (BATCH,)).fetchall()
+            if not rows:
+                break
+            scans = [{"id": r[0], "digest": r[1], "result": r[2], "code": r[3],
+                      "pass_id": r[4], "product": r[5], "category": r[6],
+                      "service_date": r[7], "scanned_at": r[8]} for r in rows]
+            answer = _request("POST", f"{enrolment.server}/api/v1/scans", {"scans": scans},
+                              enrolment.token)
+            with self._transaction() as journal:
+                journal.executemany("UPDATE scans SET uploaded = 1 WHERE id = ?",
+                                    [(r[0],) for r in rows])
+            uploaded += int(answer["accepted"])
+            duplicates += int(answer["duplicates"])
+        return SyncReport(version, uploaded, duplicates, self.pending())
+
+
+def _request(method: str, url: str, body: Any, token: str | None = None,
+             headers: dict[str, str] | None = None) -> Any:
+    """One JSON request with retries and backoff; ``None`` for 304 Not Modified."""
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInput(f"--server: {url.split('/api/')[0]!r} is not an http(s) URL")
+    data = json.dumps(body).encode() if body is not None else None
+    all_headers = {"Accept": "application/json", **(headers or {})}
+    if data is not None:
+        all_headers["Content-Type"] = "application/json"
+    if token:
+        all_headers["Authorization"] = f"Bearer {token}"
+    delay = 0.5
+    for attempt in range(RETRIES):
+        # the scheme is checked above: only http(s), never file: or custom schemes
+        request = urllib.request.Request(  # noqa: S310
+            url, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code == 304:
+                return None
+            if exc.code < 500 or attempt == RETRIES - 1:
+                raise DeviceError(f"{method} {url}: {exc.code} {_detail(exc)}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            if attempt == RETRIES - 1:
+                raise ServiceUnavailable(f"{url}: server unreachable ({exc})") from None
+        time.sleep(delay)
+        delay *= 2
+    raise ServiceUnavailable(f"{url}: no answer")  # pragma: no cover - the loop returns
+
+
+def _detail(error: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(error.read()).get("detail", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+def parse_at(text: str | None) -> dt.datetime | None:
+    """``--at``: an ISO 8601 time with offset."""
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"--at: {text!r} is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        raise InvalidInput(f"--at: {text!r} needs an offset, e.g. +09:00")
+    return moment
+
+
+def decode_image(path: Path) -> str:
+    """The text of the first QR code in an image file (zxing-cpp and Pillow)."""
+    try:
+        import zxingcpp
+        from PIL import Image
+    except ImportError:
+        raise DeviceError("--image needs zxing-cpp and Pillow (pip install zxing-cpp pillow)"
+                          ) from None
+    try:
+        image = Image.open(path)
+        image.load()
+    except OSError as exc:
+        raise InvalidInput(f"--image: {path}: not an image ({exc})") from None
+    found = zxingcpp.read_barcodes(image)
+    if not found:
+        raise InvalidInput(f"--image: {path}: no QR code found")
+    return str(found[0].text)
