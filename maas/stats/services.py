@@ -285,27 +285,32 @@ def sales(session: Session, request: StatsRequest, k: int) -> SalesReport:
     """
     covering = None
     if request.operator is not None:
-        covering = [code for code, operators in _product_operators(session).items()
-                    if request.operator in operators]
-    rows = _sales_rows(session, request, covering, k)
-    consortium = rows if covering is None else _sales_rows(session, request, None, k)
-    return SalesReport.model_validate(_window(request, k) | {"rows": rows,
-                                                             "consortium": consortium})
-
-
-def _sales_rows(session: Session, request: StatsRequest, products: list[str] | None,
-                k: int) -> list[SalesRow]:
+        covering = {code for code, operators in _product_operators(session).items()
+                    if request.operator in operators}
     start, end = request.bounds()
     key: Any = {"day": _local_day(session, Order.paid_at), "product": Order.product_code,
                 "category": Order.category}[request.group]
-    query = (select(key, func.count(), func.sum(Order.amount_yen))
-             .where(Order.status == "paid", Order.paid_at >= start, Order.paid_at < end)
-             .group_by(key).order_by(key))
-    if products is not None:
-        query = query.where(Order.product_code.in_(products))
-    return [SalesRow.model_validate(privacy.apply(
-        {"key": _key(value), "passes": count, "revenue_yen": int(revenue or 0)},
-        count, k, ("key",))) for value, count, revenue in session.execute(query)]
+    # one pass over the orders: cells by key and product, summed here both ways
+    counted = session.execute(
+        select(key, Order.product_code, func.count(), func.sum(Order.amount_yen))
+        .where(Order.status == "paid", Order.paid_at >= start, Order.paid_at < end)
+        .group_by(key, Order.product_code))
+    mine: dict[str | None, list[int]] = {}
+    everyone: dict[str | None, list[int]] = {}
+    for value, product, count, revenue in counted:
+        for cells, counts in ((everyone, True), (mine, covering is None or product in covering)):
+            if counts:
+                cell = cells.setdefault(_key(value), [0, 0])
+                cell[0] += count
+                cell[1] += int(revenue or 0)
+
+    def rows(cells: dict[str | None, list[int]]) -> list[SalesRow]:
+        return [SalesRow.model_validate(privacy.apply(
+            {"key": value, "passes": count, "revenue_yen": revenue}, count, k, ("key",)))
+            for value, (count, revenue) in sorted(cells.items(), key=lambda i: str(i[0]))]
+
+    return SalesReport.model_validate(_window(request, k) | {"rows": rows(mine),
+                                                             "consortium": rows(everyone)})
 
 
 # --- validations -----------------------------------------------------------------------------
@@ -479,16 +484,22 @@ def planner(session: Session, request: StatsRequest, k: int) -> PlannerReport:
     cell of fewer than ``k`` requests is suppressed.
     """
     period = PlanRequest.day.between(request.start, request.end)
-
-    def counted(key: Any) -> list[PlannerRow]:
-        rows = session.execute(select(key, func.count()).where(period).group_by(key)
-                               .order_by(key))
-        return [PlannerRow.model_validate(privacy.apply(
-            {"key": f"{value:02d}" if isinstance(value, int) else _key(value),
-             "requests": count}, count, k, ("key",))) for value, count in rows]
-
     group_key: Any = {"hour": PlanRequest.hour, "day": PlanRequest.day,
                       "modes": PlanRequest.modes}[request.group]
+    by_group: Counter[Any] = Counter()
+    by_modes: Counter[Any] = Counter()
+    # one pass for the grouping and the mode mix
+    for value, modes, n in session.execute(
+            select(group_key, PlanRequest.modes, func.count()).where(period)
+            .group_by(group_key, PlanRequest.modes)):
+        by_group[value] += n
+        by_modes[modes] += n
+
+    def counted(cells: Counter[Any]) -> list[PlannerRow]:
+        return [PlannerRow.model_validate(privacy.apply(
+            {"key": f"{value:02d}" if isinstance(value, int) else _key(value),
+             "requests": n}, n, k, ("key",))) for value, n in sorted(cells.items())]
+
     count = func.count().label("requests")
     pairs = session.execute(
         select(PlanRequest.origin_zone, PlanRequest.destination_zone, count)
@@ -501,7 +512,7 @@ def planner(session: Session, request: StatsRequest, k: int) -> PlannerReport:
         {"origin_zone": origin, "destination_zone": destination, "requests": n}, n, k,
         ("origin_zone", "destination_zone"))) for origin, destination, n in pairs]
     return PlannerReport.model_validate(_window(request, k) | {
-        "rows": counted(group_key), "modes": counted(PlanRequest.modes), "top_od": top})
+        "rows": counted(by_group), "modes": counted(by_modes), "top_od": top})
 
 
 def record_plan_request(session: Session, moment: dt.datetime, origin: str, destination: str,

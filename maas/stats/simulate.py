@@ -220,7 +220,7 @@ def _rides(rng: random.Random, day: dt.date, midnight: dt.datetime, pass_id: str
            ) -> list[dict[str, Any]]:
     """One pass's boardings through the day (and the odd rejected check)."""
     usable = [operator for operator in product.operators if operator in places]
-    rides = max(1, min(24, round(rng.gauss(9.5, 3.5))))
+    rides = max(1, min(24, round(rng.gauss(10.3, 3.5))))
     hour = 6 + _weighted(rng, list(enumerate(HOUR_WEIGHTS)))
     moment = midnight + dt.timedelta(hours=hour, minutes=rng.uniform(0, 60))
     out = []

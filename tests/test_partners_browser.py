@@ -1,0 +1,94 @@
+"""The partner dashboard in Chromium: sign in with a key, charts, shares, CSV download."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from maas.clock import system_clock
+from maas.db import create_db_engine, session_factory
+from tests.conftest import RunningServer
+from tests.test_pages_browser import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def partner_keys(demo_server: RunningServer) -> Iterator[dict[str, str]]:
+    """Two simulated days in the demo server's database, and an admin and an operator key."""
+    from maas.stats import services
+    from maas.stats.simulate import simulate
+
+    engine = create_db_engine(f"sqlite:///{demo_server.home / 'maas.sqlite3'}")
+    with session_factory(engine)() as session:
+        simulate(session, 2, system_clock, passes_per_day=40, seed=11)
+        keys = {
+            "admin": services.add_partner(session, "金沢市", None, system_clock).api_key,
+            "jrbus": services.add_partner(session, "西日本JRバス", "jrbus", system_clock).api_key,
+        }
+    yield keys
+    engine.dispose()
+
+
+def sign_in(page: Page, base_url: str, key: str) -> None:
+    page.goto(f"{base_url}/partners")
+    page.get_by_label("パートナーAPIキー").fill(key)
+    page.get_by_role("button", name="ログイン").click()
+
+
+def test_wrong_key_is_refused(page: Page, demo_server: RunningServer) -> None:
+    sign_in(page, demo_server.base_url, "maas_pk_wrong")
+    expect(page.locator("#login-message")).to_have_text("APIキーが正しくありません")
+    expect(page.locator("#dashboard")).to_be_hidden()
+
+
+def test_administrator_sees_charts_shares_and_downloads_csv(
+    page: Page, demo_server: RunningServer, partner_keys: dict[str, str]
+) -> None:
+    sign_in(page, demo_server.base_url, partner_keys["admin"])
+    expect(page.locator("#partner-name")).to_have_text("金沢市")
+    expect(page.locator("#sales-total")).to_contain_text("枚")
+    for chart in ("chart-sales", "chart-hours", "chart-shares"):
+        page.wait_for_function(f"() => Chart.getChart('{chart}') !== undefined")
+    shares = page.locator("#shares tbody tr")
+    expect(shares.filter(has_text="hokutetsu")).to_have_count(1)
+    expect(shares.filter(has_text="machinori")).to_have_count(1)
+    expect(page.locator("#shares tr.total")).to_contain_text("¥")
+    src = page.locator("script[src*='chart.umd.js']").get_attribute("src")
+    assert src == "/static/vendor/chart.js/chart.umd.js"  # self-hosted, no CDN
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "partners-dashboard.png"), full_page=True)
+
+    with page.expect_download() as download:
+        page.locator("button.csv[data-stat='sales']").click()
+    assert download.value.suggested_filename.endswith(".csv")
+    path = download.value.path()
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("key,passes,revenue_yen,suppressed")
+    assert len(text.splitlines()) >= 3  # two simulated days (some bought the evening before)
+
+    page.reload()  # the key stays for this tab
+    expect(page.locator("#partner-name")).to_have_text("金沢市")
+    page.get_by_role("button", name="ログアウト").click()
+    expect(page.locator("#partner-login")).to_be_visible()
+
+
+def test_operator_sees_its_share_and_the_others_together(
+    browser: Browser, demo_server: RunningServer, partner_keys: dict[str, str]
+) -> None:
+    context = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, demo_server.base_url, partner_keys["jrbus"])
+    expect(page.locator("#partner-role")).to_have_text("jrbus")
+    expect(page.locator("#period-operator")).to_be_disabled()
+    rows = page.locator("#shares tbody tr:not(.total)")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("jrbus")
+    expect(rows.nth(1)).to_contain_text("(others)")
+    page.screenshot(path=str(ARTIFACTS / "partners-operator.png"), full_page=True)
+    context.close()
+    assert errors == []
