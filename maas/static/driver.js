@@ -12,13 +12,14 @@ const DB_NAME = "maas-driver";
 const BATCH = 500; // scans per upload (the server takes up to 1000)
 const SYNC_EVERY_MS = 60_000;
 const KEEP_MS = 3 * 86_400_000; // uploaded scans stay on the device this long
+const POSITION_MAX_AGE_MS = 120_000; // an older GPS fix is not where the scan happened
 const CAMERA_REPEAT_MS = 8_000; // the same code in front of the camera is one scan, not a replay
 const WASM_URL = "/static/vendor/zxing-wasm/zxing_reader.wasm";
 const PONYFILL_URL = "/static/vendor/barcode-detector/es/ponyfill.js";
 const TOKYO_OFFSET_MS = 9 * 3600_000;
 
 const $ = (id) => document.getElementById(id);
-const state = { device: null, bundle: null, bundleRecord: null, products: {}, reader: null };
+const state = { device: null, bundle: null, products: {}, position: null };
 
 // ---------------------------------------------------------------- language and time
 
@@ -126,7 +127,7 @@ const allScans = () => tx("scans", "readonly", (s) => req(s.scans.index("scanned
 const uploadItem = (row) => ({
   id: row.id, result: row.result, code: row.code, digest: row.digest, pass_id: row.pass_id,
   product: row.product, category: row.category, service_date: row.service_date,
-  scanned_at: row.scanned_at,
+  scanned_at: row.scanned_at, lat: row.lat ?? null, lon: row.lon ?? null,
 });
 
 // ---------------------------------------------------------------- judging
@@ -154,11 +155,13 @@ async function judgeNow(text, source) {
   const seen = new Map(last === null ? [] : [[digest, last]]);
   const verdict = await verify(text, state.bundle, now,
     { operator: state.device ? state.device.operator : "", seen });
+  const fix = state.position && now - state.position.at <= POSITION_MAX_AGE_MS ? state.position : null;
   const entry = {
     id: crypto.randomUUID(), digest: verdict.replay_key, result: verdict.result,
     code: verdict.code, pass_id: verdict.pass_id, product: verdict.product,
     category: verdict.category, service_date: verdict.service_date,
-    scanned_at: tokyoIso(now), scanned_ms: now, source, pending: 1,
+    scanned_at: tokyoIso(now), lat: fix ? fix.lat : null, lon: fix ? fix.lon : null,
+    scanned_ms: now, source, pending: 1,
   };
   try {
     await addScan(entry); // durable before anyone sees the verdict
@@ -367,6 +370,7 @@ async function refreshBundle() {
   const bundle = await openBundle(body.bundle, state.device.bundle_keys);
   await putState("bundle", { jws: body.bundle, version: bundle.version });
   state.bundle = bundle;
+  renderStatus();
   return true;
 }
 
@@ -438,6 +442,19 @@ function renderStatus() {
   swatch.dataset.colour = colour || "";
 }
 
+/** Follow the phone's position (if the driver allows it): the server's fraud checks compare
+ * where and when one pass was scanned. Without a fix, scans go without a position. */
+let watching = false;
+function watchPosition() {
+  if (watching || !("geolocation" in navigator)) return;
+  watching = true;
+  const round = (degrees) => Math.round(degrees * 1e5) / 1e5; // about 1 m
+  navigator.geolocation.watchPosition(
+    (p) => { state.position = { lat: round(p.coords.latitude), lon: round(p.coords.longitude), at: Date.now() }; },
+    () => { state.position = null; },
+    { enableHighAccuracy: true, maximumAge: 30_000, timeout: 60_000 });
+}
+
 function showScanner() {
   $("enrol").hidden = true;
   $("scanner").hidden = false;
@@ -447,6 +464,7 @@ function showScanner() {
   }
   renderStatus();
   renderJournal();
+  watchPosition();
 }
 
 async function start() {
