@@ -44,7 +44,7 @@ function db() {
       const database = request.result;
       database.createObjectStore("state");
       const scans = database.createObjectStore("scans", { keyPath: "id" });
-      scans.createIndex("digest", "digest"); // replay keys of accepted scans (null is not indexed)
+      scans.createIndex("digest", "digest"); // replay key of the payload, of every scan
       scans.createIndex("pending", "pending"); // only scans not yet acknowledged by the server
       scans.createIndex("scanned_ms", "scanned_ms");
     };
@@ -80,8 +80,9 @@ const putState = (key, value) => tx("state", "readwrite", (s) => { s.state.put(v
 // ---------------------------------------------------------------- the journal
 
 async function lastAccepted(digest) {
-  const rows = await tx("scans", "readonly", (s) => req(s.scans.index("digest").getAll(digest)));
-  return rows.length ? Math.max(...rows.map((r) => r.scanned_ms)) : null;
+  const rows = (await tx("scans", "readonly", (s) => req(s.scans.index("digest").getAll(digest))))
+    .filter((row) => row.result === "accept");
+  return rows.length ? Math.max(...rows.map((row) => row.scanned_ms)) : null;
 }
 
 const addScan = (entry) => tx("scans", "readwrite", (s) => { s.scans.add(entry); });
@@ -157,7 +158,8 @@ async function judgeNow(text, source) {
     { operator: state.device ? state.device.operator : "", seen });
   const fix = state.position && now - state.position.at <= POSITION_MAX_AGE_MS ? state.position : null;
   const entry = {
-    id: crypto.randomUUID(), digest: verdict.replay_key, result: verdict.result,
+    // every scan carries its payload's replay key, as the Python device and server record it
+    id: crypto.randomUUID(), digest, result: verdict.result,
     code: verdict.code, pass_id: verdict.pass_id, product: verdict.product,
     category: verdict.category, service_date: verdict.service_date,
     scanned_at: tokyoIso(now), lat: fix ? fix.lat : null, lon: fix ? fix.lon : null,

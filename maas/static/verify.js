@@ -138,10 +138,10 @@ function bigEndian(bytes) {
   return n;
 }
 
-function pyStrip(text) {
-  // str.strip() on ASCII text: Python's whitespace also holds \x1c-\x1f
-  return text.replace(/^[\t-\r\x1c-\x20]+|[\t-\r\x1c-\x20]+$/g, "");
-}
+// str.isspace() in Python: unlike JavaScript's \s it holds \x1c-\x1f and \x85, not \ufeff
+const PY_SPACE = "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+const PY_STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, "g");
+const pyStrip = (text) => text.replace(PY_STRIP, "");
 
 async function sha256Hex(text) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", ENCODER.encode(text)));
