@@ -172,6 +172,10 @@ def test_driver_enrols_judges_offline_and_syncs(
     page, errors, requests = _page(context)
     ARTIFACTS.mkdir(exist_ok=True)
 
+    page.goto(f"{demo_server.base_url}/driver")
+    page.fill("#enrol-code", "not-a-real-code")
+    page.get_by_role("button", name="この端末を登録").click()
+    expect(page.locator("#enrol-message")).to_have_text("登録コードが無効か、使用済みです。")
     _enrol(page, demo_server.base_url, enrolment.enrollment_code)
     expect(page.locator("#status-operator")).to_have_text("hokutetsu")
     expect(page.locator("#day-swatch")).to_have_attribute("data-colour",
@@ -184,6 +188,12 @@ def test_driver_enrols_judges_offline_and_syncs(
     expect(page.locator("#result .pass-product")).to_have_text("金沢市内1日フリー乗車券")
     expect(page.locator("#status-reader")).to_have_text("zxing-wasm")
     page.screenshot(path=str(ARTIFACTS / "driver-accept.png"), full_page=True)
+    assert float(page.locator("#result").get_attribute("data-judged-ms") or "inf") < 1000
+    page.get_by_role("button", name="English / 日本語").click()
+    expect(page.locator("#result .verdict")).to_have_text("OK to board")
+    expect(page.locator("#result .pass-category")).to_have_text("Adult")
+    expect(page.locator("#journal li").first).to_contain_text("Valid pass")
+    page.get_by_role("button", name="English / 日本語").click()
     # the same code again on this device: a replay
     _scan(page, accepted, "reject", "この端末で使用済みのコードです")
     # revoked, and a pass for the day after tomorrow: red with the reason

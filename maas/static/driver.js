@@ -150,6 +150,7 @@ function judge(text, source = "manual") {
 }
 
 async function judgeNow(text, source) {
+  const started = performance.now();
   const now = Date.now();
   const digest = await replayKey(text);
   const last = await lastAccepted(digest);
@@ -172,6 +173,8 @@ async function judgeNow(text, source) {
     throw error;
   }
   showVerdict(verdict);
+  // from the text read to the verdict on screen: verification and the durable journal write
+  $("result").dataset.judgedMs = (performance.now() - started).toFixed(1);
   renderJournal();
   scheduleSync(1500);
   return { ...verdict, scan_id: entry.id };
