@@ -27,6 +27,7 @@ from gtfs.timetable import Timetable, haversine_many, walk_seconds
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 PORT_TO_STOP_M = 300.0  # a port serves the stops within this walk
+METRES_PER_DEGREE = 6_371_000 * np.pi / 180
 
 
 @dataclasses.dataclass
@@ -44,6 +45,7 @@ class BikeNetwork:
     as_of: I64
     _links: dict[int, tuple[I64, I64, I64, I64]] = dataclasses.field(default_factory=dict)
     _rides: I64 | None = None
+    _projection: tuple[float, F64, F64] | None = None
 
     @classmethod
     def build(cls, feed: str, system: gbfs.BikeSystem) -> BikeNetwork:
@@ -68,6 +70,17 @@ class BikeNetwork:
         stale = now - self.as_of > availability.max_age_seconds
         need = np.where(stale, availability.needed(True), availability.needed(False))
         return self.renting & (self.bikes >= need), self.returning & (self.docks >= need), stale
+
+    def distances(self, lat: float, lon: float) -> F64:
+        """Metres from a point to every port (equirectangular: exact enough within a city)."""
+        if self._projection is None:
+            scale = np.cos(np.radians(float(self.lat.mean()))) if len(self.lat) else 1.0
+            self._projection = (float(scale), self.lat * METRES_PER_DEGREE,
+                                self.lon * (METRES_PER_DEGREE * float(scale)))
+        scale, y, x = self._projection
+        result: F64 = np.hypot(y - lat * METRES_PER_DEGREE,
+                               x - lon * (METRES_PER_DEGREE * scale))
+        return result
 
     def rides(self) -> I64:
         """Riding seconds between every two ports (built on first use)."""

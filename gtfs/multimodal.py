@@ -5,9 +5,10 @@ port with free docks, walk to a stop; take a taxi to a stop it feeds — are com
 stop they reach. The fastest alternative per stop enters **one** RAPTOR search as that stop's
 initial label (the paper's multiple sources and targets, each with its own time); journeys are
 extracted per number of trips as in :mod:`gtfs.planner`, and their access and egress walks are
-replaced by the alternative that set the label. When that search used bike or taxi somewhere,
-the plain walking search runs as well (its journeys are the cheap and taxi-free ones that a
-faster bike or taxi label would have hidden), and direct trips (walk, bike, taxi door to
+replaced by the alternative that set the label. The plain walking search runs first (its
+journeys are the cheap and taxi-free ones that a faster bike or taxi label would hide); the
+multimodal run then starts from its labels (valid upper bounds, as in rRAPTOR) and only
+follows what the bike and taxi sources improve. Direct trips (walk, bike, taxi door to
 door) are added. Of all candidates the result set keeps those not dominated in (arrival,
 transfers, price) among journeys using no more of bike and taxi: that always includes the
 earliest arrival, the fewest transfers, the cheapest and the best journey without taxi (each
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
@@ -26,10 +26,10 @@ import numpy.typing as npt
 
 from gtfs import gbfs, planner, raptor
 from gtfs.itinerary import agency_of, leg_fare
-from gtfs.mobility import BikeNetwork, Mobility
+from gtfs.mobility import I64, BikeNetwork, Mobility
 from gtfs.ondemand import Service
 from gtfs.planner import Endpoint, Journey, Leg, Query
-from gtfs.timetable import Timetable, haversine_m, haversine_many, walk_seconds
+from gtfs.timetable import Timetable, haversine_m, walk_seconds
 
 BIKE_WALK_M = 500.0  # walk to a port at most this far (crow-fly)
 PORTS_PER_END = 3  # the nearest usable ports at each end
@@ -48,22 +48,20 @@ class Context:
 
 
 @dataclasses.dataclass(frozen=True)
-class Option:
-    """One way between a journey's end and a stop (either direction).
+class Ends:
+    """Alternatives of one kind between a journey's end and stops, as arrays.
 
-    ``make`` builds its legs (from time 0) only for the journeys that use it.
+    ``seconds[i]`` is the time between the end and ``stops[i]`` (unique); ``make(stop, start)``
+    builds the legs of the alternative for ``stop`` starting at ``start`` (seconds of the
+    service day), only for journeys that use it.
     """
 
-    stop: int
-    seconds: int
     mode: str
-    make: Callable[[], tuple[Leg, ...]]
+    stops: I64
+    seconds: I64
+    make: Callable[[int, int], tuple[Leg, ...]]
     service: Service | None = None  # a taxi's
-
-    @property
-    def legs(self) -> tuple[Leg, ...]:
-        """The legs, starting at time 0."""
-        return self.make()
+    pairs: dict[int, tuple[int, int]] | None = None  # walking: RAPTOR's own form, as given
 
 
 def wants_multimodal(query: Query) -> bool:
@@ -75,9 +73,9 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
     """Journeys for ``query`` using the modes it allows (see the module notes)."""
     modes = query.modes or frozenset()
     day, seconds = planner.service_time(timetable, query.time)
-    transit = query.modes is None or bool(modes - {"walk", "bike", "taxi"})
+    transit = query.modes is None or bool(modes - ACCESS_MODES - {"walk"})
     transit_query = dataclasses.replace(
-        query, modes=None if query.modes is None else modes - {"walk", "bike", "taxi"})
+        query, modes=None if query.modes is None else modes - ACCESS_MODES - {"walk"})
     candidates: list[Journey] = []
     ports = {id(network): _Ports.near(network, query, context)
              for network in context.mobility.bikes} if "bike" in modes else {}
@@ -88,43 +86,37 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
         else:
             candidates += _walk_only(timetable, query, day, seconds)
     else:
-        access = _walk_options(timetable, query.origin, reverse=False)
-        egress = _walk_options(timetable, query.destination, reverse=True)
-        extra_access: dict[int, Option] = {}
-        extra_egress: dict[int, Option] = {}
+        walk_access = planner.access_options(timetable, query.origin)
+        walk_egress = planner.access_options(timetable, query.destination)
+        access = [_walk_ends(walk_access, reverse=False)]
+        egress = [_walk_ends(walk_egress, reverse=True)]
         for network in context.mobility.bikes if "bike" in modes else ():
             near = ports[id(network)]
-            _merge(extra_access, _bike_options(timetable, network, near, context, access,
-                                               reverse=False))
-            _merge(extra_egress, _bike_options(timetable, network, near, context, egress,
-                                               reverse=True))
-        if "taxi" in modes:
-            for service in context.mobility.taxis:
-                _merge(extra_access, _taxi_options(timetable, service, query.origin, day,
-                                                   seconds, reverse=False))
-                _merge(extra_egress, _taxi_options(timetable, service, query.destination,
-                                                   day, seconds, reverse=True))
+            access.append(_bike_ends(timetable, network, near, context, walk_access, False))
+            egress.append(_bike_ends(timetable, network, near, context, walk_egress, True))
+        for service in context.mobility.taxis if "taxi" in modes else ():
+            access.append(_taxi_ends(timetable, service, query.origin, day, seconds, False))
+            egress.append(_taxi_ends(timetable, service, query.destination, day, seconds,
+                                     True))
         if transit:
             view = raptor.day_view(timetable, day)
-            combined_access = _merge(dict(access), extra_access)
-            combined_egress = _merge(dict(egress), extra_egress)
-            found, vehicles = _search(timetable, view, transit_query, combined_access,
-                                      combined_egress, day, seconds)
-            candidates += found
-            if vehicles:  # bike or taxi labels may hide cheaper walking journeys
+            walking, labels = planner.search(timetable, view, transit_query, walk_access,
+                                             walk_egress, seconds)
+            candidates += walking
+            if any(len(ends.stops) for ends in (*access[1:], *egress[1:])):
+                # the same labels, improved from the bike and taxi sources only
                 candidates += _search(timetable, view, transit_query, access, egress, day,
-                                      seconds)[0]
+                                      seconds, labels)
         candidates += _walk_only(timetable, query, day, seconds)
     for network in context.mobility.bikes if "bike" in modes else ():
         direct = _bike_direct(timetable, network, ports[id(network)], query, day, seconds,
                               context)
         if direct is not None:
             candidates.append(direct)
-    if "taxi" in modes:
-        for service in context.mobility.taxis:
-            taxi = _taxi_direct(timetable, service, query, day, seconds)
-            if taxi is not None:
-                candidates.append(taxi)
+    for service in context.mobility.taxis if "taxi" in modes else ():
+        taxi = _taxi_direct(timetable, service, query, day, seconds)
+        if taxi is not None:
+            candidates.append(taxi)
     return choose(timetable, candidates, context)
 
 
@@ -137,26 +129,18 @@ def _walk_only(timetable: Timetable, query: Query, day: dt.date, seconds: int
 # --- access and egress alternatives --------------------------------------------------------
 
 
-def _merge(into: dict[int, Option], options: dict[int, Option]) -> dict[int, Option]:
-    """Keep the fastest option per stop."""
-    for stop, option in options.items():
-        current = into.get(stop)
-        if current is None or option.seconds < current.seconds:
-            into[stop] = option
-    return into
+def _walk_ends(options: dict[int, tuple[int, int]], reverse: bool) -> Ends:
+    def make(stop: int, start: int) -> tuple[Leg, ...]:
+        walk, metres = options[stop]
+        if walk == 0:
+            return ()
+        return ((Leg("walk", start, start + walk, stop, -1, walk_m=metres) if reverse
+                 else Leg("walk", start, start + walk, -1, stop, walk_m=metres)),)
 
-
-def _walk_legs(stop: int, seconds: int, metres: int, reverse: bool) -> tuple[Leg, ...]:
-    if seconds == 0:
-        return ()
-    return ((Leg("walk", 0, seconds, stop, -1, walk_m=metres) if reverse
-             else Leg("walk", 0, seconds, -1, stop, walk_m=metres)),)
-
-
-def _walk_options(timetable: Timetable, end: Endpoint, reverse: bool) -> dict[int, Option]:
-    return {stop: Option(stop, seconds, "walk",
-                         functools.partial(_walk_legs, stop, seconds, metres, reverse))
-            for stop, (seconds, metres) in planner.access_options(timetable, end).items()}
+    count = len(options)
+    return Ends("walk", np.fromiter(options, dtype=np.int64, count=count),
+                np.fromiter((walk for walk, _ in options.values()), dtype=np.int64,
+                            count=count), make, pairs=options)
 
 
 def _port(network: BikeNetwork, index: int) -> Endpoint:
@@ -166,17 +150,16 @@ def _port(network: BikeNetwork, index: int) -> Endpoint:
 
 def _bike_leg(timetable: Timetable, network: BikeNetwork, context: Context, pickup: int,
               dropoff: int, start: int) -> Leg:
-    """The ride from port ``pickup`` to port ``dropoff`` starting at ``start`` (relative)."""
+    """The ride from port ``pickup`` to port ``dropoff`` starting at ``start``."""
     metres = haversine_m(float(network.lat[pickup]), float(network.lon[pickup]),
                          float(network.lat[dropoff]), float(network.lon[dropoff]))
-    ride = gbfs.ride_seconds(metres)
+    ride = int(network.rides()[pickup, dropoff])
     system = network.system
     pricing = system.plan()
     pickup_id = system.stations[pickup].station_id
     dropoff_id = system.stations[dropoff].station_id
     as_of = min(gbfs.as_of(system, pickup_id), gbfs.as_of(system, dropoff_id))
     stale = context.now - as_of > context.availability.max_age_seconds
-    pickup_status, dropoff_status = system.status[pickup_id], system.status[dropoff_id]
     return Leg(
         "bike", start, start + gbfs.UNLOCK_SECONDS + ride + gbfs.DOCK_SECONDS, -1, -1,
         walk_m=round(metres * gbfs.DETOUR), place_from=_port(network, pickup),
@@ -185,15 +168,25 @@ def _bike_leg(timetable: Timetable, network: BikeNetwork, context: Context, pick
         operator=system.system_id,
         info={"pickup_station_id": pickup_id, "dropoff_station_id": dropoff_id,
               "system_id": system.system_id, "ride_s": ride,
-              "availability": {"bikes_at_pickup": pickup_status.bikes,
-                               "docks_at_dropoff": dropoff_status.docks,
+              "availability": {"bikes_at_pickup": system.status[pickup_id].bikes,
+                               "docks_at_dropoff": system.status[dropoff_id].docks,
                                "as_of": _iso(timetable, as_of), "stale": bool(stale)}},
     )
 
 
+_ISO: dict[tuple[int, str], str] = {}
+
+
 def _iso(timetable: Timetable, unix: int) -> str:
-    return dt.datetime.fromtimestamp(unix, planner.timezone(timetable)).isoformat(
-        timespec="seconds")
+    """A status time as ISO 8601 in the feed's zone (a few distinct values: cached)."""
+    zone = str(timetable.meta.get("timezone") or "Asia/Tokyo")
+    text = _ISO.get((unix, zone))
+    if text is None:
+        if len(_ISO) > 4096:
+            _ISO.clear()
+        text = _ISO[(unix, zone)] = dt.datetime.fromtimestamp(
+            unix, planner.timezone(timetable)).isoformat(timespec="seconds")
+    return text
 
 
 def _near_ports(network: BikeNetwork, end: Endpoint, usable: npt.NDArray[np.bool_]
@@ -201,7 +194,7 @@ def _near_ports(network: BikeNetwork, end: Endpoint, usable: npt.NDArray[np.bool
     """(port, walk seconds, walk metres) of the nearest usable ports within BIKE_WALK_M."""
     if not len(network.lat):
         return []
-    distances = haversine_many(end.lat, end.lon, network.lat, network.lon)
+    distances = network.distances(end.lat, end.lon)
     hits = np.flatnonzero((distances <= BIKE_WALK_M) & usable)
     hits = hits[np.argsort(distances[hits], kind="stable")][:PORTS_PER_END]
     return [(int(p), walk_seconds(float(distances[p])), round(float(distances[p]) * 1.3))
@@ -224,76 +217,76 @@ class _Ports:
                    _near_ports(network, query.destination, drop))
 
 
-def _bike_options(timetable: Timetable, network: BikeNetwork, near: _Ports, context: Context,
-                  walking: dict[int, Option], reverse: bool) -> dict[int, Option]:
+NEVER = 2**40
+
+
+def _bike_ends(timetable: Timetable, network: BikeNetwork, near: _Ports, context: Context,
+               walking: dict[int, tuple[int, int]], reverse: bool) -> Ends:
     """Walk, ride, walk between a journey's end and stops near ports (the fastest per stop).
 
-    Vectorised over (port near the end) × (port–stop link); legs are built lazily.
+    Vectorised over (port near the end) × (port–stop link); a stop reached on foot at least
+    as fast gets no bike alternative.
     """
-    pick, drop = near.pick, near.drop
+    empty = np.zeros(0, dtype=np.int64)
     ends = near.finishes if reverse else near.starts
-    if not ends:
-        return {}
     link_ports, link_stops, link_walks, link_metres = network.links(timetable)
-    keep = np.flatnonzero(pick[link_ports] if reverse else drop[link_ports])
-    if not len(keep):
-        return {}
-    ports = link_ports[keep]
+    keep = np.flatnonzero((near.pick if reverse else near.drop)[link_ports])
+    if not ends or not len(keep):
+        return Ends("bike", empty, empty, _no_legs)
+    ports, stops = link_ports[keep], link_stops[keep]
     end_ports = np.asarray([port for port, _, _ in ends], dtype=np.int64)
     end_walks = np.asarray([walk for _, walk, _ in ends], dtype=np.int64)
     ride = network.rides()[end_ports[:, None], ports[None, :]]  # (ends, links)
     total = (end_walks[:, None] + (gbfs.UNLOCK_SECONDS + gbfs.DOCK_SECONDS) + ride
              + link_walks[keep][None, :])
-    total[(ride > MAX_RIDE_SECONDS) | (end_ports[:, None] == ports[None, :])] = 2**40
+    total[(ride > MAX_RIDE_SECONDS) | (end_ports[:, None] == ports[None, :])] = NEVER
     which = total.argmin(axis=0)
     best = total[which, np.arange(len(keep))]
-    if walking:  # a ride to a stop one walks to as fast is never needed
-        on_foot = np.full(timetable.n_stops, 2**40, dtype=np.int64)
+    if walking:
+        on_foot = np.full(timetable.n_stops, NEVER, dtype=np.int64)
         on_foot[np.fromiter(walking, dtype=np.int64, count=len(walking))] = np.fromiter(
-            (option.seconds for option in walking.values()), dtype=np.int64,
-            count=len(walking))
-        best = np.where(best < on_foot[link_stops[keep]], best, 2**40)
-    order = np.lexsort((best, link_stops[keep]))
-    stops = link_stops[keep][order]
-    first = np.flatnonzero(np.r_[True, stops[1:] != stops[:-1]] & (best[order] < 2**40))
-    options = {}
-    for position in first.tolist():
-        column = int(order[position])
-        seconds = int(best[column])
-        if seconds >= 2**40:
-            continue
-        stop = int(stops[position])
-        link = int(keep[column])
+            (walk for walk, _ in walking.values()), dtype=np.int64, count=len(walking))
+        best[best >= on_foot[stops]] = NEVER
+    order = np.lexsort((best, stops))
+    sorted_stops = stops[order]
+    first = np.ones(len(order), dtype=np.bool_)
+    first[1:] = sorted_stops[1:] != sorted_stops[:-1]
+    chosen = order[first & (best[order] < NEVER)]  # per stop (ascending) its fastest link
+
+    def make(stop: int, start: int) -> tuple[Leg, ...]:
+        column = int(chosen[int(np.searchsorted(stops[chosen], stop))])
         port, walk, walk_m = ends[int(which[column])]
-        options[stop] = Option(stop, seconds, "bike", functools.partial(
-            _bike_legs, timetable, network, context, stop, port, walk, walk_m,
-            int(link_ports[link]), int(link_walks[link]), int(link_metres[link]), reverse))
-    return options
+        link = int(keep[column])
+        other, link_walk, link_m = (int(link_ports[link]), int(link_walks[link]),
+                                    int(link_metres[link]))
+        if reverse:  # stop -> walk -> port(other) -> ride -> port -> walk -> end
+            first = Leg("walk", start, start + link_walk, stop, -1, walk_m=link_m,
+                        place_to=_port(network, other))
+            bike = _bike_leg(timetable, network, context, other, port, first.arrival)
+            last = Leg("walk", bike.arrival, bike.arrival + walk, -1, -1, walk_m=walk_m,
+                       place_from=_port(network, port))
+        else:  # end -> walk -> port -> ride -> port(other) -> walk -> stop
+            first = Leg("walk", start, start + walk, -1, -1, walk_m=walk_m,
+                        place_to=_port(network, port))
+            bike = _bike_leg(timetable, network, context, port, other, first.arrival)
+            last = Leg("walk", bike.arrival, bike.arrival + link_walk, -1, stop,
+                       walk_m=link_m, place_from=_port(network, other))
+        return tuple(leg for leg in (first, bike, last)
+                     if leg.arrival > leg.departure or leg.mode == "bike")
+
+    return Ends("bike", stops[chosen], best[chosen], make)
 
 
-def _bike_legs(timetable: Timetable, network: BikeNetwork, context: Context, stop: int,
-               port: int, walk: int, walk_m: int, other: int, link_walk: int, link_m: int,
-               reverse: bool) -> tuple[Leg, ...]:
-    """The legs of a bike option: ``port`` is near the journey's end, ``other`` near ``stop``."""
-    if reverse:  # stop -> walk -> port(other) -> ride -> port -> walk -> end
-        first = Leg("walk", 0, link_walk, stop, -1, walk_m=link_m,
-                    place_to=_port(network, other))
-        bike = _bike_leg(timetable, network, context, other, port, link_walk)
-        last = Leg("walk", bike.arrival, bike.arrival + walk, -1, -1, walk_m=walk_m,
-                   place_from=_port(network, port))
-    else:  # end -> walk -> port -> ride -> port(other) -> walk -> stop
-        first = Leg("walk", 0, walk, -1, -1, walk_m=walk_m, place_to=_port(network, port))
-        bike = _bike_leg(timetable, network, context, port, other, walk)
-        last = Leg("walk", bike.arrival, bike.arrival + link_walk, -1, stop, walk_m=link_m,
-                   place_from=_port(network, other))
-    return tuple(leg for leg in (first, bike, last)
-                 if leg.arrival > leg.departure or leg.mode == "bike")
+def _no_legs(stop: int, start: int) -> tuple[Leg, ...]:
+    raise AssertionError(f"no alternative reaches stop {stop} (at {start})")
 
 
 def _bike_direct(timetable: Timetable, network: BikeNetwork, near: _Ports, query: Query,
                  day: dt.date, seconds: int, context: Context) -> Journey | None:
     """The whole trip by bike, when it beats walking it."""
     starts, ends = near.starts, near.finishes
+    if not starts or not ends:
+        return None
     best: tuple[int, int, int, int, int, int, int] | None = None
     for port, walk, walk_m in starts:
         for other, walk2, walk2_m in ends:
@@ -316,36 +309,41 @@ def _bike_direct(timetable: Timetable, network: BikeNetwork, near: _Ports, query
     return Journey(day, tuple(leg for leg in legs if leg is not None))
 
 
-def _taxi_leg(service: Service, start: int, from_stop: int, to_stop: int, metres: float,
-              from_place: Endpoint | None = None, to_place: Endpoint | None = None) -> Leg:
+def _taxi_leg(service: Service, start: int, from_stop: int, to_stop: int, metres: float
+              ) -> Leg:
+    """Asked for at ``start``: the pick-up after the expected wait, then the ride."""
     wait = service.wait_seconds(start)
     ride = service.ride_seconds(metres)
     return Leg("taxi", start + wait, start + wait + ride, from_stop, to_stop,
-               walk_m=round(metres * 1.3), place_from=from_place, place_to=to_place,
-               fare_yen=service.fare.price(metres * 1.3), operator=service.operator_id,
+               walk_m=round(metres * 1.3), fare_yen=service.fare.price(metres * 1.3),
+               operator=service.operator_id,
                info={"service_id": service.service_id, "wait_s": wait,
                      "booking": service.booking})
 
 
-def _taxi_options(timetable: Timetable, service: Service, end: Endpoint, day: dt.date,
-                  seconds: int, reverse: bool) -> dict[int, Option]:
+def _taxi_ends(timetable: Timetable, service: Service, end: Endpoint, day: dt.date,
+               seconds: int, reverse: bool) -> Ends:
     """Taxi between ``end`` (inside the area) and the stops the service feeds."""
-    if not service.covers(end.lat, end.lon) or not service.operates(day, seconds):
-        return {}
-    options = {}
-    for stop_id in service.feeds_stops:
-        stop = timetable.stop_index(stop_id)
-        if stop < 0:
-            continue
-        metres = haversine_m(end.lat, end.lon, float(timetable.stop_lat[stop]),
-                             float(timetable.stop_lon[stop]))
-        if metres < service.min_ride_m:
-            continue  # walked, never driven
-        leg = (_taxi_leg(service, 0, stop, -1, metres) if reverse
-               else _taxi_leg(service, 0, -1, stop, metres))
-        options[stop] = Option(stop, leg.arrival, "taxi", functools.partial(tuple, (leg,)),
-                               service)
-    return options
+    found: dict[int, tuple[int, float]] = {}
+    if service.covers(end.lat, end.lon) and service.operates(day, seconds):
+        for stop_id in service.feeds_stops:
+            stop = timetable.stop_index(stop_id)
+            if stop < 0:
+                continue
+            metres = haversine_m(end.lat, end.lon, float(timetable.stop_lat[stop]),
+                                 float(timetable.stop_lon[stop]))
+            if metres >= service.min_ride_m:  # shorter trips are walked, never driven
+                found[stop] = (_taxi_leg(service, seconds, -1, -1, metres).arrival - seconds,
+                               metres)
+
+    def make(stop: int, start: int) -> tuple[Leg, ...]:
+        metres = found[stop][1]
+        return ((_taxi_leg(service, start, stop, -1, metres) if reverse
+                 else _taxi_leg(service, start, -1, stop, metres)),)
+
+    stops = sorted(found)
+    return Ends("taxi", np.asarray(stops, dtype=np.int64),
+                np.asarray([found[s][0] for s in stops], dtype=np.int64), make, service)
 
 
 def _taxi_direct(timetable: Timetable, service: Service, query: Query, day: dt.date,
@@ -355,67 +353,70 @@ def _taxi_direct(timetable: Timetable, service: Service, query: Query, day: dt.d
     if not (service.covers(o.lat, o.lon) and service.covers(d.lat, d.lon)) \
             or metres < service.min_ride_m:
         return None
-    leg = _taxi_leg(service, 0, o.stop, d.stop, metres)
-    start = seconds - leg.arrival if query.arrive_by else seconds
-    if not service.operates(day, start + leg.departure):
+    leg = _taxi_leg(service, seconds, o.stop, d.stop, metres)
+    if query.arrive_by:
+        leg = _taxi_leg(service, seconds - (leg.arrival - seconds), o.stop, d.stop, metres)
+    if not service.operates(day, leg.departure):
         return None
-    return Journey(day, (_shift(leg, start),))
+    return Journey(day, (leg,))
 
 
 # --- the search ----------------------------------------------------------------------------
 
 
-def _shift(leg: Leg, by: int) -> Leg:
-    return dataclasses.replace(leg, departure=leg.departure + by, arrival=leg.arrival + by)
+def _combine(alternatives: Sequence[Ends]) -> tuple[dict[int, tuple[int, int]],
+                                                     dict[int, Ends]]:
+    """The fastest alternative per stop: RAPTOR's (stop -> (seconds, metres)) and its owner.
+
+    The walking alternative comes first and is taken as it is; the few stops of the others
+    are merged in plain Python (cheaper than array set-up at this size).
+    """
+    walking = alternatives[0]
+    pairs = dict(walking.pairs or {})
+    owner: dict[int, Ends] = {}
+    for ends in alternatives[1:]:
+        for stop, seconds in zip(ends.stops.tolist(), ends.seconds.tolist(), strict=True):
+            if stop not in pairs or seconds < pairs[stop][0]:
+                pairs[stop] = (seconds, 0)
+                owner[stop] = ends
+    return pairs, owner
 
 
 def _search(timetable: Timetable, view: raptor.DayView, query: Query,
-            access: dict[int, Option], egress: dict[int, Option], day: dt.date,
-            seconds: int) -> tuple[list[Journey], bool]:
+            access: Sequence[Ends], egress: Sequence[Ends], day: dt.date, seconds: int,
+            labels: raptor.Labels) -> list[Journey]:
     """One RAPTOR run with every alternative's stop as a source or target.
 
-    Returns the journeys and whether one of them rides a bike or a taxi at an end.
+    ``labels`` are the walking search's: every journey they hold is possible here too, so
+    the run only follows what bike and taxi sources improve.
     """
-    if not access or not egress:
-        return [], False
-    access_pairs = {stop: (option.seconds, 0) for stop, option in access.items()}
-    egress_pairs = {stop: (option.seconds, 0) for stop, option in egress.items()}
-    found = planner._single(timetable, view, query, access_pairs, egress_pairs, seconds)
+    access_pairs, access_owner = _combine(access)
+    egress_pairs, egress_owner = _combine(egress)
+    found, _ = planner.search(timetable, view, query, access_pairs, egress_pairs, seconds,
+                              labels)
     journeys = []
-    vehicles = False
     for journey in found:
         legs = list(journey.legs)
         if legs[0].from_stop < 0 and legs[0].trip < 0:  # the access walk the search added
             legs.pop(0)
-        first = next(leg for leg in legs if leg.trip >= 0)
-        last = legs[-1]
-        if last.to_stop < 0 and last.trip < 0:
+        if legs[-1].to_stop < 0 and legs[-1].trip < 0:
             legs.pop()
-        last_ride = legs[-1]
-        start_option = access[first.from_stop]
-        start = [_shift(leg, seconds) for leg in start_option.legs]
-        end_option = egress[last_ride.to_stop]
-        end = [_shift(leg, last_ride.arrival) for leg in end_option.legs]
-        if end_option.service is not None \
-                and not end_option.service.operates(day, last_ride.arrival):
+        first, last = legs[0], legs[-1]  # the first and the last trip
+        start = access_owner.get(first.from_stop, access[0])
+        finish = egress_owner.get(last.to_stop, egress[0])
+        if finish.service is not None and not finish.service.operates(day, last.arrival):
             continue  # the taxi found at the query's time no longer runs then
-        vehicles = vehicles or start_option.mode != "walk" or end_option.mode != "walk"
-        journeys.append(Journey(day, (*start, *legs, *end)))
-    return journeys, vehicles
+        journeys.append(Journey(day, (*start.make(first.from_stop, seconds), *legs,
+                                      *finish.make(last.to_stop, last.arrival))))
+    return journeys
 
 
 # --- choosing ------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Score:
-    """What the result set is chosen on."""
-
-    arrival: int
-    transfers: int
-    price: int
-    taxi: bool
-    vehicles: frozenset[str]  # bike, taxi: a journey only dominates one that uses as many
+# a journey's criteria: (arrival, transfers, price, uses bike, uses taxi); a journey only
+# dominates one that uses as many of bike and taxi
+Score = tuple[int, int, int, bool, bool]
 
 
 def price(timetable: Timetable, journey: Journey, covered: Collection[str]) -> int:
@@ -433,14 +434,14 @@ def price(timetable: Timetable, journey: Journey, covered: Collection[str]) -> i
 
 def score(timetable: Timetable, journey: Journey, covered: Collection[str]) -> Score:
     """The criteria of one journey."""
-    vehicles = frozenset(leg.mode for leg in journey.legs if leg.mode in ACCESS_MODES)
-    return Score(journey.arrival, journey.transfers, price(timetable, journey, covered),
-                 "taxi" in vehicles, vehicles)
+    modes = {leg.mode for leg in journey.legs}
+    return (journey.arrival, journey.transfers, price(timetable, journey, covered),
+            "bike" in modes, "taxi" in modes)
 
 
 def _dominates(a: Score, b: Score) -> bool:
-    return (a.arrival <= b.arrival and a.transfers <= b.transfers and a.price <= b.price
-            and a.vehicles <= b.vehicles and a != b)
+    return (a[0] <= b[0] and a[1] <= b[1] and a[2] <= b[2] and a[3] <= b[3] and a[4] <= b[4]
+            and a != b)
 
 
 def choose(timetable: Timetable, candidates: Sequence[Journey], context: Context
@@ -448,27 +449,25 @@ def choose(timetable: Timetable, candidates: Sequence[Journey], context: Context
     """The non-dominated journeys, tagged; earliest departure first."""
     scored = [(score(timetable, j, context.covered), j) for j in candidates]
     kept: list[tuple[Score, Journey]] = []
-    seen: set[tuple[int, int, int, bool, int]] = set()
+    seen: set[tuple[Score, int]] = set()
     for s, j in scored:
-        key = (s.arrival, s.transfers, s.price, s.taxi, j.departure)
-        if key in seen or any(_dominates(o, s) for o, _ in scored):
+        if (s, j.departure) in seen or any(_dominates(o, s) for o, _ in scored):
             continue
-        seen.add(key)
+        seen.add((s, j.departure))
         kept.append((s, j))
     if not kept:
         return []
-    earliest = min(kept, key=lambda x: (x[0].arrival, x[0].transfers, x[0].price))
-    fewest = min(kept, key=lambda x: (x[0].transfers, x[0].arrival, x[0].price))
-    cheapest = min(kept, key=lambda x: (x[0].price, x[0].arrival, x[0].transfers))
-    no_taxi = min((x for x in kept if not x[0].taxi),
-                  key=lambda x: (x[0].arrival, x[0].transfers, x[0].price), default=None)
-    result = []
-    for _, j in kept:
-        tags = tuple(name for name, chosen in (("earliest", earliest), ("fewest_transfers",
-                                                                        fewest),
-                                               ("cheapest", cheapest), ("no_taxi", no_taxi))
-                     if chosen is not None and chosen[1] is j)
-        result.append(dataclasses.replace(j, tags=tags, notes=_notes(j)))
+    tags: dict[int, list[str]] = {}
+    for name, best in (
+        ("earliest", min(kept, key=lambda x: (x[0][0], x[0][1], x[0][2]))),
+        ("fewest_transfers", min(kept, key=lambda x: (x[0][1], x[0][0], x[0][2]))),
+        ("cheapest", min(kept, key=lambda x: (x[0][2], x[0][0], x[0][1]))),
+        ("no_taxi", min((x for x in kept if not x[0][4]),
+                        key=lambda x: (x[0][0], x[0][1], x[0][2]), default=None)),
+    ):
+        if best is not None:
+            tags.setdefault(id(best[1]), []).append(name)
+    result = [Journey(j.day, j.legs, tuple(tags.get(id(j), ())), _notes(j)) for _, j in kept]
     result.sort(key=lambda j: (j.departure, j.arrival, j.transfers))
     return result
 

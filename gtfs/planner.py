@@ -185,13 +185,24 @@ def _arrays(options: dict[int, tuple[int, int]]) -> tuple[raptor.I32, raptor.I32
 def _single(timetable: Timetable, view: DayView, query: Query,
             access: dict[int, tuple[int, int]], egress: dict[int, tuple[int, int]],
             seconds: int) -> list[Journey]:
+    return search(timetable, view, query, access, egress, seconds)[0]
+
+
+def search(timetable: Timetable, view: DayView, query: Query,
+           access: dict[int, tuple[int, int]], egress: dict[int, tuple[int, int]],
+           seconds: int, labels: Labels | None = None) -> tuple[list[Journey], Labels]:
+    """One RAPTOR run leaving at ``seconds``: the journeys found, and the labels.
+
+    ``labels`` of a run whose sources were never better (the same query with fewer or slower
+    access options, or a later departure) are kept as upper bounds, as rRAPTOR does.
+    """
     access_stops, access_seconds = _arrays(access)
     egress_stops, egress_seconds = _arrays(egress)
     labels = raptor.run(timetable, view, access_stops, access_seconds + seconds, egress_stops,
                         egress_seconds, query.max_transfers, query.min_transfer_seconds,
-                        allowed=_allowed(timetable, query))
+                        labels, _allowed(timetable, query))
     best: list[int] = []
-    return _extract(timetable, view, labels, access, egress, seconds, best)
+    return _extract(timetable, view, labels, access, egress, seconds, best), labels
 
 
 def _range(timetable: Timetable, view: DayView, query: Query,

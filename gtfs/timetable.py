@@ -157,7 +157,10 @@ class Timetable:
     def stops_near(self, lat: float, lon: float, radius_m: float) -> list[tuple[int, float]]:
         """Stops (not stations) within ``radius_m``, nearest first, with distances."""
         distances = haversine_many(lat, lon, self.stop_lat, self.stop_lon)
-        boardable = np.asarray(self.meta["stop_location_type"]) == 0
+        boardable = self.meta.get("_boardable")
+        if boardable is None:
+            boardable = np.asarray(self.meta["stop_location_type"]) == 0
+            self.meta["_boardable"] = boardable
         hits = np.flatnonzero((distances <= radius_m) & boardable)
         order = hits[np.argsort(distances[hits], kind="stable")]
         return [(int(i), float(distances[i])) for i in order]
