@@ -298,7 +298,6 @@ def test_driver_scans_with_the_camera(
         issued = pass_services.issue_pass(session, KeyStore(demo_server.home), "kanazawa-1day",
                                           moment.date(), "child", phone.public_key(),
                                           system_clock)
-    engine.dispose()
     video = _y4m(qr.png(credential.present(issued.token, phone, moment)), tmp_path / "qr.y4m")
     camera_browser = browser.browser_type.launch(
         executable_path=chromium_path(), headless=True,
@@ -321,10 +320,32 @@ def test_driver_scans_with_the_camera(
         assert [(row["code"], row["source"]) for row in journal] == [("accept", "camera")]
         page.get_by_role("button", name="カメラを止める").click()
         expect(page.locator("#camera")).to_be_hidden()
+
+        # the device is revoked: the page keeps judging and asks for a new enrolment code,
+        # after which its journal goes up again
+        with session_factory(engine)() as session:
+            device_services.revoke_device(session, enrolment.device.id, system_clock)
+            replacement = device_services.add_device(session, "jrbus", None,
+                                                     "kanazawa-station", system_clock)
+        page.get_by_label("コードを貼り付け・入力").fill("not a pass")
+        page.get_by_role("button", name="判定する").click()
+        expect(result).to_have_attribute("data-code", "malformed")
+        for _ in range(2):  # (the first may join a sync that started before the revocation)
+            page.evaluate("maasDriver.syncNow().catch(() => null)")
+        expect(page.locator("#enrol")).to_be_visible()
+        expect(result).to_contain_text("端末の登録が無効です")
+        page.fill("#enrol-code", replacement.enrollment_code)
+        page.get_by_role("button", name="この端末を登録").click()
+        expect(page.locator("#enrol")).to_be_hidden()
+        expect(page.locator("#status-pending")).to_have_text("0")
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(Scan).where(
+                Scan.device_id == replacement.device.id)) >= 1
         assert errors == []
         assert [url for url in requests if not url.startswith(demo_server.base_url)] == []
     finally:
         camera_browser.close()
+        engine.dispose()
 
 
 def _raw_jws(header: bytes, payload: bytes, key: ec.EllipticCurvePrivateKey,

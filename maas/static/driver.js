@@ -403,6 +403,7 @@ function syncNow() {
       await refreshProducts().catch(() => {});
       await pruneUploaded(Date.now());
       failures = 0;
+      $("enrol").hidden = true; // (shown again only while the token is refused)
       say($("status-sync"), `同期済み ${tokyoIso(Date.now()).slice(11, 19)}`,
         `synced ${tokyoIso(Date.now()).slice(11, 19)}`);
       // a scan journaled while this sync ran goes up soon, not at the next periodic sync
@@ -415,7 +416,10 @@ function syncNow() {
       say($("status-sync"), offline ? "オフライン(後で送信します)" : `同期エラー ${error.message}`,
         offline ? "offline (will upload later)" : `sync error ${error.message}`);
       if (error.status === 401) {
+        // the device was revoked or re-registered: it keeps judging and journaling, and a new
+        // enrolment code lets the journal go up again
         showProblem("端末の登録が無効です。再登録してください", "Device token no longer valid: enrol again");
+        $("enrol").hidden = false;
       }
       scheduleSync(delay);
       throw error;
@@ -499,6 +503,7 @@ $("enrol").addEventListener("submit", async (event) => {
   try {
     await enrol($("enrol-code").value.trim());
     showScanner();
+    if (syncing) await syncing.catch(() => {}); // one under way still had the old token
     await syncNow();
   } catch (error) {
     message.textContent = error.status === 401 || error.status === 404
@@ -529,6 +534,9 @@ $("camera-start").addEventListener("click", () => {
 });
 $("camera-stop").addEventListener("click", stopCamera);
 window.addEventListener("online", () => { failures = 0; syncNow().catch(() => {}); });
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && state.device) syncNow().catch(() => {});
+});
 document.getElementById("lang-toggle").addEventListener("click", () => { renderJournal(); });
 
 if ("serviceWorker" in navigator) {
