@@ -25,6 +25,7 @@ from maas.services import ensure_demo_rider
 from maas.stats.cli import bench_stats, partners, stats
 from passes.cli import bench_passes, keys, passes
 from passes.keys import KeyStore
+from validators.bench import bench_validators
 from validators.cli import devices
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -243,6 +244,7 @@ cli.add_command(gbfs)
 cli.add_command(plan)
 bench.add_command(bench_passes)
 bench.add_command(bench_stats)
+bench.add_command(bench_validators)
 cli.add_command(bench)
 cli.add_command(keys)
 cli.add_command(passes)

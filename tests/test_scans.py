@@ -229,3 +229,18 @@ def test_impossible_speed_is_flagged_and_a_bus_ride_is_not(
     assert flags[0].reason == "impossible_speed"
     assert flags[0].speed_kmh is not None
     assert 140 < flags[0].speed_kmh < 155
+
+
+def test_bench_command_measures_both_paths_on_a_scratch_database(
+        runner: Runner, db_session: Session) -> None:
+    done = runner.invoke("bench", "validators", "--checks", "30", "--scans", "1000",
+                         "--batch", "500", "--json")
+    assert done.exit_code == 0, done.output
+    figures = json.loads(done.stdout)
+    assert figures["checks"] == 30
+    assert figures["scans"] == 1000
+    assert figures["verify_p99_ms"] >= figures["verify_p50_ms"] > 0
+    assert figures["ingest_scans_per_s"] > 0
+    assert figures["bare_insert_scans_per_s"] > 0
+    # the scans went to the scratch database, not to the one being served
+    assert db_session.scalar(select(func.count()).select_from(Scan)) == 0

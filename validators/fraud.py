@@ -13,6 +13,7 @@ import datetime as dt
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -42,7 +43,27 @@ class Suspicion:
     speed_kmh: float | None = None
 
 
-def judge_pair(first: Scan, second: Scan, limits: FraudLimits) -> Suspicion | None:
+class ScanPoint(Protocol):
+    """What the fraud checks read of a scan (an ORM row or a plain result row)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def operator_id(self) -> str: ...
+    @property
+    def vehicle(self) -> str | None: ...
+    @property
+    def lat(self) -> float | None: ...
+    @property
+    def lon(self) -> float | None: ...
+    @property
+    def scanned_at(self) -> dt.datetime: ...
+    @property
+    def service_date(self) -> dt.date | None: ...
+
+
+def judge_pair(first: ScanPoint, second: ScanPoint, limits: FraudLimits
+               ) -> Suspicion | None:
     """Whether two accepted scans of one pass (``first`` not later) can both be genuine."""
     gap = abs((second.scanned_at - first.scanned_at).total_seconds())
     vehicles = {(first.operator_id, first.vehicle), (second.operator_id, second.vehicle)}
@@ -74,12 +95,15 @@ def check(session: Session, new_scans: Sequence[Scan], now: dt.datetime,
         return []
     new_ids = {scan.id for scan in new_scans}
     pass_ids = {scan.pass_id for scan in new_scans if scan.pass_id}
-    history = session.scalars(
-        select(Scan).where(Scan.pass_id.in_(pass_ids), Scan.result == "accept")
+    # plain rows, not ORM objects: this runs on every upload batch
+    history = session.execute(
+        select(Scan.id, Scan.pass_id, Scan.service_date, Scan.scanned_at, Scan.operator_id,
+               Scan.vehicle, Scan.lat, Scan.lon)
+        .where(Scan.pass_id.in_(pass_ids), Scan.result == "accept")
         .order_by(Scan.pass_id, Scan.scanned_at)).all()
     already = set(session.scalars(
         select(FraudFlag.pass_id).where(FraudFlag.pass_id.in_(pass_ids))))
-    by_pass: dict[tuple[str, object], list[Scan]] = defaultdict(list)
+    by_pass: dict[tuple[str, object], list[ScanPoint]] = defaultdict(list)
     for scan in history:
         by_pass[(scan.pass_id or "", scan.service_date)].append(scan)
     flagged: list[str] = []

@@ -139,11 +139,15 @@ def ingest_scans(session: Session, device: Device, records: Sequence[ScanRecord]
             "lat": record.lat, "lon": record.lon, "scanned_at": record.scanned_at,
             "received_at": now,
         })
-    inserted: set[str] = set()
+    inserted: list[str] = []
     if rows:
-        statement = _insert_ignoring_duplicates(session).returning(Scan.__table__.c.id)
-        inserted = set(session.execute(statement, list(rows.values())).scalars())
-    scans = [Scan(**rows[scan_id]) for scan_id in rows if scan_id in inserted]
+        known = set(session.scalars(select(Scan.id).where(Scan.id.in_(list(rows)))))
+        inserted = [scan_id for scan_id in rows if scan_id not in known]
+    if inserted:
+        # ON CONFLICT guards a concurrent upload of the same batch: it may then count a scan
+        # as new twice, but never stores it twice
+        session.execute(_insert_ignoring_duplicates(session), [rows[i] for i in inserted])
+    scans = [Scan(**rows[scan_id]) for scan_id in inserted]
     flagged = fraud.check(session, [s for s in scans if s.result == "accept" and s.pass_id],
                           now, limits or fraud.FraudLimits())
     for listener in listeners:

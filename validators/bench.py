@@ -1,0 +1,168 @@
+"""``maas bench validators``: verification latency and scan ingestion throughput.
+
+Each figure comes with its floor measured in the same run: verification beside a bare PyJWT
+ES256 decode of the same credential, ingestion beside a plain executemany INSERT into the same
+table (no duplicate handling, no fraud check, no roll-ups).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+from maas.cliutil import CliState, emit, json_option, pass_state
+from maas.db import create_db_engine, session_factory, upgrade
+from passes import bundle as trust
+from passes.credential import PassClaims, issue, new_pass_id, present
+from passes.keys import public_jwk
+from validators import services
+from validators.models import Device, Scan
+from validators.verify import Context, TrustBundle, verify
+
+NOON = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def bench_verify(checks: int) -> dict[str, Any]:
+    """Time ``verify`` on fresh bound presentations (the accept path: every check runs)."""
+    issuer, phone = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
+    document = trust.build(
+        [{**public_jwk(issuer.public_key(), "k1"), "state": "current", "not_after": None}],
+        [(new_pass_id(), NOON.date()) for _ in range(2000)],
+        [{"code": "kanazawa-1day", "operators": ["hokutetsu"], "static_allowed": False,
+          "valid_from_minutes": 240, "day_boundary_minutes": 180}],
+        NOON.date(), "bench", NOON)
+    bundle = TrustBundle.from_document(document)
+    payloads = [present(issue(PassClaims(new_pass_id(), "kanazawa-1day", "adult",
+                                         NOON.date(), phone.public_key()), issuer, "k1"),
+                        phone, NOON) for _ in range(checks)]
+    ours, floor = [], []
+    context = Context("hokutetsu")
+    public = issuer.public_key()
+    for payload in payloads:
+        started = time.perf_counter()
+        result = verify(payload, bundle, NOON, context)
+        ours.append((time.perf_counter() - started) * 1000)
+        if not result.accepted:
+            raise click.ClickException(f"bench payload judged {result.code}")
+        token = payload.split("~", 1)[0]
+        started = time.perf_counter()
+        jwt.decode(token, public, algorithms=["ES256"])
+        floor.append((time.perf_counter() - started) * 1000)
+    return {"checks": checks, "verify_p50_ms": round(statistics.median(ours), 3),
+            "verify_p99_ms": round(_percentile(ours, 0.99), 3),
+            "pyjwt_decode_p50_ms": round(statistics.median(floor), 3),
+            "pyjwt_decode_p99_ms": round(_percentile(floor, 0.99), 3)}
+
+
+@contextmanager
+def scratch_database(url: str) -> Iterator[Engine]:
+    """A new, migrated database beside ``url`` (same server or folder), dropped afterwards."""
+    parsed = make_url(url)
+    name = f"maas_bench_{uuid.uuid4().hex[:10]}"
+    if parsed.get_backend_name() == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            engine = create_db_engine(f"sqlite:///{Path(folder) / name}.sqlite3")
+            upgrade(engine)
+            yield engine
+            engine.dispose()
+        return
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_db_engine(parsed.set(database=name).render_as_string(hide_password=False))
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def bench_ingest(state: CliState, scans: int, batch: int) -> dict[str, Any]:
+    """Scans per second through ``ingest_scans`` and through a bare INSERT.
+
+    Both run on a scratch database beside the configured one, so statistics stay clean.
+    """
+    runtime = state.runtime()
+    url = runtime.settings.database_url
+    pass_ids = [new_pass_id() for _ in range(max(1, scans // 3))]
+
+    def records(offset: int) -> list[services.ScanRecord]:
+        return [services.ScanRecord(
+            id=str(uuid.uuid4()), result="accept", code="accept", digest=uuid.uuid4().hex,
+            pass_id=pass_ids[(offset + i) % len(pass_ids)], product="kanazawa-1day",
+            category="adult", service_date=NOON.date(),
+            scanned_at=NOON + dt.timedelta(seconds=offset + i)) for i in range(batch)]
+
+    rounds = max(1, scans // batch)
+    with scratch_database(url) as engine:
+        sessions = session_factory(engine)
+        with sessions() as session:
+            # the operators registry belongs to gtfs; its table is looked up, not imported
+            operators = Device.metadata.tables["operators"]
+            session.execute(insert(operators).values(id="bench", name="bench", modes=[],
+                                                     feed_name="bench"))
+            device = services.add_device(session, "bench", "bench-bus", None,
+                                         runtime.clock).device
+            device_id = device.id
+        elapsed = 0.0
+        for r in range(rounds):
+            batch_records = records(r * batch)
+            with sessions() as session:
+                device = session.get_one(Device, device_id)
+                started = time.perf_counter()
+                services.ingest_scans(session, device, batch_records, runtime.clock,
+                                      runtime.scan_listeners)
+                elapsed += time.perf_counter() - started
+        bare = 0.0
+        for r in range(rounds):
+            rows = [{"id": rec.id, "device_id": device_id, "operator_id": "bench",
+                     "vehicle": "bench-bus", "stop": None, "route_id": None,
+                     "result": rec.result, "code": rec.code, "pass_id": rec.pass_id,
+                     "product_code": rec.product, "category": rec.category,
+                     "service_date": rec.service_date, "digest": rec.digest, "lat": None,
+                     "lon": None, "scanned_at": rec.scanned_at, "received_at": NOON}
+                    for rec in records(r * batch)]
+            with sessions() as session:
+                started = time.perf_counter()
+                session.execute(insert(Scan), rows)
+                session.commit()
+                bare += time.perf_counter() - started
+        dialect = engine.dialect.name
+    total = rounds * batch
+    return {"database": dialect, "scans": total, "batch": batch,
+            "ingest_scans_per_s": round(total / elapsed),
+            "bare_insert_scans_per_s": round(total / bare)}
+
+
+@click.command("validators")
+@click.option("--checks", default=5000, show_default=True, help="Presentations to verify.")
+@click.option("--scans", default=20000, show_default=True, help="Scans to ingest.")
+@click.option("--batch", default=500, show_default=True, help="Scans per upload batch.")
+@json_option
+@pass_state
+def bench_validators(state: CliState, checks: int, scans: int, batch: int,
+                     as_json: bool) -> None:
+    """Verification p50/p99 and ingestion scans/s on the configured database."""
+    document = {**bench_verify(checks), **bench_ingest(state, scans, batch)}
+    emit(as_json, document, "\n".join(f"{k:>24}  {v}" for k, v in document.items()))
