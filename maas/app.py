@@ -141,12 +141,13 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_stats(app: Flask) -> None:
-    """Partner statistics: their API, the plan-request recorder, the scan roll-up listener."""
-    from maas.stats.services import on_scans
+    """Partner statistics: their API, the plan-request recorder, the roll-up listeners."""
+    from maas.stats.services import on_scans, track_orders
     from maas.stats.views import bp as stats_bp
     from maas.stats.views import record_plan_requests
 
     app.register_blueprint(stats_bp, url_prefix=API_PREFIX)
+    track_orders()
     record_plan_requests(app, API_PREFIX + "/plan")
     state: AppState = app.extensions[EXTENSION]
     app.extensions[EXTENSION] = dataclasses.replace(

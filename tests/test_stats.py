@@ -554,3 +554,35 @@ def test_openapi_documents_the_statistics(
     client: FlaskClient, check: Callable[[dict[str, Any]], bool]
 ) -> None:
     assert check(client.get("/api/v1/openapi.json").json)
+
+
+def test_orders_paid_and_refunded_through_the_api_keep_the_sales_cells(
+    client: FlaskClient, keys: Keys, db_session: Session
+) -> None:
+    from maas.stats.models import SalesCell
+
+    client.post("/api/v1/riders", json={"email": "sales@example.jp", "password": "password123"})
+    token = client.post("/api/v1/auth/token", json={"email": "sales@example.jp",
+                                                    "password": "password123"}).json
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    orders = []
+    for n in range(6):
+        response = client.post("/api/v1/orders", headers={**auth, "Idempotency-Key": f"s-{n}"},
+                               json={"product": "kanazawa-1day", "service_date": "2026-12-02",
+                                     "category": "adult",
+                                     "payment": {"method": "sandbox",
+                                                 "card_number": "4242424242424242"}})
+        assert response.status_code == 201, response.json
+        orders.append(response.json["order"]["id"])
+    refund = client.post(f"/api/v1/orders/{orders[0]}/refund", headers=auth)
+    assert refund.status_code == 200, refund.json
+    [cell] = db_session.scalars(select(SalesCell)).all()
+    assert (cell.paid_day, cell.service_date, cell.passes, cell.revenue_yen) == (
+        TODAY, dt.date(2026, 12, 2), 5, 4000)
+    sales = get(client, "sales", keys.admin, to=TODAY.isoformat(), **{"from": TODAY.isoformat()})
+    assert sales.json["rows"] == [{"key": TODAY.isoformat(), "passes": 5, "revenue_yen": 4000,
+                                   "suppressed": False}]
+    shares = get(client, "apportionment", keys.admin, **{"from": "2026-12-02", "to": "2026-12-02"})
+    assert shares.json["revenue_yen"] == 4000
+    services.rebuild_rollups(db_session)
+    assert db_session.scalars(select(SalesCell.passes)).all() == [5]

@@ -66,6 +66,23 @@ class PassCell(Base):
     passes: Mapped[int]
 
 
+class SalesCell(Base):
+    """Paid passes and their revenue per day of payment, service date, product and category.
+
+    Kept by :func:`maas.stats.services.track_orders` as orders are paid or refunded (in the
+    same flush), and rebuilt from the orders by ``maas stats rebuild``.
+    """
+
+    __tablename__ = "stats_sales_cells"
+
+    paid_day: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # Asia/Tokyo
+    service_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    product_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(8), primary_key=True)
+    passes: Mapped[int]
+    revenue_yen: Mapped[int]
+
+
 class PlanRequest(Base):
     """One answered trip request: when, which modes, and coarse zones, never the rider.
 

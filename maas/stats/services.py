@@ -20,16 +20,23 @@ from fractions import Fraction
 from itertools import groupby
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, column, delete, func, select, table
+from sqlalchemy import Table, column, delete, event, func, inspect, select, table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, UOWTransaction
 
 from maas.clock import TOKYO, Clock, isoformat_tokyo
 from maas.config import Settings
 from maas.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
 from maas.stats import privacy
 from maas.stats.apportion import apportion
-from maas.stats.models import ALL_OPERATORS, Partner, PassCell, PlanRequest, ScanCell
+from maas.stats.models import (
+    ALL_OPERATORS,
+    Partner,
+    PassCell,
+    PlanRequest,
+    SalesCell,
+    ScanCell,
+)
 from maas.stats.reports import (
     ApportionmentReport,
     FlagOut,
@@ -222,19 +229,101 @@ def _upsert_add(session: Session, target: Table, keys: tuple[str, ...], counter:
         session.execute(statement, rows[start:start + 5000])
 
 
+SALES_KEY = ("paid_day", "service_date", "product_code", "category")
+SalesKey = tuple[dt.date, dt.date, str, str]
+
+
+def sale_of(status: str | None, paid_at: dt.datetime | None, service_date: dt.date | None,
+            product: str | None, category: str | None) -> SalesKey | None:
+    """The sales cell a paid order counts in (None for an order that is not paid)."""
+    if status != "paid" or paid_at is None or service_date is None or not product:
+        return None
+    return (paid_at.astimezone(TOKYO).date(), service_date, product, category or "")
+
+
+def add_sales(session: Session, passes: Mapping[SalesKey, int],
+              revenue: Mapping[SalesKey, int]) -> None:
+    """Add paid passes and revenue to the sales cells (no commit)."""
+    rows = [dict(zip(SALES_KEY, key, strict=True))
+            | {"passes": passes.get(key, 0), "revenue_yen": revenue.get(key, 0)}
+            for key in sorted(set(passes) | set(revenue))
+            if passes.get(key, 0) or revenue.get(key, 0)]
+    if not rows:
+        return
+    target = cast(Table, SalesCell.__table__)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(target) if dialect == "postgresql" else sqlite.insert(target)
+    session.execute(insert.on_conflict_do_update(index_elements=list(SALES_KEY), set_={
+        "passes": target.c.passes + insert.excluded.passes,
+        "revenue_yen": target.c.revenue_yen + insert.excluded.revenue_yen}), rows)
+
+
+_ORDER_FIELDS = ("status", "paid_at", "service_date", "product_code", "category", "amount_yen")
+
+
+def _order_sales(session: Session, _context: UOWTransaction, _instances: object) -> None:
+    passes: Counter[SalesKey] = Counter()
+    revenue: Counter[SalesKey] = Counter()
+
+    def count(values: Mapping[str, Any], sign: int) -> None:
+        key = sale_of(values["status"], values["paid_at"], values["service_date"],
+                      values["product_code"], values["category"])
+        if key is not None:
+            passes[key] += sign
+            revenue[key] += sign * int(values["amount_yen"] or 0)
+
+    for order in session.new:
+        if isinstance(order, Order):
+            count({name: getattr(order, name) for name in _ORDER_FIELDS}, 1)
+    for order in session.dirty:
+        if isinstance(order, Order) and session.is_modified(order):
+            state = inspect(order)
+            now = {name: getattr(order, name) for name in _ORDER_FIELDS}
+            before = {name: (state.attrs[name].history.deleted or [now[name]])[0]
+                      for name in _ORDER_FIELDS}
+            if before != now:
+                count(before, -1)
+                count(now, 1)
+    for order in session.deleted:
+        if isinstance(order, Order):
+            count({name: getattr(order, name) for name in _ORDER_FIELDS}, -1)
+    add_sales(session, passes, revenue)
+
+
+def track_orders() -> None:
+    """Keep the sales cells current: every flush that pays, refunds or removes an order adds
+    its change to ``stats_sales_cells`` in the same transaction (installed once per process).
+    """
+    if not event.contains(Session, "before_flush", _order_sales):
+        event.listen(Session, "before_flush", _order_sales)
+
+
 _FACT_COLUMNS = (Scan.pass_id, Scan.service_date, Scan.operator_id, Scan.device_id,
                  Scan.route_id, Scan.stop, Scan.product_code, Scan.result, Scan.code,
                  Scan.scanned_at)
 
 
 def rebuild_rollups(session: Session) -> int:
-    """Recompute every roll-up cell from the scans (a repair or a backfill); returns scans read.
+    """Recompute every roll-up cell from the scans and orders (a repair, a backfill).
+
+    Returns the number of scans read.
 
     Reads the scans pass by pass, so memory holds one pass's scans and the cells, not all
     the scans.
     """
     session.execute(delete(ScanCell))
     session.execute(delete(PassCell))
+    session.execute(delete(SalesCell))
+    sold: Counter[SalesKey] = Counter()
+    revenue: Counter[SalesKey] = Counter()
+    for status, paid_at, service_date, product, category, yen in session.execute(
+            select(Order.status, Order.paid_at, Order.service_date, Order.product_code,
+                   Order.category, Order.amount_yen).where(Order.status == "paid")):
+        key = sale_of(status, paid_at, service_date, product, category)
+        if key is not None:
+            sold[key] += 1
+            revenue[key] += yen
+    add_sales(session, sold, revenue)
     scans: Counter[ScanKey] = Counter()
     passes: Counter[PassKey] = Counter()
     rows = session.execute(select(*_FACT_COLUMNS).order_by(Scan.pass_id, Scan.scanned_at)
@@ -253,13 +342,6 @@ def rebuild_rollups(session: Session) -> int:
 
 
 # --- helpers of the queries ------------------------------------------------------------------
-
-def _local_day(session: Session, moment: Any) -> ColumnElement[Any]:
-    """The Asia/Tokyo date of a timestamp column, in SQL (Japan keeps no summer time)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("Asia/Tokyo", moment))
-    return func.date(moment, "+9 hours")
-
 
 def _key(value: Any) -> str | None:
     if value is None or value == "":
@@ -287,21 +369,21 @@ def sales(session: Session, request: StatsRequest, k: int) -> SalesReport:
     if request.operator is not None:
         covering = {code for code, operators in _product_operators(session).items()
                     if request.operator in operators}
-    start, end = request.bounds()
-    key: Any = {"day": _local_day(session, Order.paid_at), "product": Order.product_code,
-                "category": Order.category}[request.group]
-    # one pass over the orders: cells by key and product, summed here both ways
+    key: Any = {"day": SalesCell.paid_day, "product": SalesCell.product_code,
+                "category": SalesCell.category}[request.group]
+    # cells by key and product, summed here both ways
     counted = session.execute(
-        select(key, Order.product_code, func.count(), func.sum(Order.amount_yen))
-        .where(Order.status == "paid", Order.paid_at >= start, Order.paid_at < end)
-        .group_by(key, Order.product_code))
+        select(key, SalesCell.product_code, func.sum(SalesCell.passes),
+               func.sum(SalesCell.revenue_yen))
+        .where(SalesCell.paid_day.between(request.start, request.end))
+        .group_by(key, SalesCell.product_code))
     mine: dict[str | None, list[int]] = {}
     everyone: dict[str | None, list[int]] = {}
     for value, product, count, revenue in counted:
         for cells, counts in ((everyone, True), (mine, covering is None or product in covering)):
-            if counts:
+            if counts and count:
                 cell = cells.setdefault(_key(value), [0, 0])
-                cell[0] += count
+                cell[0] += int(count)
                 cell[1] += int(revenue or 0)
 
     def rows(cells: dict[str | None, list[int]]) -> list[SalesRow]:
@@ -391,10 +473,11 @@ def apportionment(session: Session, request: StatsRequest, settings: Settings
     """
     k = settings.stats_min_passes
     product_operators = _product_operators(session)
-    sold = session.execute(
-        select(Order.product_code, func.count(), func.sum(Order.amount_yen))
-        .where(Order.status == "paid", Order.service_date.between(request.start, request.end))
-        .group_by(Order.product_code).order_by(Order.product_code)).all()
+    sold = [(code, int(count), int(yen)) for code, count, yen in session.execute(
+        select(SalesCell.product_code, func.sum(SalesCell.passes),
+               func.sum(SalesCell.revenue_yen))
+        .where(SalesCell.service_date.between(request.start, request.end))
+        .group_by(SalesCell.product_code).order_by(SalesCell.product_code)) if count]
     revenue = {code: int(yen or 0) for code, _count, yen in sold}
     counted = session.execute(
         select(ScanCell.value, ScanCell.operator_id, func.sum(ScanCell.scans))

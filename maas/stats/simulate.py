@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import random
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -30,7 +31,7 @@ from maas.errors import InvalidInput
 from maas.models import Rider
 from maas.stats.models import PlanRequest
 from maas.stats.rollup import ScanFacts, rollup
-from maas.stats.services import add_to_cells
+from maas.stats.services import SalesKey, add_sales, add_to_cells, sale_of
 from maas.stats.zones import zone_of
 from passes.models import Order, Pass, Product
 from validators.models import Device, FraudFlag, Scan
@@ -211,6 +212,15 @@ def _simulate_day(session: Session, day: dt.date, products: list[Product],
             session.execute(insert(cast(Table, model.__table__)), rows[start:start + 10_000])
     counted = rollup(facts)
     add_to_cells(session, counted.scans, counted.pass_counts())
+    sold: Counter[SalesKey] = Counter()
+    revenue: Counter[SalesKey] = Counter()
+    for order in orders:  # inserted without the ORM, so counted here as a flush would
+        key = sale_of(order["status"], order["paid_at"], order["service_date"],
+                      order["product_code"], order["category"])
+        if key is not None:
+            sold[key] += 1
+            revenue[key] += order["amount_yen"]
+    add_sales(session, sold, revenue)
     return {"orders": len(orders), "passes": len(passes), "scans": len(scans),
             "flags": len(flags), "plan_requests": len(plans)}
 
