@@ -225,7 +225,7 @@ async function renderJournal() {
     const mark = MARKS[row.result];
     const what = row.product ? ` · ${productName(row.product)[lang() === "en" ? 1 : 0]}` : "";
     item.textContent = `${time} ${mark} ${MESSAGES[row.code][lang() === "en" ? 1 : 0]}${what}`
-      + (row.pending ? " ⇡" : "");
+      + (row.pending ? "\u00a0⇡" : ""); // not yet uploaded
     return item;
   }));
   const pending = await pendingCount();
