@@ -8,9 +8,11 @@ extracted per number of trips as in :mod:`gtfs.planner`, and their access and eg
 replaced by the alternative that set the label. The plain walking search runs first (its
 journeys are the cheap and taxi-free ones that a faster bike or taxi label would hide); the
 multimodal run then starts from its labels (valid upper bounds, as in rRAPTOR) and only
-follows what the bike and taxi sources improve. Direct trips (walk, bike, taxi door to
-door) are added. Of all candidates the result set keeps those not dominated in (arrival,
-transfers, price) among journeys using no more of bike and taxi: that always includes the
+follows what the bike and taxi sources improve. When both bikes and taxis reach stops, a
+taxi label can hide a bike one, so one more run without taxi starts from a copy of the
+walking labels (that is what guarantees a journey without taxi). Direct trips (walk, bike,
+taxi door to door) are added. Of all candidates the result set keeps those not dominated
+in (arrival, transfers, price) among journeys using no more of bike and taxi: that includes the
 earliest arrival, the fewest transfers, the cheapest and the best journey without taxi (each
 tagged so), and the best plain walk-and-transit journeys beside bike and taxi ones.
 """
@@ -103,7 +105,16 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
             walking, labels = planner.search(timetable, view, transit_query, walk_access,
                                              walk_egress, seconds)
             candidates += walking
-            if any(len(ends.stops) for ends in (*access[1:], *egress[1:])):
+            used = {ends.mode for ends in (*access[1:], *egress[1:]) if len(ends.stops)}
+            if used == {"bike", "taxi"}:
+                # a taxi label may hide the bike one at a stop: a journey without taxi from
+                # its own copy of the walking labels
+                spare = raptor.copy_labels(labels)
+                candidates += _search(timetable, view, transit_query,
+                                      [e for e in access if e.mode != "taxi"],
+                                      [e for e in egress if e.mode != "taxi"], day, seconds,
+                                      spare)
+            if used:
                 # the same labels, improved from the bike and taxi sources only
                 candidates += _search(timetable, view, transit_query, access, egress, day,
                                       seconds, labels)

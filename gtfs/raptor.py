@@ -162,6 +162,12 @@ def new_labels(rounds: int, n_stops: int) -> Labels:
     )
 
 
+def copy_labels(labels: Labels) -> Labels:
+    """An independent copy (to reuse one run's labels as the start of two others)."""
+    return Labels(**{field.name: getattr(labels, field.name).copy()
+                     for field in dataclasses.fields(labels)})
+
+
 def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I32,
         egress_stops: I32, egress_seconds: I32, max_transfers: int, slack: int,
         labels: Labels | None = None, allowed: B | None = None) -> Labels:
