@@ -20,7 +20,18 @@ from fractions import Fraction
 from itertools import groupby
 from typing import Any, cast
 
-from sqlalchemy import Table, column, delete, event, func, inspect, select, table
+from sqlalchemy import (
+    Table,
+    column,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
@@ -598,30 +609,46 @@ def planner(session: Session, request: StatsRequest, k: int) -> PlannerReport:
         "rows": counted(by_group), "modes": counted(by_modes), "top_od": top})
 
 
-def record_plan_request(session: Session, moment: dt.datetime, origin: str, destination: str,
-                        modes: str | None, document: bytes | None) -> PlanRequest:
-    """Record one answered trip request: time, modes and ~1 km zones, nothing of the rider.
+@dataclass(frozen=True)
+class PlanAsked:
+    """An answered trip request as the web tier saw it (its ``from``, ``to``, ``modes``)."""
 
-    ``origin``/``destination`` are the request's ``from``/``to``; a ``stop:ID`` end takes its
-    zone from the plan ``document``'s first itinerary (if any).
+    moment: dt.datetime
+    origin: str
+    destination: str
+    modes: str | None
+    document: bytes | None = None  # the answer, kept only when an end is a stop id
+
+
+def plan_request_row(asked: PlanAsked) -> dict[str, Any]:
+    """The ``plan_requests`` row of a request: time, modes and ~1 km zones, never the rider.
+
+    A ``stop:ID`` end takes its zone from the answer's first itinerary (if any).
     """
-    requested = sorted({mode.strip().lower() for mode in (modes or "").split(",")
+    requested = sorted({mode.strip().lower() for mode in (asked.modes or "").split(",")
                         if mode.strip()})
-    ends = _document_ends(document) if not (parse_point(origin) and parse_point(destination)) \
-        else (None, None)
-    start = parse_point(origin) or ends[0]
-    finish = parse_point(destination) or ends[1]
-    local = moment.astimezone(TOKYO)
-    row = PlanRequest(requested_at=moment, day=local.date(), hour=local.hour,
-                      modes=",".join(requested)[:100] or "default",
-                      origin_zone=zone_of(*start) if start else None,
-                      destination_zone=zone_of(*finish) if finish else None)
-    session.add(row)
+    start, finish = parse_point(asked.origin), parse_point(asked.destination)
+    if start is None or finish is None:
+        ends = _document_ends(asked.document)
+        start, finish = start or ends[0], finish or ends[1]
+    local = asked.moment.astimezone(TOKYO)
+    return {"requested_at": asked.moment, "day": local.date(), "hour": local.hour,
+            "modes": ",".join(requested)[:100] or "default",
+            "origin_zone": zone_of(*start) if start else None,
+            "destination_zone": zone_of(*finish) if finish else None}
+
+
+def record_plan_requests(session: Session, asked: Sequence[PlanAsked]) -> int:
+    """Store answered trip requests (a batch); returns how many."""
+    if not asked:
+        return 0
     if session.get_bind().dialect.name == "postgresql":
-        # a lost statistic on a crash is acceptable; waiting for the WAL flush is not
-        session.execute(select(func.set_config("synchronous_commit", "off", True)))
+        # a statistic lost in a crash is acceptable; waiting for the WAL flush is not
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    session.execute(insert(cast(Table, PlanRequest.__table__)),
+                    [plan_request_row(item) for item in asked])
     session.commit()
-    return row
+    return len(asked)
 
 
 Point = tuple[float, float]

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Literal
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field
 
-from maas.http import bearer_token, clock, db_session, endpoint, settings
+from maas.http import EXTENSION, bearer_token, clock, db_session, endpoint, settings
 from maas.stats import services
 from maas.stats.csvout import to_csv
 from maas.stats.models import Partner
@@ -170,9 +171,60 @@ def fraud(query: FraudQuery) -> FraudReport | Response:
           description="Zones are ~1 km grid cells; no coordinates or riders." + CSV_NOTE)
 def planner(query: PlannerQuery) -> PlannerReport | Response:
     """Recorded plan requests."""
+    flush_plan_requests()  # first, so this request's own session sees them
     _partner, asked = _request(query, query.group)
     report = services.planner(db_session(), asked, settings().stats_min_passes)
     return _csv("planner", query, report.rows, ("key",)) if query.format == "csv" else report
+
+
+class PlanRecorder:
+    """Answered plan requests waiting to be stored, written in batches after an answer.
+
+    Recording must not slow the planner down: the hook only notes the request; once an answer
+    has been sent (the response's close), the pending requests are stored in one insert when
+    there are :data:`BATCH` of them or the oldest waited :data:`MAX_WAIT`. Statistics store
+    what is pending before they read, so the numbers they show include every request this
+    process answered (other workers' within ``MAX_WAIT``). A process that stops loses at most
+    one batch.
+    """
+
+    BATCH = 50
+    MAX_WAIT = dt.timedelta(seconds=10)
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.pending: list[services.PlanAsked] = []
+        self.lock = threading.Lock()
+
+    def note(self, asked: services.PlanAsked) -> None:
+        """Queue one request."""
+        with self.lock:
+            self.pending.append(asked)
+
+    def flush_if_due(self) -> None:
+        """Store the pending requests when a batch is full or has waited long enough."""
+        with self.lock:
+            due = len(self.pending) >= self.BATCH or bool(
+                self.pending
+                and self.app.extensions[EXTENSION].clock() - self.pending[0].moment
+                >= self.MAX_WAIT)
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store the pending requests (errors are logged: statistics never break a plan)."""
+        with self.lock:
+            batch, self.pending = self.pending, []
+        if not batch:
+            return
+        try:
+            with self.app.extensions[EXTENSION].sessions() as session:
+                services.record_plan_requests(session, batch)
+        except Exception:
+            log.exception("could not record %d plan requests for statistics", len(batch))
+
+
+RECORDER = "maas.stats.plans"
 
 
 def record_plan_requests(app: Flask, plan_path: str) -> None:
@@ -180,8 +232,8 @@ def record_plan_requests(app: Flask, plan_path: str) -> None:
 
     The planner's views are not touched: this hook reads the request's ``from``, ``to`` and
     ``modes`` (and, for a stop id, the answer's first itinerary) and stores coarse zones.
-    A failure to record is logged and never changes the answer.
     """
+    recorder = app.extensions[RECORDER] = PlanRecorder(app)
 
     @app.after_request
     def _record(response: Response) -> Response:
@@ -190,15 +242,15 @@ def record_plan_requests(app: Flask, plan_path: str) -> None:
             return response
         args = request.args
         origin, destination = args.get("from", ""), args.get("to", "")
-        document = (response.get_data() if "stop:" in origin + destination
-                    or not (origin and destination) else None)
-        try:
-            # the request's own session: the planner only read with it, and its transaction
-            # ends here instead of at teardown
-            services.record_plan_request(db_session(), clock()(), origin, destination,
-                                         args.get("modes"), document)
-        except Exception:
-            log.exception("could not record a plan request for statistics")
-            db_session().rollback()
+        needs_answer = "stop:" in origin + destination or not (origin and destination)
+        recorder.note(services.PlanAsked(clock()(), origin, destination, args.get("modes"),
+                                         response.get_data() if needs_answer else None))
+        response.call_on_close(recorder.flush_if_due)
         return response
 
+
+def flush_plan_requests() -> None:
+    """Store the plan requests this process has answered but not yet stored."""
+    recorder: PlanRecorder | None = current_app.extensions.get(RECORDER)
+    if recorder is not None:
+        recorder.flush()
