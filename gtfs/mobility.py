@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import select
@@ -46,6 +47,8 @@ class BikeNetwork:
     _links: dict[int, tuple[I64, I64, I64, I64]] = dataclasses.field(default_factory=dict)
     _rides: I64 | None = None
     _projection: tuple[float, F64, F64] | None = None
+    _usable: dict[gbfs.Availability, tuple[npt.NDArray[np.bool_], ...]] = dataclasses.field(
+        default_factory=dict)
 
     @classmethod
     def build(cls, feed: str, system: gbfs.BikeSystem) -> BikeNetwork:
@@ -67,9 +70,26 @@ class BikeNetwork:
     def usable(self, availability: gbfs.Availability, now: int
                ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         """Per port: can pick up, can drop off, status stale (the rule of gbfs.Availability)."""
-        stale = now - self.as_of > availability.max_age_seconds
-        need = np.where(stale, availability.needed(True), availability.needed(False))
-        return self.renting & (self.bikes >= need), self.returning & (self.docks >= need), stale
+        pick_fresh, pick_stale, drop_fresh, drop_stale = self._masks(availability)
+        stale = self.as_of < now - availability.max_age_seconds
+        return np.where(stale, pick_stale, pick_fresh), np.where(stale, drop_stale,
+                                                                 drop_fresh), stale
+
+    def can(self, port: int, pick_up: bool, availability: gbfs.Availability, now: int) -> bool:
+        """:meth:`usable` for one port (cheaper when only a few ports matter)."""
+        stale = int(self.as_of[port]) < now - availability.max_age_seconds
+        have = int(self.bikes[port]) if pick_up else int(self.docks[port])
+        works = bool(self.renting[port] if pick_up else self.returning[port])
+        return works and have >= availability.needed(stale)
+
+    def _masks(self, availability: gbfs.Availability) -> tuple[npt.NDArray[np.bool_], ...]:
+        masks = self._usable.get(availability)
+        if masks is None:
+            fresh, stale = availability.needed(False), availability.needed(True)
+            masks = self._usable[availability] = (
+                self.renting & (self.bikes >= fresh), self.renting & (self.bikes >= stale),
+                self.returning & (self.docks >= fresh), self.returning & (self.docks >= stale))
+        return masks
 
     def distances(self, lat: float, lon: float) -> F64:
         """Metres from a point to every port (equirectangular: exact enough within a city)."""
@@ -109,6 +129,49 @@ class BikeNetwork:
                 np.asarray([walk_seconds(d) for d in distances], dtype=np.int64),
                 np.asarray([round(d * 1.3) for d in distances], dtype=np.int64))}
         return self._links[key]
+
+
+@numba.njit(cache=True)
+def fastest_links(end_ports: I64, end_walks: I64, link_ports: I64, link_stops: I64,
+                  link_walks: I64, usable: npt.NDArray[np.bool_], rides: I64, handling: int,
+                  max_ride: int, n_stops: int
+                  ) -> tuple[I64, I64, I64, I64]:  # pragma: no cover - compiled
+    """Per stop, the fastest walk + ride + walk between a journey's end and the stop.
+
+    ``end_ports`` (with their walks from or to the end) are the ports near the end; a link is
+    a port with a stop within reach of it (``usable`` says which ports can serve the other
+    side of the ride). Returns the stops reached (ascending), their seconds, and which end
+    port and which link make them. Riding times are symmetric, so one kernel serves access
+    and egress.
+    """
+    never = 2**40
+    best = np.full(n_stops, never, dtype=np.int64)
+    best_end = np.full(n_stops, -1, dtype=np.int64)
+    best_link = np.full(n_stops, -1, dtype=np.int64)
+    for link in range(link_ports.shape[0]):
+        other = link_ports[link]
+        if not usable[other]:
+            continue
+        stop = link_stops[link]
+        for end in range(end_ports.shape[0]):
+            port = end_ports[end]
+            ride = rides[port, other]
+            if port == other or ride > max_ride:
+                continue
+            seconds = end_walks[end] + handling + ride + link_walks[link]
+            if seconds < best[stop]:
+                best[stop] = seconds
+                best_end[stop] = end
+                best_link[stop] = link
+    stops = np.flatnonzero(best_link >= 0)
+    return stops, best[stops], best_end[stops], best_link[stops]
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) :func:`fastest_links` on empty input."""
+    none = np.zeros(0, dtype=np.int64)
+    fastest_links(none, none, none, none, none, np.zeros(0, dtype=np.bool_),
+                  np.zeros((0, 0), dtype=np.int64), 0, 0, 0)
 
 
 @dataclasses.dataclass(frozen=True)

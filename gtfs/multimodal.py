@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy.typing as npt
 
 from gtfs import gbfs, planner, raptor
 from gtfs.itinerary import agency_of, leg_fare
-from gtfs.mobility import I64, BikeNetwork, Mobility
+from gtfs.mobility import I64, BikeNetwork, Mobility, fastest_links
 from gtfs.ondemand import Service
 from gtfs.planner import Endpoint, Journey, Leg, Query
 from gtfs.timetable import Timetable, haversine_m, walk_seconds
@@ -94,8 +95,8 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
         egress = [_walk_ends(walk_egress, reverse=True)]
         for network in context.mobility.bikes if "bike" in modes else ():
             near = ports[id(network)]
-            access.append(_bike_ends(timetable, network, near, context, walk_access, False))
-            egress.append(_bike_ends(timetable, network, near, context, walk_egress, True))
+            access.append(_bike_ends(timetable, network, near, context, reverse=False))
+            egress.append(_bike_ends(timetable, network, near, context, reverse=True))
         for service in context.mobility.taxis if "taxi" in modes else ():
             access.append(_taxi_ends(timetable, service, query.origin, day, seconds, False))
             egress.append(_taxi_ends(timetable, service, query.destination, day, seconds,
@@ -200,74 +201,66 @@ def _iso(timetable: Timetable, unix: int) -> str:
     return text
 
 
-def _near_ports(network: BikeNetwork, end: Endpoint, usable: npt.NDArray[np.bool_]
+def _near_ports(network: BikeNetwork, end: Endpoint, pick_up: bool, context: Context
                 ) -> list[tuple[int, int, int]]:
     """(port, walk seconds, walk metres) of the nearest usable ports within BIKE_WALK_M."""
     if not len(network.lat):
         return []
     distances = network.distances(end.lat, end.lon)
-    hits = np.flatnonzero((distances <= BIKE_WALK_M) & usable)
-    hits = hits[np.argsort(distances[hits], kind="stable")][:PORTS_PER_END]
-    return [(int(p), walk_seconds(float(distances[p])), round(float(distances[p]) * 1.3))
-            for p in hits]
+    hits = sorted((float(distances[p]), p) for p in np.flatnonzero(
+        distances <= BIKE_WALK_M).tolist()
+        if network.can(p, pick_up, context.availability, context.now))[:PORTS_PER_END]
+    return [(p, walk_seconds(metres), round(metres * 1.3)) for metres, p in hits]
 
 
-@dataclasses.dataclass(frozen=True)
 class _Ports:
-    """A query's usable ports of one system: per port, and the nearest at each end."""
+    """A query's usable ports of one system: the nearest at each end; per port on demand."""
 
-    pick: npt.NDArray[np.bool_]
-    drop: npt.NDArray[np.bool_]
-    starts: list[tuple[int, int, int]]  # near the origin, with bikes
-    finishes: list[tuple[int, int, int]]  # near the destination, with docks
+    def __init__(self, network: BikeNetwork, query: Query, context: Context) -> None:
+        self.network = network
+        self.context = context
+        self.starts = _near_ports(network, query.origin, True, context)  # with bikes
+        self.finishes = _near_ports(network, query.destination, False, context)  # with docks
 
     @classmethod
     def near(cls, network: BikeNetwork, query: Query, context: Context) -> _Ports:
-        pick, drop, _ = network.usable(context.availability, context.now)
-        return cls(pick, drop, _near_ports(network, query.origin, pick),
-                   _near_ports(network, query.destination, drop))
+        """The ports of ``network`` for ``query``."""
+        return cls(network, query, context)
+
+    @functools.cached_property
+    def usable(self) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Per port: can pick up, can drop off."""
+        pick, drop, _ = self.network.usable(self.context.availability, self.context.now)
+        return pick, drop
 
 
 NEVER = 2**40
 
 
 def _bike_ends(timetable: Timetable, network: BikeNetwork, near: _Ports, context: Context,
-               walking: dict[int, tuple[int, int]], reverse: bool) -> Ends:
+               reverse: bool) -> Ends:
     """Walk, ride, walk between a journey's end and stops near ports (the fastest per stop).
 
-    Vectorised over (port near the end) × (port–stop link); a stop reached on foot at least
-    as fast gets no bike alternative.
+    One compiled pass over (port near the end) × (port–stop link), see
+    :func:`gtfs.mobility.fastest_links`; where walking is as fast, the walk wins when the
+    alternatives are combined.
     """
     empty = np.zeros(0, dtype=np.int64)
     ends = near.finishes if reverse else near.starts
-    link_ports, link_stops, link_walks, link_metres = network.links(timetable)
-    keep = np.flatnonzero((near.pick if reverse else near.drop)[link_ports])
-    if not ends or not len(keep):
+    if not ends:
         return Ends("bike", empty, empty, _no_legs)
-    ports, stops = link_ports[keep], link_stops[keep]
-    end_ports = np.asarray([port for port, _, _ in ends], dtype=np.int64)
-    end_walks = np.asarray([walk for _, walk, _ in ends], dtype=np.int64)
-    ride = network.rides()[end_ports[:, None], ports[None, :]]  # (ends, links)
-    total = (end_walks[:, None] + (gbfs.UNLOCK_SECONDS + gbfs.DOCK_SECONDS) + ride
-             + link_walks[keep][None, :])
-    total[(ride > MAX_RIDE_SECONDS) | (end_ports[:, None] == ports[None, :])] = NEVER
-    which = total.argmin(axis=0)
-    best = total[which, np.arange(len(keep))]
-    if walking:
-        on_foot = np.full(timetable.n_stops, NEVER, dtype=np.int64)
-        on_foot[np.fromiter(walking, dtype=np.int64, count=len(walking))] = np.fromiter(
-            (walk for walk, _ in walking.values()), dtype=np.int64, count=len(walking))
-        best[best >= on_foot[stops]] = NEVER
-    order = np.lexsort((best, stops))
-    sorted_stops = stops[order]
-    first = np.ones(len(order), dtype=np.bool_)
-    first[1:] = sorted_stops[1:] != sorted_stops[:-1]
-    chosen = order[first & (best[order] < NEVER)]  # per stop (ascending) its fastest link
+    link_ports, link_stops, link_walks, link_metres = network.links(timetable)
+    stops, best, which, links = fastest_links(
+        np.asarray([port for port, _, _ in ends], dtype=np.int64),
+        np.asarray([walk for _, walk, _ in ends], dtype=np.int64),
+        link_ports, link_stops, link_walks, near.usable[0 if reverse else 1],
+        network.rides(), gbfs.UNLOCK_SECONDS + gbfs.DOCK_SECONDS, MAX_RIDE_SECONDS,
+        timetable.n_stops)
 
     def make(stop: int, start: int) -> tuple[Leg, ...]:
-        column = int(chosen[int(np.searchsorted(stops[chosen], stop))])
+        column = int(np.searchsorted(stops, stop))
         port, walk, walk_m = ends[int(which[column])]
-        link = int(keep[column])
+        link = int(links[column])
         other, link_walk, link_m = (int(link_ports[link]), int(link_walks[link]),
                                     int(link_metres[link]))
         if reverse:  # stop -> walk -> port(other) -> ride -> port -> walk -> end
@@ -285,7 +278,7 @@ def _bike_ends(timetable: Timetable, network: BikeNetwork, near: _Ports, context
         return tuple(leg for leg in (first, bike, last)
                      if leg.arrival > leg.departure or leg.mode == "bike")
 
-    return Ends("bike", stops[chosen], best[chosen], make)
+    return Ends("bike", stops, best, make)
 
 
 def _no_legs(stop: int, start: int) -> tuple[Leg, ...]:

@@ -409,6 +409,9 @@ def warm_up() -> None:
     empty = np.zeros(0, dtype=np.int32)
     flags = np.zeros(0, dtype=np.bool_)
     ro_one, ro_empty, ro_flags = ro(one.copy()), ro(empty.copy()), ro(flags.copy())
+    from gtfs import mobility  # the multimodal kernel; imported here to keep raptor DB-free
+
+    mobility.warm_up()
     labels = new_labels(1, 0)
     _lay_out(one, empty, empty, ro_one, ro_empty, ro_empty, ro_empty, one, empty, empty)
     _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
