@@ -68,21 +68,27 @@ class ScanFacts:
 
 def service_day(scan: ScanLike) -> dt.date:
     """The day a scan is counted on (see the module's description)."""
-    if scan.pass_id and scan.service_date:
-        return scan.service_date
-    return (scan.scanned_at.astimezone(TOKYO) - DAY_TURNS).date()
+    return _day(scan.pass_id, scan.service_date, scan.scanned_at.astimezone(TOKYO))
+
+
+HOURS = tuple(f"{hour:02d}" for hour in range(24))
 
 
 def values(scan: ScanLike) -> dict[str, str]:
     """The value of a scan under each dimension (empty when the scan does not say)."""
-    return {
-        "day": "",
-        "hour": f"{scan.scanned_at.astimezone(TOKYO).hour:02d}",
-        "route": scan.route_id or "",
-        "stop": scan.stop or "",
-        "device": scan.device_id,
-        "product": scan.product_code or "",
-    }
+    return dict(_dimensions(scan, scan.scanned_at.astimezone(TOKYO)))
+
+
+def _dimensions(scan: ScanLike, local: dt.datetime) -> tuple[tuple[str, str], ...]:
+    return (("day", ""), ("hour", HOURS[local.hour]), ("route", scan.route_id or ""),
+            ("stop", scan.stop or ""), ("device", scan.device_id),
+            ("product", scan.product_code or ""))
+
+
+def _day(pass_id: str | None, service_date: dt.date | None, local: dt.datetime) -> dt.date:
+    if pass_id and service_date:
+        return service_date
+    return (local - DAY_TURNS).date()
 
 
 @dataclass
@@ -97,17 +103,26 @@ class Rollup:
         return Counter(key for key, _pass in self.passes)
 
 
-def rollup(scans: Iterable[ScanLike]) -> Rollup:
-    """Count ``scans`` into cells."""
+def rollup(scans: Iterable[ScanLike], *, count_scans: bool = True) -> Rollup:
+    """Count ``scans`` into cells (with ``count_scans`` false, only the pass memberships).
+
+    Runs inside every ingestion: each field is read once per scan.
+    """
     counts: Counter[ScanKey] = Counter()
     members: set[tuple[PassKey, str]] = set()
     for scan in scans:
-        day = service_day(scan)
-        for dim, value in values(scan).items():
-            counts[(dim, day, scan.operator_id, value, scan.result, scan.code)] += 1
-            if scan.pass_id:
-                members.add(((dim, day, scan.operator_id, value), scan.pass_id))
-                members.add(((dim, day, ALL_OPERATORS, value), scan.pass_id))
+        pass_id, operator = scan.pass_id, scan.operator_id
+        local = scan.scanned_at.astimezone(TOKYO)
+        day = _day(pass_id, scan.service_date, local)
+        dimensions = _dimensions(scan, local)
+        if count_scans:
+            result, code = scan.result, scan.code
+            for dim, value in dimensions:
+                counts[(dim, day, operator, value, result, code)] += 1
+        if pass_id:
+            for dim, value in dimensions:
+                members.add(((dim, day, operator, value), pass_id))
+                members.add(((dim, day, ALL_OPERATORS, value), pass_id))
     return Rollup(counts, members)
 
 
@@ -118,5 +133,5 @@ def increment(new: Iterable[ScanLike], earlier: Iterable[ScanLike]) -> tuple[
     A pass adds to a cell's distinct count only if none of its earlier scans was in that cell.
     """
     added = rollup(new)
-    seen = rollup(earlier).passes
+    seen = rollup(earlier, count_scans=False).passes
     return added.scans, Counter(key for key, pass_id in added.passes - seen)

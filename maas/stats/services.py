@@ -205,10 +205,10 @@ def on_scans(session: Session, scans: Sequence[Scan]) -> None:
         return
     ids = {scan.id for scan in scans}
     pass_ids = sorted({scan.pass_id for scan in scans if scan.pass_id})
-    earlier: list[Scan] = []
+    earlier: list[ScanFacts] = []
     for chunk in _chunks(pass_ids, 500):
-        earlier.extend(session.scalars(
-            select(Scan).where(Scan.pass_id.in_(chunk), Scan.id.not_in(ids))))
+        earlier.extend(ScanFacts(**row._asdict()) for row in session.execute(
+            select(*_FACT_COLUMNS).where(Scan.pass_id.in_(chunk), Scan.id.not_in(ids))))
     scan_counts, pass_counts = increment(scans, earlier)
     add_to_cells(session, scan_counts, pass_counts)
 
