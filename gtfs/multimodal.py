@@ -103,14 +103,16 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
                                      True))
         if transit:
             view = raptor.day_view(timetable, day)
-            walking, labels = planner.search(timetable, view, transit_query, walk_access,
-                                             walk_egress, seconds)
-            candidates += walking
+            labels: raptor.Labels | None = None
+            if walk_access and walk_egress:
+                walking, labels = planner.search(timetable, view, transit_query, walk_access,
+                                                 walk_egress, seconds)
+                candidates += walking
             used = {ends.mode for ends in (*access[1:], *egress[1:]) if len(ends.stops)}
             if used == {"bike", "taxi"}:
                 # a taxi label may hide the bike one at a stop: a journey without taxi from
                 # its own copy of the walking labels
-                spare = raptor.copy_labels(labels)
+                spare = None if labels is None else raptor.copy_labels(labels)
                 candidates += _search(timetable, view, transit_query,
                                       [e for e in access if e.mode != "taxi"],
                                       [e for e in egress if e.mode != "taxi"], day, seconds,
@@ -388,7 +390,7 @@ def _combine(alternatives: Sequence[Ends]) -> tuple[dict[int, tuple[int, int]],
 
 def _search(timetable: Timetable, view: raptor.DayView, query: Query,
             access: Sequence[Ends], egress: Sequence[Ends], day: dt.date, seconds: int,
-            labels: raptor.Labels) -> list[Journey]:
+            labels: raptor.Labels | None) -> list[Journey]:
     """One RAPTOR run with every alternative's stop as a source or target.
 
     ``labels`` are the walking search's: every journey they hold is possible here too, so
@@ -396,6 +398,8 @@ def _search(timetable: Timetable, view: raptor.DayView, query: Query,
     """
     access_pairs, access_owner = _combine(access)
     egress_pairs, egress_owner = _combine(egress)
+    if not access_pairs or not egress_pairs:
+        return []
     found, _ = planner.search(timetable, view, query, access_pairs, egress_pairs, seconds,
                               labels)
     journeys = []

@@ -315,3 +315,19 @@ def test_riding_is_faster_than_walking_and_slower_than_nothing(metres: float) ->
     from gtfs.timetable import walk_seconds
 
     assert 0 <= gbfs.ride_seconds(metres) <= walk_seconds(metres)
+
+
+def test_a_gbfs_3_manifest_leads_to_its_first_system(served: str, demo_gbfs: Path,
+                                                     db_session: Session) -> None:
+    write(demo_gbfs, {"manifest.json": {
+        "last_updated": "2026-12-01T06:00:00+09:00", "ttl": 3600, "version": "3.0",
+        "data": {"datasets": [{"system_id": "machinori", "versions": [
+            {"version": "2.3", "url": "gbfs.json"}]}]}}})
+    manifest = served.replace("gbfs.json", "manifest.json")
+    result = import_gbfs(db_session, manifest, None, fixed_clock)
+    assert result.feed.name == "127.0.0.1"
+    assert result.feed.summary["system_id"] == "machinori"
+    assert result.feed.summary["stations"] == 18
+    write(demo_gbfs, {"manifest.json": {"data": {"datasets": []}}})
+    with pytest.raises(InvalidInput, match=r"data\.datasets\[0\]\.versions\[\]\.url"):
+        import_gbfs(db_session, manifest, None, fixed_clock)

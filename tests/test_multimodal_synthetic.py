@@ -182,3 +182,19 @@ def test_more_modes_never_arrive_later(timetable: Timetable, home: int, docks: i
             if leg.mode == "bike":
                 assert leg.fare_yen is not None
                 assert 165 <= leg.fare_yen <= 2200
+
+
+def test_ends_beyond_walking_reach_of_any_stop(timetable: Timetable) -> None:
+    # from "home" (no stop within walking reach) to a place 1 km beyond stop 2: bike and bus
+    # in, nothing walkable at either end
+    far = Endpoint(36.610, 136.600, "far")
+    mobility = bikes()
+    journeys = plan(timetable, Query(ORIGIN, far, EIGHT, modes=frozenset({"walk", "bus",
+                                                                         "bike"})),
+                    context(mobility))
+    for journey in journeys:
+        check(journey)
+    no_ports = plan(timetable, Query(Endpoint(36.0, 136.0, "nowhere"), far, EIGHT,
+                                     modes=frozenset({"walk", "bus", "bike", "taxi"})),
+                    context(dataclasses.replace(mobility, taxis=(taxi(),))))
+    assert no_ports == []
