@@ -100,3 +100,25 @@ class PlanRequest(Base):
     modes: Mapped[str] = mapped_column(String(100))  # requested, sorted; "default" if none
     origin_zone: Mapped[str | None] = mapped_column(String(20))
     destination_zone: Mapped[str | None] = mapped_column(String(20))
+
+
+class PlanCell(Base):
+    """Trip requests per Asia/Tokyo day, hour and requested modes (kept as they are stored)."""
+
+    __tablename__ = "stats_plan_cells"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    hour: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    modes: Mapped[str] = mapped_column(String(100), primary_key=True)
+    requests: Mapped[int]
+
+
+class PlanPairCell(Base):
+    """Trip requests per Asia/Tokyo day and origin–destination zone pair."""
+
+    __tablename__ = "stats_plan_pairs"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    origin_zone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    destination_zone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    requests: Mapped[int]

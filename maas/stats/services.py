@@ -44,6 +44,8 @@ from maas.stats.models import (
     ALL_OPERATORS,
     Partner,
     PassCell,
+    PlanCell,
+    PlanPairCell,
     PlanRequest,
     SalesCell,
     ScanCell,
@@ -315,7 +317,7 @@ _FACT_COLUMNS = (Scan.pass_id, Scan.service_date, Scan.operator_id, Scan.device_
 
 
 def rebuild_rollups(session: Session) -> int:
-    """Recompute every roll-up cell from the scans and orders (a repair, a backfill).
+    """Recompute every roll-up cell from the scans, orders and plan requests (a repair).
 
     Returns the number of scans read.
 
@@ -325,6 +327,12 @@ def rebuild_rollups(session: Session) -> int:
     session.execute(delete(ScanCell))
     session.execute(delete(PassCell))
     session.execute(delete(SalesCell))
+    session.execute(delete(PlanCell))
+    session.execute(delete(PlanPairCell))
+    plan_columns = (PlanRequest.day, PlanRequest.hour, PlanRequest.modes,
+                    PlanRequest.origin_zone, PlanRequest.destination_zone)
+    add_plan_cells(session, (row._asdict() for row in session.execute(
+        select(*plan_columns).execution_options(yield_per=20_000))))
     sold: Counter[SalesKey] = Counter()
     revenue: Counter[SalesKey] = Counter()
     for status, paid_at, service_date, product, category, yen in session.execute(
@@ -577,34 +585,33 @@ def planner(session: Session, request: StatsRequest, k: int) -> PlannerReport:
     Plan requests belong to no operator: every partner sees the same consortium numbers. A
     cell of fewer than ``k`` requests is suppressed.
     """
-    period = PlanRequest.day.between(request.start, request.end)
-    group_key: Any = {"hour": PlanRequest.hour, "day": PlanRequest.day,
-                      "modes": PlanRequest.modes}[request.group]
+    group_key: Any = {"hour": PlanCell.hour, "day": PlanCell.day,
+                      "modes": PlanCell.modes}[request.group]
     by_group: Counter[Any] = Counter()
     by_modes: Counter[Any] = Counter()
     # one pass for the grouping and the mode mix
     for value, modes, n in session.execute(
-            select(group_key, PlanRequest.modes, func.count()).where(period)
-            .group_by(group_key, PlanRequest.modes)):
-        by_group[value] += n
-        by_modes[modes] += n
+            select(group_key, PlanCell.modes, func.sum(PlanCell.requests))
+            .where(PlanCell.day.between(request.start, request.end))
+            .group_by(group_key, PlanCell.modes)):
+        by_group[value] += int(n)
+        by_modes[modes] += int(n)
 
     def counted(cells: Counter[Any]) -> list[PlannerRow]:
         return [PlannerRow.model_validate(privacy.apply(
             {"key": f"{value:02d}" if isinstance(value, int) else _key(value),
              "requests": n}, n, k, ("key",))) for value, n in sorted(cells.items())]
 
-    count = func.count().label("requests")
+    count = func.sum(PlanPairCell.requests).label("requests")
     pairs = session.execute(
-        select(PlanRequest.origin_zone, PlanRequest.destination_zone, count)
-        .where(period, PlanRequest.origin_zone.is_not(None),
-               PlanRequest.destination_zone.is_not(None))
-        .group_by(PlanRequest.origin_zone, PlanRequest.destination_zone)
-        .order_by(count.desc(), PlanRequest.origin_zone, PlanRequest.destination_zone)
+        select(PlanPairCell.origin_zone, PlanPairCell.destination_zone, count)
+        .where(PlanPairCell.day.between(request.start, request.end))
+        .group_by(PlanPairCell.origin_zone, PlanPairCell.destination_zone)
+        .order_by(count.desc(), PlanPairCell.origin_zone, PlanPairCell.destination_zone)
         .limit(TOP_OD))
     top = [ODRow.model_validate(privacy.apply(
-        {"origin_zone": origin, "destination_zone": destination, "requests": n}, n, k,
-        ("origin_zone", "destination_zone"))) for origin, destination, n in pairs]
+        {"origin_zone": origin, "destination_zone": destination, "requests": int(n)}, int(n),
+        k, ("origin_zone", "destination_zone"))) for origin, destination, n in pairs]
     return PlannerReport.model_validate(_window(request, k) | {
         "rows": counted(by_group), "modes": counted(by_modes), "top_od": top})
 
@@ -639,16 +646,31 @@ def plan_request_row(asked: PlanAsked) -> dict[str, Any]:
 
 
 def record_plan_requests(session: Session, asked: Sequence[PlanAsked]) -> int:
-    """Store answered trip requests (a batch); returns how many."""
+    """Store answered trip requests (a batch) and add them to the planner cells."""
     if not asked:
         return 0
     if session.get_bind().dialect.name == "postgresql":
         # a statistic lost in a crash is acceptable; waiting for the WAL flush is not
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    session.execute(insert(cast(Table, PlanRequest.__table__)),
-                    [plan_request_row(item) for item in asked])
+    rows = [plan_request_row(item) for item in asked]
+    session.execute(insert(cast(Table, PlanRequest.__table__)), rows)
+    add_plan_cells(session, rows)
     session.commit()
-    return len(asked)
+    return len(rows)
+
+
+def add_plan_cells(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Count ``plan_requests`` rows into the planner cells (no commit)."""
+    hours: Counter[tuple[Any, ...]] = Counter()
+    pairs: Counter[tuple[Any, ...]] = Counter()
+    for row in rows:
+        hours[(row["day"], row["hour"], row["modes"])] += 1
+        if row["origin_zone"] and row["destination_zone"]:
+            pairs[(row["day"], row["origin_zone"], row["destination_zone"])] += 1
+    _upsert_add(session, cast(Table, PlanCell.__table__), ("day", "hour", "modes"), "requests",
+                hours)
+    _upsert_add(session, cast(Table, PlanPairCell.__table__),
+                ("day", "origin_zone", "destination_zone"), "requests", pairs)
 
 
 Point = tuple[float, float]

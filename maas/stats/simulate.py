@@ -31,7 +31,7 @@ from maas.errors import InvalidInput
 from maas.models import Rider
 from maas.stats.models import PlanRequest
 from maas.stats.rollup import ScanFacts, rollup
-from maas.stats.services import SalesKey, add_sales, add_to_cells, sale_of
+from maas.stats.services import SalesKey, add_plan_cells, add_sales, add_to_cells, sale_of
 from maas.stats.zones import zone_of
 from passes.models import Order, Pass, Product
 from validators.models import Device, FraudFlag, Scan
@@ -221,6 +221,7 @@ def _simulate_day(session: Session, day: dt.date, products: list[Product],
             sold[key] += 1
             revenue[key] += order["amount_yen"]
     add_sales(session, sold, revenue)
+    add_plan_cells(session, plans)
     return {"orders": len(orders), "passes": len(passes), "scans": len(scans),
             "flags": len(flags), "plan_requests": len(plans)}
 
