@@ -269,6 +269,11 @@ def test_driver_enrols_judges_offline_and_syncs(
         assert session.get(Scan, uploaded_id) is None  # it was never pending: not sent
     engine.dispose()
 
+    # three days without a sync: the bundle is too old to judge on, whatever is shown (amber)
+    context.clock.set_system_time(moment + dt.timedelta(hours=73))
+    _scan(page, shown(good, "stale"), "cannot_judge", "判定できません: 検証データが古すぎます")
+    page.screenshot(path=str(ARTIFACTS / "driver-stale.png"), full_page=True)
+
     no_cdn = [url for url in requests if not url.startswith(demo_server.base_url)]
     assert no_cdn == []
     assert any(url.endswith("/static/vendor/zxing-wasm/zxing_reader.wasm") for url in requests)

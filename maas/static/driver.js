@@ -175,6 +175,7 @@ async function judgeNow(text, source) {
   showVerdict(verdict);
   // from the text read to the verdict on screen: verification and the durable journal write
   $("result").dataset.judgedMs = (performance.now() - started).toFixed(1);
+  renderStatus(); // the bundle's age and the day's colour move on with the clock
   renderJournal();
   scheduleSync(1500);
   return { ...verdict, scan_id: entry.id };
@@ -202,6 +203,7 @@ function showVerdict(v) {
   date.textContent = v.service_date || "";
   const colour = state.bundle && state.bundle.colours[v.service_date || tokyoDate(Date.now())];
   box.style.setProperty("--day-colour", colour || "transparent");
+  box.querySelector(".day-band").hidden = !colour;
   if (navigator.vibrate) navigator.vibrate(v.result === "accept" ? 80 : [60, 60, 60]);
 }
 
