@@ -1,9 +1,10 @@
 """The trust bundle validators live on (pure: built from rows handed in, signed here).
 
 A compact ES256 JWS, signed by a bundle key that devices pin at enrolment, holding the issuing
-keys with their windows, the deny-list of pass ids revoked for today and tomorrow, product
-coverage, the colour of the day, ``issued_at`` and ``max_age``. ``version`` is a hash of the
-content without ``issued_at``, so a device fetches only when something changed.
+keys with their windows, the deny-list of pass ids revoked for yesterday (valid until the day
+boundary), today and tomorrow, product coverage, the colour of the day, ``issued_at`` and
+``max_age``. ``version`` is a hash of the content without ``issued_at``, so a device fetches
+only when something changed.
 """
 
 from __future__ import annotations
@@ -37,14 +38,22 @@ def colour_of_day(day: dt.date, secret: str) -> str:
     return PALETTE[digest[0] % len(PALETTE)]
 
 
+def deny_dates(today: dt.date) -> list[dt.date]:
+    """The service dates whose revoked passes a bundle made ``today`` must carry."""
+    return [today + dt.timedelta(days=offset) for offset in (-1, 0, 1)]
+
+
 def build(issuing_keys: Iterable[Mapping[str, Any]], denied: Iterable[tuple[str, dt.date]],
           products: Iterable[Mapping[str, Any]], today: dt.date, secret: str,
           issued_at: dt.datetime) -> dict[str, Any]:
     """The bundle document (unsigned)."""
     days = [today, today + dt.timedelta(days=1)]
+    # yesterday's passes ride the last buses until the day boundary (03:00): deny those too
+    deny_days = deny_dates(today)
     content: dict[str, Any] = {
         "keys": sorted(issuing_keys, key=lambda k: str(k["kid"])),
-        "deny": sorted(pass_id for pass_id, service_date in denied if service_date in days),
+        "deny": sorted(pass_id for pass_id, service_date in denied
+                       if service_date in deny_days),
         "products": {str(p["code"]): {k: v for k, v in p.items() if k != "code"}
                      for p in sorted(products, key=lambda p: str(p["code"]))},
         "colours": {day.isoformat(): colour_of_day(day, secret) for day in days},

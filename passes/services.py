@@ -398,7 +398,7 @@ def trust_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret
     denied = session.execute(
         select(Pass.id, Pass.service_date).where(
             Pass.status.in_(DENIED_STATUSES),
-            Pass.service_date.in_([today, today + dt.timedelta(days=1)]))
+            Pass.service_date.in_(bundle.deny_dates(today)))
     ).all()
     products = [
         {"code": p.code, "operators": p.operators, "static_allowed": p.static_allowed,

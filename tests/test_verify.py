@@ -103,3 +103,14 @@ def test_any_changed_character_is_rejected(flip: int, char: str) -> None:
         return
     changed = payload[:index] + char + payload[index + 1:]
     assert not verify(changed, _bundle_for(ISSUER, now), now, Context("op")).accepted
+
+
+def test_bundle_denies_yesterdays_revoked_passes_until_the_day_boundary() -> None:
+    """Yesterday's passes ride until 03:00, so their revocations travel in today's bundle."""
+    from passes import bundle
+
+    now = dt.datetime(2026, 11, 30, 17, 30, tzinfo=dt.UTC)  # 02:30 on 12-01 in Kanazawa
+    today = dt.date(2026, 12, 1)
+    denied = [(f"pass{offset}", today + dt.timedelta(days=offset)) for offset in range(-2, 3)]
+    document = bundle.build([], denied, [], today, "s", now)
+    assert document["deny"] == ["pass-1", "pass0", "pass1"]
