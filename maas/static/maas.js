@@ -62,8 +62,14 @@
 
   const page = document.body.dataset.page;
   const status = document.getElementById("service-status");
+  const offline = () => {
+    // no network is a normal state for these pages (service workers keep them working)
+    status.dataset.ja = "オフライン";
+    status.dataset.en = "Offline";
+    status.textContent = pick(status.dataset.ja, status.dataset.en);
+  };
   api("/health").then((h) => { status.textContent = h.database.backend + " · " + h.time; renderFeeds(h); })
-    .catch((e) => { status.textContent = String(e); });
+    .catch((e) => { if (e instanceof TypeError) offline(); else status.textContent = String(e); });
   if (page === "app") {
     api("/products").then(renderProducts).catch((e) => { status.textContent = String(e); });
     api("/operators").then(renderOperators).catch(() => {});
