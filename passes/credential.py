@@ -60,6 +60,7 @@ class PassClaims:
     category: str  # "adult" | "child"
     service_date: dt.date
     device_key: ec.EllipticCurvePublicKey | None = None
+    kid: str | None = None  # the issuing key, once verified (ignored when issuing)
 
 
 def b64url(data: bytes) -> str:
@@ -133,6 +134,7 @@ def verify(token: str, keys: Mapping[str, ec.EllipticCurvePublicKey]) -> PassCla
             service_date=dt.date.fromisoformat(
                 f"{payload['d'][:4]}-{payload['d'][4:6]}-{payload['d'][6:]}"),
             device_key=expand_public_key(payload["k"]) if "k" in payload else None,
+            kid=kid,
         )
     except (KeyError, ValueError, TypeError):
         raise CredentialError("malformed", "claims are not a pass") from None

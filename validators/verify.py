@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
@@ -237,7 +236,7 @@ def _judged(code: str, claims: PassClaims, key: str | None = None) -> Result:
 
 def _credential(token: str, bundle: TrustBundle) -> PassClaims:
     claims = verify_credential(token, bundle.public_keys)
-    kid = str(jwt.get_unverified_header(token)["kid"])
+    kid = str(claims.kid)
     not_after = bundle.keys[kid].not_after
     if not_after is not None and claims.service_date > not_after:
         # a retired key signs nothing new: a later date under it is a forgery or a leak
