@@ -82,12 +82,23 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
     candidates: list[Journey] = []
     ports = {id(network): _Ports.near(network, query, context)
              for network in context.mobility.bikes} if "bike" in modes else {}
-    if query.arrive_by or query.window_minutes > 0:
-        # ranges keep walking at the ends; bikes and taxis are offered door to door
+    ranged = query.arrive_by or query.window_minutes > 0
+    if ranged:
+        # the walking range search as the transit planner runs it, then one with bikes at the
+        # ends (taxis, whose waits and hours depend on the time, only door to door)
         if transit:
-            candidates += planner.plan(timetable, transit_query)
-        else:
-            candidates += _walk_only(timetable, query, day, seconds)
+            candidates += [j for j in planner.plan(timetable, transit_query)
+                           if any(leg.trip >= 0 for leg in j.legs)]
+            access = [_walk_ends(planner.access_options(timetable, query.origin), False)]
+            egress = [_walk_ends(planner.access_options(timetable, query.destination), True)]
+            for network in context.mobility.bikes if "bike" in modes else ():
+                near = ports[id(network)]
+                access.append(_bike_ends(timetable, network, near, context, reverse=False))
+                egress.append(_bike_ends(timetable, network, near, context, reverse=True))
+            if any(len(ends.stops) for ends in (*access[1:], *egress[1:])):
+                candidates += _search(timetable, raptor.day_view(timetable, day),
+                                      transit_query, access, egress, day, seconds, None)
+        candidates += _walk_only(timetable, query, day, seconds)
     else:
         walk_access = planner.access_options(timetable, query.origin)
         walk_egress = planner.access_options(timetable, query.destination)
@@ -131,7 +142,7 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
         taxi = _taxi_direct(timetable, service, query, day, seconds)
         if taxi is not None:
             candidates.append(taxi)
-    return choose(timetable, candidates, context)
+    return choose(timetable, candidates, context, ranged)
 
 
 def _walk_only(timetable: Timetable, query: Query, day: dt.date, seconds: int
@@ -391,7 +402,8 @@ def _combine(alternatives: Sequence[Ends]) -> tuple[dict[int, tuple[int, int]],
 def _search(timetable: Timetable, view: raptor.DayView, query: Query,
             access: Sequence[Ends], egress: Sequence[Ends], day: dt.date, seconds: int,
             labels: raptor.Labels | None) -> list[Journey]:
-    """One RAPTOR run with every alternative's stop as a source or target.
+    """One RAPTOR run with every alternative's stop as a source or target (for an arrive-by
+    or window query, the rRAPTOR runs over the range).
 
     ``labels`` are the walking search's: every journey they hold is possible here too, so
     the run only follows what bike and taxi sources improve.
@@ -400,11 +412,15 @@ def _search(timetable: Timetable, view: raptor.DayView, query: Query,
     egress_pairs, egress_owner = _combine(egress)
     if not access_pairs or not egress_pairs:
         return []
-    found, _ = planner.search(timetable, view, query, access_pairs, egress_pairs, seconds,
-                              labels)
+    if query.arrive_by or query.window_minutes > 0:
+        found = planner.ranged(timetable, view, query, access_pairs, egress_pairs, seconds)
+    else:
+        found, _ = planner.search(timetable, view, query, access_pairs, egress_pairs,
+                                  seconds, labels)
     journeys = []
     for journey in found:
         legs = list(journey.legs)
+        begin = legs[0].departure  # leaving the origin (the search's access walk, or a trip)
         if legs[0].from_stop < 0 and legs[0].trip < 0:  # the access walk the search added
             legs.pop(0)
         if legs[-1].to_stop < 0 and legs[-1].trip < 0:
@@ -414,7 +430,7 @@ def _search(timetable: Timetable, view: raptor.DayView, query: Query,
         finish = egress_owner.get(last.to_stop, egress[0])
         if finish.service is not None and not finish.service.operates(day, last.arrival):
             continue  # the taxi found at the query's time no longer runs then
-        journeys.append(Journey(day, (*start.make(first.from_stop, seconds), *legs,
+        journeys.append(Journey(day, (*start.make(first.from_stop, begin), *legs,
                                       *finish.make(last.to_stop, last.arrival))))
     return journeys
 
@@ -422,9 +438,9 @@ def _search(timetable: Timetable, view: raptor.DayView, query: Query,
 # --- choosing ------------------------------------------------------------------------------
 
 
-# a journey's criteria: (arrival, transfers, price, uses bike, uses taxi); a journey only
-# dominates one that uses as many of bike and taxi
-Score = tuple[int, int, int, bool, bool]
+# a journey's criteria: (arrival, transfers, price, uses bike, uses taxi, -departure); a
+# journey only dominates one that uses as many of bike and taxi
+Score = tuple[int, int, int, bool, bool, int]
 
 
 def price(timetable: Timetable, journey: Journey, covered: Collection[str]) -> int:
@@ -444,24 +460,27 @@ def score(timetable: Timetable, journey: Journey, covered: Collection[str]) -> S
     """The criteria of one journey."""
     modes = {leg.mode for leg in journey.legs}
     return (journey.arrival, journey.transfers, price(timetable, journey, covered),
-            "bike" in modes, "taxi" in modes)
+            "bike" in modes, "taxi" in modes, -journey.departure)
 
 
-def _dominates(a: Score, b: Score) -> bool:
+def _dominates(a: Score, b: Score, ranged: bool) -> bool:
     return (a[0] <= b[0] and a[1] <= b[1] and a[2] <= b[2] and a[3] <= b[3] and a[4] <= b[4]
-            and a != b)
+            and (not ranged or a[5] <= b[5]) and a != b)
 
 
-def choose(timetable: Timetable, candidates: Sequence[Journey], context: Context
-           ) -> list[Journey]:
-    """The non-dominated journeys, tagged; earliest departure first."""
+def choose(timetable: Timetable, candidates: Sequence[Journey], context: Context,
+           ranged: bool = False) -> list[Journey]:
+    """The non-dominated journeys, tagged; earliest departure first.
+
+    For an arrive-by or window query leaving later also counts (as in the transit planner).
+    """
     scored = [(score(timetable, j, context.covered), j) for j in candidates]
     kept: list[tuple[Score, Journey]] = []
-    seen: set[tuple[Score, int]] = set()
+    seen: set[Score] = set()
     for s, j in scored:
-        if (s, j.departure) in seen or any(_dominates(o, s) for o, _ in scored):
+        if s in seen or any(_dominates(o, s, ranged) for o, _ in scored):
             continue
-        seen.add((s, j.departure))
+        seen.add(s)
         kept.append((s, j))
     if not kept:
         return []

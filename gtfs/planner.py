@@ -159,14 +159,8 @@ def plan(timetable: Timetable, query: Query) -> list[Journey]:
     egress = access_options(timetable, query.destination)
     journeys: list[Journey] = []
     if access and egress:
-        if query.arrive_by:
-            window = max(query.window_minutes, 120) * 60
-            found = _range(timetable, view, query, access, egress, seconds - window, seconds)
-            found = [j for j in found if j.arrival <= seconds]
-            journeys = _pareto_latest(found)
-        elif query.window_minutes > 0:
-            journeys = _range(timetable, view, query, access, egress, seconds,
-                              seconds + query.window_minutes * 60)
+        if query.arrive_by or query.window_minutes > 0:
+            journeys = ranged(timetable, view, query, access, egress, seconds)
         else:
             journeys = _single(timetable, view, query, access, egress, seconds)
     walk = walk_only(timetable, query, day, seconds)
@@ -174,6 +168,19 @@ def plan(timetable: Timetable, query: Query) -> list[Journey]:
         journeys.append(walk)
     journeys.sort(key=lambda j: (j.departure, j.arrival, j.transfers))
     return journeys
+
+
+def ranged(timetable: Timetable, view: DayView, query: Query,
+           access: dict[int, tuple[int, int]], egress: dict[int, tuple[int, int]],
+           seconds: int) -> list[Journey]:
+    """Arrive-by (the latest departures arriving by ``seconds``, over at least two hours) or
+    a departure window from ``seconds``: rRAPTOR over the range."""
+    if query.arrive_by:
+        window = max(query.window_minutes, 120) * 60
+        found = _range(timetable, view, query, access, egress, seconds - window, seconds)
+        return _pareto_latest([j for j in found if j.arrival <= seconds])
+    return _range(timetable, view, query, access, egress, seconds,
+                  seconds + query.window_minutes * 60)
 
 
 def _arrays(options: dict[int, tuple[int, int]]) -> tuple[raptor.I32, raptor.I32]:

@@ -198,3 +198,20 @@ def test_ends_beyond_walking_reach_of_any_stop(timetable: Timetable) -> None:
                                      modes=frozenset({"walk", "bus", "bike", "taxi"})),
                     context(dataclasses.replace(mobility, taxis=(taxi(),))))
     assert no_ports == []
+
+
+def test_arrive_by_and_windows_use_bikes_too(timetable: Timetable) -> None:
+    by = dt.datetime(2026, 12, 1, 9, 0, tzinfo=TOKYO)
+    arrive = dataclasses.replace(query("walk,bus,bike", by), arrive_by=True)
+    journeys = plan(timetable, arrive, context(bikes(), by))
+    riding = [j for j in journeys if "bus" in modes(j)]
+    assert [modes(j) for j in riding] == [["walk", "bike", "walk", "bus"]]
+    [journey] = riding
+    check(journey)
+    assert journey.arrival <= 9 * 3600
+    assert journey.legs[-1].departure == 8 * 3600 + 600 + 1800  # the 08:40 bus, arriving 08:55
+    assert journey.legs[-2].arrival <= journey.legs[-1].departure
+    window = dataclasses.replace(query("walk,bus,bike"), window_minutes=60)
+    departures = sorted(j.legs[-1].departure for j in plan(timetable, window, context(bikes()))
+                        if "bus" in modes(j))
+    assert departures == [8 * 3600 + 600, 8 * 3600 + 600 + 1800]
