@@ -96,11 +96,12 @@ class Rollup:
     """Scan counts per scan cell, and the (cell, pass) memberships behind distinct counts."""
 
     scans: Counter[ScanKey]
-    passes: set[tuple[PassKey, str]]
+    passes: set[tuple[str, dt.date, str, str, str]]  # pass cell key + the pass id
 
     def pass_counts(self) -> Counter[PassKey]:
         """Distinct passes per pass cell."""
-        return Counter(key for key, _pass in self.passes)
+        return Counter((dim, day, operator, value)
+                       for dim, day, operator, value, _pass in self.passes)
 
 
 def rollup(scans: Iterable[ScanLike], *, count_scans: bool = True) -> Rollup:
@@ -109,7 +110,7 @@ def rollup(scans: Iterable[ScanLike], *, count_scans: bool = True) -> Rollup:
     Runs inside every ingestion: each field is read once per scan.
     """
     counts: Counter[ScanKey] = Counter()
-    members: set[tuple[PassKey, str]] = set()
+    members: set[tuple[str, dt.date, str, str, str]] = set()
     for scan in scans:
         pass_id, operator = scan.pass_id, scan.operator_id
         local = scan.scanned_at.astimezone(TOKYO)
@@ -121,8 +122,8 @@ def rollup(scans: Iterable[ScanLike], *, count_scans: bool = True) -> Rollup:
                 counts[(dim, day, operator, value, result, code)] += 1
         if pass_id:
             for dim, value in dimensions:
-                members.add(((dim, day, operator, value), pass_id))
-                members.add(((dim, day, ALL_OPERATORS, value), pass_id))
+                members.add((dim, day, operator, value, pass_id))
+                members.add((dim, day, ALL_OPERATORS, value, pass_id))
     return Rollup(counts, members)
 
 
@@ -134,4 +135,4 @@ def increment(new: Iterable[ScanLike], earlier: Iterable[ScanLike]) -> tuple[
     """
     added = rollup(new)
     seen = rollup(earlier, count_scans=False).passes
-    return added.scans, Counter(key for key, pass_id in added.passes - seen)
+    return added.scans, Rollup(Counter(), added.passes - seen).pass_counts()

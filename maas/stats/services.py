@@ -209,8 +209,11 @@ def on_scans(session: Session, scans: Sequence[Scan]) -> None:
     pass_ids = sorted({scan.pass_id for scan in scans if scan.pass_id})
     earlier: list[ScanFacts] = []
     for chunk in _chunks(pass_ids, 500):
-        earlier.extend(ScanFacts(**row._asdict()) for row in session.execute(
-            select(*_FACT_COLUMNS).where(Scan.pass_id.in_(chunk), Scan.id.not_in(ids))))
+        # this batch's own scans are among them: told apart here, by id, rather than by a
+        # NOT IN over the whole batch that the database would test row by row
+        earlier.extend(ScanFacts(*row[1:]) for row in session.execute(
+            select(Scan.id, *_FACT_COLUMNS).where(Scan.pass_id.in_(chunk)))
+            if row[0] not in ids)
     scan_counts, pass_counts = increment(scans, earlier)
     add_to_cells(session, scan_counts, pass_counts)
 
