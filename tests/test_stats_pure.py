@@ -122,3 +122,11 @@ def test_statistics_settings() -> None:
                         ("MAAS_APPORTION_WEIGHTS", "jrbus=-1")):
         with pytest.raises(ConfigError, match=name):
             load_settings(environ={name: value})
+
+
+def test_csv_labels_never_become_spreadsheet_formulas() -> None:
+    rows = [ValidationRow(key="=HYPERLINK(\"http://x\")", accepted=5, rejected=0,
+                          cannot_judge=0, reasons={"@cmd": 1}, passes=5, suppressed=False)]
+    text = to_csv(rows, ("key",))
+    assert "'=HYPERLINK" in text
+    assert text.splitlines()[0].endswith("reasons:@cmd,passes,suppressed")

@@ -24,14 +24,19 @@ def _flat(row: BaseModel) -> dict[str, Any]:
     return flat
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, list):
-        return " ".join(str(item) for item in value)
-    return str(value)
+    if isinstance(value, int | float):
+        return str(value)
+    text = " ".join(str(item) for item in value) if isinstance(value, list) else str(value)
+    # labels come from devices and feeds: never let a spreadsheet run one as a formula
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def to_csv(rows: Sequence[BaseModel], columns: Sequence[str] = ()) -> str:
