@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maas.clock import TOKYO
@@ -594,3 +594,22 @@ def test_orders_paid_and_refunded_through_the_api_keep_the_sales_cells(
     assert shares.json["revenue_yen"] == 4000
     services.rebuild_rollups(db_session)
     assert db_session.scalars(select(SalesCell.passes)).all() == [5]
+
+
+def test_demo_simulate_days_option(runner: Runner, monkeypatch: pytest.MonkeyPatch,
+                                   db_session: Session) -> None:
+    import functools
+
+    from maas.demo import services as demo_services
+    from maas.stats.simulate import simulate
+
+    # the option's wiring, with a small day instead of 3,200 passes
+    monkeypatch.setattr(demo_services, "simulate", functools.partial(simulate,
+                                                                     passes_per_day=20))
+    result = runner.invoke("demo", "--no-serve", "--simulate-days", "2", "--json")
+    assert result.exit_code == 0, result.output
+    simulated = json.loads(result.output)["simulated"]
+    assert simulated["days"] == 2
+    assert simulated["passes"] == db_session.scalar(
+        select(func.count()).select_from(Pass).where(Pass.token == "simulated"))
+    assert runner.invoke("demo", "--no-serve", "--simulate-days", "0").exit_code == 2
