@@ -74,8 +74,15 @@ def unb64url(text: str) -> bytes:
 
 
 def new_pass_id() -> str:
-    """A random 128-bit pass id."""
-    return b64url(secrets.token_bytes(16))
+    """A random 128-bit pass id that never starts with ``-``.
+
+    Support staff type pass ids into commands (``maas passes revoke ID``), where a leading
+    dash reads as an option; redrawing those 1 in 64 ids costs a negligible 0.02 bit.
+    """
+    while True:
+        pass_id = b64url(secrets.token_bytes(16))
+        if not pass_id.startswith("-"):
+            return pass_id
 
 
 def compress_public_key(key: ec.EllipticCurvePublicKey) -> str:

@@ -240,3 +240,12 @@ def test_bench_passes_reports_rates_within_the_qr_budget(runner: Runner) -> None
     assert document["signed_per_second"] > 0
     assert document["qr_version"] <= qr.ROTATING_MAX_VERSION
     assert document["payload_bytes"] <= 412  # QR 15-M byte capacity
+
+
+def test_pass_ids_are_22_characters_and_never_look_like_options() -> None:
+    ids = {credential.new_pass_id() for _ in range(3000)}
+    assert len(ids) == 3000
+    assert all(len(pass_id) == 22 for pass_id in ids)
+    assert not any(pass_id.startswith("-") for pass_id in ids)
+    # with 3000 draws a leading dash would have turned up ~47 times: the rule is at work
+    assert any("-" in pass_id for pass_id in ids)
