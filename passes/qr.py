@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import io
+import struct
+import zlib
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
@@ -12,14 +13,23 @@ STATIC_MAX_VERSION = 12  # printable, unbound credential
 ROTATING_MAX_VERSION = 15  # credential + time + phone signature
 
 
+# bytes a byte-mode code holds at error correction M, versions 1-15 (ISO/IEC 18004 table 7)
+BYTE_CAPACITY_M = (14, 26, 42, 62, 84, 106, 122, 152, 180, 213, 251, 287, 331, 362, 412)
+
+
 def _code(data: str, max_version: int) -> qrcode.QRCode:
-    # A fixed mask skips scoring all eight masks (most of qrcode's time); every mask decodes,
-    # and the rotating code is redrawn every few seconds.
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4, mask_pattern=MASK)
+    # The version comes from the capacity table (qrcode's fit=True writes the data once per
+    # candidate version), and a fixed mask skips scoring all eight: every mask decodes, and
+    # the rotating code is redrawn every few seconds.
+    size = len(data.encode("ascii"))
+    fitting = [v for v, capacity in enumerate(BYTE_CAPACITY_M, 1) if capacity >= size]
+    if not fitting or fitting[0] > max_version:
+        needed = fitting[0] if fitting else "over 15"
+        raise ValueError(f"code needs QR version {needed}, budget is {max_version}")
+    code = qrcode.QRCode(version=fitting[0], error_correction=ERROR_CORRECT_M, border=4,
+                         mask_pattern=MASK)
     code.add_data(data.encode("ascii"), optimize=0)  # byte mode: base64url is not alphanumeric
-    code.make(fit=True)
-    if code.version > max_version:
-        raise ValueError(f"code needs QR version {code.version}, budget is {max_version}")
+    code.make(fit=False)
     return code
 
 
@@ -54,9 +64,24 @@ def svg(data: str, max_version: int = ROTATING_MAX_VERSION) -> bytes:
 
 
 def png(data: str, max_version: int = ROTATING_MAX_VERSION, box_size: int = 6) -> bytes:
-    """A PNG (black on white)."""
-    code = _code(data, max_version)
-    code.box_size = box_size
-    buffer = io.BytesIO()
-    code.make_image().save(buffer)
-    return buffer.getvalue()
+    """A PNG (1-bit greyscale, black on white), encoded here from the module matrix.
+
+    Drawing one rectangle per module through an image library costs more than the QR code
+    itself; a PNG of 1-bit rows needs only zlib.
+    """
+    matrix = _code(data, max_version).get_matrix()  # includes the quiet zone
+    width = len(matrix) * box_size
+    raw = bytearray()
+    for row in matrix:
+        bits = "".join(("0" if dark else "1") * box_size for dark in row)
+        bits += "1" * (-len(bits) % 8)
+        line = b"\x00" + int(bits, 2).to_bytes(len(bits) // 8, "big")  # filter 0: none
+        raw += line * box_size
+    header = struct.pack(">IIBBBBB", width, width, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(
+        b"IDAT", zlib.compress(bytes(raw), 6)) + _chunk(b"IEND", b"")
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return (struct.pack(">I", len(body)) + kind + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))

@@ -249,3 +249,11 @@ def test_pass_ids_are_22_characters_and_never_look_like_options() -> None:
     assert not any(pass_id.startswith("-") for pass_id in ids)
     # with 3000 draws a leading dash would have turned up ~47 times: the rule is at work
     assert any("-" in pass_id for pass_id in ids)
+
+
+def test_codes_over_their_budget_are_refused_with_the_version_they_need() -> None:
+    assert qr.version("x" * 287, qr.STATIC_MAX_VERSION) == 12
+    with pytest.raises(ValueError, match="needs QR version 13, budget is 12"):
+        qr.version("x" * 288, qr.STATIC_MAX_VERSION)
+    with pytest.raises(ValueError, match="over 15"):
+        qr.png("x" * 413)
