@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.engine import make_url
 
 from gtfs.bench import bench
 from gtfs.cli import gbfs, gtfs, plan
@@ -232,10 +233,23 @@ def _exec_gunicorn(settings: Settings) -> None:
         "MAAS_WORKERS": str(settings.workers),
         "MAAS_LOG_FORMAT": settings.log_format,
     })
-    argv = [sys.executable, "-m", "gunicorn", "--config", "python:maas.gunicorn_conf",
+    # The server runs in MAAS_HOME: python -m and gunicorn put the working directory first on
+    # sys.path, and a source checkout there would shadow the installed package (whose
+    # static/vendor folder `maas assets` filled). -P drops it for the config import too.
+    argv = [sys.executable, "-P", "-m", "gunicorn", "--config", "python:maas.gunicorn_conf",
             "maas:create_app()"]
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        env["MAAS_DATABASE_URL"] = url.set(
+            database=str(Path(url.database).resolve())).render_as_string(hide_password=False)
     sys.stdout.flush()
     sys.stderr.flush()
+    replace_process(argv, env, settings.home.resolve())
+
+
+def replace_process(argv: list[str], env: dict[str, str], cwd: Path) -> None:
+    """Become ``argv`` (our own interpreter) in ``cwd``; tests replace this function."""
+    os.chdir(cwd)
     os.execve(sys.executable, argv, env)  # noqa: S606 - our own interpreter, fixed arguments
 
 

@@ -162,7 +162,7 @@ def client(app: Flask) -> FlaskClient:
 class Runner:
     """Invokes the real ``maas`` CLI on the test app.
 
-    Starting a server would replace the test process with gunicorn (``os.execve``); here that
+    Starting a server would replace the test process with gunicorn (``replace_process``); here that
     call fails the test instead.
     """
 
@@ -170,12 +170,14 @@ class Runner:
         self.app = app
         self.cli_runner = CliRunner()
         self.exec_calls: list[tuple[list[str], dict[str, str]]] = []
+        self.exec_cwd: Path | None = None
 
-        def refuse_exec(path: str, argv: list[str], env: dict[str, str]) -> None:
+        def refuse_exec(argv: list[str], env: dict[str, str], cwd: Path) -> None:
             self.exec_calls.append((argv, env))
+            self.exec_cwd = cwd
             raise RuntimeError("maas tried to exec a server inside the test process")
 
-        monkeypatch.setattr("maas.cli.os.execve", refuse_exec)
+        monkeypatch.setattr("maas.cli.replace_process", refuse_exec)
 
     def invoke(self, *args: str, **kwargs: Any) -> Result:
         """Run ``maas ARGS`` and return the result."""

@@ -175,7 +175,9 @@ def test_demo_execs_gunicorn_with_the_chosen_port(runner: Runner, tmp_path: Path
     assert isinstance(result.exception, RuntimeError)  # our stand-in for execve
     assert f"http://127.0.0.1:{port}/app" in result.stdout
     [(argv, env)] = runner.exec_calls
-    assert argv[1:] == ["-m", "gunicorn", "--config", "python:maas.gunicorn_conf",
+    assert argv[1:] == ["-P", "-m", "gunicorn", "--config", "python:maas.gunicorn_conf",
                         "maas:create_app()"]
     assert (env["MAAS_HOST"], env["MAAS_PORT"]) == ("127.0.0.1", str(port))
+    # the server runs in MAAS_HOME, so a checkout in the working directory cannot shadow it
+    assert runner.exec_cwd == runner.app.extensions["maas"].settings.home.resolve()
     assert env["MAAS_DATABASE_URL"] == runner.app.extensions["maas"].settings.database_url
