@@ -108,7 +108,7 @@ def _serving_settings(state: CliState, **values: Any) -> Settings:
 def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
          simulate_days: int | None, as_json: bool) -> None:
     """Set up the embedded demo (database, Kanazawa data) and serve it."""
-    from maas.demo.services import load_demo
+    from maas.demo.services import ensure_demo_logins, load_demo
     from maas.demo.services import simulate_days as simulate
 
     settings = _serving_settings(state, host=host, port=port)
@@ -120,6 +120,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
         with state.session() as session:
             loaded = load_demo(session, state.runtime().networks, state.runtime().clock)
             rider_email, rider_password = ensure_demo_rider(session, state.runtime().clock)
+            logins = ensure_demo_logins(session, settings.home, state.runtime().clock)
         KeyStore(settings.home).ensure(state.runtime().clock())
         step("done")
     simulated = None
@@ -145,7 +146,12 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
         "home": str(settings.home.resolve()),
         "feeds": feeds,
         "products": loaded.products,
-        "logins": {"rider": {"email": rider_email, "password": rider_password}},
+        "logins": {
+            "rider": {"email": rider_email, "password": rider_password},
+            "driver": {"device_id": logins.device_id,
+                       "enrollment_code": logins.enrollment_code},
+            "partners": {"admin": logins.admin_key, "hokutetsu": logins.operator_key},
+        },
     }
     if simulated is not None:
         document["simulated"] = dataclasses.asdict(simulated)
@@ -159,6 +165,9 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
         ),
         f"  products {', '.join(loaded.products)}",
         f"  rider login (demo only): {rider_email} / {rider_password}",
+        f"  driver enrolment code (demo only, {DEMO_VEHICLE_TEXT}): {logins.enrollment_code}",
+        f"  partner key, 金沢市 administrator (demo only): {logins.admin_key}",
+        f"  partner key, hokutetsu (demo only): {logins.operator_key}",
     ]
     if simulated is not None:
         lines.append("  simulated " + ", ".join(
@@ -166,6 +175,9 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     emit(as_json, document, "\n".join(lines))
     if not no_serve:
         _exec_gunicorn(dataclasses.replace(settings, workers=min(settings.workers, 2)))
+
+
+DEMO_VEHICLE_TEXT = "hokutetsu bus demo-bus-1"
 
 
 def _demo_assets(*, quiet: bool) -> None:

@@ -181,3 +181,22 @@ def test_demo_execs_gunicorn_with_the_chosen_port(runner: Runner, tmp_path: Path
     # the server runs in MAAS_HOME, so a checkout in the working directory cannot shadow it
     assert runner.exec_cwd == runner.app.extensions["maas"].settings.home.resolve()
     assert env["MAAS_DATABASE_URL"] == runner.app.extensions["maas"].settings.database_url
+
+
+def test_demo_prints_working_driver_and_partner_logins(
+        runner: Runner, client: FlaskClient) -> None:
+    first = json.loads(runner.invoke("demo", "--no-serve", "--json").stdout)["logins"]
+    again = json.loads(runner.invoke("demo", "--no-serve", "--json").stdout)["logins"]
+    assert again == first  # kept while still valid
+    for key in first["partners"].values():
+        me = client.get("/api/v1/stats/me", headers={"Authorization": f"Bearer {key}"})
+        assert me.status_code == 200, me.get_json()
+    enrolled = client.post("/api/v1/devices/enroll",
+                           json={"code": first["driver"]["enrollment_code"]})
+    assert enrolled.status_code == 200
+    assert enrolled.get_json()["operator"] == "hokutetsu"
+    third = json.loads(runner.invoke("demo", "--no-serve", "--json").stdout)["logins"]
+    assert third["driver"]["enrollment_code"] != first["driver"]["enrollment_code"]
+    assert third["partners"] == first["partners"]
+    saved = runner.app.extensions["maas"].settings.home / "demo-credentials.json"
+    assert saved.stat().st_mode & 0o777 == 0o600

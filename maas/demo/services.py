@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -11,8 +15,12 @@ from gtfs.network import NetworkStore
 from gtfs.services import LoadResult, import_gtfs, load_feed
 from maas.clock import TOKYO, Clock
 from maas.demo.kanazawa import write_demo
+from maas.stats.models import Partner
+from maas.stats.services import add_partner
 from maas.stats.simulate import Simulated, simulate
 from passes.services import load_products
+from validators.models import Device
+from validators.services import add_device
 
 DEMO_FEED = "kanazawa-demo"
 
@@ -41,3 +49,46 @@ def simulate_days(session: Session, days: int, clock: Clock,
                   step: Callable[[str], None] | None = None) -> Simulated:
     """Fill the ``days`` days before today with simulated sales, scans and trip requests."""
     return simulate(session, days, clock, step=step)
+
+
+@dataclass(frozen=True)
+class DemoLogins:
+    """Credentials a demo visitor needs for the driver and partner pages."""
+
+    device_id: str
+    enrollment_code: str
+    admin_key: str
+    operator_key: str
+
+
+DEMO_OPERATOR = "hokutetsu"
+DEMO_VEHICLE = "demo-bus-1"
+
+
+def ensure_demo_logins(session: Session, home: Path, clock: Clock) -> DemoLogins:
+    """A driver enrolment code and partner keys for the demo, kept under MAAS_HOME (0600).
+
+    Keys are stored hashed, so the demo keeps its own plain copies in
+    ``demo-credentials.json``; a spent enrolment code or a revoked key is replaced.
+    """
+    path = home / "demo-credentials.json"
+    try:
+        saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = {}
+    device = session.get(Device, str(saved.get("device_id", "")))
+    if device is None or device.status != "pending":
+        created = add_device(session, DEMO_OPERATOR, DEMO_VEHICLE, None, clock)
+        saved["device_id"], saved["enrollment_code"] = created.device.id, created.enrollment_code
+    for role, operator in (("admin", None), ("operator", DEMO_OPERATOR)):
+        partner = session.get(Partner, str(saved.get(f"{role}_partner_id", "")))
+        if partner is None or partner.revoked_at is not None:
+            name = "金沢市 (demo)" if operator is None else f"{operator} (demo)"
+            new = add_partner(session, name, operator, clock)
+            saved[f"{role}_partner_id"], saved[f"{role}_key"] = new.partner.id, new.api_key
+    home.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump(saved, file, indent=1)
+    return DemoLogins(saved["device_id"], saved["enrollment_code"], saved["admin_key"],
+                      saved["operator_key"])
