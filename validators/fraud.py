@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from maas.geo import haversine_m
 from passes.models import Pass
-from validators.models import FraudFlag, Scan
+from validators.models import FraudFlag, IngestedScan, Scan
 
 # GPS and stop positions are approximate: below this distance no speed is computed
 MIN_DISTANCE_M = 1_000.0
@@ -84,7 +84,7 @@ def judge_pair(first: ScanPoint, second: ScanPoint, limits: FraudLimits
                      f"{metres / 1000:.1f} km in {gap:.0f} s ({speed:.0f} km/h)", speed)
 
 
-def check(session: Session, new_scans: Sequence[Scan], now: dt.datetime,
+def check(session: Session, new_scans: Sequence[IngestedScan], now: dt.datetime,
           limits: FraudLimits) -> list[str]:
     """Flag the passes of ``new_scans`` (accepted, just inserted) that fail :func:`judge_pair`.
 

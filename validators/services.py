@@ -18,7 +18,7 @@ from maas.clock import Clock
 from maas.errors import FieldError, InvalidInput, NotFound, Unauthorized
 from validators import fraud
 from validators.fraud import FraudLimits
-from validators.models import Device, Scan
+from validators.models import Device, IngestedScan, Scan
 from validators.verify import Context, Result, TrustBundle, replay_key, verify
 
 
@@ -115,8 +115,10 @@ class IngestResult:
     flagged: tuple[str, ...] = ()
 
 
+SCAN_FIELDS = tuple(field.name for field in dataclasses.fields(IngestedScan))
+
 # called inside the ingesting transaction with the newly inserted scans (roll-ups, ...)
-ScanListener = Callable[[Session, Sequence[Scan]], None]
+ScanListener = Callable[[Session, Sequence[IngestedScan]], None]
 
 
 def ingest_scans(session: Session, device: Device, records: Sequence[ScanRecord],
@@ -128,32 +130,31 @@ def ingest_scans(session: Session, device: Device, records: Sequence[ScanRecord]
     does not have yet; the rest count as duplicates.
     """
     now = clock()
-    rows: dict[str, dict[str, object]] = {}
+    batch: dict[str, IngestedScan] = {}
     for record in records:
-        rows.setdefault(record.id, {
-            "id": record.id, "device_id": device.id, "operator_id": device.operator_id,
-            "vehicle": device.vehicle, "stop": device.stop, "route_id": record.route_id,
-            "result": record.result, "code": record.code, "pass_id": record.pass_id,
-            "product_code": record.product, "category": record.category,
-            "service_date": record.service_date, "digest": record.digest,
-            "lat": record.lat, "lon": record.lon, "scanned_at": record.scanned_at,
-            "received_at": now,
-        })
-    inserted: list[str] = []
-    if rows:
-        known = set(session.scalars(select(Scan.id).where(Scan.id.in_(list(rows)))))
-        inserted = [scan_id for scan_id in rows if scan_id not in known]
-    if inserted:
+        if record.id not in batch:
+            batch[record.id] = IngestedScan(
+                id=record.id, device_id=device.id, operator_id=device.operator_id,
+                vehicle=device.vehicle, stop=device.stop, route_id=record.route_id,
+                result=record.result, code=record.code, pass_id=record.pass_id,
+                product_code=record.product, category=record.category,
+                service_date=record.service_date, digest=record.digest, lat=record.lat,
+                lon=record.lon, scanned_at=record.scanned_at, received_at=now)
+    scans: list[IngestedScan] = []
+    if batch:
+        known = set(session.scalars(select(Scan.id).where(Scan.id.in_(list(batch)))))
+        scans = [scan for scan_id, scan in batch.items() if scan_id not in known]
+    if scans:
         # ON CONFLICT guards a concurrent upload of the same batch: it may then count a scan
         # as new twice, but never stores it twice
-        session.execute(_insert_ignoring_duplicates(session), [rows[i] for i in inserted])
-    scans = [Scan(**rows[scan_id]) for scan_id in inserted]
+        session.execute(_insert_ignoring_duplicates(session),
+                        [{name: getattr(scan, name) for name in SCAN_FIELDS} for scan in scans])
     flagged = fraud.check(session, [s for s in scans if s.result == "accept" and s.pass_id],
                           now, limits or fraud.FraudLimits())
     for listener in listeners:
         listener(session, scans)
     session.commit()
-    return IngestResult(len(inserted), len(records) - len(inserted), tuple(flagged))
+    return IngestResult(len(scans), len(records) - len(scans), tuple(flagged))
 
 
 def _insert_ignoring_duplicates(session: Session) -> Insert:

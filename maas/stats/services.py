@@ -68,7 +68,7 @@ from maas.stats.reports import (
 from maas.stats.rollup import PassKey, ScanFacts, ScanKey, increment, rollup
 from maas.stats.zones import parse_point, zone_of
 from passes.models import Order, Pass, Product
-from validators.models import FraudFlag, Scan
+from validators.models import FraudFlag, IngestedScan, Scan
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ SCAN_KEY = ("dim", "day", "operator_id", "value", "result", "code")
 PASS_KEY = ("dim", "day", "operator_id", "value")
 
 
-def on_scans(session: Session, scans: Sequence[Scan]) -> None:
+def on_scans(session: Session, scans: Sequence[IngestedScan]) -> None:
     """Scan-ingestion listener: add a batch of newly inserted scans to the roll-up cells.
 
     Runs inside the ingesting transaction (the scans are already inserted); the caller commits.
