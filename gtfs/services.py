@@ -383,7 +383,9 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     query = Query(
         origin=origin, destination=destination, time=request.time, arrive_by=request.arrive_by,
         max_transfers=request.max_transfers, min_transfer_seconds=request.min_transfer_seconds,
-        window_minutes=request.window_minutes, modes=request.modes,
+        window_minutes=request.window_minutes,
+        # no modes= means every mode; modes= restricts
+        modes=ALL_MODES if request.modes is None else request.modes,
     )
     if multimodal.wants_multimodal(query):
         context = multimodal.Context(

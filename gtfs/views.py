@@ -62,8 +62,9 @@ class PlanQuery(BaseModel):
     to: str = Field(description="LAT,LON or stop:STOP_ID")
     depart: dt.datetime | None = Field(default=None, description="ISO 8601; default now")
     arrive: dt.datetime | None = Field(default=None, description="arrive by, ISO 8601")
-    modes: str | None = Field(default=None, description="comma-separated modes to use",
-                              examples=["walk,bus"])
+    modes: str | None = Field(
+        default=None, examples=["walk,bus"],
+        description="comma-separated modes to use (default: every mode, bikes and taxis too)")
     min_transfer_seconds: int = Field(default=60, ge=0, le=1800)
     max_transfers: int = Field(default=5, ge=0, le=10)
     window: int = Field(default=0, ge=0, le=240, description="minutes of departures")

@@ -70,14 +70,14 @@ def test_bike_legs_name_ports_price_and_availability(client: FlaskClient) -> Non
         assert tags.count(tag) == 1
 
 
-def test_without_bike_or_taxi_modes_nothing_changes(client: FlaskClient) -> None:
-    for modes in (None, "walk,bus"):
-        query = {"from": STATION, "to": KENROKUEN, "depart": MORNING}
-        if modes:
-            query["modes"] = modes
-        for itinerary in plan(client, **query):
-            assert modes_of(itinerary) <= {"walk", "bus"}
-            assert itinerary["tags"] == []
+def test_no_modes_means_every_mode_and_modes_restrict(client: FlaskClient) -> None:
+    query = {"from": STATION, "to": KENROKUEN, "depart": MORNING}
+    everything = plan(client, **query)
+    assert everything == plan(client, **query, modes=ALL)
+    assert any("bike" in modes_of(itinerary) for itinerary in everything)
+    for itinerary in plan(client, **query, modes="walk,bus"):
+        assert modes_of(itinerary) <= {"walk", "bus"}
+        assert itinerary["tags"] == []
 
 
 def test_taxi_first_mile_and_a_journey_without_taxi(client: FlaskClient) -> None:
