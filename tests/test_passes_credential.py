@@ -257,3 +257,25 @@ def test_codes_over_their_budget_are_refused_with_the_version_they_need() -> Non
         qr.version("x" * 288, qr.STATIC_MAX_VERSION)
     with pytest.raises(ValueError, match="over 15"):
         qr.png("x" * 413)
+
+
+def test_rfc8037_a4_ed25519_vector_and_our_pinning_refuses_eddsa() -> None:
+    """RFC 8037 appendix A.4: the Ed25519 JWS is reproduced bit for bit; an EdDSA token that
+    names one of our kids is still refused (ES256 only, whatever the header says)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    d = credential.unb64url("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+    okp = Ed25519PrivateKey.from_private_bytes(d)
+    x = okp.public_key().public_bytes_raw()
+    assert credential.b64url(x) == "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+    signing_input = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc"
+    signature = credential.b64url(okp.sign(signing_input.encode()))
+    assert signature == ("hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5Bh"
+                         "VsPt9g7sVvpAr_MuM0KAg")
+    header = credential.b64url(b'{"alg":"EdDSA","kid":"k1"}')
+    body = credential.b64url(b'{"i":"AAAAAAAAAAAAAAAAAAAAAA","p":"kanazawa-1day","c":"a",'
+                             b'"d":"20261201"}')
+    forged = f"{header}.{body}.{credential.b64url(okp.sign(f'{header}.{body}'.encode()))}"
+    with pytest.raises(credential.CredentialError) as refused:
+        credential.verify(forged, {"k1": ISSUER.public_key()})
+    assert refused.value.code == "bad_signature"
