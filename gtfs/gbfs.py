@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from gtfs.timetable import DETOUR
 from maas.errors import InvalidInput
 
 FEEDS = ("system_information", "station_information", "station_status",
@@ -30,7 +31,6 @@ REQUIRED = frozenset({"station_information"})
 UNLOCK_SECONDS = 60  # taking a bike out of its dock
 DOCK_SECONDS = 60  # returning it
 BIKE_SPEED_MPS = 15 / 3.6
-DETOUR = 1.3
 
 
 @dataclasses.dataclass(frozen=True)

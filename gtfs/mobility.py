@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gtfs import gbfs, ondemand
 from gtfs.models import Feed, FeedSnapshot
-from gtfs.timetable import Timetable, haversine_many, walk_seconds
+from gtfs.timetable import DETOUR, Timetable, haversine_many, walk_seconds
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -106,7 +106,7 @@ class BikeNetwork:
         """Riding seconds between every two ports (built on first use)."""
         if self._rides is None:
             rows = [np.ceil(haversine_many(float(self.lat[p]), float(self.lon[p]), self.lat,
-                                           self.lon) * gbfs.DETOUR / gbfs.BIKE_SPEED_MPS)
+                                           self.lon) * DETOUR / gbfs.BIKE_SPEED_MPS)
                     for p in range(len(self.lat))]
             self._rides = (np.vstack(rows) if rows else np.zeros((0, 0))).astype(np.int64)
         return self._rides

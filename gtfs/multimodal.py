@@ -32,7 +32,7 @@ from gtfs.itinerary import agency_of, leg_fare
 from gtfs.mobility import I64, BikeNetwork, Mobility, fastest_links
 from gtfs.ondemand import Service
 from gtfs.planner import Endpoint, Journey, Leg, Query
-from gtfs.timetable import Timetable, haversine_m, walk_seconds
+from gtfs.timetable import DETOUR, Timetable, haversine_m, walk_seconds
 
 BIKE_WALK_M = 500.0  # walk to a port at most this far (crow-fly)
 PORTS_PER_END = 3  # the nearest usable ports at each end
@@ -187,7 +187,7 @@ def _bike_leg(timetable: Timetable, network: BikeNetwork, context: Context, pick
     stale = context.now - as_of > context.availability.max_age_seconds
     return Leg(
         "bike", start, start + gbfs.UNLOCK_SECONDS + ride + gbfs.DOCK_SECONDS, -1, -1,
-        walk_m=round(metres * gbfs.DETOUR), place_from=_port(network, pickup),
+        walk_m=round(metres * DETOUR), place_from=_port(network, pickup),
         place_to=_port(network, dropoff),
         fare_yen=None if pricing is None else gbfs.ride_price(pricing, ride),
         operator=system.system_id,

@@ -16,10 +16,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gtfs.timetable import DETOUR
 from maas.errors import InvalidInput
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DETOUR = 1.3
 DEFAULT_MIN_RIDE_M = 800
 
 

@@ -7,6 +7,7 @@ pinned, carrying only the rider id (``sub``), ``typ: rider`` and a one-day expir
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import jwt
 from argon2 import PasswordHasher
@@ -20,6 +21,15 @@ MIN_PASSWORD_LENGTH = 8
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # verifying against this keeps an unknown e-mail as slow as a wrong password
 _DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def hash_token(secret: str) -> str:
+    """The stored form of a long random secret (device token, enrolment code, partner key).
+
+    SHA-256 is enough: with 256 random bits there is nothing to guess, and a slow hash would
+    cost every request that authenticates with it.
+    """
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def hash_password(password: str) -> str:

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from maas.errors import InvalidInput, MaasError, ServiceUnavailable
+from maas.files import write_atomically
 from passes import bundle as trust
 from validators.verify import Context, Result, TrustBundle, replay_key, verify
 
@@ -102,22 +103,6 @@ class SyncReport:
     pending: int
 
 
-def _write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(descriptor, data)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    temporary.replace(path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-
-
 class Device:
     """One validator's state folder."""
 
@@ -125,6 +110,9 @@ class Device:
         self.home = home
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._journal: sqlite3.Connection | None = None
+        # `run` checks many codes per process: the files are read again only when they change
+        self._enrolment: Enrolment | None = None
+        self._bundle: tuple[tuple[int, int], TrustBundle | None] | None = None
 
     # -- enrolment and bundle -------------------------------------------------------------
 
@@ -135,15 +123,19 @@ class Device:
         enrolment = Enrolment(server, answer["device_id"], answer["operator"],
                               answer["token"], answer["bundle_keys"])
         self.home.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.home / "device.json",
-                          json.dumps(dataclasses.asdict(enrolment)).encode(), 0o600)
+        write_atomically(self.home / "device.json",
+                         json.dumps(dataclasses.asdict(enrolment)).encode(), 0o600)
+        self._enrolment, self._bundle = enrolment, None
         self.fetch_bundle(enrolment)
         return enrolment
 
     def enrolment(self) -> Enrolment:
         """The saved enrolment (a clear error when there is none)."""
+        if self._enrolment is not None:
+            return self._enrolment
         try:
-            return Enrolment(**json.loads((self.home / "device.json").read_text()))
+            self._enrolment = Enrolment(**json.loads((self.home / "device.json").read_text()))
+            return self._enrolment
         except FileNotFoundError:
             raise DeviceError(f"{self.home}: not enrolled (run `maas-validator enroll`)"
                               ) from None
@@ -154,14 +146,20 @@ class Device:
         None when there is none, or when it does not verify: a tampered file is no bundle.
         """
         path = self.home / "bundle.jws"
-        if not path.exists():
-            return None
         try:
-            document = trust.open_bundle(path.read_text().strip(), self.enrolment().pinned(),
-                                         self.clock(), refuse_stale=False)
-        except ValueError:
+            stat = path.stat()
+        except FileNotFoundError:
             return None
-        return TrustBundle.from_document(document)
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if self._bundle is None or self._bundle[0] != stamp:
+            try:
+                document = trust.open_bundle(path.read_text().strip(),
+                                             self.enrolment().pinned(), self.clock(),
+                                             refuse_stale=False)
+                self._bundle = (stamp, TrustBundle.from_document(document))
+            except ValueError:
+                self._bundle = (stamp, None)
+        return self._bundle[1]
 
     def fetch_bundle(self, enrolment: Enrolment) -> str | None:
         """Pull the bundle when it changed; returns its version."""
@@ -182,7 +180,7 @@ class Device:
             document = trust.open_bundle(answer["bundle"], enrolment.pinned(), self.clock())
         except ValueError as exc:
             raise DeviceError(f"refusing the server's bundle: {exc}") from None
-        _write_atomically(path, answer["bundle"].encode())
+        write_atomically(path, answer["bundle"].encode())
         return str(document["version"])
 
     # -- checks and the journal -----------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
@@ -14,16 +13,13 @@ from sqlalchemy import Insert, Table, column, select, table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from maas.auth import hash_token
 from maas.clock import Clock
 from maas.errors import FieldError, InvalidInput, NotFound, Unauthorized
 from validators import fraud
 from validators.fraud import FraudLimits
 from validators.models import Device, IngestedScan, Scan
 from validators.verify import Context, Result, TrustBundle, replay_key, verify
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +42,7 @@ def add_device(session: Session, operator_id: str, vehicle: str | None, stop: st
         raise NotFound(f"no operator {operator_id!r} (see GET /api/v1/operators)")
     code = secrets.token_urlsafe(18)
     device = Device(id=str(uuid.uuid4()), operator_id=operator_id, vehicle=vehicle, stop=stop,
-                    enrollment_code_hash=_digest(code), token_hash=None, status="pending",
+                    enrollment_code_hash=hash_token(code), token_hash=None, status="pending",
                     created_at=clock(), enrolled_at=None)
     session.add(device)
     session.commit()
@@ -55,12 +51,12 @@ def add_device(session: Session, operator_id: str, vehicle: str | None, stop: st
 
 def enroll(session: Session, code: str, clock: Clock) -> tuple[Device, str]:
     """Trade a one-time enrolment code for a device token (the code is then spent)."""
-    device = session.scalar(select(Device).where(Device.enrollment_code_hash == _digest(code),
+    device = session.scalar(select(Device).where(Device.enrollment_code_hash == hash_token(code),
                                                  Device.status == "pending"))
     if device is None:
         raise Unauthorized("unknown or already used enrolment code")
     token = secrets.token_urlsafe(32)
-    device.token_hash = _digest(token)
+    device.token_hash = hash_token(token)
     device.enrollment_code_hash = None
     device.status = "active"
     device.enrolled_at = clock()
@@ -70,7 +66,7 @@ def enroll(session: Session, code: str, clock: Clock) -> tuple[Device, str]:
 
 def authenticate(session: Session, token: str) -> Device:
     """The active device a bearer token belongs to."""
-    device = session.scalar(select(Device).where(Device.token_hash == _digest(token)))
+    device = session.scalar(select(Device).where(Device.token_hash == hash_token(token)))
     if device is None or device.status != "active":
         raise Unauthorized("unknown or revoked device token")
     return device
@@ -183,6 +179,6 @@ def validate(session: Session, device: Device, payload: str, at: dt.datetime | N
     scan_id = str(uuid.uuid4())
     ingest_scans(session, device, [ScanRecord(
         id=scan_id, result=result.result, code=result.code, scanned_at=now,
-        digest=result.replay_key or key, pass_id=result.pass_id, product=result.product,
+        digest=key, pass_id=result.pass_id, product=result.product,
         category=result.category, service_date=result.service_date)], clock, listeners)
     return result, scan_id

@@ -19,11 +19,11 @@ import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from maas.clock import TOKYO
 from passes.credential import (
     CredentialError,
     PassClaims,
@@ -32,7 +32,6 @@ from passes.credential import (
 )
 from passes.credential import verify as verify_credential
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 WINDOW = dt.timedelta(seconds=45)
 # a static (printed) code cannot prove freshness: the same code again on the same device soon
 # after is someone else using it (pass-back), later it is the same rider's next ride

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from gtfs.network import NetworkStore
 from gtfs.services import LoadResult, import_gtfs, load_feed
 from maas.clock import TOKYO, Clock
 from maas.demo.kanazawa import write_demo
+from maas.files import write_atomically
 from maas.stats.models import Partner
 from maas.stats.services import add_partner
 from maas.stats.simulate import Simulated, simulate
@@ -87,8 +87,6 @@ def ensure_demo_logins(session: Session, home: Path, clock: Clock) -> DemoLogins
             new = add_partner(session, name, operator, clock)
             saved[f"{role}_partner_id"], saved[f"{role}_key"] = new.partner.id, new.api_key
     home.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        json.dump(saved, file, indent=1)
+    write_atomically(path, json.dumps(saved, indent=1).encode(), 0o600)
     return DemoLogins(saved["device_id"], saved["enrollment_code"], saved["admin_key"],
                       saved["operator_key"])

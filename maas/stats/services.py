@@ -8,7 +8,6 @@ plan requests. Nothing here imports flask; each public function that writes comm
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import secrets
@@ -35,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
+from maas.auth import hash_token
 from maas.clock import TOKYO, Clock, isoformat_tokyo
 from maas.config import Settings
 from maas.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -83,10 +83,6 @@ _operators = table("operators", column("id"))
 
 # --- partners and keys -----------------------------------------------------------------------
 
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class NewPartner:
     """A partner and its API key (shown once; only its hash is stored)."""
@@ -105,7 +101,7 @@ def add_partner(session: Session, name: str, operator_id: str | None, clock: Clo
     api_key = KEY_PREFIX + secrets.token_urlsafe(32)
     partner = Partner(id=str(uuid.uuid4()), name=name.strip(),
                       role="operator" if operator_id else "admin", operator_id=operator_id,
-                      key_hash=_digest(api_key), created_at=clock(), revoked_at=None)
+                      key_hash=hash_token(api_key), created_at=clock(), revoked_at=None)
     session.add(partner)
     session.commit()
     return NewPartner(partner, api_key)
@@ -132,7 +128,7 @@ def authenticate_partner(session: Session, api_key: str) -> Partner:
 
     A rider's access token or a device token is not a partner key and is refused the same way.
     """
-    partner = session.scalar(select(Partner).where(Partner.key_hash == _digest(api_key)))
+    partner = session.scalar(select(Partner).where(Partner.key_hash == hash_token(api_key)))
     if partner is None:
         raise Unauthorized("not a partner API key")
     if partner.revoked_at is not None:
