@@ -81,8 +81,8 @@ from gtfs.mobility import BikeNetwork, Mobility
 from gtfs.planner import Endpoint, Journey, Query, access_options, plan, timezone
 from gtfs.services import parse_modes
 from gtfs.timetable import FORBIDDEN, Timetable, compile_feeds
-from maas.cliutil import MaasGroup, emit, json_option, progress
-from maas.errors import InvalidInput, MaasError
+from maas.core.cli import MaasGroup, emit, json_option, progress
+from maas.core.errors import InvalidInput, MaasError
 
 MAX_TRANSFERS = 5
 MIN_TRANSFER_SECONDS = 60

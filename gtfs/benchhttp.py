@@ -24,9 +24,9 @@ from typing import Any
 
 from gtfs.network import NetworkStore
 from gtfs.services import PlanRequest, import_gtfs, plan_trip
-from maas.clock import system_clock
-from maas.db import create_db_engine, session_factory, upgrade
-from maas.errors import InvalidInput
+from maas.core.clock import system_clock
+from maas.core.db import create_db_engine, session_factory, upgrade
+from maas.core.errors import InvalidInput
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,11 @@ import click
 
 from gtfs import services
 from gtfs.gbfs import Availability
-from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, progress
-from maas.clock import TOKYO
-from maas.errors import InvalidInput
+from gtfs.network import PASS_COVERAGE, networks_of
+from maas.core.cli import MaasGroup, emit, json_option, progress
+from maas.core.clistate import CliState, pass_state
+from maas.core.clock import TOKYO
+from maas.core.errors import InvalidInput
 
 
 @click.group(cls=MaasGroup)
@@ -34,7 +36,7 @@ def gbfs_import(state: CliState, source: str, name: str | None, as_json: bool) -
     runtime = state.runtime()
     with state.session() as session:
         result = services.import_gbfs(session, source, name, runtime.clock)
-        stations = services.bike_stations(session, runtime.networks, runtime.clock(),
+        stations = services.bike_stations(session, networks_of(runtime), runtime.clock(),
                                           _availability(state), system=result.feed.name)
     feed = result.feed
     document = {"name": feed.name, "version": feed.version, "new": result.created,
@@ -63,7 +65,7 @@ def import_command(state: CliState, source: str, name: str | None, as_json: bool
     runtime = state.runtime()
     with progress(1, f"reading and compiling {source}", quiet=as_json) as step, \
             state.session() as session:
-        result = services.import_gtfs(session, runtime.networks, source, name, runtime.clock)
+        result = services.import_gtfs(session, networks_of(runtime), source, name, runtime.clock)
         step("done")
     feed = result.feed
     document = {"name": feed.name, "version": feed.version, "new": result.created,
@@ -111,7 +113,8 @@ def plan(state: CliState, origin: str, destination: str, depart: str | None,
         max_transfers=max_transfers, window_minutes=window, pass_product=pass_product,
     )
     with state.session() as session:
-        document = services.plan_trip(session, runtime.networks, request,
+        document = services.plan_trip(session, networks_of(runtime), request,
+                                      coverage=runtime.domains.get(PASS_COVERAGE),
                                       now=runtime.clock(), availability=_availability(state))
     payload = document.model_dump(mode="json", by_alias=True)
     lines = []

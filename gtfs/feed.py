@@ -3,7 +3,7 @@
 :func:`read_feed` is the one entry point. It reads the standard files with gtfs-kit, the
 GTFS-JP extras gtfs-kit drops (translations.txt, agency_jp.txt, office_jp.txt, routes_jp.txt)
 with our own code, tolerates what real feeds do, and rejects what is broken with
-:class:`maas.errors.InvalidInput` naming file, line and column.
+:class:`maas.core.errors.InvalidInput` naming file, line and column.
 
 Everything downstream (the compiled timetable, the planner) consumes :class:`FeedData`.
 """
@@ -31,7 +31,7 @@ import pandas as pd
 from gtfs_kit import constants as gtfs_kit_constants
 
 from gtfs.gtfstime import format_time, parse_time
-from maas.errors import FieldError, InvalidInput
+from maas.core.errors import FieldError, InvalidInput
 
 Int32Array = npt.NDArray[np.int32]
 Int8Array = npt.NDArray[np.int8]
@@ -641,7 +641,7 @@ def _language(code: str) -> str:
 def read_feed(path: Path) -> FeedData:
     """Read a GTFS / GTFS-JP zip or folder into :class:`FeedData`.
 
-    Raises :class:`maas.errors.InvalidInput` naming file, line and column for what is broken;
+    Raises :class:`maas.core.errors.InvalidInput` naming file, line and column for what is broken;
     what real feeds do and is merely untidy is tolerated and reported in ``FeedData.warnings``.
     """
     source = _Source(path)

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from gtfs.timetable import DETOUR
-from maas.errors import InvalidInput
+from maas.core.errors import InvalidInput
 
 FEEDS = ("system_information", "station_information", "station_status",
          "system_pricing_plans", "vehicle_types")

@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numba
@@ -192,7 +191,6 @@ class MobilityStore:
         self._checked = -1e9
         self._keys: tuple[tuple[str, str, dt.datetime], ...] = ()
         self._current = Mobility()
-        self.on_refresh: Callable[[Session, list[FeedSnapshot]], None] | None = None
 
     def current(self, session: Session) -> Mobility:
         """The snapshots of active feeds (re-read when one changed, checked every few s)."""
@@ -215,8 +213,6 @@ class MobilityStore:
                     .order_by(FeedSnapshot.kind, FeedSnapshot.name)))
                 self._current = build(snapshots)
                 self._keys = keys
-                if self.on_refresh is not None:
-                    self.on_refresh(session, snapshots)
             self._checked = time.monotonic()
             return self._current
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from maas.db import Base
+from maas.core.db import Base
 
 FEED_KINDS = ("gtfs", "gbfs", "ondemand")
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:  # the reader pulls in pandas; only a rebuild needs it
     from gtfs.feed import FeedData
+    from maas.core.state import AppState
 from gtfs.mobility import MobilityStore
 from gtfs.models import Feed
 from gtfs.timetable import BuildOptions, Timetable, compile_feeds, load, network_key, save
@@ -106,3 +107,15 @@ class NetworkStore:
     def forget_active(self) -> None:
         """Re-read the active feeds on the next request (this process just changed them)."""
         self._active = None
+
+
+# what gtfs keeps in the application's ``AppState.domains`` (see maas.core.state)
+NETWORKS = "gtfs.networks"
+# the passes package's lookup of what a pass product covers (gtfs.services.PassCoverage)
+PASS_COVERAGE = "gtfs.pass_coverage"  # noqa: S105 - a key name, not a secret
+
+
+def networks_of(state: AppState) -> NetworkStore:
+    """The compiled networks of an application (built by the shell at start)."""
+    store: NetworkStore = state.domains[NETWORKS]
+    return store

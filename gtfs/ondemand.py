@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gtfs.timetable import DETOUR
-from maas.errors import InvalidInput
+from maas.core.errors import InvalidInput
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_MIN_RIDE_M = 800

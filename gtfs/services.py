@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import logging
-import threading
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
@@ -23,18 +22,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, select, text, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from gtfs import gbfs, multimodal, ondemand
+from gtfs.events import PlanAnswered
 from gtfs.itinerary import PlanOut, plan_document
 from gtfs.mobility import Mobility
 from gtfs.models import Feed, FeedSnapshot, Operator
 from gtfs.network import NetworkStore
 from gtfs.planner import Endpoint, Query, departures_after, plan, to_datetime
 from gtfs.timetable import Timetable, mode_of_route_type
-from maas.clock import TOKYO, Clock
-from maas.errors import FieldError, InvalidInput, NotFound
+from maas.core.clock import TOKYO, Clock
+from maas.core.errors import FieldError, InvalidInput, NotFound
+from maas.core.events import publish
 
 if TYPE_CHECKING:  # the reader pulls in pandas; serving must not
     from gtfs.feed import FeedData
@@ -322,6 +323,10 @@ class PlanRequest:
 TRANSIT_MODES = frozenset({"bus", "tram", "rail", "subway", "ferry"})
 
 
+# operator ids a pass product covers; an unknown product is an InvalidInput naming "pass"
+PassCoverage = Callable[[Session, str], frozenset[str]]
+
+
 def parse_modes(text: str | None) -> frozenset[str] | None:
     """``walk,bus,...`` as a set of modes; unknown names are an error."""
     if text is None:
@@ -368,18 +373,25 @@ def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
 
 def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
               now: dt.datetime | None = None,
-              availability: gbfs.Availability | None = None) -> PlanOut:
+              availability: gbfs.Availability | None = None,
+              coverage: PassCoverage | None = None) -> PlanOut:
     """Journeys for ``request`` as the plan document.
 
     With ``bike`` or ``taxi`` among the modes the multimodal planner combines them with
     transit; ``now`` (default: the request's time) dates bike availability, ``availability``
-    sets the margin and freshness rule.
+    sets the margin and freshness rule. ``coverage`` tells which operators a pass product
+    covers (products belong to the passes package; the caller hands in its lookup). The
+    answered request is published as :class:`PlanAnswered`.
     """
     timetable = _network(session, store)
     origin = _endpoint(timetable, request.origin, "from")
     destination = _endpoint(timetable, request.destination, "to")
-    covered = (None if request.pass_product is None
-               else pass_operators(session, request.pass_product))
+    covered = None
+    if request.pass_product is not None:
+        if coverage is None:
+            raise InvalidInput("pass: pass products are not available here",
+                               errors=[FieldError("pass", "not available")])
+        covered = coverage(session, request.pass_product)
     query = Query(
         origin=origin, destination=destination, time=request.time, arrive_by=request.arrive_by,
         max_transfers=request.max_transfers, min_transfer_seconds=request.min_transfer_seconds,
@@ -395,28 +407,15 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     else:
         modes = None if request.modes is None else request.modes & TRANSIT_MODES
         journeys = plan(timetable, dataclasses.replace(query, modes=modes))
-    return plan_document(timetable, journeys, origin, destination, covered)
-
-
-def pass_operators(session: Session, product: str) -> frozenset[str]:
-    """Operator ids a pass product covers (an unknown or retired product is an error).
-
-    Products belong to the passes package, which gtfs does not import: this reads the
-    ``products`` table with a plain SQL query (its ``operators`` column is a JSON list).
-    """
-    row = session.execute(text("SELECT operators, active FROM products WHERE code = :code"),
-                          {"code": product}).first()
-    if row is None or not row.active:
-        message = f"no active pass product {product!r}"
-        raise InvalidInput(f"pass: {message}", errors=[FieldError("pass", message)])
-    operators = json.loads(row.operators) if isinstance(row.operators, str) else row.operators
-    return frozenset(str(operator) for operator in operators or ())
+    document = plan_document(timetable, journeys, origin, destination, covered)
+    publish(session, PlanAnswered(now or request.time, (origin.lat, origin.lon),
+                                  (destination.lat, destination.lon), request.modes))
+    return document
 
 
 def mobility(session: Session, store: NetworkStore) -> Mobility:
-    """The current bike share and on-demand snapshots (starting pollers of live feeds)."""
-    if store.mobility.on_refresh is None:
-        store.mobility.on_refresh = _start_pollers
+    """The current bike share and on-demand snapshots (live feeds are kept current by the
+    ``maas worker``'s pollers, never by a read)."""
     return store.mobility.current(session)
 
 
@@ -448,92 +447,6 @@ def bike_stations(session: Session, store: NetworkStore, now: dt.datetime,
                 "can_drop_off": bool(drop[index]),
             })
     return result
-
-
-class GbfsPoller:
-    """Keeps a live GBFS system current: one import every ``ttl`` seconds, in a thread.
-
-    Several processes may poll the same feed: each poll first claims the snapshot row (an
-    UPDATE that succeeds only if nobody fetched within the ttl), so the system is fetched about
-    once per ttl overall. A failed poll is logged and the previous snapshot keeps serving.
-    """
-
-    MIN_INTERVAL = 5
-
-    def __init__(self, sessions: Callable[[], Session], name: str, url: str, clock: Clock
-                 ) -> None:
-        self.sessions = sessions
-        self.name = name
-        self.url = url
-        self.clock = clock
-        self.interval = 60
-        self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def poll_once(self) -> bool:
-        """Fetch and store the system if its snapshot is older than its ttl; True if it did."""
-        with self.sessions() as session:
-            row = session.get(FeedSnapshot, ("gbfs", self.name))
-            now = self.clock()
-            if row is not None:
-                self.interval = max(self.MIN_INTERVAL, min(row.ttl, 3600))
-                if row.fetched_at > now - dt.timedelta(seconds=self.interval):
-                    return False
-                claimed = session.execute(
-                    update(FeedSnapshot)
-                    .where(FeedSnapshot.kind == "gbfs", FeedSnapshot.name == self.name,
-                           FeedSnapshot.fetched_at == row.fetched_at)
-                    .values(fetched_at=now))
-                session.commit()
-                if getattr(claimed, "rowcount", 1) != 1:
-                    return False
-            try:
-                import_gbfs(session, self.url, self.name, self.clock)
-            except InvalidInput as exc:
-                self.last_error = exc.detail
-                log.warning("GBFS poll of %s failed, previous snapshot kept: %s", self.url,
-                            exc.detail)
-                return False
-            self.last_error = None
-            return True
-
-    def start(self) -> None:
-        """Poll in a daemon thread until :meth:`stop`."""
-        self._thread = threading.Thread(target=self._run, name=f"gbfs-{self.name}",
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop polling (waits for a poll in progress)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception:  # a database hiccup must not end the thread
-                log.exception("GBFS poll of %s failed", self.url)
-            self._stop.wait(self.interval)
-
-
-_POLLERS: dict[str, GbfsPoller] = {}
-
-
-def _start_pollers(session: Session, snapshots: list[FeedSnapshot]) -> None:
-    """Start a poller per live GBFS feed, in processes that own an engine (servers)."""
-    bind = session.get_bind()
-    if not isinstance(bind, Engine):
-        return  # a test's connection, shared with its transaction: no threads on it
-    for snapshot in snapshots:
-        if snapshot.kind == "gbfs" and urlsplit(snapshot.source).scheme in ("http", "https") \
-                and snapshot.name not in _POLLERS:
-            poller = GbfsPoller(sessionmaker(bind=bind), snapshot.name, snapshot.source,
-                                lambda: dt.datetime.now(dt.UTC))
-            _POLLERS[snapshot.name] = poller
-            poller.start()
 
 
 def _stop_document(timetable: Timetable, index: int, distance: float | None = None

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from maas.geo import EARTH_RADIUS_M
-from maas.geo import haversine_m as haversine_m  # re-exported: the planner and the demo use it
+from maas.core.geo import EARTH_RADIUS_M
+from maas.core.geo import haversine_m as haversine_m  # re-exported: the planner and the demo use it
 
 if TYPE_CHECKING:  # the reader pulls in pandas; serving a compiled network must not
     from gtfs.feed import FeedData

@@ -11,10 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gtfs import services
 from gtfs.gbfs import Availability
 from gtfs.itinerary import PlanOut
-from maas.clock import TOKYO
-from maas.http import clock, db_session, endpoint, networks, settings
+from gtfs.network import PASS_COVERAGE, NetworkStore, networks_of
+from maas.core.clock import TOKYO
+from maas.core.http import clock, db_session, endpoint, settings, state
 
 bp = Blueprint("gtfs", __name__)
+
+
+def networks() -> NetworkStore:
+    """The compiled transit networks of this process."""
+    return networks_of(state())
 
 
 class OperatorOut(BaseModel):
@@ -96,7 +102,8 @@ def plan(query: PlanQuery) -> PlanOut:
         window_minutes=query.window, pass_product=query.pass_,
     )
     return services.plan_trip(db_session(), networks(), request, now=clock()(),
-                              availability=_availability())
+                              availability=_availability(),
+                              coverage=state().domains.get(PASS_COVERAGE))
 
 
 def _availability() -> Availability:

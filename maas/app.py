@@ -1,8 +1,12 @@
-"""The application factory: one ``create_app`` made of named ``register_*`` steps."""
+"""The application shell's factory: one ``create_app`` made of named ``register_*`` steps.
+
+The shell wires the domains together: it builds the foundation's state (settings, database,
+clock, event bus), hands each domain what it keeps for the process, subscribes statistics to
+the domains' events and mounts every blueprint. See docs/architecture.md.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import time
@@ -11,17 +15,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, request
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from gtfs.network import NetworkStore
-from maas.clock import Clock, system_clock
-from maas.config import Settings, load_settings
-from maas.db import create_db_engine, session_factory
-from maas.http import EXTENSION, close_db_session
-from maas.logs import configure_logging, request_id_var
-from maas.problems import register_error_handlers
-from validators.services import ScanListener
+from maas.core.clock import Clock, system_clock
+from maas.core.config import Settings, load_settings
+from maas.core.db import create_db_engine, session_factory
+from maas.core.events import Events
+from maas.core.http import close_db_session
+from maas.core.logs import configure_logging, request_id_var
+from maas.core.problems import register_error_handlers
+from maas.core.state import EXTENSION, AppState
 
 API_PREFIX = "/api/v1"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -29,23 +31,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 access_log = logging.getLogger("maas.access")
 
 
-@dataclasses.dataclass(frozen=True)
-class AppState:
-    """What the application holds for its whole life, in ``app.extensions['maas']``."""
-
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    clock: Clock
-    networks: NetworkStore
-    # called with each batch of newly ingested scans, inside its transaction (roll-ups)
-    scan_listeners: tuple[ScanListener, ...] = ()
-
-
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI application.
 
-    ``config`` overrides settings by field name (see :class:`maas.config.Settings`); the key
+    ``config`` overrides settings by field name (see :class:`maas.core.config.Settings`); the key
     ``clock`` replaces the system clock (for tests). Everything else comes from ``MAAS_*``.
     """
     overrides = dict(config or {})
@@ -56,10 +45,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_config(app, settings)
     register_logging(app, settings)
     register_database(app, settings, clock)
+    register_domains(app)
+    register_events(app)
     register_request_id(app)
     register_error_handlers(app)
     register_blueprints(app)
-    register_stats(app)
     register_pages(app)
     return app
 
@@ -83,13 +73,47 @@ def register_logging(app: Flask, settings: Settings) -> None:
 
 
 def register_database(app: Flask, settings: Settings, clock: Clock) -> None:
-    """One engine per process, a session per request (closed at teardown)."""
+    """One engine per process, a session per request (closed at teardown); every session
+    carries the application's event bus."""
     engine = create_db_engine(settings.database_url)
+    events = Events()
     app.extensions[EXTENSION] = AppState(
-        settings=settings, engine=engine, sessions=session_factory(engine), clock=clock,
-        networks=NetworkStore(settings.home),
+        settings=settings, engine=engine, sessions=session_factory(engine, events), clock=clock,
+        events=events,
     )
     app.teardown_appcontext(close_db_session)
+
+
+def register_domains(app: Flask) -> None:
+    """What domains keep for the process: the compiled networks, and the planner's view of
+    what a pass covers (products belong to passes, which gtfs does not import)."""
+    from gtfs.network import NETWORKS, PASS_COVERAGE, NetworkStore
+    from passes.services import pass_operators
+
+    state: AppState = app.extensions[EXTENSION]
+    state.domains[NETWORKS] = NetworkStore(state.settings.home)
+    state.domains[PASS_COVERAGE] = pass_operators
+
+
+def register_events(app: Flask) -> None:
+    """Statistics subscribe to what the domains announce: orders, scans, answered plans.
+
+    Subscribes on the bus in the application's current state (the tests swap in their own
+    sessions and bus, then call this again).
+    """
+    from gtfs.events import PlanAnswered
+    from maas.stats.services import PlanRecorder, on_order_changed, on_scans
+    from maas.stats.views import RECORDER
+    from passes.events import OrderChanged
+    from validators.events import ScansIngested
+
+    state: AppState = app.extensions[EXTENSION]
+    # the recorder writes through whatever session factory the app has when it flushes
+    recorder = PlanRecorder(lambda: app.extensions[EXTENSION].sessions(), state.clock)
+    state.domains[RECORDER] = recorder
+    state.events.subscribe(ScansIngested, on_scans)
+    state.events.subscribe(OrderChanged, on_order_changed)
+    state.events.subscribe(PlanAnswered, recorder.on_plan)
 
 
 def register_request_id(app: Flask) -> None:
@@ -130,28 +154,16 @@ def _elapsed_ms(started: float) -> float:
 def register_blueprints(app: Flask) -> None:
     """Mount each domain's API under ``/api/v1``."""
     from gtfs.views import bp as gtfs_bp
+    from maas.accounts.views import bp as accounts_bp
+    from maas.stats.views import bp as stats_bp
     from maas.views import bp as system_bp
     from passes.views import bp as passes_bp
     from passes.views import wellknown
     from validators.views import bp as validators_bp
 
-    for blueprint in (system_bp, gtfs_bp, passes_bp, validators_bp):
+    for blueprint in (system_bp, accounts_bp, gtfs_bp, passes_bp, validators_bp, stats_bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(wellknown)
-
-
-def register_stats(app: Flask) -> None:
-    """Partner statistics: their API, the plan-request recorder, the roll-up listeners."""
-    from maas.stats.services import on_scans, track_orders
-    from maas.stats.views import bp as stats_bp
-    from maas.stats.views import record_plan_requests
-
-    app.register_blueprint(stats_bp, url_prefix=API_PREFIX)
-    track_orders()
-    record_plan_requests(app, API_PREFIX + "/plan")
-    state: AppState = app.extensions[EXTENSION]
-    app.extensions[EXTENSION] = dataclasses.replace(
-        state, scan_listeners=(*state.scan_listeners, on_scans))
 
 
 def register_pages(app: Flask) -> None:

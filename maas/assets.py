@@ -23,7 +23,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from maas.errors import MaasError
+from maas.core.errors import MaasError
 
 NPM_FILES = ("package.json", "package-lock.json")
 # (path under node_modules, path under static/vendor): what the pages load, and the licences

@@ -9,41 +9,57 @@ import dataclasses
 import os
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy.engine import make_url
 
-from gtfs.bench import bench
-from gtfs.cli import gbfs, gtfs, plan
-from maas import assets, db
-from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state, progress
-from maas.config import Settings
-from maas.errors import MaasError
-from maas.services import ensure_demo_rider
-from maas.stats.cli import bench_stats, partners, stats
-from passes.cli import bench_passes, keys, passes
-from passes.keys import KeyStore
-from validators.bench import bench_validators
-from validators.cli import devices
+from maas import assets
+from maas.core.cli import MaasGroup, emit, json_option, progress
+from maas.core.clistate import CliState, pass_state
+from maas.core.errors import MaasError
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from maas.core.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# each domain's command group, imported only when it runs (``maas --help`` stays fast)
+DOMAIN_COMMANDS = {
+    "gtfs": ("gtfs.cli:gtfs", "GTFS / GTFS-JP timetables."),
+    "gbfs": ("gtfs.cli:gbfs", "GBFS bike share systems (まちのり)."),
+    "plan": ("gtfs.cli:plan", "Plan a journey (the document of GET /api/v1/plan)."),
+    "keys": ("passes.cli:keys", "Issuing keys."),
+    "passes": ("passes.cli:passes", "Pass credentials: issue, present, revoke."),
+    "devices": ("validators.cli:devices", "Validator devices (operator side)."),
+    "partners": ("maas.stats.cli:partners", "Consortium partners and their API keys."),
+    "stats": ("maas.stats.cli:stats", "Partner statistics upkeep."),
+    "worker": ("maas.worker:worker", "The background process: polls live feeds."),
+    "bench": ("maas.bench:bench", "Benchmarks, each beside a peer in the same run."),
+}
 
-@click.group(cls=MaasGroup)
+
+def _create_app(overrides: Mapping[str, Any]) -> Flask:
+    from maas.app import create_app
+
+    return create_app(overrides)
+
+
+@click.group(cls=MaasGroup, lazy_commands=DOMAIN_COMMANDS)
 @click.version_option(package_name="kanazawa-maas", prog_name="maas")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """金沢MaaS operator CLI: data, passes, devices, partners, servers."""
+    if ctx.obj is None:
+        ctx.obj = CliState(factory=_create_app)
 
 
-@cli.group(cls=MaasGroup)
+@cli.group("db", cls=MaasGroup)
 def database() -> None:
     """Database schema."""
-
-
-cli.add_command(database, name="db")
 
 
 @database.command("upgrade")
@@ -51,6 +67,8 @@ cli.add_command(database, name="db")
 @pass_state
 def db_upgrade(state: CliState, as_json: bool) -> None:
     """Create the database or bring its schema to the newest revision."""
+    from maas.core import db
+
     engine = state.engine()
     before = db.current_revision(engine)
     db.upgrade(engine)
@@ -67,6 +85,8 @@ def db_upgrade(state: CliState, as_json: bool) -> None:
 @pass_state
 def db_current(state: CliState, as_json: bool) -> None:
     """Show the schema revision of the database and of this code."""
+    from maas.core import db
+
     engine = state.engine()
     current, head = db.current_revision(engine), db.head_revision()
     emit(as_json, {"current": current, "head": head}, f"current {current}, head {head}")
@@ -78,6 +98,8 @@ def db_current(state: CliState, as_json: bool) -> None:
 def db_revision(state: CliState, message: str) -> None:
     """(development) Autogenerate a migration from the models."""
     from alembic import command
+
+    from maas.core import db
 
     command.revision(db.alembic_config(state.engine()), message=message, autogenerate=True)
 
@@ -108,8 +130,12 @@ def _serving_settings(state: CliState, **values: Any) -> Settings:
 def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
          simulate_days: int | None, as_json: bool) -> None:
     """Set up the embedded demo (database, Kanazawa data) and serve it."""
+    from gtfs.network import networks_of
+    from maas.accounts.services import ensure_demo_rider
+    from maas.core import db
     from maas.demo.services import ensure_demo_logins, load_demo
     from maas.demo.services import simulate_days as simulate
+    from passes.keys import KeyStore
 
     settings = _serving_settings(state, host=host, port=port)
     _demo_assets(quiet=as_json)
@@ -118,7 +144,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
         db.upgrade(engine)
         step("Kanazawa demo data")
         with state.session() as session:
-            loaded = load_demo(session, state.runtime().networks, state.runtime().clock)
+            loaded = load_demo(session, networks_of(state.runtime()), state.runtime().clock)
             rider_email, rider_password = ensure_demo_rider(session, state.runtime().clock)
             logins = ensure_demo_logins(session, settings.home, state.runtime().clock)
         KeyStore(settings.home).ensure(state.runtime().clock())
@@ -211,6 +237,8 @@ def assets_command(vendor_dir: Path | None, force: bool, as_json: bool) -> None:
 @pass_state
 def serve(state: CliState, host: str | None, port: int | None, workers: int | None) -> None:
     """Run the production server (gunicorn) on the current database."""
+    from maas.core import db
+
     settings = _serving_settings(state, host=host, port=port, workers=workers)
     engine = state.engine()
     current, head = db.current_revision(engine), db.head_revision()
@@ -234,6 +262,8 @@ def _ensure_port_free(host: str, port: int) -> None:
 
 def _exec_gunicorn(settings: Settings) -> None:
     """Replace this process with gunicorn serving ``maas:create_app()`` with ``settings``."""
+    from sqlalchemy.engine import make_url
+
     _ensure_port_free(settings.host, settings.port)
     env = dict(os.environ)
     env.update({
@@ -263,20 +293,6 @@ def replace_process(argv: list[str], env: dict[str, str], cwd: Path) -> None:
     """Become ``argv`` (our own interpreter) in ``cwd``; tests replace this function."""
     os.chdir(cwd)
     os.execve(sys.executable, argv, env)  # noqa: S606 - our own interpreter, fixed arguments
-
-
-cli.add_command(gtfs)
-cli.add_command(gbfs)
-cli.add_command(plan)
-bench.add_command(bench_passes)
-bench.add_command(bench_stats)
-bench.add_command(bench_validators)
-cli.add_command(bench)
-cli.add_command(keys)
-cli.add_command(passes)
-cli.add_command(devices)
-cli.add_command(partners)
-cli.add_command(stats)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from maas.config import load_settings
+from maas.core.config import load_settings
 
 
 class AppLogsAccess(Logger):  # type: ignore[misc]  # gunicorn ships no type information
@@ -38,9 +38,9 @@ proc_name = "kanazawa-maas"
 logconfig_dict: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "maas.logs.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "maas.core.logs.RequestIdFilter"}},
     "formatters": {
-        "json": {"()": "maas.logs.JsonFormatter"},
+        "json": {"()": "maas.core.logs.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)-7s [%(process)d] %(name)s: %(message)s",
                  "datefmt": "%H:%M:%S"},
     },

@@ -11,8 +11,8 @@ from flask import Flask
 from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
-from maas.http import ENDPOINTS, EndpointSpec
-from maas.problems import PROBLEM_MIMETYPE
+from maas.core.http import ENDPOINTS, EndpointSpec
+from maas.core.problems import PROBLEM_MIMETYPE
 
 REF = "#/components/schemas/{model}"
 _PATH_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")

@@ -1,15 +1,14 @@
-"""System endpoints (health, OpenAPI) and rider accounts."""
+"""System endpoints: health and the OpenAPI document."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, current_app
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from maas import services
-from maas.auth import ACCESS_LIFETIME
-from maas.http import EXTENSION, bearer_token, clock, db_session, endpoint, settings
+from maas.core.http import clock, db_session, endpoint, state
 from maas.openapi import build_openapi
 
 bp = Blueprint("system", __name__)
@@ -40,8 +39,7 @@ class HealthOut(BaseModel):
           tags=["system"])
 def health() -> HealthOut:
     """200 when the database is reachable and migrated; 503 problem otherwise."""
-    state = current_app.extensions[EXTENSION]
-    report = services.health(state.engine, db_session(), clock())
+    report = services.health(state().engine, db_session(), clock())
     return HealthOut.model_validate(report, from_attributes=True)
 
 
@@ -51,58 +49,3 @@ def health() -> HealthOut:
 def openapi() -> dict[str, Any]:
     """The OpenAPI document, generated from the same models that validate requests."""
     return build_openapi(current_app)
-
-
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-
-
-class Credentials(BaseModel):
-    """An e-mail address and a password."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    email: str = Field(pattern=EMAIL, max_length=320, examples=["rider@example.jp"])
-    password: str = Field(min_length=1, max_length=200)
-
-
-class RiderOut(BaseModel):
-    """A rider account (no personal data beyond the e-mail address)."""
-
-    id: str
-    email: str
-
-
-class TokenOut(BaseModel):
-    """A bearer access token for rider endpoints."""
-
-    access_token: str
-    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
-    expires_in: int
-
-
-@bp.post("/riders")
-@endpoint(summary="Create a rider account", response=RiderOut, body=Credentials, status=201,
-          tags=["riders"], errors=[409])
-def create_rider(body: Credentials) -> RiderOut:
-    """Register with an e-mail address and a password of at least 8 characters."""
-    rider = services.register_rider(db_session(), body.email, body.password, clock())
-    return RiderOut(id=rider.id, email=rider.email)
-
-
-@bp.post("/auth/token")
-@endpoint(summary="Sign in: exchange e-mail and password for an access token",
-          response=TokenOut, body=Credentials, tags=["riders"], errors=[401])
-def token(body: Credentials) -> TokenOut:
-    """A one-day bearer token."""
-    access = services.sign_in(db_session(), body.email, body.password, settings().secret_key,
-                              clock())
-    return TokenOut(access_token=access, expires_in=int(ACCESS_LIFETIME.total_seconds()))
-
-
-@bp.get("/riders/me")
-@endpoint(summary="The signed-in rider", response=RiderOut, tags=["riders"],
-          security=["rider"])
-def me() -> RiderOut:
-    """Who the bearer token belongs to."""
-    rider = services.current_rider(db_session(), bearer_token(), settings().secret_key, clock())
-    return RiderOut(id=rider.id, email=rider.email)

@@ -9,9 +9,10 @@ import click
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state
-from maas.clock import TOKYO
-from maas.errors import InvalidInput
+from maas.core.cli import MaasGroup, emit, json_option
+from maas.core.clistate import CliState, pass_state
+from maas.core.clock import TOKYO
+from maas.core.errors import InvalidInput
 from passes import credential, qr, services
 from passes.keys import KeyStore
 

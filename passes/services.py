@@ -16,10 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from maas.clock import TOKYO, Clock
-from maas.errors import Conflict, FieldError, InvalidInput, NotFound
-from maas.models import Rider
+from maas.accounts.models import Rider
+from maas.core.clock import TOKYO, Clock
+from maas.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from maas.core.events import publish
 from passes import bundle, credential
+from passes.events import OrderChanged, OrderState
 from passes.keys import KeyStore, public_jwk
 from passes.models import Order, Pass, Product
 from passes.payments import PaymentProvider
@@ -125,6 +127,18 @@ class IssuedPass:
     token: str
     service_date: dt.date
     kid: str
+
+
+def pass_operators(session: Session, code: str) -> frozenset[str]:
+    """Operator ids an active pass product covers (what the planner prices at ¥0).
+
+    An unknown or retired product is an :class:`InvalidInput` naming the ``pass`` parameter.
+    """
+    product = session.get(Product, code)
+    if product is None or not product.active:
+        message = f"no active pass product {code!r}"
+        raise InvalidInput(f"pass: {message}", errors=[FieldError("pass", message)])
+    return frozenset(product.operators)
 
 
 def issue_pass(session: Session, keys: KeyStore, product_code: str, service_date: dt.date,
@@ -247,7 +261,7 @@ def create_order(session: Session, rider: Rider, idempotency_key: str, request: 
     if charge.status == "succeeded":
         issued = _fulfil(session, order, keys, clock)
     elif charge.status == "declined":
-        order.status = "declined"
+        _set_status(session, order, "declined")
     session.commit()
     return OrderResult(order, issued)
 
@@ -262,10 +276,19 @@ def _fulfil(session: Session, order: Order, keys: KeyStore, clock: Clock) -> Pas
     """Mark an order paid and issue its one pass (the caller commits)."""
     issued, _ = _new_pass(session, keys, order.product_code, order.category,
                           order.service_date, None, order, clock)
-    order.status = "paid"
-    order.paid_at = clock()
+    _set_status(session, order, "paid", paid_at=clock())
     session.flush()
     return issued
+
+
+def _set_status(session: Session, order: Order, status: str,
+                paid_at: dt.datetime | None = None) -> None:
+    """Change an order's status and announce it (:class:`OrderChanged`; the caller commits)."""
+    before = OrderState.of(order)
+    order.status = status
+    if paid_at is not None:
+        order.paid_at = paid_at
+    publish(session, OrderChanged(order.id, before, OrderState.of(order)))
 
 
 def settle_payment(session: Session, reference: str, status: str, keys: KeyStore,
@@ -279,7 +302,7 @@ def settle_payment(session: Session, reference: str, status: str, keys: KeyStore
         if status == "succeeded":
             _fulfil(session, order, keys, clock)
         elif status == "failed":
-            order.status = "declined"
+            _set_status(session, order, "declined")
         session.commit()
     return OrderResult(order, _pass_of(session, order))
 
@@ -308,7 +331,7 @@ def refund_order(session: Session, rider: Rider, order_id: str, provider: Paymen
         raise Conflict("refunds close at the end of the day before the service date")
     if order.payment_ref:
         provider.refund(order.payment_ref, order.amount_yen)
-    order.status = "refunded"
+    _set_status(session, order, "refunded")
     issued = _pass_of(session, order)
     if issued is not None:
         _revoke(issued, "refunded")

@@ -11,10 +11,10 @@ from typing import Literal
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field
 
-from maas.errors import InvalidInput, Unauthorized
-from maas.http import bearer_token, clock, db_session, endpoint, settings
-from maas.models import Rider
-from maas.services import current_rider
+from maas.accounts.models import Rider
+from maas.accounts.services import current_rider
+from maas.core.errors import InvalidInput, Unauthorized
+from maas.core.http import bearer_token, clock, db_session, endpoint, settings
 from passes import bundle, qr, services
 from passes.keys import KeyStore
 from passes.models import Order, Pass, Product

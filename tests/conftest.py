@@ -29,9 +29,11 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from maas.app import create_app
+from gtfs.network import networks_of
+from maas.app import create_app, register_events
 from maas.cli import CliState, cli
-from maas.db import create_db_engine, upgrade
+from maas.core.db import create_db_engine, upgrade
+from maas.core.events import SESSION_KEY, Events
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -118,10 +120,20 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 
 @pytest.fixture
-def sessions(connection: Connection) -> sessionmaker[Session]:
-    """Sessions on the test connection: their commits become savepoints, undone at the end."""
+def events() -> Events:
+    """The event bus of the test's sessions (the ``app`` fixture subscribes statistics)."""
+    return Events()
+
+
+@pytest.fixture
+def sessions(connection: Connection, events: Events) -> sessionmaker[Session]:
+    """Sessions on the test connection: their commits become savepoints, undone at the end.
+
+    They carry the test's event bus, as the application's sessions carry its own.
+    """
     return sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
+        info={SESSION_KEY: events},
     )
 
 
@@ -140,15 +152,17 @@ def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def app(
-    database_url: str, sessions: sessionmaker[Session], shared_home: Path
+    database_url: str, sessions: sessionmaker[Session], events: Events, shared_home: Path
 ) -> Iterator[Flask]:
-    """The application on the test database; every request's session joins the test transaction."""
+    """The application on the test database; every request's session joins the test
+    transaction, and statistics subscribe to the test sessions' bus as they do in a server."""
     app = create_app(
         {"env": "test", "home": shared_home, "database_url": database_url,
          "clock": fixed_clock}
     )
     state = app.extensions["maas"]
-    app.extensions["maas"] = dataclasses.replace(state, sessions=sessions)
+    app.extensions["maas"] = dataclasses.replace(state, sessions=sessions, events=events)
+    register_events(app)
     yield app
     state.engine.dispose()
 
@@ -195,7 +209,7 @@ def loaded_demo(app: Flask, db_session: Session) -> None:
     """The Kanazawa demo data loaded into the test database (rolled back after the test)."""
     from maas.demo.services import load_demo
 
-    load_demo(db_session, app.extensions["maas"].networks, fixed_clock)
+    load_demo(db_session, networks_of(app.extensions["maas"]), fixed_clock)
 
 
 def free_port() -> int:

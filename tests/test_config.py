@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from maas.cli import cli
-from maas.config import load_settings
-from maas.errors import ConfigError
+from maas.core.config import load_settings
+from maas.core.errors import ConfigError
 
 
 def test_defaults_are_the_embedded_demo(tmp_path: Path) -> None:

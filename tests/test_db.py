@@ -13,7 +13,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from gtfs.models import Feed
-from maas.db import Base, create_db_engine, current_revision, head_revision, upgrade
+from maas.core.db import Base, create_db_engine, current_revision, head_revision, upgrade
 from maas.models import import_all_models
 
 

@@ -28,8 +28,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from maas.clock import TOKYO, system_clock
-from maas.db import create_db_engine, session_factory
+from maas.core.clock import TOKYO, system_clock
+from maas.core.db import create_db_engine, session_factory
 from passes import bundle as trust
 from passes import credential, qr
 from passes import services as pass_services

@@ -11,11 +11,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from maas import errors
 from maas.app import create_app
-from maas.config import load_settings
-from maas.logs import JsonFormatter, RequestIdFilter, configure_logging, request_id_var
-from maas.problems import PROBLEM_REGISTRY, status_for
+from maas.core import errors
+from maas.core.config import load_settings
+from maas.core.logs import JsonFormatter, RequestIdFilter, configure_logging, request_id_var
+from maas.core.problems import PROBLEM_REGISTRY, status_for
 
 PROBLEM = "application/problem+json"
 

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from gtfs.models import Feed, Operator
 from gtfs.network import NetworkStore
 from gtfs.services import LoadResult, active_feeds, import_gtfs, load_feed
+from maas.core.errors import InvalidInput
 from maas.demo.kanazawa import write_demo
-from maas.errors import InvalidInput
 from passes.models import Product
 from passes.services import load_products
 from tests.conftest import FIXED_NOW, Runner, fixed_clock

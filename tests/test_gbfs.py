@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from gtfs import gbfs
 from gtfs.models import FeedSnapshot
 from gtfs.network import NetworkStore
-from gtfs.services import GbfsPoller, bike_stations, import_gbfs
-from maas.db import create_db_engine, upgrade
+from gtfs.poller import GbfsPoller
+from gtfs.services import bike_stations, import_gbfs
+from maas.core.db import create_db_engine, upgrade
+from maas.core.errors import InvalidInput
 from maas.demo.kanazawa import gbfs_files
-from maas.errors import InvalidInput
 from tests.conftest import FIXED_NOW, SHARED_DATA, Runner, fixed_clock
 
 MACHINORI = SHARED_DATA / "machinori-stations-2024"

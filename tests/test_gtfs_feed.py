@@ -28,7 +28,7 @@ from gtfs.feed import (
     read_feed,
 )
 from gtfs.gtfstime import format_time, parse_time
-from maas.errors import InvalidInput
+from maas.core.errors import InvalidInput
 from tests.conftest import SHARED_DATA
 
 WEEK = "monday,tuesday,wednesday,thursday,friday,saturday,sunday"

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gtfs import ondemand
+from maas.core.errors import InvalidInput
 from maas.demo.kanazawa import ondemand_files
-from maas.errors import InvalidInput
 from tests.conftest import Runner
 
 pytestmark = pytest.mark.usefixtures("loaded_demo")

@@ -16,7 +16,7 @@ from gtfs.multimodal import Context, plan
 from gtfs.planner import Endpoint, Journey, Query
 from gtfs.planner import plan as transit_plan
 from gtfs.timetable import Timetable, compile_feeds
-from maas.clock import TOKYO
+from maas.core.clock import TOKYO
 from tests.test_planner import build_feed
 
 # stop 0 (a station) is unused; the bus runs stop 1 -> stop 2 every 30 min from 08:10

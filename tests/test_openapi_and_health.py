@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from maas.http import ENDPOINTS
+from maas.core.http import ENDPOINTS
 
 
 def test_openapi_is_a_valid_3_1_document(client: FlaskClient) -> None:

@@ -200,7 +200,7 @@ def test_operator_revokes_a_pass(client: FlaskClient, runner: Any) -> None:
 def test_trust_bundle_lists_keys_deny_list_products_and_colours(
     client: FlaskClient, runner: Any, app: Flask, db_session: Session
 ) -> None:
-    from maas.http import EXTENSION
+    from maas.core.http import EXTENSION
     from passes import bundle
     from passes.keys import KeyStore
     from passes.services import trust_bundle

@@ -16,8 +16,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from gtfs.network import networks_of
 from maas.app import create_app
-from maas.db import upgrade
+from maas.core.db import upgrade
 from maas.demo.services import load_demo
 from passes.models import Order, Pass
 from tests.conftest import fixed_clock
@@ -36,7 +37,7 @@ def committed_app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Fl
     state = app.extensions["maas"]
     upgrade(state.engine)
     with state.sessions() as session:
-        load_demo(session, state.networks, fixed_clock)
+        load_demo(session, networks_of(state), fixed_clock)
     yield app
     state.engine.dispose()
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from maas.clock import system_clock
-from maas.db import create_db_engine, session_factory
+from maas.core.clock import system_clock
+from maas.core.db import create_db_engine, session_factory
 from tests.conftest import RunningServer
 from tests.test_pages_browser import ARTIFACTS
 
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def partner_keys(demo_server: RunningServer) -> Iterator[dict[str, str]]:
     """Two simulated days in the demo server's database, and an admin and an operator key."""
+    from maas.demo.simulate import simulate
     from maas.stats import services
-    from maas.stats.simulate import simulate
 
     engine = create_db_engine(f"sqlite:///{demo_server.home / 'maas.sqlite3'}")
     with session_factory(engine)() as session:

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
-from maas.clock import TOKYO
-from maas.config import DEV_SECRET_KEY
+from maas.core.clock import TOKYO
+from maas.core.config import DEV_SECRET_KEY
 from passes import credential
 from passes.bundle import colour_of_day, colour_secret
 from tests.conftest import RunningServer

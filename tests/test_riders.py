@@ -8,7 +8,7 @@ import jwt
 import pytest
 from flask.testing import FlaskClient
 
-from maas.auth import ACCESS_ALGORITHM, issue_access_token
+from maas.core.auth import ACCESS_ALGORITHM, issue_access_token
 from tests.conftest import FIXED_NOW
 
 SECRET = "kanazawa-maas-demo-secret-not-for-production"

@@ -103,7 +103,7 @@ def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
 
 
 def _head() -> str:
-    from maas.db import head_revision
+    from maas.core.db import head_revision
 
     revision = head_revision()
     assert revision is not None

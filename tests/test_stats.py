@@ -18,11 +18,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from maas.clock import TOKYO
+from maas.core.clock import TOKYO
 from maas.stats import services
 from maas.stats.models import PassCell, PlanRequest, ScanCell
+from passes.events import OrderChanged, OrderState
 from passes.models import Order, Pass
 from tests.conftest import FIXED_NOW, Runner, fixed_clock
+from validators.events import ScansIngested
 from validators.models import Device, FraudFlag, Scan
 
 pytestmark = pytest.mark.usefixtures("consortium")
@@ -80,7 +82,7 @@ class Data:
         self.session = session
         self.devices: dict[str, str] = {}
         self.rider = str(uuid.uuid4())
-        from maas.models import Rider
+        from maas.accounts.models import Rider
 
         session.add(Rider(id=self.rider, email=f"{self.rider}@example.jp", password_hash="!",
                           created_at=FIXED_NOW))
@@ -112,7 +114,7 @@ class Data:
                 received_at=FIXED_NOW))
         self.session.add_all(made)
         self.session.flush()
-        services.on_scans(self.session, made)
+        services.on_scans(self.session, ScansIngested(tuple(made)))
         self.session.commit()
         return made
 
@@ -125,6 +127,10 @@ class Data:
                       amount_yen=yen, status=status, provider="sandbox", payment_ref=None,
                       created_at=paid_at or at(8), paid_at=paid_at or at(8))
         self.session.add(order)
+        # announced as the pass services announce a settled order
+        settled = OrderState.of(order)
+        services.on_order_changed(self.session, OrderChanged(order.id, dataclasses.replace(
+            settled, status="pending", paid_at=None), settled))
         self.session.commit()
         return order
 
@@ -188,7 +194,7 @@ def test_the_key_is_stored_hashed(db_session: Session, keys: Keys) -> None:
 def test_every_endpoint_refuses_anything_but_a_partner_key(
     client: FlaskClient, db_session: Session
 ) -> None:
-    from maas.services import register_rider, sign_in
+    from maas.accounts.services import register_rider, sign_in
     from validators import services as devices
 
     register_rider(db_session, "stats@example.jp", "password123", fixed_clock)
@@ -341,20 +347,18 @@ def test_roll_ups_kept_at_ingestion_equal_a_rebuild(data: Data, db_session: Sess
     assert cells() == kept
 
 
-def test_ingestion_calls_the_roll_up_listener(app: Flask, db_session: Session) -> None:
+def test_ingestion_events_keep_the_roll_ups(app: Flask, db_session: Session) -> None:
     from validators import services as validators
 
-    assert services.on_scans in app.extensions["maas"].scan_listeners
+    assert services.on_scans in app.extensions["maas"].events.handlers(ScansIngested)
     added = validators.add_device(db_session, "hokutetsu", "bus-3", None, fixed_clock)
     device, _token = validators.enroll(db_session, added.enrollment_code, fixed_clock)
     records = [validators.ScanRecord(
         id=str(uuid.uuid4()), result="accept", code="accept", scanned_at=at(10, n),
         pass_id=uuid.uuid4().hex, product="kanazawa-1day", category="adult",
         service_date=DAY) for n in range(3)]
-    validators.ingest_scans(db_session, device, records, fixed_clock,
-                            app.extensions["maas"].scan_listeners)
-    validators.ingest_scans(db_session, device, records, fixed_clock,  # a retried upload
-                            app.extensions["maas"].scan_listeners)
+    validators.ingest_scans(db_session, device, records, fixed_clock)
+    validators.ingest_scans(db_session, device, records, fixed_clock)  # a retried upload
     cell = db_session.scalars(select(ScanCell).where(ScanCell.dim == "day")).one()
     assert (cell.operator_id, cell.scans) == ("hokutetsu", 3)
 
@@ -494,7 +498,7 @@ def test_plan_requests_are_recorded_as_coarse_zones(
     assert by_stop.status_code == 200
     assert client.get(plan, query_string={"from": "nowhere", "to": "x"}).status_code == 422
     # stored in batches once answers have gone out: a batch waits for 50 or for 10 s
-    recorder = client.application.extensions["maas.stats.plans"]
+    recorder = client.application.extensions["maas"].domains["maas.stats.plans"]
     ok.close()
     assert db_session.scalars(select(PlanRequest)).all() == []
     recorder.flush()
@@ -528,7 +532,7 @@ def test_plan_requests_are_recorded_as_coarse_zones(
 def test_simulated_days_fill_every_statistic_consistently(
     db_session: Session, runner: Runner
 ) -> None:
-    from maas.stats.simulate import simulate
+    from maas.demo.simulate import simulate
 
     made = simulate(db_session, 2, fixed_clock, passes_per_day=40)
     assert made.days == 2
@@ -601,7 +605,7 @@ def test_demo_simulate_days_option(runner: Runner, monkeypatch: pytest.MonkeyPat
     import functools
 
     from maas.demo import services as demo_services
-    from maas.stats.simulate import simulate
+    from maas.demo.simulate import simulate
 
     # the option's wiring, with a small day instead of 3,200 passes
     monkeypatch.setattr(demo_services, "simulate", functools.partial(simulate,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from maas.config import load_settings
-from maas.errors import ConfigError
+from maas.core.config import load_settings
+from maas.core.errors import ConfigError
 from maas.stats import privacy
 from maas.stats.apportion import UNALLOCATED, apportion, largest_remainder
 from maas.stats.csvout import to_csv

@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from maas.cliutil import CliState, emit, json_option, pass_state
-from maas.db import create_db_engine, session_factory, upgrade
+from maas.core.cli import emit, json_option
+from maas.core.clistate import CliState, pass_state
+from maas.core.db import create_db_engine, session_factory, upgrade
 from passes import bundle as trust
 from passes.credential import PassClaims, issue, new_pass_id, present
 from passes.keys import public_jwk
@@ -111,7 +112,7 @@ def bench_ingest(state: CliState, scans: int, batch: int) -> dict[str, Any]:
 
     rounds = max(1, scans // batch)
     with scratch_database(url) as engine:
-        sessions = session_factory(engine)
+        sessions = session_factory(engine, runtime.events)  # roll-ups run, as in a server
         with sessions() as session:
             # the operators registry belongs to gtfs; its table is looked up, not imported
             operators = Device.metadata.tables["operators"]
@@ -126,8 +127,7 @@ def bench_ingest(state: CliState, scans: int, batch: int) -> dict[str, Any]:
             with sessions() as session:
                 device = session.get_one(Device, device_id)
                 started = time.perf_counter()
-                services.ingest_scans(session, device, batch_records, runtime.clock,
-                                      runtime.scan_listeners)
+                services.ingest_scans(session, device, batch_records, runtime.clock)
                 elapsed += time.perf_counter() - started
         bare = 0.0
         for r in range(rounds):

@@ -31,8 +31,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from maas.errors import InvalidInput, MaasError, ServiceUnavailable
-from maas.files import write_atomically
+from maas.core.errors import InvalidInput, MaasError, ServiceUnavailable
+from maas.core.files import write_atomically
 from passes import bundle as trust
 from validators.verify import Context, Result, TrustBundle, replay_key, verify
 

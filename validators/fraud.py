@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from maas.geo import haversine_m
+from maas.core.geo import haversine_m
 from passes.models import Pass
 from validators.models import FraudFlag, IngestedScan, Scan
 

@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from maas.db import Base
+from maas.core.db import Base
 
 
 class Device(Base):

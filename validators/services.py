@@ -6,17 +6,19 @@ import dataclasses
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 from sqlalchemy import Insert, Table, column, select, table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from maas.auth import hash_token
-from maas.clock import Clock
-from maas.errors import FieldError, InvalidInput, NotFound, Unauthorized
+from maas.core.auth import hash_token
+from maas.core.clock import Clock
+from maas.core.errors import FieldError, InvalidInput, NotFound, Unauthorized
+from maas.core.events import publish
 from validators import fraud
+from validators.events import ScansIngested
 from validators.fraud import FraudLimits
 from validators.models import Device, IngestedScan, Scan
 from validators.verify import Context, Result, TrustBundle, replay_key, verify
@@ -113,17 +115,13 @@ class IngestResult:
 
 SCAN_FIELDS = tuple(field.name for field in dataclasses.fields(IngestedScan))
 
-# called inside the ingesting transaction with the newly inserted scans (roll-ups, ...)
-ScanListener = Callable[[Session, Sequence[IngestedScan]], None]
-
-
 def ingest_scans(session: Session, device: Device, records: Sequence[ScanRecord],
-                 clock: Clock, listeners: Sequence[ScanListener] = (),
-                 limits: FraudLimits | None = None) -> IngestResult:
+                 clock: Clock, limits: FraudLimits | None = None) -> IngestResult:
     """Store a batch of scans exactly once each (by scan id), then check them for fraud.
 
     A retried batch — after a crash, a timeout or a lost answer — inserts only what the server
-    does not have yet; the rest count as duplicates.
+    does not have yet; the rest count as duplicates. The new scans are published as
+    :class:`ScansIngested` inside the transaction (statistics keep their roll-ups with it).
     """
     now = clock()
     batch: dict[str, IngestedScan] = {}
@@ -147,8 +145,8 @@ def ingest_scans(session: Session, device: Device, records: Sequence[ScanRecord]
                         [{name: getattr(scan, name) for name in SCAN_FIELDS} for scan in scans])
     flagged = fraud.check(session, [s for s in scans if s.result == "accept" and s.pass_id],
                           now, limits or fraud.FraudLimits())
-    for listener in listeners:
-        listener(session, scans)
+    if scans:
+        publish(session, ScansIngested(tuple(scans)))
     session.commit()
     return IngestResult(len(scans), len(records) - len(scans), tuple(flagged))
 
@@ -161,8 +159,7 @@ def _insert_ignoring_duplicates(session: Session) -> Insert:
 
 
 def validate(session: Session, device: Device, payload: str, at: dt.datetime | None,
-             bundle: TrustBundle, clock: Clock, listeners: Sequence[ScanListener] = ()
-             ) -> tuple[Result, str]:
+             bundle: TrustBundle, clock: Clock) -> tuple[Result, str]:
     """Judge a code for a connected device with the server's current bundle, and record it.
 
     ``at`` lets a device that was briefly offline submit a check it made a moment ago; the
@@ -180,5 +177,5 @@ def validate(session: Session, device: Device, payload: str, at: dt.datetime | N
     ingest_scans(session, device, [ScanRecord(
         id=scan_id, result=result.result, code=result.code, scanned_at=now,
         digest=key, pass_id=result.pass_id, product=result.product,
-        category=result.category, service_date=result.service_date)], clock, listeners)
+        category=result.category, service_date=result.service_date)], clock)
     return result, scan_id

@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from maas.clock import TOKYO
+from maas.core.clock import TOKYO
 from passes.credential import (
     CredentialError,
     PassClaims,

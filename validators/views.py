@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from maas.http import bearer_token, clock, db_session, endpoint, settings
+from maas.core.http import bearer_token, clock, db_session, endpoint, settings
 from passes.bundle import colour_secret
 from passes.keys import KeyStore
 from passes.services import trust_bundle
@@ -78,11 +78,6 @@ def _current_bundle(session: Session) -> tuple[dict[str, Any], str]:
                         colour_secret(settings().secret_key), clock())
 
 
-def _listeners() -> tuple[services.ScanListener, ...]:
-    listeners: tuple[services.ScanListener, ...] = current_app.extensions["maas"].scan_listeners
-    return listeners
-
-
 class ValidationIn(BaseModel):
     """A code a connected device scanned."""
 
@@ -117,8 +112,7 @@ def validation(body: ValidationIn) -> CheckOut:
     device = services.authenticate(session, bearer_token())
     document, _ = _current_bundle(session)
     result, scan_id = services.validate(session, device, body.payload, body.at,
-                                        TrustBundle.from_document(document), clock(),
-                                        _listeners())
+                                        TrustBundle.from_document(document), clock())
     return CheckOut(**result.as_json(), scan_id=scan_id)
 
 
@@ -165,5 +159,5 @@ def scans(body: ScansIn) -> ScansOut:
     session = db_session()
     device = services.authenticate(session, bearer_token())
     records = [services.ScanRecord(**scan.model_dump()) for scan in body.scans]
-    outcome = services.ingest_scans(session, device, records, clock(), _listeners())
+    outcome = services.ingest_scans(session, device, records, clock())
     return ScansOut(accepted=outcome.accepted, duplicates=outcome.duplicates)

@@ -32,7 +32,7 @@ from typing import Any
 from gtfs.gtfstime import format_time
 from gtfs.holidays import japanese_holidays
 from gtfs.timetable import haversine_m
-from maas.clock import TOKYO
+from maas.core.clock import TOKYO
 
 WEEKDAY = "平日"
 HOLIDAY = "土日祝"

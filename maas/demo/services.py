@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from gtfs.network import NetworkStore
 from gtfs.services import LoadResult, import_gtfs, load_feed
-from maas.clock import TOKYO, Clock
+from maas.core.clock import TOKYO, Clock
+from maas.core.files import write_atomically
 from maas.demo.kanazawa import write_demo
-from maas.files import write_atomically
+from maas.demo.simulate import Simulated, simulate
 from maas.stats.models import Partner
 from maas.stats.services import add_partner
-from maas.stats.simulate import Simulated, simulate
 from passes.services import load_products
 from validators.models import Device
 from validators.services import add_device

@@ -1,11 +1,11 @@
-"""Alembic environment: runs on the engine handed over by :func:`maas.db.upgrade`."""
+"""Alembic environment: runs on the engine handed over by :func:`maas.core.db.upgrade`."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Engine
 
-from maas.db import Base
+from maas.core.db import Base
 from maas.models import import_all_models
 
 import_all_models()

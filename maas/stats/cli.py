@@ -7,9 +7,10 @@ import time
 
 import click
 
-from maas.cliutil import CliState, MaasGroup, emit, json_option, pass_state
-from maas.clock import TOKYO, isoformat_tokyo
-from maas.errors import MaasError
+from maas.core.cli import MaasGroup, emit, json_option
+from maas.core.clistate import CliState, pass_state
+from maas.core.clock import TOKYO, isoformat_tokyo
+from maas.core.errors import MaasError
 from maas.stats import services
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from maas.db import Base
+from maas.core.db import Base
 
 ALL_OPERATORS = "*"  # the operator of consortium-wide distinct-pass cells
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from maas.clock import TOKYO
+from maas.core.clock import TOKYO
 from maas.stats.models import ALL_OPERATORS
 
 DIMENSIONS = ("day", "hour", "route", "stop", "device", "product")

@@ -8,12 +8,12 @@ plan requests. Nothing here imports flask; each public function that writes comm
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import secrets
+import threading
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import groupby
@@ -23,21 +23,20 @@ from sqlalchemy import (
     Table,
     column,
     delete,
-    event,
     func,
     insert,
-    inspect,
     select,
     table,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session
 
-from maas.auth import hash_token
-from maas.clock import TOKYO, Clock, isoformat_tokyo
-from maas.config import Settings
-from maas.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
+from gtfs.events import PlanAnswered
+from maas.core.auth import hash_token
+from maas.core.clock import TOKYO, Clock, isoformat_tokyo
+from maas.core.config import Settings
+from maas.core.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
 from maas.stats import privacy
 from maas.stats.apportion import apportion
 from maas.stats.models import (
@@ -66,9 +65,11 @@ from maas.stats.reports import (
     ValidationsReport,
 )
 from maas.stats.rollup import PassKey, ScanFacts, ScanKey, increment, rollup
-from maas.stats.zones import parse_point, zone_of
+from maas.stats.zones import zone_of
+from passes.events import OrderChanged
 from passes.models import Order, Pass, Product
-from validators.models import FraudFlag, IngestedScan, Scan
+from validators.events import ScansIngested
+from validators.models import FraudFlag, Scan
 
 log = logging.getLogger(__name__)
 
@@ -194,11 +195,11 @@ SCAN_KEY = ("dim", "day", "operator_id", "value", "result", "code")
 PASS_KEY = ("dim", "day", "operator_id", "value")
 
 
-def on_scans(session: Session, scans: Sequence[IngestedScan]) -> None:
-    """Scan-ingestion listener: add a batch of newly inserted scans to the roll-up cells.
-
-    Runs inside the ingesting transaction (the scans are already inserted); the caller commits.
+def on_scans(session: Session, event: ScansIngested) -> None:
+    """Add a batch of newly ingested scans to the roll-up cells (subscribed to
+    :class:`ScansIngested`; runs inside the ingesting transaction, which the caller commits).
     """
+    scans = event.scans
     if not scans:
         return
     ids = {scan.id for scan in scans}
@@ -270,44 +271,19 @@ def add_sales(session: Session, passes: Mapping[SalesKey, int],
         "revenue_yen": target.c.revenue_yen + insert.excluded.revenue_yen}), rows)
 
 
-_ORDER_FIELDS = ("status", "paid_at", "service_date", "product_code", "category", "amount_yen")
-
-
-def _order_sales(session: Session, _context: UOWTransaction, _instances: object) -> None:
+def on_order_changed(session: Session, event: OrderChanged) -> None:
+    """Keep the sales cells current: an order paid, refunded or declined moves its count and
+    revenue between cells in the same transaction (subscribed to :class:`OrderChanged`).
+    """
     passes: Counter[SalesKey] = Counter()
     revenue: Counter[SalesKey] = Counter()
-
-    def count(values: Mapping[str, Any], sign: int) -> None:
-        key = sale_of(values["status"], values["paid_at"], values["service_date"],
-                      values["product_code"], values["category"])
+    for state, sign in ((event.before, -1), (event.after, 1)):
+        key = sale_of(state.status, state.paid_at, state.service_date, state.product_code,
+                      state.category)
         if key is not None:
             passes[key] += sign
-            revenue[key] += sign * int(values["amount_yen"] or 0)
-
-    for order in session.new:
-        if isinstance(order, Order):
-            count({name: getattr(order, name) for name in _ORDER_FIELDS}, 1)
-    for order in session.dirty:
-        if isinstance(order, Order) and session.is_modified(order):
-            state = inspect(order)
-            now = {name: getattr(order, name) for name in _ORDER_FIELDS}
-            before = {name: (state.attrs[name].history.deleted or [now[name]])[0]
-                      for name in _ORDER_FIELDS}
-            if before != now:
-                count(before, -1)
-                count(now, 1)
-    for order in session.deleted:
-        if isinstance(order, Order):
-            count({name: getattr(order, name) for name in _ORDER_FIELDS}, -1)
+            revenue[key] += sign * state.amount_yen
     add_sales(session, passes, revenue)
-
-
-def track_orders() -> None:
-    """Keep the sales cells current: every flush that pays, refunds or removes an order adds
-    its change to ``stats_sales_cells`` in the same transaction (installed once per process).
-    """
-    if not event.contains(Session, "before_flush", _order_sales):
-        event.listen(Session, "before_flush", _order_sales)
 
 
 _FACT_COLUMNS = (Scan.pass_id, Scan.service_date, Scan.operator_id, Scan.device_id,
@@ -615,36 +591,59 @@ def planner(session: Session, request: StatsRequest, k: int) -> PlannerReport:
         "rows": counted(by_group), "modes": counted(by_modes), "top_od": top})
 
 
-@dataclass(frozen=True)
-class PlanAsked:
-    """An answered trip request as the web tier saw it (its ``from``, ``to``, ``modes``)."""
-
-    moment: dt.datetime
-    origin: str
-    destination: str
-    modes: str | None
-    document: bytes | None = None  # the answer, kept only when an end is a stop id
-
-
-def plan_request_row(asked: PlanAsked) -> dict[str, Any]:
-    """The ``plan_requests`` row of a request: time, modes and ~1 km zones, never the rider.
-
-    A ``stop:ID`` end takes its zone from the answer's first itinerary (if any).
-    """
-    requested = sorted({mode.strip().lower() for mode in (asked.modes or "").split(",")
-                        if mode.strip()})
-    start, finish = parse_point(asked.origin), parse_point(asked.destination)
-    if start is None or finish is None:
-        ends = _document_ends(asked.document)
-        start, finish = start or ends[0], finish or ends[1]
+def plan_request_row(asked: PlanAnswered) -> dict[str, Any]:
+    """The ``plan_requests`` row of a request: time, modes and ~1 km zones, never the rider."""
     local = asked.moment.astimezone(TOKYO)
+    modes = ",".join(sorted(asked.modes or ()))
     return {"requested_at": asked.moment, "day": local.date(), "hour": local.hour,
-            "modes": ",".join(requested)[:100] or "default",
-            "origin_zone": zone_of(*start) if start else None,
-            "destination_zone": zone_of(*finish) if finish else None}
+            "modes": modes[:100] or "default",
+            "origin_zone": zone_of(*asked.origin),
+            "destination_zone": zone_of(*asked.destination)}
 
 
-def record_plan_requests(session: Session, asked: Sequence[PlanAsked]) -> int:
+class PlanRecorder:
+    """Answered plan requests waiting to be stored, written in batches (subscribed to
+    :class:`PlanAnswered`).
+
+    Recording must not slow the planner down: an answer only notes the request; the pending
+    requests are stored in one insert, in their own session, once there are :data:`BATCH` of
+    them or the oldest waited :data:`MAX_WAIT`. Statistics store what is pending before they
+    read, so the numbers they show include every request this process answered (other
+    processes' within ``MAX_WAIT``). A process that stops loses at most one batch.
+    """
+
+    BATCH = 50
+    MAX_WAIT = dt.timedelta(seconds=10)
+
+    def __init__(self, sessions: Callable[[], Session], clock: Clock) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.pending: list[PlanAnswered] = []
+        self.lock = threading.Lock()
+
+    def on_plan(self, _session: Session, event: PlanAnswered) -> None:
+        """Queue one answered request; store the batch when it is due."""
+        with self.lock:
+            self.pending.append(event)
+            due = (len(self.pending) >= self.BATCH
+                   or self.clock() - self.pending[0].moment >= self.MAX_WAIT)
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store the pending requests (errors are logged: statistics never break a plan)."""
+        with self.lock:
+            batch, self.pending = self.pending, []
+        if not batch:
+            return
+        try:
+            with self.sessions() as session:
+                record_plan_requests(session, batch)
+        except Exception:
+            log.exception("could not record %d plan requests for statistics", len(batch))
+
+
+def record_plan_requests(session: Session, asked: Sequence[PlanAnswered]) -> int:
     """Store answered trip requests (a batch) and add them to the planner cells."""
     if not asked:
         return 0
@@ -670,19 +669,6 @@ def add_plan_cells(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
                 hours)
     _upsert_add(session, cast(Table, PlanPairCell.__table__),
                 ("day", "origin_zone", "destination_zone"), "requests", pairs)
-
-
-Point = tuple[float, float]
-
-
-def _document_ends(document: bytes | None) -> tuple[Point | None, Point | None]:
-    try:
-        legs = json.loads(document or b"{}")["itineraries"][0]["legs"]
-        first, last = legs[0]["from"], legs[-1]["to"]
-        return (float(first["lat"]), float(first["lon"])), (float(last["lat"]),
-                                                             float(last["lon"]))
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None, None
 
 
 def delete_partner(session: Session, partner_id: str) -> None:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Literal
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from maas.http import EXTENSION, bearer_token, clock, db_session, endpoint, settings
+from maas.core.http import bearer_token, clock, db_session, endpoint, settings, state
 from maas.stats import services
 from maas.stats.csvout import to_csv
 from maas.stats.models import Partner
@@ -177,80 +176,11 @@ def planner(query: PlannerQuery) -> PlannerReport | Response:
     return _csv("planner", query, report.rows, ("key",)) if query.format == "csv" else report
 
 
-class PlanRecorder:
-    """Answered plan requests waiting to be stored, written in batches after an answer.
-
-    Recording must not slow the planner down: the hook only notes the request; once an answer
-    has been sent (the response's close), the pending requests are stored in one insert when
-    there are :data:`BATCH` of them or the oldest waited :data:`MAX_WAIT`. Statistics store
-    what is pending before they read, so the numbers they show include every request this
-    process answered (other workers' within ``MAX_WAIT``). A process that stops loses at most
-    one batch.
-    """
-
-    BATCH = 50
-    MAX_WAIT = dt.timedelta(seconds=10)
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.pending: list[services.PlanAsked] = []
-        self.lock = threading.Lock()
-
-    def note(self, asked: services.PlanAsked) -> None:
-        """Queue one request."""
-        with self.lock:
-            self.pending.append(asked)
-
-    def flush_if_due(self) -> None:
-        """Store the pending requests when a batch is full or has waited long enough."""
-        with self.lock:
-            due = len(self.pending) >= self.BATCH or bool(
-                self.pending
-                and self.app.extensions[EXTENSION].clock() - self.pending[0].moment
-                >= self.MAX_WAIT)
-        if due:
-            self.flush()
-
-    def flush(self) -> None:
-        """Store the pending requests (errors are logged: statistics never break a plan)."""
-        with self.lock:
-            batch, self.pending = self.pending, []
-        if not batch:
-            return
-        try:
-            with self.app.extensions[EXTENSION].sessions() as session:
-                services.record_plan_requests(session, batch)
-        except Exception:
-            log.exception("could not record %d plan requests for statistics", len(batch))
-
-
 RECORDER = "maas.stats.plans"
-
-
-def record_plan_requests(app: Flask, plan_path: str) -> None:
-    """Record each answered ``GET plan_path`` (status 200) into ``plan_requests``.
-
-    The planner's views are not touched: this hook reads the request's ``from``, ``to`` and
-    ``modes`` (and, for a stop id, the answer's first itinerary) and stores coarse zones.
-    """
-    recorder = app.extensions[RECORDER] = PlanRecorder(app)
-
-    @app.after_request
-    def _record(response: Response) -> Response:
-        if (request.path != plan_path or request.method != "GET"
-                or response.status_code != 200):
-            return response
-        args = request.args
-        origin, destination = args.get("from", ""), args.get("to", "")
-        needs_answer = "stop:" in origin + destination or not (origin and destination)
-        recorder.note(services.PlanAsked(clock()(), origin, destination, args.get("modes"),
-                                         response.get_data() if needs_answer else None))
-        response.call_on_close(recorder.flush_if_due)
-        return response
 
 
 def flush_plan_requests() -> None:
     """Store the plan requests this process has answered but not yet stored."""
-    recorder: PlanRecorder | None = current_app.extensions.get(RECORDER)
+    recorder: services.PlanRecorder | None = state().domains.get(RECORDER)
     if recorder is not None:
         recorder.flush()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import maas.db
+import maas.core.db
 
 revision: str = "335ce1c63e34"
 down_revision: str | None = None
@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("version", sa.String(length=64), nullable=False),
         sa.Column("source", sa.String(length=1000), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("loaded_at", maas.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("loaded_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("summary", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feeds")),
         sa.UniqueConstraint("kind", "name", "version", name=op.f("uq_feeds_kind_name_version")),

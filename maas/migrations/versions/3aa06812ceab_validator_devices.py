@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import maas.db
+import maas.core.db
 
 revision: str = "3aa06812ceab"
 down_revision: str | None = "79c65a886549"
@@ -32,8 +32,8 @@ def upgrade() -> None:
         sa.Column("enrollment_code_hash", sa.String(length=64), nullable=True),
         sa.Column("token_hash", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", maas.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("enrolled_at", maas.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("enrolled_at", maas.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["operator_id"], ["operators.id"], name=op.f("fk_devices_operator_id_operators")
         ),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import maas.db
+import maas.core.db
 
 revision: str = "79c65a886549"
 down_revision: str | None = "c166fbeb15b5"
@@ -36,8 +36,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("provider", sa.String(length=32), nullable=False),
         sa.Column("payment_ref", sa.String(length=100), nullable=True),
-        sa.Column("created_at", maas.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("paid_at", maas.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("paid_at", maas.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["product_code"], ["products.code"], name=op.f("fk_orders_product_code_products")
         ),
@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.Column("device_key", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("revoked_reason", sa.String(length=200), nullable=True),
-        sa.Column("issued_at", maas.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("issued_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_passes_order_id_orders")
         ),

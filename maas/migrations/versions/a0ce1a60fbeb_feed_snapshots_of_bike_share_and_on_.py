@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import maas.db
+import maas.core.db
 
 revision: str = "a0ce1a60fbeb"
 down_revision: str | None = "a574890ba211"
@@ -29,8 +29,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("source", sa.String(length=1000), nullable=False),
         sa.Column("version", sa.String(length=64), nullable=False),
-        sa.Column("fetched_at", maas.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_updated", maas.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("fetched_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_updated", maas.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("ttl", sa.Integer(), nullable=False),
         sa.Column("document", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("kind", "name", name=op.f("pk_feed_snapshots")),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import maas.db
+import maas.core.db
 
 revision: str = "a574890ba211"
 down_revision: str | None = "3aa06812ceab"
@@ -40,8 +40,8 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=32), nullable=True),
         sa.Column("lat", sa.Double(), nullable=True),
         sa.Column("lon", sa.Double(), nullable=True),
-        sa.Column("scanned_at", maas.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("received_at", maas.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("scanned_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"], ["devices.id"], name=op.f("fk_scans_device_id_devices")
         ),
@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("second_scan_id", sa.String(length=36), nullable=False),
         sa.Column("operator_id", sa.String(length=64), nullable=False),
         sa.Column("speed_kmh", sa.Double(), nullable=True),
-        sa.Column("created_at", maas.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["first_scan_id"], ["scans.id"], name=op.f("fk_fraud_flags_first_scan_id_scans")
         ),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import maas.db
+import maas.core.db
 
 revision: str = "c166fbeb15b5"
 down_revision: str | None = "335ce1c63e34"
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("password_hash", sa.String(length=200), nullable=False),
-        sa.Column("created_at", maas.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_riders")),
         sa.UniqueConstraint("email", name=op.f("uq_riders_email")),
     )

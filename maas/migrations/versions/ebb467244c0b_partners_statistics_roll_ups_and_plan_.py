@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import maas.db
+import maas.core.db
 
 revision: str = "ebb467244c0b"
 down_revision: str | None = "a0ce1a60fbeb"
@@ -26,7 +26,7 @@ def upgrade() -> None:
     op.create_table(
         "plan_requests",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("requested_at", maas.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("hour", sa.Integer(), nullable=False),
         sa.Column("modes", sa.String(length=100), nullable=False),
@@ -68,8 +68,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("operator_id", sa.String(length=64), nullable=True),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", maas.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", maas.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", maas.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["operator_id"], ["operators.id"], name=op.f("fk_partners_operator_id_operators")
         ),

@@ -25,10 +25,10 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from maas.clock import TOKYO, Clock
+from maas.accounts.models import Rider
+from maas.core.clock import TOKYO, Clock
+from maas.core.errors import InvalidInput
 from maas.demo.kanazawa import PORTS, ROUTES, STOP_BY_ID
-from maas.errors import InvalidInput
-from maas.models import Rider
 from maas.stats.models import PlanRequest
 from maas.stats.rollup import ScanFacts, rollup
 from maas.stats.services import SalesKey, add_plan_cells, add_sales, add_to_cells, sale_of

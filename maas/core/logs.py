@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import Any
 
-from maas.config import Settings
+from maas.core.config import Settings
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 

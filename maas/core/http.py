@@ -17,13 +17,12 @@ from flask import Response, current_app, g, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
-from gtfs.network import NetworkStore
-from maas.clock import Clock
-from maas.config import Settings
-from maas.errors import FieldError, InvalidInput, Unauthorized
+from maas.core.clock import Clock
+from maas.core.config import Settings
+from maas.core.errors import FieldError, InvalidInput, Unauthorized
+from maas.core.state import EXTENSION, AppState
 
 View = Callable[..., Any]
-EXTENSION = "maas"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,10 +148,15 @@ def settings() -> Settings:
     return result
 
 
-def networks() -> NetworkStore:
-    """Where this process finds the compiled transit network."""
-    store: NetworkStore = current_app.extensions[EXTENSION].networks
-    return store
+def state() -> AppState:
+    """What the application holds for its whole life (settings, database, clock, events)."""
+    result: AppState = current_app.extensions[EXTENSION]
+    return result
+
+
+def domain(name: str) -> Any:
+    """An object a domain package keeps for the process (see :class:`AppState`)."""
+    return state().domains[name]
 
 
 def close_db_session(_exc: BaseException | None = None) -> None:

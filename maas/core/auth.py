@@ -13,7 +13,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from maas.errors import Unauthorized
+from maas.core.errors import Unauthorized
 
 ACCESS_ALGORITHM = "HS256"
 ACCESS_LIFETIME = dt.timedelta(days=1)

@@ -11,9 +11,9 @@ from flask import Flask, Response, json, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from maas import errors
-from maas.errors import FieldError, MaasError
-from maas.logs import request_id_var
+from maas.core import errors
+from maas.core.errors import FieldError, MaasError
+from maas.core.logs import request_id_var
 
 PROBLEM_MIMETYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from maas.errors import ConfigError
+from maas.core.errors import ConfigError
 
 Environment = Literal["demo", "development", "production", "test"]
 LogFormat = Literal["text", "json"]

@@ -21,7 +21,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from maas.errors import ServiceUnavailable
+from maas.core.errors import ServiceUnavailable
+from maas.core.events import SESSION_KEY, Events
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -31,7 +32,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATIONS = Path(__file__).parent.parent / "migrations"  # maas/migrations: the shell owns them
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -105,9 +106,14 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory whose objects stay readable after commit."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def session_factory(engine: Engine, events: Events | None = None) -> sessionmaker[Session]:
+    """A session factory whose objects stay readable after commit.
+
+    With ``events``, every session carries that bus, so the services' published events reach
+    its subscribers (see :mod:`maas.core.events`).
+    """
+    info = {} if events is None else {SESSION_KEY: events}
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 def ping(engine: Engine) -> None:

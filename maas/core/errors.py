@@ -1,6 +1,6 @@
 """Domain exceptions shared by every package.
 
-These carry no HTTP knowledge; :mod:`maas.problems` holds the one registry that maps each class
+These carry no HTTP knowledge; :mod:`maas.core.problems` holds the one registry that maps each class
 to a status code and a problem type. Services raise them; views and the CLI translate them.
 """
 

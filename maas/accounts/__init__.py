@@ -1,0 +1,1 @@
+"""Rider accounts: registration, sign-in and the access tokens rider endpoints take."""

@@ -1,0 +1,53 @@
+"""``maas worker``: the one background process of a deployment.
+
+Web workers never start threads; this process keeps what changes by itself current. Today that
+is the live GBFS systems (a poller per feed, each fetching about once per the feed's ttl); the
+issue "Run as a fleet" adds GTFS-Realtime, key rotation, bundles and leader election.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+import click
+
+from maas.core.cli import emit, json_option
+from maas.core.clistate import CliState, pass_state
+
+RESCAN_SECONDS = 60.0
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Poll every live feed once and exit.")
+@json_option
+@pass_state
+def worker(state: CliState, once: bool, as_json: bool) -> None:
+    """Keep live feeds current until stopped (SIGTERM or Ctrl-C)."""
+    from gtfs.poller import GbfsPoller, live_gbfs_feeds, start_pollers
+
+    runtime = state.runtime()
+    if once:
+        with runtime.sessions() as session:
+            feeds = live_gbfs_feeds(session)
+        polled = {name: GbfsPoller(runtime.sessions, name, url, runtime.clock).poll_once()
+                  for name, url in sorted(feeds.items())}
+        emit(as_json, {"gbfs": polled},
+             "\n".join(f"gbfs {name}: {'fetched' if done else 'fresh or failed'}"
+                       for name, done in polled.items()) or "no live feeds")
+        return
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    running: dict[str, GbfsPoller] = {}
+    while not stop.is_set():
+        for name in start_pollers(runtime.sessions, runtime.clock, running):
+            click.echo(f"polling gbfs {name}", err=True)
+        stop.wait(RESCAN_SECONDS)
+    for poller in running.values():
+        poller.stop()
