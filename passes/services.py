@@ -1,4 +1,5 @@
-"""Pass products and credentials (orders and stored passes arrive with the order service)."""
+"""Pass products, orders and payments, stored passes and their credentials, revocation and
+the trust bundle (services: a Session, a clock and keys in; commits at the boundary)."""
 
 from __future__ import annotations
 
