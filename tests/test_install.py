@@ -96,3 +96,4 @@ def test_readme_command_1_then_2_then_1_again(tmp_path: Path) -> None:
     assert not (site / "maas").exists() or vendor_folders(site / "maas") == []
     assert vendor_folders(clone / "maas") == []
     print("timings (s):", timings)  # shown with pytest -s or -rP
+    shutil.rmtree(venv)  # about 1 GB; pytest keeps the last runs' temporary folders
