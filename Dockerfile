@@ -15,14 +15,13 @@ COPY maas ./maas
 COPY gtfs ./gtfs
 COPY passes ./passes
 COPY validators ./validators
-# 1. wheels of everything; 2. install them here to run `maas assets` into the source tree;
-# 3. rebuild our own wheel, which now carries maas/static/vendor/ as package data
+# 1. wheels of everything; 2. install them here to run `maas assets` (it reads the npm pins the
+# wheel carries in maas/npm/) into /vendor, which the runtime stage copies: the browser
+# libraries are not package data, the app serves them from MAAS_ASSETS_DIR
 RUN pip wheel --wheel-dir /wheels . \
     && pip install --no-index --find-links=/wheels kanazawa-maas \
-    && maas assets --vendor-dir /src/maas/static/vendor \
-    && rm -rf build \
-    && pip wheel --no-deps --wheel-dir /wheels . \
-    && python -c "import sys, zipfile, glob; names = zipfile.ZipFile(glob.glob('/wheels/kanazawa_maas-*.whl')[0]).namelist(); sys.exit(0 if 'maas/static/vendor/manifest.json' in names else 'vendor files missing from the wheel')"
+    && maas assets --vendor-dir /vendor \
+    && test -f /vendor/manifest.json
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -31,6 +30,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MAAS_ENV=production \
     MAAS_HOME=/var/lib/maas \
+    MAAS_ASSETS_DIR=/opt/maas/vendor \
     MAAS_HOST=0.0.0.0 \
     MAAS_PORT=8000 \
     MAAS_WORKERS=2 \
@@ -40,6 +40,9 @@ RUN groupadd --system maas \
     && useradd --system --gid maas --home-dir /var/lib/maas --create-home --shell /usr/sbin/nologin maas
 COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links=/wheels kanazawa-maas && rm -rf /wheels
+# read-only for the app and outside MAAS_HOME: a volume mounted on /var/lib/maas neither hides
+# them nor keeps an older release's copy
+COPY --from=build /vendor /opt/maas/vendor
 WORKDIR /var/lib/maas
 USER maas
 EXPOSE 8000

@@ -1,24 +1,32 @@
-"""Browser libraries from npm, installed into ``maas/static/vendor/`` (``maas assets``).
+"""Browser libraries from npm, installed into a vendor folder outside the package (``maas assets``).
 
 The pages load third-party code only from ``/static/vendor/...``, never from a CDN: the rider
 page must work offline and the driver page on a closed network. ``package.json`` and
 ``package-lock.json`` at the repository root pin the versions; ``maas/npm/`` holds symbolic
 links to them, so a wheel (``pip install .``) carries real copies as package data.
 
+The vendor folder is ``Settings.assets_dir``: ``$MAAS_HOME/static/vendor`` unless
+``MAAS_ASSETS_DIR`` names another (the image puts it outside its data volume). It is never inside
+the installed package: files written into site-packages belong to no distribution, survive the
+next ``pip install -e .`` and turn ``maas`` into a namespace package there.
+
 :func:`install` runs ``npm ci`` in a temporary folder and copies exactly :data:`VENDOR_FILES`
-into the vendor folder, with ``manifest.json`` naming the lock file's hash; a second run with
-the same lock changes nothing. The new folder is assembled beside the old one and swapped in,
-so a server never sees a half-written vendor folder.
+into the vendor folder, with ``manifest.json`` naming the lock file's hash and each file's
+SHA-256; a second run with the same lock changes nothing. The new folder is assembled beside the
+old one and swapped in, so a server never sees a half-written vendor folder.
+:func:`maas.pages.vendor` serves it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import shutil
 import subprocess
+import sysconfig
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -44,6 +52,16 @@ VENDOR_FILES: tuple[tuple[str, str], ...] = (
     ("chart.js/LICENSE.md", "chart.js/LICENSE.md"),
 )
 MANIFEST = "manifest.json"
+# what the vendor files are served as, whatever /etc/mime.types says (browsers refuse a module
+# script or streaming wasm compilation under the wrong type)
+MEDIA_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".wasm": "application/wasm",
+    ".json": "application/json",
+    ".md": "text/plain",
+    "": "text/plain",  # LICENSE
+}
 
 
 class AssetsError(MaasError):
@@ -63,9 +81,15 @@ class AssetsResult:
     versions: dict[str, str]  # npm package -> version
 
 
-def default_vendor_dir() -> Path:
-    """``static/vendor`` of the installed ``maas`` package (what Flask serves)."""
-    return Path(__file__).resolve().parent / "static" / "vendor"
+def check_location(vendor_dir: Path) -> None:
+    """Refuse a vendor folder inside the ``maas`` package or an interpreter's site-packages."""
+    target = vendor_dir.resolve()
+    package = Path(__file__).resolve().parent
+    libraries = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
+    for folder in (package, *libraries):
+        if target == folder or folder in target.parents:
+            raise AssetsError(f"{vendor_dir}: inside {folder}; browser libraries go under "
+                              "MAAS_HOME or MAAS_ASSETS_DIR, never into the installed package")
 
 
 def npm_sources() -> dict[str, bytes]:
@@ -96,6 +120,20 @@ def read_manifest(vendor_dir: Path) -> dict[str, object] | None:
     return document if isinstance(document, dict) else None
 
 
+def file_digests(vendor_dir: Path) -> dict[str, str]:
+    """The manifest's ``{vendor path: sha256}``, read again only when the manifest changes."""
+    try:
+        stamp = (vendor_dir / MANIFEST).stat().st_mtime_ns
+    except OSError:
+        return {}
+    return _file_digests(str(vendor_dir), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_digests(vendor_dir: str, _stamp: int) -> dict[str, str]:
+    return _strings((read_manifest(Path(vendor_dir)) or {}).get("files"))
+
+
 def is_current(vendor_dir: Path, digest: str) -> bool:
     """The folder holds every file for this lock (so there is nothing to do)."""
     manifest = read_manifest(vendor_dir)
@@ -112,24 +150,25 @@ def find_npm() -> str:
     return npm
 
 
-def install(vendor_dir: Path | None = None, *, force: bool = False) -> AssetsResult:
+def install(vendor_dir: Path, *, force: bool = False) -> AssetsResult:
     """Install the pinned libraries into ``vendor_dir`` unless its manifest already matches."""
-    target_dir = vendor_dir or default_vendor_dir()
+    check_location(vendor_dir)
+    vendor_dir = vendor_dir.resolve()
     sources = npm_sources()
     digest = lock_digest(sources)
-    if not force and is_current(target_dir, digest):
-        manifest = read_manifest(target_dir) or {}
-        return AssetsResult(target_dir, digest, False, _strings(manifest.get("files")),
+    if not force and is_current(vendor_dir, digest):
+        manifest = read_manifest(vendor_dir) or {}
+        return AssetsResult(vendor_dir, digest, False, _strings(manifest.get("files")),
                             _strings(manifest.get("versions")))
     npm = find_npm()
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
+    vendor_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="maas-npm-") as work:
         workdir = Path(work)
         for name, content in sources.items():
             (workdir / name).write_bytes(content)
         _npm_ci(npm, workdir)
         modules = workdir / "node_modules"
-        staging = Path(tempfile.mkdtemp(prefix=".vendor-", dir=target_dir.parent))
+        staging = Path(tempfile.mkdtemp(prefix=".vendor-", dir=vendor_dir.parent))
         try:
             files = _copy(modules, staging)
             versions = {name: _version(modules / name)
@@ -137,10 +176,10 @@ def install(vendor_dir: Path | None = None, *, force: bool = False) -> AssetsRes
             manifest = {"lock_sha256": digest, "versions": versions, "files": files}
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n",
                                             encoding="utf-8")
-            _swap(staging, target_dir)
+            _swap(staging, vendor_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return AssetsResult(target_dir, digest, True, files, versions)
+    return AssetsResult(vendor_dir, digest, True, files, versions)
 
 
 def _npm_ci(npm: str, workdir: Path) -> None:

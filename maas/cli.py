@@ -138,7 +138,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     from passes.keys import KeyStore
 
     settings = _serving_settings(state, host=host, port=port)
-    _demo_assets(quiet=as_json)
+    _demo_assets(settings.assets_dir, quiet=as_json)
     engine = state.engine()
     with progress(2, "database schema", quiet=as_json) as step:
         db.upgrade(engine)
@@ -206,10 +206,10 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
 DEMO_VEHICLE_TEXT = "hokutetsu bus demo-bus-1"
 
 
-def _demo_assets(*, quiet: bool) -> None:
+def _demo_assets(vendor_dir: Path, *, quiet: bool) -> None:
     """Install the browser libraries the first time; the demo still serves without them."""
     try:
-        result = assets.install()
+        result = assets.install(vendor_dir)
     except assets.AssetsError as exc:
         click.echo(f"warning: {exc.detail} (pages that need /static/vendor/ will not work)",
                    err=True)
@@ -220,12 +220,15 @@ def _demo_assets(*, quiet: bool) -> None:
 
 @cli.command("assets")
 @click.option("--vendor-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Install here instead of the package's static/vendor/ (image builds).")
+              help="Install here instead of MAAS_ASSETS_DIR or $MAAS_HOME/static/vendor "
+                   "(image builds); a server finds it through MAAS_ASSETS_DIR.")
 @click.option("--force", is_flag=True, help="Reinstall even when the manifest matches.")
 @json_option
 def assets_command(vendor_dir: Path | None, force: bool, as_json: bool) -> None:
-    """Install the pinned browser libraries (npm ci) into maas/static/vendor/."""
-    result = assets.install(vendor_dir, force=force)
+    """Install the pinned browser libraries (npm ci) into $MAAS_HOME/static/vendor/."""
+    from maas.core.config import load_settings
+
+    result = assets.install(vendor_dir or load_settings().assets_dir, force=force)
     emit(as_json, dataclasses.asdict(result) | {"vendor_dir": str(result.vendor_dir)},
          f"{'installed' if result.installed else 'up to date'}: {result.vendor_dir} ("
          + ", ".join(f"{name} {version}" for name, version in result.versions.items()) + ")")
@@ -269,6 +272,7 @@ def _exec_gunicorn(settings: Settings) -> None:
     env.update({
         "MAAS_ENV": settings.env,
         "MAAS_HOME": str(settings.home.resolve()),
+        "MAAS_ASSETS_DIR": str(settings.assets_dir.resolve()),
         "MAAS_DATABASE_URL": settings.database_url,
         "MAAS_HOST": settings.host,
         "MAAS_PORT": str(settings.port),
@@ -276,8 +280,8 @@ def _exec_gunicorn(settings: Settings) -> None:
         "MAAS_LOG_FORMAT": settings.log_format,
     })
     # The server runs in MAAS_HOME: python -m and gunicorn put the working directory first on
-    # sys.path, and a source checkout there would shadow the installed package (whose
-    # static/vendor folder `maas assets` filled). -P drops it for the config import too.
+    # sys.path, and a source checkout there would shadow the installed package. -P drops it
+    # for the config import too.
     argv = [sys.executable, "-P", "-m", "gunicorn", "--config", "python:maas.gunicorn_conf",
             "maas:create_app()"]
     url = make_url(settings.database_url)

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from pathlib import PurePosixPath
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    send_from_directory,
+    url_for,
+)
 from werkzeug.wrappers.response import Response
+
+from maas import assets
+from maas.core.http import settings
 
 bp = Blueprint("pages", __name__)
 
@@ -64,3 +77,25 @@ def _service_worker(filename: str, scope: str) -> Response:
 def partners() -> str:
     """The partners' dashboard."""
     return _page("partners")
+
+
+@bp.get("/static/vendor/<path:filename>")
+def vendor(filename: str) -> Response:
+    """A browser library from the vendor folder ``maas assets`` filled (``MAAS_ASSETS_DIR``,
+    by default ``$MAAS_HOME/static/vendor``), at the URL the pages and service workers use.
+
+    Its URL carries no version, so browsers revalidate (``no-cache``) like the pages' own
+    scripts, and a library bump is never mixed with older page code; the ETag is the file's
+    SHA-256 from the manifest, the same on every replica, so a revalidation is a 304.
+    """
+    folder = settings().assets_dir
+    digest = assets.file_digests(folder).get(filename)
+    if digest is None:  # only what the manifest lists: never the manifest or a stray file
+        abort(404)
+    suffix = PurePosixPath(filename).suffix
+    response = send_from_directory(
+        folder.resolve(), filename, etag=digest,
+        mimetype=assets.MEDIA_TYPES.get(suffix, "application/octet-stream"))
+    response.cache_control.public = True
+    response.cache_control.no_cache = True
+    return response

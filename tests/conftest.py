@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 FIXED_NOW = dt.datetime(2026, 12, 1, 0, 3, tzinfo=dt.UTC)  # 09:03 in Kanazawa
+# Every app and server of the run (each on its own MAAS_HOME) serves the browser libraries from
+# this one folder, where scripts/test runs `maas assets` first: no test runs npm or needs the
+# registry. By default it is the folder `maas demo` fills in this clone (MAAS_HOME=./instance).
+os.environ.setdefault("MAAS_ASSETS_DIR", str(REPO / "instance" / "static" / "vendor"))
 
 
 def fixed_clock() -> dt.datetime:

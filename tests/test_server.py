@@ -50,6 +50,15 @@ def test_demo_serves_problems_openapi_and_pages(demo_server: RunningServer) -> N
         status, headers, body = get(demo_server.base_url + page)
         assert status == 200, page
         assert "金沢MaaS" in body.decode()
+    # the browser libraries, from the run's one vendor folder (MAAS_ASSETS_DIR), not the package
+    wasm = "/static/vendor/zxing-wasm/zxing_reader.wasm"
+    status, headers, body = get(demo_server.base_url + wasm)
+    assert status == 200
+    assert headers["Content-Type"] == "application/wasm"
+    assert body[:4] == b"\0asm"
+    status, headers, _ = get(f"{demo_server.base_url}/static/vendor/qrcode-generator/qrcode.mjs")
+    assert status == 200
+    assert headers["Content-Type"] == "text/javascript; charset=utf-8"
 
 
 def test_second_demo_run_reuses_database(demo_server: RunningServer) -> None:
@@ -78,6 +87,10 @@ def test_serve_runs_gunicorn_on_the_configured_database(database_url: str, tmp_p
         status, _, body = get(f"http://127.0.0.1:{port}/api/v1/health")
         assert status == 200
         assert json.loads(body)["database"]["backend"] == database_url.split("+")[0].split(":")[0]
+        # as in the image: MAAS_ASSETS_DIR names a folder outside MAAS_HOME and the package
+        status, headers, _ = get(f"http://127.0.0.1:{port}/static/vendor/chart.js/chart.umd.js")
+        assert status == 200
+        assert set(headers["Cache-Control"].split(", ")) == {"public", "no-cache"}
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)

@@ -32,6 +32,8 @@ class Settings:
 
     env: Environment = "demo"
     home: Path = Path("instance")
+    # the browser libraries `maas assets` installs and /static/vendor/ serves (default: under home)
+    assets_dir: Path = Path("instance/static/vendor")
     database_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
@@ -63,6 +65,7 @@ class Settings:
 ENV_VARS: dict[str, str] = {
     "MAAS_ENV": "env",
     "MAAS_HOME": "home",
+    "MAAS_ASSETS_DIR": "assets_dir",
     "MAAS_DATABASE_URL": "database_url",
     "MAAS_HOST": "host",
     "MAAS_PORT": "port",
@@ -126,6 +129,7 @@ def _choice(raw: Mapping[str, Any], field: str, default: str, choices: tuple[str
 def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
     env = _choice(raw, "env", "demo", ENVIRONMENTS)
     home = Path(str(raw.get("home", "instance"))).expanduser()
+    assets_dir = Path(str(raw.get("assets_dir") or home / "static" / "vendor")).expanduser()
     port = _int(raw, "port", 8000, 1, 65535, "a port number (1-65535)")
     workers = _int(raw, "workers", 2, 1, 64, "a worker count (1-64)")
     default_log = "json" if env == "production" else "text"
@@ -177,6 +181,7 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
     return Settings(
         env=cast(Environment, env),
         home=home,
+        assets_dir=assets_dir,
         database_url=database_url,
         host=host,
         port=port,
