@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -200,7 +201,8 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
             f"{name} {count:,}" for name, count in dataclasses.asdict(simulated).items()))
     emit(as_json, document, "\n".join(lines))
     if not no_serve:
-        _exec_gunicorn(dataclasses.replace(settings, workers=min(settings.workers, 2)))
+        _exec_gunicorn(dataclasses.replace(settings, workers=min(settings.workers, 2)),
+                       with_worker=True)
 
 
 DEMO_VEHICLE_TEXT = "hokutetsu bus demo-bus-1"
@@ -263,8 +265,12 @@ def _ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _exec_gunicorn(settings: Settings) -> None:
-    """Replace this process with gunicorn serving ``maas:create_app()`` with ``settings``."""
+def _exec_gunicorn(settings: Settings, *, with_worker: bool = False) -> None:
+    """Replace this process with gunicorn serving ``maas:create_app()`` with ``settings``.
+
+    ``with_worker`` (the demo) first starts ``maas worker`` beside it, which ends with the
+    server; a production deployment runs its one worker as a service of its own.
+    """
     from sqlalchemy.engine import make_url
 
     _ensure_port_free(settings.host, settings.port)
@@ -290,7 +296,16 @@ def _exec_gunicorn(settings: Settings) -> None:
             database=str(Path(url.database).resolve())).render_as_string(hide_password=False)
     sys.stdout.flush()
     sys.stderr.flush()
+    if with_worker:
+        start_worker(env, settings.home.resolve())
     replace_process(argv, env, settings.home.resolve())
+
+
+def start_worker(env: dict[str, str], cwd: Path) -> None:
+    """Start ``maas worker`` as a child that exits when this process (soon gunicorn) ends;
+    tests replace this function."""
+    argv = [sys.executable, "-P", "-m", "maas.cli", "worker", "--exit-with-parent"]
+    subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=False)  # noqa: S603 - ours
 
 
 def replace_process(argv: list[str], env: dict[str, str], cwd: Path) -> None:
@@ -302,3 +317,7 @@ def replace_process(argv: list[str], env: dict[str, str], cwd: Path) -> None:
 def main() -> None:
     """Console-script entry point of ``maas``."""
     cli.main(prog_name="maas")
+
+
+if __name__ == "__main__":
+    main()

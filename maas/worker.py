@@ -7,8 +7,10 @@ issue "Run as a fleet" adds GTFS-Realtime, key rotation, bundles and leader elec
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 from typing import Any
 
 import click
@@ -17,13 +19,16 @@ from maas.core.cli import emit, json_option
 from maas.core.clistate import CliState, pass_state
 
 RESCAN_SECONDS = 60.0
+PARENT_CHECK_SECONDS = 2.0
 
 
 @click.command()
 @click.option("--once", is_flag=True, help="Poll every live feed once and exit.")
+@click.option("--exit-with-parent", is_flag=True, hidden=True,
+              help="Stop when the process that started this one ends (maas demo).")
 @json_option
 @pass_state
-def worker(state: CliState, once: bool, as_json: bool) -> None:
+def worker(state: CliState, once: bool, exit_with_parent: bool, as_json: bool) -> None:
     """Keep live feeds current until stopped (SIGTERM or Ctrl-C)."""
     from gtfs.poller import GbfsPoller, live_gbfs_feeds, start_pollers
 
@@ -44,10 +49,16 @@ def worker(state: CliState, once: bool, as_json: bool) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    parent = os.getppid()
     running: dict[str, GbfsPoller] = {}
+    rescan_at = 0.0
     while not stop.is_set():
-        for name in start_pollers(runtime.sessions, runtime.clock, running):
-            click.echo(f"polling gbfs {name}", err=True)
-        stop.wait(RESCAN_SECONDS)
+        if time.monotonic() >= rescan_at:
+            for name in start_pollers(runtime.sessions, runtime.clock, running):
+                click.echo(f"polling gbfs {name}", err=True)
+            rescan_at = time.monotonic() + RESCAN_SECONDS
+        if exit_with_parent and os.getppid() != parent:
+            break
+        stop.wait(PARENT_CHECK_SECONDS)
     for poller in running.values():
         poller.stop()

@@ -196,6 +196,9 @@ class Runner:
             raise RuntimeError("maas tried to exec a server inside the test process")
 
         monkeypatch.setattr("maas.cli.replace_process", refuse_exec)
+        self.workers_started: list[Path] = []
+        monkeypatch.setattr("maas.cli.start_worker",
+                            lambda _env, cwd: self.workers_started.append(cwd))
 
     def invoke(self, *args: str, **kwargs: Any) -> Result:
         """Run ``maas ARGS`` and return the result."""

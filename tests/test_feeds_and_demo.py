@@ -181,6 +181,7 @@ def test_demo_execs_gunicorn_with_the_chosen_port(runner: Runner, tmp_path: Path
     # the server runs in MAAS_HOME, so a checkout in the working directory cannot shadow it
     assert runner.exec_cwd == runner.app.extensions["maas"].settings.home.resolve()
     assert env["MAAS_DATABASE_URL"] == runner.app.extensions["maas"].settings.database_url
+    assert runner.workers_started == [runner.exec_cwd]  # maas worker runs beside the demo
 
 
 def test_demo_prints_working_driver_and_partner_logins(

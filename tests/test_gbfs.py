@@ -255,6 +255,20 @@ def test_a_url_is_imported_then_polled_by_its_ttl(served: str, demo_gbfs: Path,
         assert snapshot.last_updated == kept
 
 
+def test_reads_start_no_pollers_and_maas_worker_polls(
+        served: str, demo_gbfs: Path, runner: Runner, db_session: Session) -> None:
+    import_gbfs(db_session, served, "live", fixed_clock)
+    before = {thread.name for thread in threading.enumerate()}
+    stations = runner.app.test_client().get("/api/v1/bikes/stations")
+    assert stations.status_code == 200
+    assert {thread.name for thread in threading.enumerate()} == before  # a read polls nothing
+    # the fixed clock stands still: the snapshot is within its ttl, so the worker fetches
+    # nothing, but it found the live feed and asked
+    result = runner.invoke("worker", "--once", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"gbfs": {"live": False}}
+
+
 def test_polling_runs_in_the_background(served: str, demo_gbfs: Path, tmp_path: Path) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'poll.sqlite3'}")
     upgrade(engine)
