@@ -28,12 +28,15 @@ from gtfs.feed.model import (
     feed_summary,
 )
 from gtfs.feed.read import read_feed
+from gtfs.limits import DEFAULT_LIMITS, FeedLimits
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "Agency",
     "BoolArray",
     "FareRule",
     "FeedData",
+    "FeedLimits",
     "Int8Array",
     "Int32Array",
     "Route",

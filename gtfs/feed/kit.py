@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import math
 import re
 import warnings
@@ -17,7 +16,6 @@ import zlib
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any, NoReturn
 
-import gtfs_kit
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -237,19 +235,43 @@ def _pandas_reading(source: Source, tables: Iterable[str]) -> Iterator[None]:
             raise InvalidInput(f"{source.kit_path.name}: unreadable feed ({exc})") from None
 
 
+# gtfs-kit's read_feed options (gtfs_kit.feed._read_feed_from_path); it opens the files
+# itself, which cannot be bounded, so we read each file as it does, through Source.open.
+_KIT_OPTIONS: dict[str, Any] = {
+    "na_values": ["", " ", "nan", "NaN", "null"],
+    "keep_default_na": True,
+    "dtype_backend": "numpy_nullable",
+    "encoding": "utf-8-sig",
+}
+
+
 def read_tables(source: Source) -> dict[str, Table]:
     """Every standard file gtfs-kit knows, as tables; absent and row-less files are left out."""
+    frames: dict[str, Any] = {}
     with _pandas_reading(source, gtfs_kit_constants.DTYPES):
-        kit = gtfs_kit.read_feed(source.kit_path, dist_units="km")
+        for table in gtfs_kit_constants.DTYPES:
+            frame = _kit_read(source, table)
+            if frame is not None:
+                frames[table] = frame
     tables: dict[str, Table] = {}
-    for table in gtfs_kit_constants.DTYPES:
-        frame = getattr(kit, table)
-        if frame is None:
-            continue
+    for table, frame in frames.items():
         if _needs_own_read(source, table, frame):
             frame = _read_own(source, table)
         tables[table] = Table(source, table, frame)
     return tables
+
+
+def _kit_read(source: Source, table: str) -> Any:
+    """One file read exactly as gtfs-kit's read_feed reads it (None when empty or absent)."""
+    name = f"{table}.txt"
+    if not source.has(name) or not source.size(name):
+        return None
+    with source.open(name) as stream:
+        frame = pd.read_csv(stream, dtype=gtfs_kit_constants.DTYPES[table], **_KIT_OPTIONS)
+    if frame.empty:
+        return None
+    frame.columns = [column.strip() for column in frame.columns]
+    return frame
 
 
 def _needs_own_read(source: Source, table: str, frame: Any) -> bool:
@@ -274,15 +296,13 @@ def _pandas_read(source: Source, table: str) -> Any:
     name = f"{table}.txt"
     dtypes = {**gtfs_kit_constants.DTYPES[table], **UNTYPED_COLUMNS.get(table, {})}
     header = source.header(name)
-    frame = pd.read_csv(
-        io.BytesIO(source.read_bytes(name)),
-        dtype={raw: dtypes[raw.strip()] for raw in header if raw.strip() in dtypes},
-        index_col=False,
-        na_values=["", " ", "nan", "NaN", "null"],
-        keep_default_na=True,
-        dtype_backend="numpy_nullable",
-        encoding="utf-8-sig",
-    )
+    with source.open(name) as stream:
+        frame = pd.read_csv(
+            stream,
+            dtype={raw: dtypes[raw.strip()] for raw in header if raw.strip() in dtypes},
+            index_col=False,
+            **_KIT_OPTIONS,
+        )
     frame.columns = [str(column).strip() for column in frame.columns]
     return frame
 

@@ -21,6 +21,7 @@ from gtfs.feed.tables import (
     read_trips,
 )
 from gtfs.feed.translations import Translations
+from gtfs.limits import DEFAULT_LIMITS, FeedLimits
 from maas.errors import InvalidInput
 
 _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -38,13 +39,14 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def read_feed(path: Path) -> FeedData:
+def read_feed(path: Path, limits: FeedLimits = DEFAULT_LIMITS) -> FeedData:
     """Read a GTFS / GTFS-JP zip or folder into :class:`FeedData`.
 
     Raises :class:`maas.errors.InvalidInput` naming file, line and column for what is broken;
     what real feeds do and is merely untidy is tolerated and reported in ``FeedData.warnings``.
+    ``limits`` bound what may be read (sizes, lines, rows): see :mod:`gtfs.limits`.
     """
-    source = Source(path)
+    source = Source(path, limits)
     for name in REQUIRED_FILES:
         if not source.has(name):
             raise InvalidInput(f"{name}: required file is missing")

@@ -7,12 +7,25 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from gtfs_kit import constants as gtfs_kit_constants
 
+from gtfs.limits import (
+    CHUNK,
+    DEFAULT_LIMITS,
+    Budget,
+    FeedLimits,
+    LimitedReader,
+    check_archive,
+    check_folder_file,
+    drain,
+    over,
+    utf8_lines,
+)
 from maas.errors import FieldError, InvalidInput
 
 REQUIRED_FILES = ("agency.txt", "stops.txt", "routes.txt", "trips.txt", "stop_times.txt")
@@ -36,14 +49,22 @@ def is_blank_row(row: list[str]) -> bool:
 
 
 class Source:
-    """The files of a feed zip or folder, by base name (zips may nest them one folder deep)."""
+    """The files of a feed zip or folder, by base name (zips may nest them one folder deep).
 
-    def __init__(self, path: Path) -> None:
+    Every file is read through :mod:`gtfs.limits`: the zip's headers (or the folder's sizes)
+    are checked first, and the first time a file is opened it is streamed once, counting its
+    bytes, lines and line lengths, before anything parses it.
+    """
+
+    def __init__(self, path: Path, limits: FeedLimits = DEFAULT_LIMITS) -> None:
         if not path.exists():
             raise InvalidInput(f"{path}: no such file or folder")
         self.kit_path = path
+        self.limits = limits
         self._dir: Path | None = None
         self._members: dict[str, str] = {}
+        self._sizes: dict[str, int] = {}
+        self._measured: set[str] = set()
         self._line_maps: dict[str, tuple[int, list[int]]] = {}
         if path.is_dir():
             root = path
@@ -52,64 +73,90 @@ class Source:
                 if len(children) == 1:
                     root = children[0]
             self._dir = self.kit_path = root
-            self._members = {c.name: c.name for c in root.iterdir() if c.is_file()}
+            for child in root.iterdir():
+                if child.is_file():
+                    self._members[child.name] = child.name
+                    self._sizes[child.name] = check_folder_file(child, limits)
+            total = sum(self._sizes.values())
+            if total > limits.max_total_bytes:
+                raise over(root.name, f"{total:,} bytes in all", limits.max_total_bytes,
+                           "max_total_bytes")
         elif zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                members = [i.filename for i in archive.infolist() if not i.is_dir()]
+            with self._damage():
+                members = {i.filename: i.file_size for i in check_archive(path, limits)}
             # shallowest first, so a root file wins over a nested copy
             for member in sorted(members, key=lambda m: m.count("/"), reverse=True):
                 parts = PurePosixPath(member).parts
                 if len(parts) <= 2 and not parts[0].startswith("__MACOSX"):
                     self._members[parts[-1]] = member
+                    self._sizes[parts[-1]] = members[member]
             self._zip_path = path
         else:
             raise InvalidInput(f"{path}: neither a GTFS zip nor a folder")
+        self._budget = Budget(limits, self.kit_path.name)
 
     def has(self, name: str) -> bool:
         """True when the feed contains ``name``."""
         return name in self._members
 
-    def read_bytes(self, name: str) -> bytes:
-        """The raw content of ``name``."""
-        if self._dir is not None:
-            return (self._dir / name).read_bytes()
-        with zipfile.ZipFile(self._zip_path) as archive:
-            return archive.read(self._members[name])
+    def size(self, name: str) -> int:
+        """The size of ``name`` as the folder or the zip's header gives it."""
+        return self._sizes[name]
 
     @contextlib.contextmanager
-    def _stream(self, name: str) -> Iterator[IO[bytes]]:
-        if self._dir is not None:
-            with (self._dir / name).open("rb") as stream:
-                yield stream
-        else:
-            with zipfile.ZipFile(self._zip_path) as archive, archive.open(
-                self._members[name]
-            ) as stream:
-                yield stream
-
-    def text(self, name: str) -> str:
-        """``name`` decoded as UTF-8 (a byte-order mark dropped); bad bytes name their line."""
-        data = self.read_bytes(name)
+    def _damage(self) -> Iterator[None]:
         try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise InvalidInput(
-                f"{name} line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x})"
-            ) from None
+            yield
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise InvalidInput(f"{self.kit_path.name}: damaged zip archive ({exc})") from None
+
+    @contextlib.contextmanager
+    def _raw(self, name: str) -> Iterator[IO[bytes]]:
+        with self._damage():
+            if self._dir is not None:
+                with (self._dir / name).open("rb") as stream:
+                    yield stream
+            else:
+                with zipfile.ZipFile(self._zip_path) as archive, archive.open(
+                    self._members[name]
+                ) as stream:
+                    yield stream
+
+    @contextlib.contextmanager
+    def open(self, name: str) -> Iterator[IO[bytes]]:
+        """``name`` as a buffered binary stream, within the limits.
+
+        The first open measures the whole file (bytes, lines, line lengths, the feed's total)
+        chunk by chunk, so an oversized file is refused before a parser holds any of it.
+        """
+        if name not in self._measured:
+            with self._raw(name) as raw:
+                drain(LimitedReader(raw, name, self.limits, budget=self._budget))
+            self._measured.add(name)
+        with self._raw(name) as raw:
+            # measured: the lines are known to fit; the bytes are counted again (in case the
+            # file changed under us)
+            yield io.BufferedReader(LimitedReader(raw, name, self.limits, text=False), CHUNK)
 
     def rows(self, name: str) -> Iterator[tuple[int, list[str]]]:
-        """Non-blank CSV rows with the physical line each starts on (the header included)."""
-        reader = csv.reader(io.StringIO(self.text(name), newline=""))
-        start = 1
-        for row in reader:
-            if not is_blank_row(row):
-                yield start, row
-            start = reader.line_num + 1
+        """Non-blank CSV rows with the physical line each starts on (the header included).
+
+        Streamed; bytes that are not UTF-8 fail naming their line.
+        """
+        with self.open(name) as stream:
+            reader = csv.reader(utf8_lines(stream, name))
+            start = 1
+            try:
+                for row in reader:
+                    if not is_blank_row(row):
+                        yield start, row
+                    start = reader.line_num + 1
+            except csv.Error as exc:
+                raise InvalidInput(f"{name} line {reader.line_num}: {exc}") from None
 
     def header(self, name: str) -> list[str]:
         """The column names of ``name`` as written (not stripped); reads only the first lines."""
-        with self._stream(name) as stream:
+        with self.open(name) as stream:
             text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
             return next((row for row in csv.reader(text) if not is_blank_row(row)), [])
 
