@@ -120,7 +120,9 @@ class FeedFiles:
         for name in self.names():
             content = hashlib.sha256()
             with self._open(name) as raw:
-                stream = LimitedReader(raw, name, self.limits, text=False, budget=self._budget)
+                # text files are measured by line too: a single-line bomb stops at once
+                stream = LimitedReader(raw, name, self.limits, text=name.endswith(".txt"),
+                                       budget=self._budget)
                 while chunk := stream.read(CHUNK):
                     content.update(chunk)
             digest.update(name.encode() + b"\0" + content.digest())
