@@ -22,6 +22,7 @@ import http.client
 import ipaddress
 import socket
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import IO, Any
@@ -125,6 +126,7 @@ def _opener(url: str, allow_private: bool) -> urllib.request.OpenerDirector:
                              msg: str, headers: Any, newurl: str
                              ) -> urllib.request.Request | None:
             if urlsplit(newurl).scheme not in ("http", "https"):
+                fp.close()
                 raise InvalidInput(f"{url}: refused: redirected to {newurl} (only http(s))")
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
@@ -151,7 +153,7 @@ def fetch(url: str, limits: FeedLimits, max_bytes: int, field: str,
             length = response.headers.get("Content-Length", "")
             if length.isdigit() and int(length) > max_bytes:
                 raise over(url, f"{int(length):,} bytes (Content-Length)", max_bytes, field)
-            while chunk := response.read(CHUNK):
+            while chunk := response.read1(CHUNK):  # what has arrived, so time is checked
                 size += len(chunk)
                 if size > max_bytes:
                     raise over(url, f"more than {max_bytes:,} bytes", max_bytes, field)
@@ -163,6 +165,8 @@ def fetch(url: str, limits: FeedLimits, max_bytes: int, field: str,
                 else:
                     sink.write(chunk)
     except (OSError, http.client.HTTPException, ValueError) as exc:
+        if isinstance(exc, urllib.error.HTTPError):
+            exc.close()  # it holds the response, and with it the socket
         raise InvalidInput(f"{url}: download failed ({exc})") from None
     return b"".join(parts)
 
