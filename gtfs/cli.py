@@ -8,6 +8,7 @@ import click
 
 from gtfs import services
 from gtfs.gbfs import Availability
+from gtfs.limits import FeedLimits
 from gtfs.network import PASS_COVERAGE, networks_of
 from maas.core.cli import MaasGroup, emit, json_option, progress
 from maas.core.clistate import CliState, pass_state
@@ -35,7 +36,8 @@ def gbfs_import(state: CliState, source: str, name: str | None, as_json: bool) -
     by the servers."""
     runtime = state.runtime()
     with state.session() as session:
-        result = services.import_gbfs(session, source, name, runtime.clock)
+        result = services.import_gbfs(session, source, name, runtime.clock,
+                                      FeedLimits.from_settings(runtime.settings))
         stations = services.bike_stations(session, networks_of(runtime), runtime.clock(),
                                           _availability(state), system=result.feed.name)
     feed = result.feed
@@ -65,7 +67,8 @@ def import_command(state: CliState, source: str, name: str | None, as_json: bool
     runtime = state.runtime()
     with progress(1, f"reading and compiling {source}", quiet=as_json) as step, \
             state.session() as session:
-        result = services.import_gtfs(session, networks_of(runtime), source, name, runtime.clock)
+        result = services.import_gtfs(session, networks_of(runtime), source, name, runtime.clock,
+                                      FeedLimits.from_settings(runtime.settings))
         step("done")
     feed = result.feed
     document = {"name": feed.name, "version": feed.version, "new": result.created,

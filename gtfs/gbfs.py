@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import math
-import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from gtfs import fetch
+from gtfs.limits import DEFAULT_LIMITS, FeedLimits, read_json_file
 from gtfs.timetable import DETOUR
 from maas.core.errors import InvalidInput
 
@@ -124,13 +124,14 @@ class BikeSystem:
 Reader = Callable[[str], Any]  # feed name -> parsed JSON (None when the system lacks it)
 
 
-def read_folder(path: Path) -> tuple[str, Reader]:
+def read_folder(path: Path, limits: FeedLimits = DEFAULT_LIMITS) -> tuple[str, Reader]:
     """A reader of a snapshot folder: ``NAME.json`` files (or what ``gbfs.json`` names)."""
     if not path.is_dir():
         raise InvalidInput(f"{path}: not a folder of GBFS files")
     urls: dict[str, str] = {}
     if (path / "gbfs.json").is_file():
-        urls = discover(_load(path / "gbfs.json", f"{path}/gbfs.json"), f"{path}/gbfs.json")
+        urls = discover(_load(path / "gbfs.json", f"{path}/gbfs.json", limits),
+                        f"{path}/gbfs.json")
 
     def read(name: str) -> Any:
         candidates = [path / f"{name}.json"]
@@ -138,54 +139,44 @@ def read_folder(path: Path) -> tuple[str, Reader]:
             candidates.insert(0, path / Path(urlsplit(urls[name]).path).name)
         for candidate in candidates:
             if candidate.is_file():
-                return _load(candidate, f"{path}/{candidate.name}")
+                return _load(candidate, f"{path}/{candidate.name}", limits)
         return None
 
     return str(path), read
 
 
-def read_url(url: str, timeout: float = 30) -> tuple[str, Reader]:
-    """A reader of a live system: ``gbfs.json`` (or a 3.0 ``manifest.json``) first."""
-    document = fetch_json(url, timeout)
+def read_url(url: str, limits: FeedLimits = DEFAULT_LIMITS) -> tuple[str, Reader]:
+    """A reader of a live system: ``gbfs.json`` (or a 3.0 ``manifest.json``) first.
+
+    Every URL, the ones the discovery file lists included, goes through :func:`gtfs.fetch.fetch`
+    (public addresses only unless allowed, bounded in size and time).
+    """
+    document = fetch_json(url, limits)
     if "datasets" in (document.get("data") or {}):  # 3.0 manifest: the first system
         try:
             dataset = document["data"]["datasets"][0]
             url = urljoin(url, dataset["versions"][-1]["url"])
         except (KeyError, IndexError, TypeError):
             raise InvalidInput(f"{url}: data.datasets[0].versions[].url is missing") from None
-        document = fetch_json(url, timeout)
+        document = fetch_json(url, limits)
     urls = discover(document, url)
 
     def read(name: str) -> Any:
-        return fetch_json(urljoin(url, urls[name]), timeout) if name in urls else None
+        return fetch_json(urljoin(url, urls[name]), limits) if name in urls else None
 
     return url, read
 
 
-def fetch_json(url: str, timeout: float = 30) -> Any:
-    """GET ``url`` and parse it; failures name the URL."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise InvalidInput(f"{url}: only http(s) URLs can be fetched")
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s)
-            data = response.read()
-    except OSError as exc:
-        raise InvalidInput(f"{url}: download failed ({exc})") from None
-    return _parse(data, url)
+def fetch_json(url: str, limits: FeedLimits = DEFAULT_LIMITS) -> Any:
+    """GET ``url`` and parse it as a JSON object; failures name the URL."""
+    return _object(fetch.fetch_json(url, limits), url)
 
 
-def _load(path: Path, where: str) -> Any:
-    return _parse(path.read_bytes(), where)
+def _load(path: Path, where: str, limits: FeedLimits) -> Any:
+    return _object(read_json_file(path, where, limits), where)
 
 
-def _parse(data: bytes, where: str) -> Any:
-    try:
-        document = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{where}: not UTF-8 text ({exc.reason})") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: "
-                           f"{exc.msg}") from None
+def _object(document: Any, where: str) -> Any:
     if not isinstance(document, dict):
         raise InvalidInput(f"{where}: expected a JSON object")
     return document

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from gtfs.limits import DEFAULT_LIMITS, FeedLimits
 from gtfs.models import FeedSnapshot
 from gtfs.services import import_gbfs
 from maas.core.clock import Clock
@@ -33,9 +34,10 @@ class GbfsPoller:
 
     MIN_INTERVAL = 5
 
-    def __init__(self, sessions: Callable[[], Session], name: str, url: str, clock: Clock
-                 ) -> None:
+    def __init__(self, sessions: Callable[[], Session], name: str, url: str, clock: Clock,
+                 limits: FeedLimits = DEFAULT_LIMITS) -> None:
         self.sessions = sessions
+        self.limits = limits
         self.name = name
         self.url = url
         self.clock = clock
@@ -62,7 +64,7 @@ class GbfsPoller:
                 if getattr(claimed, "rowcount", 1) != 1:
                     return False
             try:
-                import_gbfs(session, self.url, self.name, self.clock)
+                import_gbfs(session, self.url, self.name, self.clock, self.limits)
             except InvalidInput as exc:
                 self.last_error = exc.detail
                 log.warning("GBFS poll of %s failed, previous snapshot kept: %s", self.url,
@@ -101,14 +103,15 @@ def live_gbfs_feeds(session: Session) -> dict[str, str]:
 
 
 def start_pollers(sessions: Callable[[], Session], clock: Clock,
-                  running: dict[str, GbfsPoller]) -> list[str]:
+                  running: dict[str, GbfsPoller], limits: FeedLimits = DEFAULT_LIMITS
+                  ) -> list[str]:
     """Start a poller thread for each live GBFS feed not in ``running``; the names started."""
     with sessions() as session:
         feeds = live_gbfs_feeds(session)
     started = []
     for name, url in sorted(feeds.items()):
         if name not in running:
-            running[name] = poller = GbfsPoller(sessions, name, url, clock)
+            running[name] = poller = GbfsPoller(sessions, name, url, clock, limits)
             poller.start()
             started.append(name)
     return started

@@ -7,27 +7,38 @@ so a failed load leaves the previous version serving.
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
-import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gtfs import gbfs, multimodal, ondemand
+from gtfs import fetch, gbfs, multimodal, ondemand
 from gtfs.events import PlanAnswered
 from gtfs.itinerary import PlanOut, plan_document
+from gtfs.limits import (
+    CHUNK,
+    DEFAULT_LIMITS,
+    Budget,
+    FeedLimits,
+    LimitedReader,
+    check_archive,
+    check_folder_file,
+    over,
+    parse_json,
+    read_bounded,
+)
 from gtfs.mobility import Mobility
 from gtfs.models import Feed, FeedSnapshot, Operator
 from gtfs.network import NetworkStore
@@ -52,61 +63,84 @@ class LoadResult:
 
 
 class FeedFiles:
-    """Read-only access to the files of a feed folder or zip, by base name."""
+    """Read-only access to the files of a feed folder or zip, by base name, within ``limits``.
 
-    def __init__(self, path: Path) -> None:
+    Sizes are checked against the folder's listing or the zip's headers first, and counted
+    again while the files are streamed (for the version hash or a JSON file).
+    """
+
+    def __init__(self, path: Path, limits: FeedLimits = DEFAULT_LIMITS) -> None:
         if not path.exists():
             raise InvalidInput(f"{path}: no such file or folder")
         self.path = path
-        self._files: dict[str, bytes] = {}
+        self.limits = limits
+        self._folder: dict[str, Path] = {}
+        self._zip: dict[str, zipfile.ZipInfo] = {}
         if path.is_dir():
+            total = 0
             for child in sorted(path.iterdir()):
                 if child.is_file() and not child.name.startswith("."):
-                    self._files[child.name] = child.read_bytes()
+                    total += check_folder_file(child, limits)
+                    self._folder[child.name] = child
+            if total > limits.max_total_bytes:
+                raise over(path.name, f"{total:,} bytes in all", limits.max_total_bytes,
+                           "max_total_bytes")
         elif zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                for info in archive.infolist():
-                    if not info.is_dir():
-                        # some publishers nest the files one folder deep
-                        self._files[Path(info.filename).name] = archive.read(info)
+            with self._damage():
+                for info in check_archive(path, limits):
+                    # some publishers nest the files one folder deep
+                    self._zip[Path(info.filename).name] = info
         else:
             raise InvalidInput(f"{path}: neither a folder nor a zip archive")
+        self._budget = Budget(limits, path.name)
+
+    @contextlib.contextmanager
+    def _damage(self) -> Iterator[None]:
+        try:
+            yield
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise InvalidInput(f"{self.path.name}: damaged zip archive ({exc})") from None
+
+    @contextlib.contextmanager
+    def _open(self, name: str) -> Iterator[IO[bytes]]:
+        with self._damage():
+            if name in self._folder:
+                with self._folder[name].open("rb") as stream:
+                    yield stream
+            else:
+                with zipfile.ZipFile(self.path) as archive, archive.open(self._zip[name]) as stream:
+                    yield stream
+
+    def names(self) -> list[str]:
+        """The files, by base name, sorted."""
+        return sorted({*self._folder, *self._zip})
 
     def version(self) -> str:
-        """SHA-256 over the names and contents of every file."""
+        """SHA-256 over the names and contents of every file (streamed, within the limits)."""
         digest = hashlib.sha256()
-        for name in sorted(self._files):
-            digest.update(name.encode() + b"\0" + hashlib.sha256(self._files[name]).digest())
+        for name in self.names():
+            content = hashlib.sha256()
+            with self._open(name) as raw:
+                # text files are measured by line too: a single-line bomb stops at once
+                stream = LimitedReader(raw, name, self.limits, text=name.endswith(".txt"),
+                                       budget=self._budget)
+                while chunk := stream.read(CHUNK):
+                    content.update(chunk)
+            digest.update(name.encode() + b"\0" + content.digest())
         return digest.hexdigest()
 
     def has(self, name: str) -> bool:
         """True when the feed contains ``name``."""
-        return name in self._files
-
-    def text(self, name: str) -> str:
-        """The file decoded as UTF-8 (a byte-order mark is dropped)."""
-        if name not in self._files:
-            raise InvalidInput(f"{self.path}: required file {name} is missing")
-        try:
-            return self._files[name].decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"{self.path}/{name}: not UTF-8 text ({exc.reason})") from None
-
-    def rows(self, name: str) -> Iterator[dict[str, str]]:
-        """CSV rows as dicts with stripped keys and values."""
-        reader = csv.DictReader(io.StringIO(self.text(name)))
-        for row in reader:
-            yield {(key or "").strip(): (value or "").strip() for key, value in row.items()}
+        return name in self._folder or name in self._zip
 
     def json(self, name: str) -> Any:
-        """The file parsed as JSON (errors name file, line and column)."""
-        try:
-            return json.loads(self.text(name))
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(
-                f"{self.path}/{name}: invalid JSON at line {exc.lineno} column {exc.colno}: "
-                f"{exc.msg}"
-            ) from None
+        """The file parsed as JSON within the JSON limits (errors name file, line and column)."""
+        if not self.has(name):
+            raise InvalidInput(f"{self.path}: required file {name} is missing")
+        where = f"{self.path}/{name}"
+        with self._open(name) as stream:
+            data = read_bounded(stream, where, self.limits.max_json_bytes, "max_json_bytes")
+        return parse_json(data, where, self.limits)
 
 
 def _source_name(source: str) -> str:
@@ -117,18 +151,19 @@ def _source_name(source: str) -> str:
 
 
 def import_gbfs(session: Session, source: str, name: str | None, clock: Clock,
-                timeout: float = 30) -> LoadResult:
+                limits: FeedLimits = DEFAULT_LIMITS) -> LoadResult:
     """Import a GBFS system from a snapshot folder or a live URL (``gbfs.json``/manifest).
 
     Every file is read and checked first; only then are the system's feed version (its
     stations, plans and vehicle types) and its snapshot (with station status) replaced, in one
-    transaction. A bad file leaves the previous snapshot serving.
+    transaction. A bad file leaves the previous snapshot serving. ``limits`` bound what is
+    read and fetched (see :mod:`gtfs.limits`, :mod:`gtfs.fetch`).
     """
     name = name or _source_name(source)
     if urlsplit(source).scheme in ("http", "https"):
-        where, read = gbfs.read_url(source, timeout)
+        where, read = gbfs.read_url(source, limits)
     else:
-        where, read = gbfs.read_folder(Path(source))
+        where, read = gbfs.read_folder(Path(source), limits)
     system = gbfs.read_system(where, read, default_id=name)
     return store_bikes(session, name, source, system, clock)
 
@@ -159,9 +194,10 @@ def store_bikes(session: Session, name: str, source: str, system: gbfs.BikeSyste
                     snapshot=snapshot)
 
 
-def load_ondemand(session: Session, name: str, path: Path, clock: Clock) -> LoadResult:
+def load_ondemand(session: Session, name: str, path: Path, clock: Clock,
+                  limits: FeedLimits = DEFAULT_LIMITS) -> LoadResult:
     """Load an on-demand service file (``services.json``) and make it active."""
-    files = FeedFiles(path)
+    files = FeedFiles(path, limits)
     document = files.json("services.json")
     services = ondemand.read_services(document, f"{files.path}/services.json")
     operators: dict[str, Operator] = {}
@@ -189,12 +225,13 @@ def _existing(session: Session, kind: str, name: str, version: str) -> Feed | No
     ).one_or_none()
 
 
-def load_feed(session: Session, kind: str, name: str, path: Path, clock: Clock) -> LoadResult:
+def load_feed(session: Session, kind: str, name: str, path: Path, clock: Clock,
+              limits: FeedLimits = DEFAULT_LIMITS) -> LoadResult:
     """Load a GBFS snapshot folder or an on-demand service folder and make it active."""
     if kind == "gbfs":
-        return import_gbfs(session, str(path), name, clock)
+        return import_gbfs(session, str(path), name, clock, limits)
     if kind == "ondemand":
-        return load_ondemand(session, name, path, clock)
+        return load_ondemand(session, name, path, clock, limits)
     raise InvalidInput(f"unknown feed kind {kind!r} (expected gbfs or ondemand)")
 
 
@@ -245,17 +282,20 @@ def list_operators(session: Session, mode: str | None = None) -> list[Operator]:
     return [operator for operator in operators if mode is None or mode in operator.modes]
 
 
-def _fetch(source: str, folder: Path) -> Path:
-    """A local path for ``source``: a path as given, or an http(s) URL downloaded to ``folder``."""
+def _fetch(source: str, folder: Path, limits: FeedLimits) -> Path:
+    """A local path for ``source``: a path as given, or an http(s) URL downloaded to ``folder``
+    (streamed to disk within the archive size and fetch time limits)."""
     parts = urlsplit(source)
     if parts.scheme in ("http", "https"):
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / (Path(parts.path).name or "feed.zip")
+        partial = target.with_name(target.name + ".part")
         try:
-            with urllib.request.urlopen(source, timeout=60) as response:  # noqa: S310 - http(s) only
-                target.write_bytes(response.read())
-        except OSError as exc:
-            raise InvalidInput(f"{source}: download failed ({exc})") from None
+            with partial.open("wb") as sink:
+                fetch.fetch(source, limits, limits.max_archive_bytes, "max_archive_bytes", sink)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
         return target
     if parts.scheme not in ("", "file"):
         raise InvalidInput(f"{source}: only paths and http(s) URLs can be imported")
@@ -263,13 +303,14 @@ def _fetch(source: str, folder: Path) -> Path:
 
 
 def import_gtfs(session: Session, store: NetworkStore, source: str, name: str | None,
-                clock: Clock) -> LoadResult:
+                clock: Clock, limits: FeedLimits = DEFAULT_LIMITS) -> LoadResult:
     """Import a GTFS/GTFS-JP feed: read and check it, compile the network, then activate it.
 
     Nothing changes when reading or compiling fails: the previous version keeps serving.
+    ``limits`` bound the download and every file read (see :mod:`gtfs.limits`).
     """
-    path = _fetch(source, store.home / "downloads")
-    files = FeedFiles(path)
+    path = _fetch(source, store.home / "downloads", limits)
+    files = FeedFiles(path, limits)
     version = files.version()
     name = name or path.stem
     existing = _existing(session, "gtfs", name, version)
@@ -279,7 +320,7 @@ def import_gtfs(session: Session, store: NetworkStore, source: str, name: str | 
         return LoadResult(existing, created=False)
     from gtfs.feed import feed_summary, read_feed  # pandas and gtfs-kit: imports only
 
-    feed = read_feed(path)
+    feed = read_feed(path, limits)
     store.store_source(path, version)
     others = session.execute(
         select(Feed.name, Feed.version)

@@ -30,13 +30,16 @@ PARENT_CHECK_SECONDS = 2.0
 @pass_state
 def worker(state: CliState, once: bool, exit_with_parent: bool, as_json: bool) -> None:
     """Keep live feeds current until stopped (SIGTERM or Ctrl-C)."""
+    from gtfs.limits import FeedLimits
     from gtfs.poller import GbfsPoller, live_gbfs_feeds, start_pollers
 
     runtime = state.runtime()
+    limits = FeedLimits.from_settings(runtime.settings)
     if once:
         with runtime.sessions() as session:
             feeds = live_gbfs_feeds(session)
-        polled = {name: GbfsPoller(runtime.sessions, name, url, runtime.clock).poll_once()
+        polled = {name: GbfsPoller(runtime.sessions, name, url, runtime.clock,
+                                     limits).poll_once()
                   for name, url in sorted(feeds.items())}
         emit(as_json, {"gbfs": polled},
              "\n".join(f"gbfs {name}: {'fetched' if done else 'fresh or failed'}"
@@ -54,7 +57,7 @@ def worker(state: CliState, once: bool, exit_with_parent: bool, as_json: bool) -
     rescan_at = 0.0
     while not stop.is_set():
         if time.monotonic() >= rescan_at:
-            for name in start_pollers(runtime.sessions, runtime.clock, running):
+            for name in start_pollers(runtime.sessions, runtime.clock, running, limits):
                 click.echo(f"polling gbfs {name}", err=True)
             rescan_at = time.monotonic() + RESCAN_SECONDS
         if exit_with_parent and os.getppid() != parent:

@@ -160,9 +160,10 @@ def app(
 ) -> Iterator[Flask]:
     """The application on the test database; every request's session joins the test
     transaction, and statistics subscribe to the test sessions' bus as they do in a server."""
+    # allow_private_urls: the tests serve their feeds on 127.0.0.1 (MAAS_ALLOW_PRIVATE_URLS)
     app = create_app(
         {"env": "test", "home": shared_home, "database_url": database_url,
-         "clock": fixed_clock}
+         "clock": fixed_clock, "allow_private_urls": True}
     )
     state = app.extensions["maas"]
     app.extensions["maas"] = dataclasses.replace(state, sessions=sessions, events=events)

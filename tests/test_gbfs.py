@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from gtfs import gbfs
+from gtfs.limits import FeedLimits
 from gtfs.models import FeedSnapshot
 from gtfs.network import NetworkStore
 from gtfs.poller import GbfsPoller
@@ -30,6 +31,8 @@ from tests.conftest import FIXED_NOW, SHARED_DATA, Runner, fixed_clock
 
 MACHINORI = SHARED_DATA / "machinori-stations-2024"
 TOKYO = SHARED_DATA / "docomo-tokyo-gbfs-2022"
+# the tests serve their systems on 127.0.0.1: fetching private addresses must be allowed
+LOCAL = FeedLimits(allow_private_urls=True)
 PLAN = gbfs.PricingPlan("p", "1回会員", "JPY", 0, (gbfs.PerMinute(0, 165, 30),), 2200)
 
 
@@ -230,10 +233,10 @@ def _bump(folder: Path, station: int, bikes: int, seconds: int) -> None:
 def test_a_url_is_imported_then_polled_by_its_ttl(served: str, demo_gbfs: Path,
                                                   sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
-        result = import_gbfs(session, served, "live", fixed_clock)
+        result = import_gbfs(session, served, "live", fixed_clock, LOCAL)
         assert result.feed.source == served
     now = [FIXED_NOW]
-    poller = GbfsPoller(sessions, "live", served, lambda: now[0])
+    poller = GbfsPoller(sessions, "live", served, lambda: now[0], LOCAL)
     assert not poller.poll_once()  # fetched just now: within the ttl
     _bump(demo_gbfs, 0, 0, 61)
     now[0] += dt.timedelta(seconds=61)
@@ -257,7 +260,7 @@ def test_a_url_is_imported_then_polled_by_its_ttl(served: str, demo_gbfs: Path,
 
 def test_reads_start_no_pollers_and_maas_worker_polls(
         served: str, demo_gbfs: Path, runner: Runner, db_session: Session) -> None:
-    import_gbfs(db_session, served, "live", fixed_clock)
+    import_gbfs(db_session, served, "live", fixed_clock, FeedLimits(allow_private_urls=True))
     before = {thread.name for thread in threading.enumerate()}
     stations = runner.app.test_client().get("/api/v1/bikes/stations")
     assert stations.status_code == 200
@@ -279,8 +282,8 @@ def test_polling_runs_in_the_background(served: str, demo_gbfs: Path, tmp_path: 
     path.write_text(json.dumps(document), encoding="utf-8")
     clock = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
     with sessions() as session:
-        import_gbfs(session, served, "live", clock)
-    poller = GbfsPoller(sessions, "live", served, clock)
+        import_gbfs(session, served, "live", clock, LOCAL)
+    poller = GbfsPoller(sessions, "live", served, clock, LOCAL)
     poller.MIN_INTERVAL = 0
     _bump(demo_gbfs, 0, 0, 30)
     poller.start()
@@ -339,10 +342,10 @@ def test_a_gbfs_3_manifest_leads_to_its_first_system(served: str, demo_gbfs: Pat
         "data": {"datasets": [{"system_id": "machinori", "versions": [
             {"version": "2.3", "url": "gbfs.json"}]}]}}})
     manifest = served.replace("gbfs.json", "manifest.json")
-    result = import_gbfs(db_session, manifest, None, fixed_clock)
+    result = import_gbfs(db_session, manifest, None, fixed_clock, LOCAL)
     assert result.feed.name == "127.0.0.1"
     assert result.feed.summary["system_id"] == "machinori"
     assert result.feed.summary["stations"] == 18
     write(demo_gbfs, {"manifest.json": {"data": {"datasets": []}}})
     with pytest.raises(InvalidInput, match=r"data\.datasets\[0\]\.versions\[\]\.url"):
-        import_gbfs(db_session, manifest, None, fixed_clock)
+        import_gbfs(db_session, manifest, None, fixed_clock, LOCAL)

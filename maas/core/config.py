@@ -49,6 +49,16 @@ class Settings:
     stats_min_passes: int = 5
     apportion_base_share: float = 0.2
     apportion_weights: tuple[tuple[str, float], ...] = ()
+    # feed imports (gtfs.limits.FeedLimits has the same defaults): fetch private addresses?
+    allow_private_urls: bool = False
+    feed_max_archive_bytes: int = 256 * 2**20
+    feed_max_file_bytes: int = 512 * 2**20
+    feed_max_total_bytes: int = 2**30
+    feed_max_line_bytes: int = 64 * 2**10
+    feed_max_rows: int = 5_000_000
+    feed_max_json_bytes: int = 32 * 2**20
+    feed_max_json_depth: int = 64
+    feed_fetch_seconds: int = 120
 
     @property
     def database(self) -> URL:
@@ -79,6 +89,22 @@ ENV_VARS: dict[str, str] = {
     "MAAS_STATS_MIN_PASSES": "stats_min_passes",
     "MAAS_APPORTION_BASE_SHARE": "apportion_base_share",
     "MAAS_APPORTION_WEIGHTS": "apportion_weights",
+    "MAAS_ALLOW_PRIVATE_URLS": "allow_private_urls",
+    "MAAS_FEED_MAX_ARCHIVE_BYTES": "feed_max_archive_bytes",
+    "MAAS_FEED_MAX_FILE_BYTES": "feed_max_file_bytes",
+    "MAAS_FEED_MAX_TOTAL_BYTES": "feed_max_total_bytes",
+    "MAAS_FEED_MAX_LINE_BYTES": "feed_max_line_bytes",
+    "MAAS_FEED_MAX_ROWS": "feed_max_rows",
+    "MAAS_FEED_MAX_JSON_BYTES": "feed_max_json_bytes",
+    "MAAS_FEED_MAX_JSON_DEPTH": "feed_max_json_depth",
+    "MAAS_FEED_FETCH_SECONDS": "feed_fetch_seconds",
+}
+# the feed import limits: field -> (lowest, highest) accepted
+_FEED_LIMITS = {
+    "feed_max_archive_bytes": (1, 2**40), "feed_max_file_bytes": (1, 2**40),
+    "feed_max_total_bytes": (1, 2**40), "feed_max_line_bytes": (1, 2**30),
+    "feed_max_rows": (1, 2**40), "feed_max_json_bytes": (1, 2**40),
+    "feed_max_json_depth": (1, 10_000), "feed_fetch_seconds": (1, 86_400),
 }
 _FIELD_TO_VAR = {field: var for var, field in ENV_VARS.items()}
 
@@ -197,7 +223,25 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         stats_min_passes=stats_min_passes,
         apportion_base_share=base_share,
         apportion_weights=weights,
+        allow_private_urls=_flag(raw, "allow_private_urls"),
+        **{field: _int(raw, field, _DEFAULTS[field], low, high, f"a number ({low}-{high})")
+           for field, (low, high) in _FEED_LIMITS.items()},
     )
+
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Settings)}
+
+
+def _flag(raw: Mapping[str, Any], field: str) -> bool:
+    value = raw.get(field, False)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{_name(field)}: {value!r} is not 1 or 0 (true or false)")
 
 
 def _fraction(raw: Mapping[str, Any], field: str, default: float) -> float:
