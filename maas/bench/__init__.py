@@ -7,11 +7,12 @@ All benchmark code lives in this package, in the shell layer (it may import ever
 - :mod:`maas.bench.passes` — ``bench passes``: signing rate and QR render times;
 - :mod:`maas.bench.validators` — ``bench validators``: verification and scan ingestion;
 - :mod:`maas.bench.stats` — ``bench stats``: the partner statistics endpoints;
+- :mod:`maas.bench.startup` — ``bench cli``: start-up of ``maas`` and ``maas-validator``;
 - :mod:`maas.bench.timing` — the one timer and the one percentile definition they all use;
 - :mod:`maas.bench.fixtures` — signed material (keys, trust bundle, a validator home).
 
-Each command's module is imported only when that command runs, so ``maas bench --help`` loads
-no benchmark.
+Each command's module is imported only when that command runs, so ``maas bench cli`` loads
+neither numba nor flask, and ``maas bench --help`` loads no benchmark.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ COMMANDS = {
     "stats": ("maas.bench.stats:bench_stats",
               "Time every statistics endpoint in-process (WSGI, auth, queries, JSON) on this "
               "database."),
+    "cli": ("maas.bench.startup:bench_cli",
+            "Start-up times of maas and maas-validator beside a bare Python."),
 }
 
 
