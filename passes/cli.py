@@ -1,4 +1,7 @@
-"""``maas keys`` and ``maas passes``: thin commands over the pass service."""
+"""``maas keys`` and ``maas passes``: thin commands over the pass service.
+
+``maas bench passes`` lives with the other benchmarks, in :mod:`maas.bench.passes`.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from maas.core.cli import MaasGroup, emit, json_option
 from maas.core.clistate import CliState, pass_state
 from maas.core.clock import TOKYO
 from maas.core.errors import InvalidInput
-from passes import credential, qr, services
+from passes import credential, services
 from passes.keys import KeyStore
 
 
@@ -133,40 +136,3 @@ def present(state: CliState, token: str, device_key: Path, at: str | None) -> No
     if token.count(".") != 2:
         raise InvalidInput("TOKEN: not a pass credential")
     click.echo(credential.present(token, _private_key(device_key), moment))
-
-
-@click.command("passes")
-@click.option("--seconds", type=click.FloatRange(0.2, 60), default=2.0, show_default=True,
-              help="How long to sign for.")
-@click.option("--renders", type=click.IntRange(1, 10_000), default=100, show_default=True)
-@json_option
-def bench_passes(seconds: float, renders: int, as_json: bool) -> None:
-    """Credentials signed per second and QR render times (rotating code, worst case)."""
-    import statistics
-    import time
-
-    issuer, phone = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
-    day = dt.date(2026, 12, 1)
-    claims = credential.PassClaims(credential.new_pass_id(), "x" * credential.MAX_PRODUCT_CODE,
-                                   "adult", day, phone.public_key())
-    started, signed = time.perf_counter(), 0
-    while time.perf_counter() - started < seconds:
-        credential.issue(claims, issuer, "abcdefgh")
-        signed += 1
-    per_second = signed / (time.perf_counter() - started)
-    shown = credential.present(credential.issue(claims, issuer, "abcdefgh"), phone,
-                               dt.datetime.now(dt.UTC))
-    timings: dict[str, list[float]] = {"svg": [], "png": []}
-    for _ in range(renders):
-        for name, render in (("svg", qr.svg), ("png", qr.png)):
-            begin = time.perf_counter()
-            render(shown, qr.ROTATING_MAX_VERSION)
-            timings[name].append((time.perf_counter() - begin) * 1000)
-    document = {
-        "signed_per_second": round(per_second),
-        "qr_version": qr.version(shown),
-        "payload_bytes": len(shown),
-        "svg_p50_ms": round(statistics.median(timings["svg"]), 2),
-        "png_p50_ms": round(statistics.median(timings["png"]), 2),
-    }
-    emit(as_json, document, "\n".join(f"{k:>18}  {v}" for k, v in document.items()))

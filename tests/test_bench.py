@@ -12,7 +12,8 @@ import pynigiri  # noqa: F401
 import pytest
 from click.testing import CliRunner
 
-from gtfs.bench import bench, run_bench
+from maas.bench import bench
+from maas.bench.plan import run_bench
 from maas.demo.kanazawa import write_demo
 
 DAY = dt.date(2026, 12, 1)
@@ -40,7 +41,7 @@ def test_both_engines_answer_the_same_queries_alike(demo_feed: Path) -> None:
     # Both answer every demo query (the day has service from every stop drawn) ...
     assert document["only_ours"] == document["only_pynigiri"] == 0
     # ... and nearly always with the same earliest arrival; the rest differ where the footpath
-    # models differ (see gtfs.bench), which the examples show leg by leg.
+    # models differ (see maas.bench.plan), which the examples show leg by leg.
     assert document["agree"] >= 18, json.dumps(document["disagree"], ensure_ascii=False,
                                                indent=1)
     assert document["disagree_count"] == 20 - document["agree"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from gtfs.bench import bench
+from maas.bench import bench
 from maas.demo.kanazawa import write_demo
 
 DAY = dt.date(2026, 12, 1)

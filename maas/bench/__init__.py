@@ -1,14 +1,49 @@
-"""``maas bench …``: benchmark commands, each timing what a user gets beside a peer."""
+"""``maas bench …``: benchmarks, each timing what a user gets beside a peer or a floor.
+
+All benchmark code lives in this package, in the shell layer (it may import every domain):
+
+- :mod:`maas.bench.plan` — ``bench plan``: our planner beside pynigiri on the same queries;
+- :mod:`maas.bench.http` — ``bench http``: what GET /api/v1/plan adds under gunicorn;
+- :mod:`maas.bench.passes` — ``bench passes``: signing rate and QR render times;
+- :mod:`maas.bench.validators` — ``bench validators``: verification and scan ingestion;
+- :mod:`maas.bench.stats` — ``bench stats``: the partner statistics endpoints;
+- :mod:`maas.bench.startup` — ``bench cli``: start-up of ``maas`` and ``maas-validator``;
+- :mod:`maas.bench.timing` — the one timer and the one percentile definition they all use;
+- :mod:`maas.bench.fixtures` — signed material (keys, trust bundle, a validator home).
+
+Each command's module is imported only when that command runs, so ``maas bench cli`` loads
+neither numba nor flask, and ``maas bench --help`` loads no benchmark.
+"""
 
 from __future__ import annotations
 
-from gtfs.bench import bench
-from maas.stats.cli import bench_stats
-from passes.cli import bench_passes
-from validators.bench import bench_validators
+import click
 
-bench.add_command(bench_passes)
-bench.add_command(bench_stats)
-bench.add_command(bench_validators)
+from maas.core.cli import MaasGroup
+
+COMMANDS = {
+    "plan": ("maas.bench.plan:plan_command",
+             "Time our planner and pynigiri on the same random stop-to-stop queries of one "
+             "day."),
+    "http": ("maas.bench.http:http_command",
+             "What GET /api/v1/plan adds over the in-process query, under gunicorn on "
+             "loopback."),
+    "passes": ("maas.bench.passes:bench_passes",
+               "Credentials signed per second and QR render times (rotating code, worst "
+               "case)."),
+    "validators": ("maas.bench.validators:bench_validators",
+                   "Verification p50/p99 and ingestion scans/s on the configured database."),
+    "stats": ("maas.bench.stats:bench_stats",
+              "Time every statistics endpoint in-process (WSGI, auth, queries, JSON) on this "
+              "database."),
+    "cli": ("maas.bench.startup:bench_cli",
+            "Start-up times of maas and maas-validator beside a bare Python."),
+}
+
+
+@click.group(cls=MaasGroup, lazy_commands=COMMANDS)
+def bench() -> None:
+    """Benchmarks (development)."""
+
 
 __all__ = ["bench"]

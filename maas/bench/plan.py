@@ -2,7 +2,8 @@
 
 One run loads a GTFS feed into both engines, draws random stop pairs and departure times of
 one service day, and times each stop-to-stop earliest-arrival query on both sides, query by
-query and interleaved (ours, then pynigiri's), with :func:`time.perf_counter_ns`.
+query and interleaved (ours, then pynigiri's), with :func:`time.perf_counter_ns`
+(:func:`maas.bench.timing.timed`).
 
 pynigiri is a benchmark peer only: it is imported lazily here and nowhere else, and never sits
 on a request path.
@@ -48,6 +49,9 @@ What is not the same
     access/egress arrays. pynigiri's time is building its ``Query`` and ``route()``: whatever
     nigiri's search does per call (it allocates its search state each time) plus turning the
     journeys into Python objects.
+
+Each query is timed with :func:`maas.bench.timing.timed`; p50 and p90 are
+:func:`maas.bench.timing.percentiles` (linear interpolation, as ``numpy.percentile``).
 """
 
 from __future__ import annotations
@@ -81,7 +85,8 @@ from gtfs.mobility import BikeNetwork, Mobility
 from gtfs.planner import Endpoint, Journey, Query, access_options, plan, timezone
 from gtfs.services import parse_modes
 from gtfs.timetable import FORBIDDEN, Timetable, compile_feeds
-from maas.core.cli import MaasGroup, emit, json_option, progress
+from maas.bench.timing import percentiles, timed
+from maas.core.cli import emit, json_option, progress
 from maas.core.errors import InvalidInput, MaasError
 
 MAX_TRANSFERS = 5
@@ -106,7 +111,7 @@ class Disagreement:
 
 @dataclasses.dataclass(frozen=True)
 class BenchResult:
-    """Timings (nanoseconds per query) and the comparison of the answers."""
+    """Timings (milliseconds per query) and the comparison of the answers."""
 
     feed: str
     date: dt.date
@@ -118,9 +123,9 @@ class BenchResult:
     ours_compile_seconds: float
     pynigiri_prepare_seconds: float
     pynigiri_load_seconds: float
-    ours_ns: list[int]
-    ours_kernel_ns: list[int]
-    pynigiri_ns: list[int]
+    ours_ms: list[float]
+    ours_kernel_ms: list[float]
+    pynigiri_ms: list[float]
     agree: int
     both_unreachable: int
     ours_earlier: int
@@ -132,19 +137,19 @@ class BenchResult:
     pynigiri_version: str
     # with --modes: the same pairs as coordinates, transit only and multimodal
     modes: str | None = None
-    coordinate_ns: list[int] = dataclasses.field(default_factory=list)
-    multimodal_ns: list[int] = dataclasses.field(default_factory=list)
+    coordinate_ms: list[float] = dataclasses.field(default_factory=list)
+    multimodal_ms: list[float] = dataclasses.field(default_factory=list)
 
     @property
     def queries(self) -> int:
         """Number of timed queries."""
-        return len(self.ours_ns)
+        return len(self.ours_ms)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON document of ``maas bench plan --json``."""
-        ours = _percentiles(self.ours_ns)
-        kernel = _percentiles(self.ours_kernel_ns)
-        nigiri = _percentiles(self.pynigiri_ns)
+        ours = _percentiles(self.ours_ms)
+        kernel = _percentiles(self.ours_kernel_ms)
+        nigiri = _percentiles(self.pynigiri_ms)
         return {
             "feed": self.feed,
             "date": self.date.isoformat(),
@@ -180,10 +185,10 @@ class BenchResult:
         }
 
     def _multimodal(self, transit_p50: float) -> dict[str, Any]:
-        if not self.multimodal_ns:
+        if not self.multimodal_ms:
             return {}
-        coordinate = _percentiles(self.coordinate_ns)
-        multimodal = _percentiles(self.multimodal_ns)
+        coordinate = _percentiles(self.coordinate_ms)
+        multimodal = _percentiles(self.multimodal_ms)
         return {
             "modes": self.modes,
             "coordinate_p50_ms": coordinate[0], "coordinate_p90_ms": coordinate[1],
@@ -194,11 +199,10 @@ class BenchResult:
         }
 
 
-def _percentiles(values: list[int]) -> tuple[float, float]:
-    if not values:
-        return 0.0, 0.0
-    p50, p90 = np.percentile(np.asarray(values, dtype=np.float64) / 1e6, [50, 90])
-    return round(float(p50), 4), round(float(p90), 4)
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    """p50 and p90 of millisecond timings, to 0.1 µs (0.0 for none)."""
+    p50, p90 = percentiles(values, 50, 90, digits=4, empty=0.0)
+    return p50, p90
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,15 +254,14 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
     if missing:
         raise MaasError(f"pynigiri did not load stops {', '.join(missing[:3])}")
 
-    def ours(pair: _Pair) -> tuple[int, list[Journey]]:
-        start = time.perf_counter_ns()
-        journeys = plan(timetable, Query(
+    def ours(pair: _Pair) -> tuple[float, list[Journey]]:
+        query = Query(
             origin=_endpoint(timetable, pair.origin),
             destination=_endpoint(timetable, pair.destination), time=pair.departure,
-            max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds))
-        return time.perf_counter_ns() - start, journeys
+            max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds)
+        return timed(lambda: plan(timetable, query))
 
-    def kernel(pair: _Pair) -> int:
+    def kernel(pair: _Pair) -> float:
         view = raptor.day_view(timetable, day)
         access = access_options(timetable, _endpoint(timetable, pair.origin))
         egress = access_options(timetable, _endpoint(timetable, pair.destination))
@@ -267,13 +270,14 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
         egress_stops = np.asarray(list(egress), dtype=np.int32)
         egress_times = np.asarray([walk for walk, _ in egress.values()], dtype=np.int32)
         access_times += _seconds_of_day(timetable, day, pair.departure)
-        start = time.perf_counter_ns()
-        raptor.run(timetable, view, access_stops, access_times, egress_stops, egress_times,
-                   max_transfers, min_transfer_seconds)
-        return time.perf_counter_ns() - start
+        return timed(lambda: raptor.run(timetable, view, access_stops, access_times,
+                                        egress_stops, egress_times, max_transfers,
+                                        min_transfer_seconds))[0]
 
-    def theirs(pair: _Pair) -> tuple[int, list[Any]]:
-        start = time.perf_counter_ns()
+    def theirs(pair: _Pair) -> tuple[float, list[Any]]:
+        return timed(lambda: route(pair))
+
+    def route(pair: _Pair) -> list[Any]:
         query = nigiri.Query()
         query.start_time = int(pair.departure.timestamp()) // 60
         query.start = [nigiri.Offset(locations[pair.origin], 0, 0)]
@@ -284,21 +288,18 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
         query.max_transfers = max_transfers
         query.transfer_time_settings = settings
         journeys: list[Any] = nigiri.route(nigiri_tt, query)
-        return time.perf_counter_ns() - start, journeys
+        return journeys
 
-    def from_coordinates(pair: _Pair, with_modes: frozenset[str] | None) -> int:
+    def from_coordinates(pair: _Pair, with_modes: frozenset[str] | None) -> float:
         origin, destination = (dataclasses.replace(_endpoint(timetable, stop), stop=-1)
                                for stop in (pair.origin, pair.destination))
         query = Query(origin=origin, destination=destination, time=pair.departure,
                       max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds,
                       modes=with_modes)
-        start = time.perf_counter_ns()
         if with_modes is None:
-            plan(timetable, query)
-        else:
-            multimodal.plan(timetable, query, multimodal.Context(
-                mobility or Mobility(), now=int(pair.departure.timestamp())))
-        return time.perf_counter_ns() - start
+            return timed(lambda: plan(timetable, query))[0]
+        return timed(lambda: multimodal.plan(timetable, query, multimodal.Context(
+            mobility or Mobility(), now=int(pair.departure.timestamp()))))[0]
 
     warm = pairs[0]  # compiles (or loads) numba's kernels, builds the day view, warms caches
     ours(warm)
@@ -307,25 +308,25 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
     if modes is not None:
         from_coordinates(warm, None)
         from_coordinates(warm, modes)
-    coordinate_ns: list[int] = []
-    multimodal_ns: list[int] = []
+    coordinate_ms: list[float] = []
+    multimodal_ms: list[float] = []
 
-    ours_ns: list[int] = []
-    kernel_ns: list[int] = []
-    nigiri_ns: list[int] = []
+    ours_ms: list[float] = []
+    kernel_ms: list[float] = []
+    nigiri_ms: list[float] = []
     tally = {"agree": 0, "both_unreachable": 0, "ours_earlier": 0, "ours_earlier_end_walks": 0,
              "pynigiri_earlier": 0, "only_ours": 0, "only_pynigiri": 0}
     disagree: list[Disagreement] = []
     zone = timezone(timetable)
     for index, pair in enumerate(pairs[1:], start=1):
         elapsed, journeys = ours(pair)
-        ours_ns.append(elapsed)
-        kernel_ns.append(kernel(pair))
+        ours_ms.append(elapsed)
+        kernel_ms.append(kernel(pair))
         elapsed, found = theirs(pair)
-        nigiri_ns.append(elapsed)
+        nigiri_ms.append(elapsed)
         if modes is not None:
-            coordinate_ns.append(from_coordinates(pair, None))
-            multimodal_ns.append(from_coordinates(pair, modes))
+            coordinate_ms.append(from_coordinates(pair, None))
+            multimodal_ms.append(from_coordinates(pair, modes))
         best = _our_earliest(journeys)
         mine = None if best is None else _unix(timetable, best.day, best.arrival)
         first = min(found, key=lambda j: int(j.arrival_time()), default=None)
@@ -352,11 +353,11 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
         min_transfer_seconds=min_transfer_seconds, stops=timetable.n_stops,
         ours_read_seconds=read_done - started, ours_compile_seconds=compiled - read_done,
         pynigiri_prepare_seconds=prepare_seconds,
-        pynigiri_load_seconds=load_seconds, ours_ns=ours_ns, ours_kernel_ns=kernel_ns,
-        pynigiri_ns=nigiri_ns, disagree=disagree,
+        pynigiri_load_seconds=load_seconds, ours_ms=ours_ms, ours_kernel_ms=kernel_ms,
+        pynigiri_ms=nigiri_ms, disagree=disagree,
         pynigiri_version=nigiri_version,
         modes=None if modes is None else ",".join(sorted(modes)),
-        coordinate_ns=coordinate_ns, multimodal_ns=multimodal_ns, **tally,
+        coordinate_ms=coordinate_ms, multimodal_ms=multimodal_ms, **tally,
     )
 
 
@@ -605,20 +606,16 @@ def _quiet_stderr() -> Iterator[None]:
             os.close(saved)
 
 
-@click.group(cls=MaasGroup)
-def bench() -> None:
-    """Benchmarks (development)."""
-
-
-def _parse_day(day: str) -> dt.date:
+def parse_day(day: str) -> dt.date:
+    """``--date``: a service date, YYYY-MM-DD (one clear line when it is not)."""
     try:
         return dt.date.fromisoformat(day)
     except ValueError:
         raise InvalidInput(f"--date: {day!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _bench_options(queries: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """The options every benchmark takes: the feed, the day, how many queries, the seed."""
+def feed_options(queries: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The options of the feed benchmarks: the feed, the day, how many queries, the seed."""
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         for option in reversed([
             click.option("--feed", "feed_path", required=True,
@@ -660,8 +657,8 @@ def _beside(feed_path: Path, given: Path | None, name: str) -> Path | None:
     return sibling if sibling.is_dir() else None
 
 
-@bench.command("plan")
-@_bench_options(queries=200)
+@click.command("plan")
+@feed_options(queries=200)
 @click.option("--modes", help="Also time multimodal queries with these modes "
                               "(e.g. walk,bus,bike,taxi) on the same pairs as coordinates.")
 @click.option("--gbfs", "gbfs_dir", type=click.Path(path_type=Path),
@@ -671,7 +668,7 @@ def _beside(feed_path: Path, given: Path | None, name: str) -> Path | None:
 def plan_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool,
                  modes: str | None, gbfs_dir: Path | None, ondemand_dir: Path | None) -> None:
     """Time our planner and pynigiri on the same random stop-to-stop queries of one day."""
-    date = _parse_day(day)
+    date = parse_day(day)
     chosen = parse_modes(modes)
     mobility = None if chosen is None else load_mobility(
         _beside(feed_path, gbfs_dir, "gbfs") if "bike" in chosen else None,
@@ -714,13 +711,3 @@ def _table(d: dict[str, Any]) -> str:
                      f"ours {(x['ours'] or '-')[11:19] or '-'}, "
                      f"pynigiri {(x['pynigiri'] or '-')[11:19] or '-'}")
     return "\n".join(lines)
-
-
-@bench.command("http")
-@_bench_options(queries=300)
-def http_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool) -> None:
-    """What GET /api/v1/plan adds over the in-process query, under gunicorn on loopback."""
-    from gtfs.benchhttp import run_http_bench
-
-    result = run_http_bench(feed_path, _parse_day(day), queries, seed).as_dict()
-    emit(as_json, result, "\n".join(f"{key:>18}  {value}" for key, value in result.items()))

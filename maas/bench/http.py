@@ -1,18 +1,19 @@
-"""`maas bench http`: what GET /api/v1/plan adds over the in-process query, under gunicorn.
+"""``maas bench http``: what GET /api/v1/plan adds over the in-process query, under gunicorn.
 
 The same stop pairs and times are planned in this process (the service call that the view
 makes: planner plus plan document) and over HTTP/1.1 keep-alive on loopback against a real
 ``maas serve`` (gunicorn, preloaded app, one worker so every request hits a warm process).
+p50 and p90 are :func:`maas.bench.timing.percentiles` of both series.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import http.client
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,13 +21,21 @@ import time
 import urllib.parse
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import click
 
 from gtfs.network import NetworkStore
 from gtfs.services import PlanRequest, import_gtfs, plan_trip
+from maas.bench.plan import feed_options, parse_day
+from maas.bench.timing import percentiles, timed
+from maas.core.cli import emit
 from maas.core.clock import system_clock
 from maas.core.db import create_db_engine, session_factory, upgrade
 from maas.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -44,11 +53,6 @@ class HttpBench:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
         return asdict(self)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _free_port() -> int:
@@ -87,22 +91,26 @@ def run_http_bench(feed: Path, day: dt.date, queries: int, seed: int) -> HttpBen
                                             moment))
             for request in requests[:3]:
                 plan_trip(session, store, request)  # warm the kernels and the day view
-            local = []
-            for request in requests:
-                started = time.perf_counter_ns()
-                plan_trip(session, store, request).model_dump_json(by_alias=True)
-                local.append((time.perf_counter_ns() - started) / 1e6)
+            local = [timed(functools.partial(_plan_document, session, store, request))[0]
+                     for request in requests]
         engine.dispose()
         remote = _time_over_http(home, url, requests)
+    local_p50, local_p90 = percentiles(local, 50, 90)
+    remote_p50, remote_p90 = percentiles(remote, 50, 90)
     return HttpBench(
         queries=queries,
-        inprocess_p50_ms=round(statistics.median(local), 3),
-        inprocess_p90_ms=round(_percentile(local, 0.9), 3),
-        http_p50_ms=round(statistics.median(remote), 3),
-        http_p90_ms=round(_percentile(remote, 0.9), 3),
-        overhead_p50_ms=round(statistics.median(remote) - statistics.median(local), 3),
+        inprocess_p50_ms=round(local_p50, 3),
+        inprocess_p90_ms=round(local_p90, 3),
+        http_p50_ms=round(remote_p50, 3),
+        http_p90_ms=round(remote_p90, 3),
+        overhead_p50_ms=round(remote_p50 - local_p50, 3),
         workers=1,
     )
+
+
+def _plan_document(session: Session, store: NetworkStore, request: PlanRequest) -> str:
+    """What the view does in-process: plan, then the JSON document."""
+    return plan_trip(session, store, request).model_dump_json(by_alias=True)
 
 
 def _time_over_http(home: Path, url: str, requests: list[PlanRequest]) -> list[float]:
@@ -120,11 +128,8 @@ def _time_over_http(home: Path, url: str, requests: list[PlanRequest]) -> list[f
                 query = urllib.parse.urlencode({"from": request.origin,
                                                 "to": request.destination,
                                                 "depart": request.time.isoformat()})
-                started = time.perf_counter_ns()
-                connection.request("GET", f"/api/v1/plan?{query}")
-                response = connection.getresponse()
-                response.read()
-                elapsed = (time.perf_counter_ns() - started) / 1e6
+                elapsed, response = timed(functools.partial(_get, connection,
+                                                            f"/api/v1/plan?{query}"))
                 if response.status != 200:
                     raise InvalidInput(f"server answered {response.status} to {query}")
                 if index >= 3:
@@ -134,6 +139,14 @@ def _time_over_http(home: Path, url: str, requests: list[PlanRequest]) -> list[f
         finally:
             server.terminate()
             server.wait(timeout=20)
+
+
+def _get(connection: http.client.HTTPConnection, path: str) -> http.client.HTTPResponse:
+    """One GET on the kept-alive connection, its body read."""
+    connection.request("GET", path)
+    response = connection.getresponse()
+    response.read()
+    return response
 
 
 def _connect(port: int, server: subprocess.Popen[bytes]) -> http.client.HTTPConnection:
@@ -153,3 +166,11 @@ def _connect(port: int, server: subprocess.Popen[bytes]) -> http.client.HTTPConn
         connection.close()
         time.sleep(0.2)
     raise InvalidInput("the benchmark server did not answer within 30 s")
+
+
+@click.command("http")
+@feed_options(queries=300)
+def http_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool) -> None:
+    """What GET /api/v1/plan adds over the in-process query, under gunicorn on loopback."""
+    result = run_http_bench(feed_path, parse_day(day), queries, seed).as_dict()
+    emit(as_json, result, "\n".join(f"{key:>18}  {value}" for key, value in result.items()))

@@ -2,15 +2,15 @@
 
 Each figure comes with its floor measured in the same run: verification beside a bare PyJWT
 ES256 decode of the same credential, ingestion beside a plain executemany INSERT into the same
-table (no duplicate handling, no fraud check, no roll-ups).
+table (no duplicate handling, no fraud check, no roll-ups). p50 and p99 are
+:func:`maas.bench.timing.percentiles`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import statistics
+import functools
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,53 +19,41 @@ from typing import Any
 
 import click
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
+from maas.bench.fixtures import NOON, OPERATOR, PRODUCT, make_trust
+from maas.bench.timing import percentiles, timed
 from maas.core.cli import emit, json_option
 from maas.core.clistate import CliState, pass_state
 from maas.core.db import create_db_engine, session_factory, upgrade
-from passes import bundle as trust
-from passes.credential import PassClaims, issue, new_pass_id, present
-from passes.keys import public_jwk
+from passes.credential import new_pass_id
 from validators import services
 from validators.models import Device, Scan
 from validators.verify import Context, TrustBundle, verify
 
-NOON = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
-
 
 def bench_verify(checks: int) -> dict[str, Any]:
     """Time ``verify`` on fresh bound presentations (the accept path: every check runs)."""
-    issuer, phone = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
-    document = trust.build(
-        [{**public_jwk(issuer.public_key(), "k1"), "state": "current", "not_after": None}],
-        [(new_pass_id(), NOON.date()) for _ in range(2000)],
-        [{"code": "kanazawa-1day", "operators": ["hokutetsu"], "static_allowed": False,
-          "valid_from_minutes": 240, "day_boundary_minutes": 180}],
-        NOON.date(), "bench", NOON)
-    bundle = TrustBundle.from_document(document)
-    payloads = [present(issue(PassClaims(new_pass_id(), "kanazawa-1day", "adult",
-                                         NOON.date(), phone.public_key()), issuer, "k1"),
-                        phone, NOON) for _ in range(checks)]
+    material = make_trust()
+    bundle = TrustBundle.from_document(material.document)
+    payloads = [material.presentation(NOON) for _ in range(checks)]
     ours, floor = [], []
-    context = Context("hokutetsu")
-    public = issuer.public_key()
+    context = Context(OPERATOR)
+    public = material.issuer.public_key()
     for payload in payloads:
-        started = time.perf_counter()
-        result = verify(payload, bundle, NOON, context)
-        ours.append((time.perf_counter() - started) * 1000)
+        elapsed, result = timed(functools.partial(verify, payload, bundle, NOON, context))
+        ours.append(elapsed)
         if not result.accepted:
             raise click.ClickException(f"bench payload judged {result.code}")
         token = payload.split("~", 1)[0]
-        started = time.perf_counter()
-        jwt.decode(token, public, algorithms=["ES256"])
-        floor.append((time.perf_counter() - started) * 1000)
-    return {"checks": checks, "verify_p50_ms": round(statistics.median(ours), 3),
-            "verify_p99_ms": round(statistics.quantiles(ours, n=100)[98], 3),
-            "pyjwt_decode_p50_ms": round(statistics.median(floor), 3),
-            "pyjwt_decode_p99_ms": round(statistics.quantiles(floor, n=100)[98], 3)}
+        floor.append(timed(functools.partial(jwt.decode, token, public,
+                                             algorithms=["ES256"]))[0])
+    verify_p50, verify_p99 = percentiles(ours, 50, 99, digits=3)
+    decode_p50, decode_p99 = percentiles(floor, 50, 99, digits=3)
+    return {"checks": checks, "verify_p50_ms": verify_p50, "verify_p99_ms": verify_p99,
+            "pyjwt_decode_p50_ms": decode_p50, "pyjwt_decode_p99_ms": decode_p99}
 
 
 @contextmanager
@@ -106,7 +94,7 @@ def bench_ingest(state: CliState, scans: int, batch: int) -> dict[str, Any]:
     def records(offset: int) -> list[services.ScanRecord]:
         return [services.ScanRecord(
             id=str(uuid.uuid4()), result="accept", code="accept", digest=uuid.uuid4().hex,
-            pass_id=pass_ids[(offset + i) % len(pass_ids)], product="kanazawa-1day",
+            pass_id=pass_ids[(offset + i) % len(pass_ids)], product=PRODUCT,
             category="adult", service_date=NOON.date(),
             scanned_at=NOON + dt.timedelta(seconds=offset + i)) for i in range(batch)]
 
@@ -121,15 +109,14 @@ def bench_ingest(state: CliState, scans: int, batch: int) -> dict[str, Any]:
             device = services.add_device(session, "bench", "bench-bus", None,
                                          runtime.clock).device
             device_id = device.id
-        elapsed = 0.0
+        elapsed_ms = 0.0
         for r in range(rounds):
             batch_records = records(r * batch)
             with sessions() as session:
                 device = session.get_one(Device, device_id)
-                started = time.perf_counter()
-                services.ingest_scans(session, device, batch_records, runtime.clock)
-                elapsed += time.perf_counter() - started
-        bare = 0.0
+                elapsed_ms += timed(functools.partial(
+                    services.ingest_scans, session, device, batch_records, runtime.clock))[0]
+        bare_ms = 0.0
         for r in range(rounds):
             rows = [{"id": rec.id, "device_id": device_id, "operator_id": "bench",
                      "vehicle": "bench-bus", "stop": None, "route_id": None,
@@ -139,15 +126,18 @@ def bench_ingest(state: CliState, scans: int, batch: int) -> dict[str, Any]:
                      "lon": None, "scanned_at": rec.scanned_at, "received_at": NOON}
                     for rec in records(r * batch)]
             with sessions() as session:
-                started = time.perf_counter()
-                session.execute(insert(Scan), rows)
-                session.commit()
-                bare += time.perf_counter() - started
+                bare_ms += timed(functools.partial(_insert, session, rows))[0]
         dialect = engine.dialect.name
     total = rounds * batch
     return {"database": dialect, "scans": total, "batch": batch,
-            "ingest_scans_per_s": round(total / elapsed),
-            "bare_insert_scans_per_s": round(total / bare)}
+            "ingest_scans_per_s": round(total * 1000 / elapsed_ms),
+            "bare_insert_scans_per_s": round(total * 1000 / bare_ms)}
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """The floor: one executemany INSERT of ready rows and its commit."""
+    session.execute(insert(Scan), rows)
+    session.commit()
 
 
 @click.command("validators")
