@@ -21,8 +21,8 @@ ASCII text ``<credential>~<time>``. No personal data goes into either.
 "new" by re-encoding it (docs/validators.md, "Canonical form"): strict base64url (``A-Z a-z
 0-9 - _``, no padding, no whitespace, zero unused bits in the last character); the header
 exactly ``{"alg":"ES256","kid":"…"}`` and the claims exactly ``i p c d [k]`` in that order,
-string values, compact JSON as PyJWT writes it (``separators=(",", ":")``, ASCII escapes);
-ECDSA signatures — the issuer's and the phone's — with low s (``s <= n/2``). :func:`issue`
+printable ASCII strings, compact JSON as PyJWT writes it (``separators=(",", ":")``); ECDSA
+signatures — the issuer's and the phone's — with low s (``s <= n/2``). :func:`issue`
 and :func:`present` write that form; anything else is ``malformed``.
 """
 
@@ -60,6 +60,7 @@ TIME_CHARS = 6  # the presentation time: 4 bytes of base64url
 SIGNATURE_CHARS = 86  # a raw r || s signature: 64 bytes of base64url
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _DATE = re.compile(r"[0-9]{8}")
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
 
 class CredentialError(ValueError):
@@ -124,7 +125,7 @@ def check_signature_form(signature: bytes) -> None:
 
 
 def compact_json(value: object) -> bytes:
-    """JSON as PyJWT writes a JWT's claims: no spaces, ASCII with \\u escapes."""
+    """JSON as PyJWT writes a JWT's claims: no spaces, ASCII (``\\u`` escapes)."""
     return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
@@ -201,7 +202,8 @@ def verify(token: str, keys: Mapping[str, ec.EllipticCurvePublicKey]) -> PassCla
         raise CredentialError("malformed", "header not in its canonical form")
     claims = _json_object(claims_bytes, "claims")
     if (tuple(claims) not in CLAIM_ORDERS
-            or not all(isinstance(value, str) for value in claims.values())
+            or not all(isinstance(value, str) and _PRINTABLE.fullmatch(value)
+                       for value in claims.values())
             or claims_bytes != compact_json(claims)):
         raise CredentialError("malformed", "claims not in their canonical form")
     check_signature_form(signature)
@@ -217,6 +219,8 @@ def verify(token: str, keys: Mapping[str, ec.EllipticCurvePublicKey]) -> PassCla
     try:
         if not _DATE.fullmatch(payload["d"]):
             raise ValueError("d is not YYYYMMDD")
+        if "k" in payload and len(unb64url(payload["k"])) != 33:
+            raise ValueError("k is not a compressed point")
         return PassClaims(
             pass_id=str(payload["i"]), product=str(payload["p"]),
             category=CATEGORY_NAMES[payload["c"]],
