@@ -28,6 +28,7 @@ from passes.cli import bench_passes, keys, passes
 from passes.keys import KeyStore
 from validators.bench import bench_validators
 from validators.cli import devices
+from validators.fuzz import bench_fuzz_codes
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -271,6 +272,7 @@ cli.add_command(plan)
 bench.add_command(bench_passes)
 bench.add_command(bench_stats)
 bench.add_command(bench_validators)
+bench.add_command(bench_fuzz_codes)
 cli.add_command(bench)
 cli.add_command(keys)
 cli.add_command(passes)
