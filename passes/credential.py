@@ -114,6 +114,19 @@ def low_s(signature: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
+def low_s_token(token: str) -> str:
+    """A stored credential in its accepted form: a token issued before low s was enforced
+    gets n - s in place of a high s (no key needed: both verify); anything else unchanged."""
+    signing_input, _, signature = token.rpartition(".")
+    try:
+        raw = unb64url(signature)
+    except ValueError:
+        return token
+    if len(raw) != 64 or not signing_input:
+        return token
+    return f"{signing_input}.{b64url(low_s(raw))}"
+
+
 def check_signature_form(signature: bytes) -> None:
     """64 bytes, 0 < r < n, 0 < s <= n/2 — or ``malformed``."""
     if len(signature) != 64:

@@ -330,3 +330,16 @@ def test_high_s_signatures_verify_mathematically_but_are_malformed() -> None:
     with pytest.raises(CredentialError) as info:
         credential.parse_presentation(f"{shown[0]}~{shown[1]}~{credential.b64url(high_phone)}")
     assert info.value.code == "malformed"
+
+
+def test_a_stored_high_s_token_is_served_in_its_accepted_form() -> None:
+    token = credential.issue(claims(), ISSUER, "k1")
+    head, body, signature = token.split(".")
+    raw = credential.unb64url(signature)
+    s = credential.CURVE_ORDER - int.from_bytes(raw[32:], "big")
+    old = f"{head}.{body}.{credential.b64url(raw[:32] + s.to_bytes(32, 'big'))}"
+    with pytest.raises(CredentialError):
+        credential.verify(old, KEYS)
+    assert credential.low_s_token(old) == token
+    assert credential.low_s_token(token) == token
+    assert credential.low_s_token("not a token") == "not a token"
