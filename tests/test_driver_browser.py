@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import random
 import re
 from collections.abc import Iterator
@@ -389,16 +388,19 @@ def test_driver_scans_with_the_camera(
 
 def _raw_jws(header: bytes, payload: bytes, key: ec.EllipticCurvePrivateKey,
              segments: tuple[str, str] | None = None) -> str:
-    """A compact ES256 JWS over exactly these bytes (or these already-encoded segments)."""
+    """A compact ES256 JWS over exactly these bytes (or these already-encoded segments), low s
+    as our issuer writes it, so that the checks after the signature are reached too."""
     head, body = segments or (credential.b64url(header), credential.b64url(payload))
     der = key.sign(f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))
     r, s = decode_dss_signature(der)
-    return f"{head}.{body}.{credential.b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    raw = credential.low_s(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    return f"{head}.{body}.{credential.b64url(raw)}"
 
 
 def _odd_codes() -> dict[str, Any]:
-    """A bundle and codes signed by its real key but odd in form: the corners where PyJWT and
-    the Python standard library decide what is well-formed, which verify.js copies."""
+    """A bundle and codes signed by its real key but odd in form or content: with the
+    canonical rules almost all are malformed, but at different steps (form, signature,
+    claims), where the two verifiers must still agree."""
     now = dt.datetime(2026, 12, 1, 0, 3, tzinfo=dt.UTC)
     issuer, phone = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
     products = [{"code": "kanazawa-1day", "operators": ["hokutetsu"], "static_allowed": False},
@@ -420,7 +422,7 @@ def _odd_codes() -> dict[str, Any]:
         {"k": credential.b64url(b"\x02" + b"\xff" * 32)}, {"k": "!" + credential.b64url(point)},
         {"x": "乗車券"},
     ]
-    json_bytes = lambda value: json.dumps(value).encode()  # noqa: E731
+    json_bytes = lambda value: credential.compact_json(value)  # noqa: E731
     codes = [_raw_jws(json_bytes(header), json_bytes({**base, **extra}), issuer)
              for extra in claims_variants]
     codes += [_raw_jws(json_bytes(h), json_bytes(base), issuer) for h in (
