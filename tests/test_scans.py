@@ -163,6 +163,9 @@ def test_connected_check_uses_the_server_deny_list_and_coverage(
     garbage = client.post("/api/v1/validations", json={"payload": "hello"},
                           headers=device.auth).get_json()
     assert garbage["code"] == "malformed"
+    surrogate = client.post("/api/v1/validations", headers=device.auth,
+                            data='{"payload": "\\ud800"}', content_type="application/json")
+    assert surrogate.status_code == 422  # refused at the door, not a 500
     assert garbage["message_en"] == "Not a pass code"
 
 

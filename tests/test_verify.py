@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from passes.credential import PassClaims, issue, new_pass_id, present
 from tests import vectors
-from validators.verify import MESSAGES, Context, Result, TrustBundle, replay_key, verify
+from validators.verify import (
+    MESSAGES,
+    Context,
+    Result,
+    TrustBundle,
+    replay_key,
+    scan_digest,
+    verify,
+)
 
 VECTORS = vectors.load()
 BUNDLE = TrustBundle.from_document(VECTORS["bundle"])
@@ -177,3 +185,11 @@ def test_bundle_denies_yesterdays_revoked_passes_until_the_day_boundary() -> Non
     denied = [(f"pass{offset}", today + dt.timedelta(days=offset)) for offset in range(-2, 3)]
     document = bundle.build([], denied, [], today, "s", now)
     assert document["deny"] == ["pass-1", "pass0", "pass1"]
+
+
+def test_unreadable_text_still_has_a_digest() -> None:
+    """A device journals every scan: a lone surrogate (argv bytes that are not UTF-8 arrive
+    surrogate-escaped) is malformed and digested, not a crash."""
+    result = verify("\udcff", SINGLE_BUNDLE, NOON, Context("op"))
+    assert result.code == "malformed"
+    assert len(scan_digest("\udcff", result)) == 32

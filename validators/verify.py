@@ -203,7 +203,8 @@ class Context:
 
 def digest(text: str) -> str:
     """The first 32 hex characters of SHA-256 of ``text``."""
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    # surrogatepass: a lone surrogate from a JSON body is garbage to digest, not a crash
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def replay_key(pass_id: str, shown_at: dt.datetime | None) -> str:
