@@ -16,6 +16,14 @@ Presentation (what a bound phone shows, renewed at least every 10 s)::
 ``time`` is the Unix second as 4 bytes big-endian, base64url (6 characters); the signature is
 the phone's ECDSA P-256/SHA-256 signature, raw ``r || s`` (what WebCrypto produces), over the
 ASCII text ``<credential>~<time>``. No personal data goes into either.
+
+**One byte form.** Each code has exactly one accepted encoding, so that a code cannot be made
+"new" by re-encoding it (docs/validators.md, "Canonical form"): strict base64url (``A-Z a-z
+0-9 - _``, no padding, no whitespace, zero unused bits in the last character); the header
+exactly ``{"alg":"ES256","kid":"…"}`` and the claims exactly ``i p c d [k]`` in that order,
+printable ASCII strings, compact JSON as PyJWT writes it (``separators=(",", ":")``); ECDSA
+signatures — the issuer's and the phone's — with low s (``s <= n/2``). :func:`issue`
+and :func:`present` write that form; anything else is ``malformed``.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import json
+import re
 import secrets
 from collections.abc import Mapping
 
@@ -41,6 +51,16 @@ SEPARATOR = "~"
 MAX_PRODUCT_CODE = 24
 CATEGORIES = {"adult": "a", "child": "c"}
 CATEGORY_NAMES = {code: name for name, code in CATEGORIES.items()}
+# the order of P-256's base point: a signature (r, s) verifies as (r, n - s) too,
+# so only s <= n/2 is accepted (BIP 62's low-s rule), and issue()/present() always write it
+CURVE_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+HALF_ORDER = CURVE_ORDER // 2
+CLAIM_ORDERS = (("i", "p", "c", "d"), ("i", "p", "c", "d", "k"))
+TIME_CHARS = 6  # the presentation time: 4 bytes of base64url
+SIGNATURE_CHARS = 86  # a raw r || s signature: 64 bytes of base64url
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_DATE = re.compile(r"[0-9]{8}")
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
 
 class CredentialError(ValueError):
@@ -69,8 +89,57 @@ def b64url(data: bytes) -> str:
 
 
 def unb64url(text: str) -> bytes:
-    """Decode unpadded base64url (raises ValueError on bad input)."""
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode strict base64url: the one form :func:`b64url` writes, or ValueError.
+
+    No padding, no ``+`` or ``/``, no whitespace, and zero unused bits in the last character:
+    every byte string has exactly one accepted text.
+    """
+    if len(text) % 4 == 1 or not _B64URL.fullmatch(text):
+        raise ValueError("not strict base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url(data) != text:
+        raise ValueError("not canonical base64url (unused bits set)")
+    return data
+
+
+def low_s(signature: bytes) -> bytes:
+    """A raw ``r || s`` ECDSA P-256 signature with s replaced by n - s when above n/2.
+
+    Both verify; the low one is the only one validators accept.
+    """
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:], "big")
+    if s > HALF_ORDER:
+        s = CURVE_ORDER - s
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def low_s_token(token: str) -> str:
+    """A stored credential in its accepted form: a token issued before low s was enforced
+    gets n - s in place of a high s (no key needed: both verify); anything else unchanged."""
+    signing_input, _, signature = token.rpartition(".")
+    try:
+        raw = unb64url(signature)
+    except ValueError:
+        return token
+    if len(raw) != 64 or not signing_input:
+        return token
+    return f"{signing_input}.{b64url(low_s(raw))}"
+
+
+def check_signature_form(signature: bytes) -> None:
+    """64 bytes, 0 < r < n, 0 < s <= n/2 — or ``malformed``."""
+    if len(signature) != 64:
+        raise CredentialError("malformed", "a signature is 64 bytes")
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:], "big")
+    if not (0 < r < CURVE_ORDER and 0 < s <= HALF_ORDER):
+        raise CredentialError("malformed", "signature not in low-s form")
+
+
+def compact_json(value: object) -> bytes:
+    """JSON as PyJWT writes a JWT's claims: no spaces, ASCII (``\\u`` escapes)."""
+    return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def new_pass_id() -> str:
@@ -108,23 +177,49 @@ def issue(claims: PassClaims, signing_key: ec.EllipticCurvePrivateKey, kid: str)
     if claims.device_key is not None:
         payload["k"] = compress_public_key(claims.device_key)
     # "typ": None drops PyJWT's default typ header: every byte counts in the QR code
-    return jwt.encode(payload, signing_key, algorithm=ALGORITHM,
-                      headers={"kid": kid, "typ": None})
+    token = jwt.encode(payload, signing_key, algorithm=ALGORITHM,
+                       headers={"kid": kid, "typ": None})
+    # cryptography signs with a random s; validators take only the low one
+    signing_input, signature = token.rsplit(".", 1)
+    return f"{signing_input}.{b64url(low_s(unb64url(signature)))}"
 
 
 def verify(token: str, keys: Mapping[str, ec.EllipticCurvePublicKey]) -> PassClaims:
     """Check the signature with the key named by ``kid`` and return the claims.
 
-    The algorithm is pinned to ES256 whatever the header says; an unknown ``kid`` is rejected
-    rather than trying every key.
+    The checks, in order (the browser verifier follows them one for one): three strict
+    base64url segments, a JSON header with a string ``kid`` (else ``malformed``) → ``kid``
+    known (else ``unknown_key``) → ``alg`` exactly ES256 (else ``bad_signature``) → the
+    header and claims in their one canonical form, a low-s signature (else ``malformed``) →
+    the ES256 signature (PyJWT, algorithm pinned; else ``bad_signature``) → the claims make
+    a pass (else ``malformed``). An unknown ``kid`` is rejected rather than trying every key.
     """
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise CredentialError("malformed", "not a JWT")
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise CredentialError("malformed", "not a JWT") from None
+        header_bytes, claims_bytes, signature = (unb64url(part) for part in segments)
+    except ValueError:
+        raise CredentialError("malformed", "JWT segments are not strict base64url") from None
+    header = _json_object(header_bytes, "header")
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise CredentialError("malformed", "kid is not a string")
     kid = header.get("kid")
     if not isinstance(kid, str) or kid not in keys:
         raise CredentialError("unknown_key", f"unknown signing key {kid!r}")
+    if header.get("alg") != ALGORITHM:
+        raise CredentialError("bad_signature", "algorithm not allowed")
+    # PyJWT writes the header with sorted keys, the claims in the order given
+    if header_bytes != json.dumps({"alg": ALGORITHM, "kid": kid}, separators=(",", ":"),
+                                  sort_keys=True).encode("ascii"):
+        raise CredentialError("malformed", "header not in its canonical form")
+    claims = _json_object(claims_bytes, "claims")
+    if (tuple(claims) not in CLAIM_ORDERS
+            or not all(isinstance(value, str) and _PRINTABLE.fullmatch(value)
+                       for value in claims.values())
+            or claims_bytes != compact_json(claims)):
+        raise CredentialError("malformed", "claims not in their canonical form")
+    check_signature_form(signature)
     try:
         payload = jwt.decode(token, keys[kid], algorithms=[ALGORITHM],
                              options={"require": ["i", "p", "c", "d"]})
@@ -135,11 +230,15 @@ def verify(token: str, keys: Mapping[str, ec.EllipticCurvePublicKey]) -> PassCla
     except jwt.PyJWTError as exc:
         raise CredentialError("malformed", str(exc)) from None
     try:
+        if not _DATE.fullmatch(payload["d"]):
+            raise ValueError("d is not YYYYMMDD")
+        if "k" in payload and len(unb64url(payload["k"])) != 33:
+            raise ValueError("k is not a compressed point")
         return PassClaims(
             pass_id=str(payload["i"]), product=str(payload["p"]),
             category=CATEGORY_NAMES[payload["c"]],
-            service_date=dt.date.fromisoformat(
-                f"{payload['d'][:4]}-{payload['d'][4:6]}-{payload['d'][6:]}"),
+            service_date=dt.date(int(payload["d"][:4]), int(payload["d"][4:6]),
+                                 int(payload["d"][6:])),
             device_key=expand_public_key(payload["k"]) if "k" in payload else None,
             kid=kid,
         )
@@ -147,12 +246,28 @@ def verify(token: str, keys: Mapping[str, ec.EllipticCurvePublicKey]) -> PassCla
         raise CredentialError("malformed", "claims are not a pass") from None
 
 
+def _json_object(data: bytes, what: str) -> dict[str, object]:
+    """A JSON object from UTF-8 bytes (no byte-order mark, no NaN or Infinity)."""
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise CredentialError("malformed", f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise CredentialError("malformed", f"{what} is not a JSON object")
+    return value
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
 def present(credential: str, device_key: ec.EllipticCurvePrivateKey, at: dt.datetime) -> str:
     """The rotating presentation a bound phone shows at ``at``."""
     message = f"{credential}{SEPARATOR}{_time_text(at)}"
     der = device_key.sign(message.encode("ascii"), ec.ECDSA(hashes.SHA256()))
     r, s = decode_dss_signature(der)
-    return f"{message}{SEPARATOR}{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    signature = low_s(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    return f"{message}{SEPARATOR}{b64url(signature)}"
 
 
 def _time_text(at: dt.datetime) -> str:
@@ -170,19 +285,25 @@ class Presentation:
 
 
 def parse_presentation(payload: str) -> Presentation:
-    """Split a scanned payload into credential, time and phone signature."""
-    parts = payload.strip().split(SEPARATOR)
+    """Split a scanned payload into credential, time and phone signature.
+
+    The text is taken exactly as read: whitespace anywhere is ``malformed`` (a reader that
+    appends a newline must drop it before, as ``maas-validator check --stdin`` does). The
+    time and the signature must be strict base64url of 4 and 64 bytes, the signature low-s.
+    """
+    parts = payload.split(SEPARATOR)
     if len(parts) == 1:
         return Presentation(parts[0], None, None, "")
     if len(parts) != 3:
         raise CredentialError("malformed", "not a pass code")
+    if len(parts[1]) != TIME_CHARS or len(parts[2]) != SIGNATURE_CHARS:
+        raise CredentialError("malformed", "presentation has the wrong length")
     try:
         seconds = int.from_bytes(unb64url(parts[1]), "big")
         signature = unb64url(parts[2])
     except ValueError:
-        raise CredentialError("malformed", "presentation is not base64url") from None
-    if len(signature) != 64 or len(parts[1]) != 6:
-        raise CredentialError("malformed", "presentation has the wrong length")
+        raise CredentialError("malformed", "presentation is not strict base64url") from None
+    check_signature_form(signature)
     return Presentation(parts[0], dt.datetime.fromtimestamp(seconds, dt.UTC), signature,
                         parts[1])
 

@@ -15,7 +15,7 @@ from maas.accounts.models import Rider
 from maas.accounts.services import current_rider
 from maas.core.errors import InvalidInput, Unauthorized
 from maas.core.http import bearer_token, clock, db_session, endpoint, settings
-from passes import bundle, qr, services
+from passes import bundle, credential, qr, services
 from passes.keys import KeyStore
 from passes.models import Order, Pass, Product
 from passes.payments import SandboxProvider
@@ -175,7 +175,9 @@ def _order_out(order: Order) -> OrderOut:
 def _pass_out(found: Pass) -> PassOut:
     colour = services.pass_colour(found.service_date,
                                   bundle.colour_secret(settings().secret_key), clock()())
-    return PassOut(id=found.id, token=found.token, service_date=found.service_date.isoformat(),
+    # (tokens stored before validators took only low-s signatures are normalised on the way out)
+    return PassOut(id=found.id, token=credential.low_s_token(found.token),
+                   service_date=found.service_date.isoformat(),
                    product=found.product_code, category=found.category, status=found.status,
                    bound=found.device_key is not None, colour=colour)
 
@@ -242,7 +244,8 @@ def bind_device(pass_id: str, body: DeviceIn) -> PassOut:
 
 def _qr(pass_id: str, render: Callable[[str, int], bytes], mimetype: str) -> Response:
     found = services.rider_pass(db_session(), _rider(), pass_id)
-    return Response(render(found.token, qr.STATIC_MAX_VERSION), mimetype=mimetype,
+    return Response(render(credential.low_s_token(found.token), qr.STATIC_MAX_VERSION),
+                    mimetype=mimetype,
                     headers={"Cache-Control": "private, no-store"})
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import random
 import re
 from collections.abc import Iterator
@@ -39,7 +38,7 @@ from tests.test_pages_browser import ARTIFACTS
 from tests.vectors import load
 from validators import services as device_services
 from validators.models import Scan
-from validators.verify import Context, TrustBundle, replay_key, verify
+from validators.verify import Context, TrustBundle, digest, verify
 
 pytestmark = pytest.mark.browser
 KANAZAWA_STATION = {"latitude": 36.57806, "longitude": 136.64806}
@@ -70,7 +69,8 @@ VERIFY_VECTORS = """async (vectors) => {
   const out = [];
   for (const c of vectors.cases) {
     const bundle = "bundle" in c ? (c.bundle && await m.loadBundle(c.bundle)) : shared;
-    const r = await m.verify(c.payload, bundle, c.now, {operator: c.operator, seen: c.seen});
+    const r = await m.verify(c.payload, bundle, c.now,
+                             {operator: c.operator, seen: c.seen, passes: c.passes});
     out.push({name: c.name, code: r.code, expected: c.expected,
               message_ja: r.message_ja, message_en: r.message_en});
   }
@@ -93,6 +93,33 @@ def test_browser_verifier_agrees_with_every_shared_vector(
     # the same words as the Python verifier, in both languages
     assert all((j["message_ja"], j["message_en"]) == MESSAGES[j["code"]] for j in judged)
     assert errors == []
+
+
+LOW_S = """async (signatures) => {
+  const m = await import("/static/common.js");
+  return signatures.map((text) => m.b64url(m.lowS(m.unb64url(text))));
+}"""
+
+
+def test_pages_write_low_s_and_strict_base64url_as_python_does(
+        page: Page, demo_server: RunningServer) -> None:
+    """The rider page's WebCrypto draws s at random: common.js's lowS (which rider.js applies
+    before encoding) must give what passes.credential.low_s gives."""
+    page.goto(f"{demo_server.base_url}/driver")
+    key = ec.generate_private_key(ec.SECP256R1())
+    signatures = []
+    for i in range(40):
+        r, s = decode_dss_signature(key.sign(f"m{i}".encode(), ec.ECDSA(hashes.SHA256())))
+        signatures.append(credential.b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big")))
+    expected = [credential.b64url(credential.low_s(credential.unb64url(text)))
+                for text in signatures]
+    assert expected != signatures  # some were high (one in two)
+    assert page.evaluate(LOW_S, signatures) == expected
+    rejected = page.evaluate("""async (texts) => {
+      const m = await import("/static/common.js");
+      return texts.map((t) => { try { m.unb64url(t); return false; } catch { return true; } });
+    }""", ["QQ==", "QR", "+w", " QQ", "QQ\n", "Q"])
+    assert all(rejected)
 
 
 OLD_SCANS = """async (pending) => {
@@ -156,10 +183,11 @@ def test_driver_enrols_judges_offline_and_syncs(
     keys = KeyStore(demo_server.home)
     with session_factory(engine)() as session:
         enrolment = device_services.add_device(session, "hokutetsu", "bus-1", None, system_clock)
-        good, revoked, later = (
+        good, revoked, later, second = (
             pass_services.issue_pass(session, keys, "kanazawa-1day", day, "adult",
                                      phone.public_key(), system_clock)
-            for day in (moment.date(), moment.date(), moment.date() + dt.timedelta(days=2)))
+            for day in (moment.date(), moment.date(), moment.date() + dt.timedelta(days=2),
+                        moment.date()))
         pass_services.revoke_pass(session, revoked.pass_id, "lost phone reported")
     device_id = enrolment.device.id
     # the page's clock runs from the boarding time; the phone presents on the same clock
@@ -215,7 +243,8 @@ def test_driver_enrols_judges_offline_and_syncs(
     page.reload()
     expect(page.locator("#scanner")).to_be_visible()
     page.wait_for_function("window.maasDriver.state.bundle !== null")
-    _scan(page, shown(good, "accept-offline"), "accept", "有効です")
+    # (another rider: `good` again on this bus within minutes would be a replay)
+    _scan(page, shown(second, "accept-offline"), "accept", "有効です")
     expect(page.locator("#status-sync")).to_contain_text("オフライン")
     page.screenshot(path=str(ARTIFACTS / "driver-offline.png"), full_page=True)
     journal: list[dict[str, Any]] = page.evaluate("maasDriver.allScans()")
@@ -225,7 +254,10 @@ def test_driver_enrols_judges_offline_and_syncs(
     # (those judged online went up if a sync ran before the network was cut)
     pending = sum(1 for row in journal if row.get("pending"))
     assert all(row["scanned_at"].endswith("+09:00") for row in journal)
-    assert journal[1]["digest"] == replay_key("https://example.jp/")  # of every scan
+    # every scan has a digest: of what the code says, or of the text if it says nothing
+    assert journal[1]["digest"] == digest("https://example.jp/")
+    assert journal[5]["digest"] == journal[4]["digest"]  # the replay: the same content
+    assert journal[5]["pass_id"] == good.pass_id
 
     # back online, the first upload's answer is lost: the server has the scans, the page saw a
     # 502 and keeps them pending; the retry is counted as duplicates and nothing is stored twice
@@ -250,7 +282,7 @@ def test_driver_enrols_judges_offline_and_syncs(
     assert sorted(s.id for s in stored) == sorted(row["id"] for row in journal)
     by_id = {s.id: s for s in stored}
     assert by_id[journal[0]["id"]].result == "accept"
-    assert by_id[journal[0]["id"]].pass_id == good.pass_id
+    assert by_id[journal[0]["id"]].pass_id == second.pass_id
     # where the bus was, for the server's impossible-speed check
     assert (by_id[journal[0]["id"]].lat, by_id[journal[0]["id"]].lon) == (36.57806, 136.64806)
     assert by_id[journal[3]["id"]].code == "revoked"
@@ -356,16 +388,19 @@ def test_driver_scans_with_the_camera(
 
 def _raw_jws(header: bytes, payload: bytes, key: ec.EllipticCurvePrivateKey,
              segments: tuple[str, str] | None = None) -> str:
-    """A compact ES256 JWS over exactly these bytes (or these already-encoded segments)."""
+    """A compact ES256 JWS over exactly these bytes (or these already-encoded segments), low s
+    as our issuer writes it, so that the checks after the signature are reached too."""
     head, body = segments or (credential.b64url(header), credential.b64url(payload))
     der = key.sign(f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))
     r, s = decode_dss_signature(der)
-    return f"{head}.{body}.{credential.b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    raw = credential.low_s(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    return f"{head}.{body}.{credential.b64url(raw)}"
 
 
 def _odd_codes() -> dict[str, Any]:
-    """A bundle and codes signed by its real key but odd in form: the corners where PyJWT and
-    the Python standard library decide what is well-formed, which verify.js copies."""
+    """A bundle and codes signed by its real key but odd in form or content: with the
+    canonical rules almost all are malformed, but at different steps (form, signature,
+    claims), where the two verifiers must still agree."""
     now = dt.datetime(2026, 12, 1, 0, 3, tzinfo=dt.UTC)
     issuer, phone = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
     products = [{"code": "kanazawa-1day", "operators": ["hokutetsu"], "static_allowed": False},
@@ -387,7 +422,7 @@ def _odd_codes() -> dict[str, Any]:
         {"k": credential.b64url(b"\x02" + b"\xff" * 32)}, {"k": "!" + credential.b64url(point)},
         {"x": "乗車券"},
     ]
-    json_bytes = lambda value: json.dumps(value).encode()  # noqa: E731
+    json_bytes = lambda value: credential.compact_json(value)  # noqa: E731
     codes = [_raw_jws(json_bytes(header), json_bytes({**base, **extra}), issuer)
              for extra in claims_variants]
     codes += [_raw_jws(json_bytes(h), json_bytes(base), issuer) for h in (

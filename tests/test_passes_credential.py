@@ -118,10 +118,15 @@ def test_forged_and_foreign_tokens_are_rejected() -> None:
     # a tampered payload (child pass turned into adult, or another date)
     body = json.loads(credential.unb64url(payload))
     body["d"] = "20261202"
-    tampered = f"{head}.{credential.b64url(json.dumps(body).encode())}.{signature}"
+    tampered = f"{head}.{credential.b64url(credential.compact_json(body))}.{signature}"
     with pytest.raises(CredentialError) as info:
         credential.verify(tampered, KEYS)
     assert info.value.code == "bad_signature"
+    # the same with spaces in the JSON is not even in the one form a credential has
+    spaced = f"{head}.{credential.b64url(json.dumps(body).encode())}.{signature}"
+    with pytest.raises(CredentialError) as info:
+        credential.verify(spaced, KEYS)
+    assert info.value.code == "malformed"
     # a key we do not know, and no fallback to "try every key"
     with pytest.raises(CredentialError) as info:
         credential.verify(credential.issue(claims(), ISSUER, "k2"), KEYS)
@@ -279,3 +284,62 @@ def test_rfc8037_a4_ed25519_vector_and_our_pinning_refuses_eddsa() -> None:
     with pytest.raises(credential.CredentialError) as refused:
         credential.verify(forged, {"k1": ISSUER.public_key()})
     assert refused.value.code == "bad_signature"
+
+
+def test_issued_and_presented_codes_are_in_their_one_canonical_form() -> None:
+    """Low s in both signatures (cryptography draws s at random: one in two would be high),
+    strict base64url everywhere, the header and claims exactly as PyJWT writes them."""
+    for _ in range(20):
+        token = credential.issue(claims(bound=True), ISSUER, "k1")
+        shown = credential.present(token, PHONE, FIXED_NOW)
+        head, body, signature = token.split(".")
+        assert credential.unb64url(head) == b'{"alg":"ES256","kid":"k1"}'
+        decoded = json.loads(credential.unb64url(body))
+        assert list(decoded) == ["i", "p", "c", "d", "k"]
+        assert credential.unb64url(body) == credential.compact_json(decoded)
+        for raw in (credential.unb64url(signature), credential.unb64url(shown.split("~")[2])):
+            assert int.from_bytes(raw[32:], "big") <= credential.HALF_ORDER
+            credential.check_signature_form(raw)
+        credential.verify_presentation(credential.parse_presentation(shown),
+                                       credential.verify(token, KEYS))
+
+
+@pytest.mark.parametrize("text", ["QQ==", "QQ=", "Q", "QR", "+w", "/w", " QQ", "QQ\n", "Q Q"])
+def test_unb64url_takes_only_the_canonical_text(text: str) -> None:
+    with pytest.raises(ValueError, match="base64url"):
+        credential.unb64url(text)
+    assert credential.unb64url("QQ") == b"A"
+    assert credential.unb64url("-w") == b"\xfb"
+
+
+def test_high_s_signatures_verify_mathematically_but_are_malformed() -> None:
+    token = credential.issue(claims(bound=True), ISSUER, "k1")
+    head, body, signature = token.split(".")
+    raw = credential.unb64url(signature)
+    flipped = raw[:32] + (credential.CURVE_ORDER - int.from_bytes(raw[32:], "big")
+                          ).to_bytes(32, "big")
+    high = f"{head}.{body}.{credential.b64url(flipped)}"
+    assert jwt.decode(high, ISSUER.public_key(), algorithms=["ES256"])  # PyJWT alone: fine
+    with pytest.raises(CredentialError) as info:
+        credential.verify(high, KEYS)
+    assert info.value.code == "malformed"
+    shown = credential.present(token, PHONE, FIXED_NOW).split("~")
+    phone = credential.unb64url(shown[2])
+    high_phone = phone[:32] + (credential.CURVE_ORDER - int.from_bytes(phone[32:], "big")
+                               ).to_bytes(32, "big")
+    with pytest.raises(CredentialError) as info:
+        credential.parse_presentation(f"{shown[0]}~{shown[1]}~{credential.b64url(high_phone)}")
+    assert info.value.code == "malformed"
+
+
+def test_a_stored_high_s_token_is_served_in_its_accepted_form() -> None:
+    token = credential.issue(claims(), ISSUER, "k1")
+    head, body, signature = token.split(".")
+    raw = credential.unb64url(signature)
+    s = credential.CURVE_ORDER - int.from_bytes(raw[32:], "big")
+    old = f"{head}.{body}.{credential.b64url(raw[:32] + s.to_bytes(32, 'big'))}"
+    with pytest.raises(CredentialError):
+        credential.verify(old, KEYS)
+    assert credential.low_s_token(old) == token
+    assert credential.low_s_token(token) == token
+    assert credential.low_s_token("not a token") == "not a token"

@@ -20,6 +20,7 @@ from passes.keys import KeyStore
 from passes.models import Pass
 from passes.services import issue_pass
 from tests.conftest import FIXED_NOW, Runner, fixed_clock
+from tests.vectors import high_s, padded, standard_alphabet, unused_bits
 from validators.models import FraudFlag, Scan
 
 pytestmark = pytest.mark.usefixtures("loaded_demo")
@@ -93,6 +94,52 @@ def test_connected_check_accepts_then_sees_the_replay(
     assert stored[0].vehicle == "bus-101"
 
 
+def reencodings(payload: str) -> list[str]:
+    """The same rotating code in every other byte form an attacker can make without a key."""
+    token, time_text, signature = payload.split("~")
+    head, body, issuer_sig = token.split(".")
+    return [f"{token}~{time_text}~{padded(signature)}", f"{token}~{padded(time_text)}~{signature}",
+            f"{token}~{time_text}~{unused_bits(signature)}",
+            f"{token}~{unused_bits(time_text)}~{signature}",
+            f"{token}~{time_text}~{high_s(signature)}",
+            f"{head}.{body}.{padded(issuer_sig)}~{time_text}~{signature}",
+            f"{head}.{body}.{unused_bits(issuer_sig)}~{time_text}~{signature}",
+            standard_alphabet(payload), " " + payload, payload + "\n",
+            payload.replace("~", "~ ", 1)]
+
+
+def test_connected_check_refuses_every_re_encoding_and_the_same_pass_again(
+        app: Flask, runner: Runner, client: FlaskClient, db_session: Session) -> None:
+    """Issue 12: each re-encoding of a seen code used to count as new; and one vehicle
+    scanning one pass six times in seconds raised nothing."""
+    device = enrol(runner, client)
+    token = bound_pass(app, db_session)
+    payload = credential.present(token, PHONE, FIXED_NOW - dt.timedelta(seconds=3))
+    first = client.post("/api/v1/validations", json={"payload": payload}, headers=device.auth)
+    assert first.get_json()["code"] == "accept"
+    variants = [v for v in reencodings(payload) if v != payload]
+    assert len(variants) >= 10
+    codes = [client.post("/api/v1/validations", json={"payload": v}, headers=device.auth)
+             .get_json()["code"] for v in variants]
+    assert set(codes) == {"malformed"}, codes
+    # a fresh presentation of the same pass on the same bus seconds later: not a second ride
+    for seconds in (5, 10, 20, 30, 40):
+        fresh = credential.present(token, PHONE, FIXED_NOW + dt.timedelta(seconds=seconds))
+        again = client.post("/api/v1/validations", headers=device.auth, json={
+            "payload": fresh, "at": (FIXED_NOW + dt.timedelta(seconds=seconds)).isoformat()})
+        assert again.get_json()["code"] == "replay"
+    # on another bus it is a ride (the fraud check judges that one)
+    other = enrol(runner, client, vehicle="bus-202")
+    elsewhere = client.post("/api/v1/validations", headers=other.auth, json={
+        "payload": credential.present(token, PHONE, FIXED_NOW)}).get_json()
+    assert elsewhere["code"] == "accept"
+    stored = db_session.scalars(select(Scan).where(Scan.device_id == device.id)).all()
+    accepted = [s for s in stored if s.result == "accept"]
+    assert len(accepted) == 1
+    # every scan is journaled with the key of what it says, not of its text
+    assert {s.digest for s in stored if s.code == "replay"} != {accepted[0].digest}
+
+
 def test_connected_check_uses_the_server_deny_list_and_coverage(
         app: Flask, runner: Runner, client: FlaskClient, db_session: Session) -> None:
     token = bound_pass(app, db_session)
@@ -116,6 +163,9 @@ def test_connected_check_uses_the_server_deny_list_and_coverage(
     garbage = client.post("/api/v1/validations", json={"payload": "hello"},
                           headers=device.auth).get_json()
     assert garbage["code"] == "malformed"
+    surrogate = client.post("/api/v1/validations", headers=device.auth,
+                            data='{"payload": "\\ud800"}', content_type="application/json")
+    assert surrogate.status_code == 422  # refused at the door, not a 500
     assert garbage["message_en"] == "Not a pass code"
 
 

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from passes import credential, qr
 from tests.conftest import RunningServer, maas_executable
+from tests.test_scans import reencodings
 from validators.device import Device
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -123,6 +124,28 @@ def test_checks_offline_with_exit_codes_then_syncs(
     assert again["bundle_version"] == report["bundle_version"]
     device_id = json.loads((enrolled / "device.json").read_text())["device_id"]
     assert len(server_scans(demo_server, device_id)) == 5
+
+
+def test_re_encoded_codes_and_the_same_pass_again_are_refused(
+        demo_server: RunningServer, enrolled: Path, tmp_path: Path) -> None:
+    at = noon_today()
+    token = bound_token(demo_server, tmp_path)
+    payload = credential.present(token, PHONE, at)
+    assert validator(enrolled, "check", payload, "--at", at.isoformat()).returncode == 0
+    device = Device(enrolled)  # the same journal, in this process: no start-up per code
+    codes = {device.check(variant, at).result.code for variant in reencodings(payload)}
+    assert codes == {"malformed"}
+    later = at + dt.timedelta(seconds=30)
+    assert device.check(credential.present(token, PHONE, later), later).result.code == "replay"
+    # the window is the device's setting
+    much_later = at + dt.timedelta(seconds=40)
+    fresh = credential.present(token, PHONE, much_later)
+    done = validator(enrolled, "check", "--stdin", "--at", much_later.isoformat(), "--json",
+                     stdin=fresh + "\r\n", env={"MAAS_VALIDATOR_SAME_DEVICE_S": "10"})
+    assert json.loads(done.stdout)["code"] == "accept", done.stderr
+    with sqlite3.connect(enrolled / "journal.sqlite3") as journal:
+        rows = journal.execute("SELECT code FROM scans ORDER BY scanned_at").fetchall()
+    assert [code for (code,) in rows].count("accept") == 2
 
 
 def test_no_bundle_and_bad_input(enrolled: Path, tmp_path: Path) -> None:

@@ -17,11 +17,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from passes import bundle as trust
-from passes.credential import PassClaims, b64url, issue, new_pass_id, present
+from passes.credential import (
+    CURVE_ORDER,
+    PassClaims,
+    b64url,
+    issue,
+    low_s,
+    new_pass_id,
+    present,
+    unb64url,
+)
 from passes.keys import public_jwk
 from validators.verify import replay_key
 
@@ -70,8 +81,15 @@ def build() -> dict[str, Any]:
               by: ec.EllipticCurvePrivateKey = phone) -> str:
         return present(token, by, at)
 
-    good = shown(credential())
-    static = credential("kanazawa-print", bound=None)
+    good_id, static_id = new_pass_id(), new_pass_id()
+    good_at = NOW - dt.timedelta(seconds=4)
+    while True:  # until every signature has a - or _ to write as + or /
+        good = shown(credential(pass_id=good_id), good_at)
+        static = credential("kanazawa-print", bound=None, pass_id=static_id)
+        signatures = (good.split("~")[2], good.split("~")[0].split(".")[2],
+                      static.split(".")[2])
+        if all({"-", "_"} & set(text) for text in signatures):
+            break
     header, payload, signature = credential().split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "==").decode())
     tampered_claims = b64url(json.dumps({**claims, "c": "a", "d": "20261202"},
@@ -93,10 +111,12 @@ def build() -> dict[str, Any]:
         {"name": "printed code of a product that allows it", "payload": static,
          "expected": "accept_static"},
         {"name": "printed code seen on this device 2 min ago", "payload": static,
-         "seen": {replay_key(static): _iso(NOW - dt.timedelta(minutes=2))},
+         "seen": {replay_key(static_id, None): _iso(NOW - dt.timedelta(minutes=2))},
+         "passes": {static_id: _iso(NOW - dt.timedelta(minutes=2))},
          "expected": "replay"},
         {"name": "printed code seen on this device 3 h ago", "payload": static,
-         "seen": {replay_key(static): _iso(NOW - dt.timedelta(hours=3))},
+         "seen": {replay_key(static_id, None): _iso(NOW - dt.timedelta(hours=3))},
+         "passes": {static_id: _iso(NOW - dt.timedelta(hours=3))},
          "expected": "accept_static"},
         {"name": "printed code of the 1-day pass", "expected": "static_not_allowed",
          "payload": credential(bound=None)},
@@ -141,7 +161,27 @@ def build() -> dict[str, Any]:
         {"name": "unknown product", "expected": "not_covered",
          "payload": shown(credential("mystery-pass"))},
         {"name": "replay on this device", "expected": "replay", "payload": good,
-         "seen": {replay_key(good): _iso(NOW - dt.timedelta(seconds=2))}},
+         "seen": {replay_key(good_id, good_at): _iso(NOW - dt.timedelta(seconds=2))},
+         "passes": {good_id: _iso(NOW - dt.timedelta(seconds=2))}},
+        {"name": "replay known only by its content (no pass history)", "expected": "replay",
+         "payload": good,
+         "seen": {replay_key(good_id, good_at): _iso(NOW - dt.timedelta(seconds=2))}},
+        {"name": "new presentation of a pass accepted here 1 min ago", "expected": "replay",
+         "payload": shown(credential(pass_id=good_id)),
+         "seen": {replay_key(good_id, NOW - dt.timedelta(seconds=64)):
+                  _iso(NOW - dt.timedelta(seconds=60))},
+         "passes": {good_id: _iso(NOW - dt.timedelta(seconds=60))}},
+        {"name": "new presentation of a pass accepted here 4 min 59 s ago",
+         "expected": "replay", "payload": shown(credential(pass_id=good_id)),
+         "passes": {good_id: _iso(NOW - dt.timedelta(seconds=299))}},
+        {"name": "new presentation of a pass accepted here 5 min ago", "expected": "accept",
+         "payload": shown(credential(pass_id=good_id)),
+         "passes": {good_id: _iso(NOW - dt.timedelta(minutes=5))}},
+        {"name": "a pass accepted here 1 min ago by another code: printed code",
+         "expected": "replay", "payload": static,
+         "passes": {static_id: _iso(NOW - dt.timedelta(minutes=1))}},
+        {"name": "pass accepted 1 min ago on another device (not this one's history)",
+         "expected": "accept", "payload": shown(credential(pass_id=good_id))},
         {"name": "not a pass", "expected": "malformed", "payload": "https://example.jp/"},
         {"name": "three parts of nonsense", "expected": "malformed", "payload": "a~b~c"},
         {"name": "bad time field", "expected": "malformed",
@@ -152,11 +192,137 @@ def build() -> dict[str, Any]:
          "now": _iso(NOW + dt.timedelta(hours=73))},
         {"name": "no bundle", "expected": "no_bundle", "payload": good, "bundle": None},
     ]
+    cases += _non_canonical(good, static, phone, current)
     for case in cases:
         case.setdefault("now", _iso(NOW))
         case.setdefault("operator", "hokutetsu")
         case.setdefault("seen", {})
+        case.setdefault("passes", {})
     return {"about": __doc__.splitlines()[0], "bundle": document, "cases": cases}
+
+
+B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def high_s(signature_text: str) -> str:
+    """The same ECDSA signature with s replaced by n - s: it still verifies mathematically."""
+    raw = unb64url(signature_text)
+    s = int.from_bytes(raw[32:], "big")
+    return b64url(raw[:32] + (CURVE_ORDER - s).to_bytes(32, "big"))
+
+
+def unused_bits(text: str) -> str:
+    """The same bytes with a non-zero unused bit in the last character (or None if none)."""
+    if len(text) % 4 == 0:
+        raise ValueError("no unused bits in a whole quad")
+    return text[:-1] + B64URL[B64URL.index(text[-1]) | 1]
+
+
+def padded(text: str) -> str:
+    """The same bytes with base64 padding."""
+    return text + "=" * (-len(text) % 4)
+
+
+def standard_alphabet(text: str) -> str:
+    """The same bytes in the standard alphabet (+ and /)."""
+    return text.replace("-", "+").replace("_", "/")
+
+
+def sign_jws(header: bytes, claims: bytes, key: ec.EllipticCurvePrivateKey) -> str:
+    """A compact ES256 JWS over exactly these JSON bytes, low s: a code made with our key."""
+    head, body = b64url(header), b64url(claims)
+    r, s = decode_dss_signature(key.sign(f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{head}.{body}.{b64url(low_s(r.to_bytes(32, 'big') + s.to_bytes(32, 'big')))}"
+
+
+def _non_canonical(good: str, static: str, phone: ec.EllipticCurvePrivateKey,
+                   issuer: ec.EllipticCurvePrivateKey) -> list[dict[str, Any]]:
+    """Every other byte form of a genuine code: each must be ``malformed``.
+
+    Without the issuer's key an attacker can only re-encode what was signed (padding, the
+    standard alphabet, whitespace, unused bits, n - s); with it (the cases "signed by our
+    key") a code in another JSON form is still not one our issuer writes.
+    """
+    credential, time_text, phone_sig = good.split("~")
+    head, body, sig = credential.split(".")
+    static_head, static_body, static_sig = static.split(".")
+    at = dt.datetime.fromtimestamp(int.from_bytes(unb64url(time_text), "big"), dt.UTC)
+    claims = json.loads(unb64url(body))
+
+    def reshown(token: str) -> str:
+        return present(token, phone, at)
+
+    def malformed(name: str, payload: str) -> dict[str, Any]:
+        return {"name": f"non-canonical: {name}", "payload": payload, "expected": "malformed"}
+
+    compact = {"separators": (",", ":")}
+    header = {"alg": "ES256", "kid": "cur00001"}
+    cases = [
+        malformed("phone signature padded", f"{credential}~{time_text}~{padded(phone_sig)}"),
+        malformed("time padded", f"{credential}~{padded(time_text)}~{phone_sig}"),
+        malformed("issuer signature padded", f"{head}.{body}.{padded(sig)}~{time_text}"
+                  f"~{phone_sig}"),
+        malformed("printed code, issuer signature padded",
+                  f"{static_head}.{static_body}.{padded(static_sig)}"),
+        malformed("phone signature in the standard alphabet",
+                  f"{credential}~{time_text}~{standard_alphabet(phone_sig)}"),
+        malformed("issuer signature in the standard alphabet",
+                  f"{head}.{body}.{standard_alphabet(sig)}~{time_text}~{phone_sig}"),
+        malformed("printed code in the standard alphabet", standard_alphabet(static)),
+        malformed("unused bits set in the phone signature",
+                  f"{credential}~{time_text}~{unused_bits(phone_sig)}"),
+        malformed("unused bits set in the time", f"{credential}~{unused_bits(time_text)}"
+                  f"~{phone_sig}"),
+        malformed("unused bits set in the issuer signature",
+                  f"{head}.{body}.{unused_bits(sig)}~{time_text}~{phone_sig}"),
+        malformed("printed code, unused bits set in the issuer signature",
+                  f"{static_head}.{static_body}.{unused_bits(static_sig)}"),
+        malformed("high s in the phone signature",
+                  f"{credential}~{time_text}~{high_s(phone_sig)}"),
+        malformed("high s in the issuer signature, shown again by the phone",
+                  reshown(f"{head}.{body}.{high_s(sig)}")),
+        malformed("printed code, high s in the issuer signature",
+                  f"{static_head}.{static_body}.{high_s(static_sig)}"),
+        malformed("leading space", " " + good),
+        malformed("trailing newline", good + "\n"),
+        malformed("trailing CR LF", good + "\r\n"),
+        malformed("trailing space on a printed code", static + " "),
+        malformed("space before a separator", good.replace("~", " ~", 1)),
+        malformed("tab after a separator", good.replace("~", "~\t", 1)),
+        malformed("line break inside the issuer signature",
+                  f"{head}.{body}.{sig[:40]}\n{sig[40:]}~{time_text}~{phone_sig}"),
+        malformed("claims with spaces, signed by our key", reshown(sign_jws(
+            json.dumps(header, **compact).encode(), json.dumps(claims).encode(), issuer))),
+        malformed("claims in another order, signed by our key", reshown(sign_jws(
+            json.dumps(header, **compact).encode(),
+            json.dumps(dict(reversed(claims.items())), **compact).encode(), issuer))),
+        malformed("an extra claim, signed by our key", reshown(sign_jws(
+            json.dumps(header, **compact).encode(),
+            json.dumps({**claims, "exp": 4102444800}, **compact).encode(), issuer))),
+        malformed("a claim written twice, signed by our key", reshown(sign_jws(
+            json.dumps(header, **compact).encode(),
+            json.dumps(claims, **compact).encode()[:-1] + b',"c":"a"}', issuer))),
+        malformed("non-ASCII written raw, signed by our key", reshown(sign_jws(
+            json.dumps(header, **compact).encode(),
+            json.dumps({**claims, "p": "金沢"}, ensure_ascii=False, **compact).encode(),
+            issuer))),
+        malformed("header keys in another order, signed by our key", reshown(sign_jws(
+            b'{"kid":"cur00001","alg":"ES256"}', json.dumps(claims, **compact).encode(),
+            issuer))),
+        malformed("header with typ JWT, signed by our key", reshown(sign_jws(
+            json.dumps({**header, "typ": "JWT"}, **compact, sort_keys=True).encode(),
+            json.dumps(claims, **compact).encode(), issuer))),
+        malformed("header with spaces, signed by our key", reshown(sign_jws(
+            json.dumps(header).encode(), json.dumps(claims, **compact).encode(), issuer))),
+    ]
+    # the same code, canonical, still accepted: the variants fail for their form alone
+    cases.append({"name": "canonical form of the variants above", "payload": good,
+                  "expected": "accept"})
+    cases.append({"name": "canonical form signed by our key by hand", "expected": "accept",
+                  "payload": reshown(sign_jws(
+                      json.dumps(header, **compact).encode(),
+                      json.dumps(claims, **compact).encode(), issuer))})
+    return cases
 
 
 def _hs256_with_public_key(claims: dict[str, Any], public_pem: bytes) -> str:

@@ -34,9 +34,11 @@ from jwt.algorithms import ECAlgorithm
 from maas.core.errors import InvalidInput, MaasError, ServiceUnavailable
 from maas.core.files import write_atomically
 from passes import bundle as trust
-from validators.verify import Context, Result, TrustBundle, replay_key, verify
+from validators.verify import SAME_DEVICE, Context, Result, TrustBundle, scan_digest, verify
 
 BATCH = int(os.environ.get("MAAS_VALIDATOR_BATCH", "500"))
+# the same pass accepted again within this many seconds is a replay (verify.SAME_DEVICE)
+SAME_DEVICE_ENV = "MAAS_VALIDATOR_SAME_DEVICE_S"
 TIMEOUT_S = 10.0
 RETRIES = 4  # attempts per request, with exponential backoff between them
 SCHEMA = """
@@ -54,6 +56,7 @@ CREATE TABLE IF NOT EXISTS scans (
 );
 CREATE INDEX IF NOT EXISTS ix_scans_pending ON scans (uploaded) WHERE uploaded = 0;
 CREATE INDEX IF NOT EXISTS ix_scans_digest ON scans (digest, result);
+CREATE INDEX IF NOT EXISTS ix_scans_pass ON scans (pass_id, result);
 """
 
 
@@ -208,22 +211,37 @@ class Device:
             raise
         journal.execute("COMMIT")
 
+    def same_device(self) -> dt.timedelta:
+        """How soon the same pass again is a replay (``MAAS_VALIDATOR_SAME_DEVICE_S``)."""
+        text = os.environ.get(SAME_DEVICE_ENV)
+        if not text:
+            return SAME_DEVICE
+        try:
+            seconds = int(text)
+        except ValueError:
+            seconds = -1
+        if seconds < 0:
+            raise InvalidInput(f"{SAME_DEVICE_ENV}: {text!r} is not a number of seconds")
+        return dt.timedelta(seconds=seconds)
+
     def check(self, payload: str, at: dt.datetime | None = None) -> Check:
-        """Judge a code and journal the verdict durably; only then return it."""
+        """Judge a code and journal the verdict durably; only then return it.
+
+        The replay checks read the journal inside the same transaction that writes the
+        verdict, so two processes checking one code cannot both accept it.
+        """
         enrolment = self.enrolment()
         now = at or self.clock()
-        key = replay_key(payload)
         with self._transaction() as journal:
-            (last,) = journal.execute(
-                "SELECT max(scanned_at) FROM scans WHERE digest = ? AND result = 'accept'",
-                (key,)).fetchone()
-            seen = {key: dt.datetime.fromisoformat(last)} if last else {}
-            result = verify(payload, self.bundle(), now, Context(enrolment.operator, seen))
+            context = Context(enrolment.operator, _Accepted(journal, "digest"),
+                              _Accepted(journal, "pass_id"), same_device=self.same_device())
+            result = verify(payload, self.bundle(), now, context)
             scan_id = str(uuid.uuid4())
             journal.execute(
                 "INSERT INTO scans (id, digest, result, code, pass_id, product, category,"
                 " service_date, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (scan_id, key, result.result, result.code, result.pass_id, result.product,
+                (scan_id, scan_digest(payload, result), result.result, result.code,
+                 result.pass_id, result.product,
                  result.category,
                  result.service_date.isoformat() if result.service_date else None,
                  now.astimezone(dt.UTC).isoformat()))
@@ -257,6 +275,19 @@ class Device:
             uploaded += int(answer["accepted"])
             duplicates += int(answer["duplicates"])
         return SyncReport(version, uploaded, duplicates, self.pending())
+
+
+class _Accepted:
+    """When the journal last accepted a code with this replay key / of this pass."""
+
+    def __init__(self, journal: sqlite3.Connection, column: str) -> None:
+        self.journal = journal
+        self.query = (f"SELECT max(scanned_at) FROM scans WHERE {column} = ?"  # noqa: S608
+                      " AND result = 'accept'")
+
+    def get(self, key: str, /) -> dt.datetime | None:
+        (last,) = self.journal.execute(self.query, (key,)).fetchone()
+        return dt.datetime.fromisoformat(last) if last else None
 
 
 def _request(method: str, url: str, body: Any, token: str | None = None,

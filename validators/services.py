@@ -7,11 +7,11 @@ import datetime as dt
 import secrets
 import uuid
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Insert, Table, column, select, table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from maas.core.auth import hash_token
 from maas.core.clock import Clock
@@ -21,7 +21,7 @@ from validators import fraud
 from validators.events import ScansIngested
 from validators.fraud import FraudLimits
 from validators.models import Device, IngestedScan, Scan
-from validators.verify import Context, Result, TrustBundle, replay_key, verify
+from validators.verify import SAME_DEVICE, Context, Result, TrustBundle, scan_digest, verify
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,23 +159,37 @@ def _insert_ignoring_duplicates(session: Session) -> Insert:
 
 
 def validate(session: Session, device: Device, payload: str, at: dt.datetime | None,
-             bundle: TrustBundle, clock: Clock) -> tuple[Result, str]:
+             bundle: TrustBundle, clock: Clock,
+             same_device: dt.timedelta = SAME_DEVICE) -> tuple[Result, str]:
     """Judge a code for a connected device with the server's current bundle, and record it.
 
     ``at`` lets a device that was briefly offline submit a check it made a moment ago; the
-    server still judges the presentation window against that time.
+    server still judges the presentation window against that time. Replays are judged
+    against this device's accepted scans: the same code (by its content), or the same pass
+    within ``same_device``.
     """
     now = at or clock()
-    key = replay_key(payload)
-    seen_at = session.scalar(
-        select(Scan.scanned_at).where(Scan.device_id == device.id, Scan.digest == key,
-                                      Scan.result == "accept")
-        .order_by(Scan.scanned_at.desc()).limit(1))
-    context = Context(device.operator_id, {key: seen_at} if seen_at else {})
+    context = Context(device.operator_id, _DeviceAccepted(session, device, Scan.digest),
+                      _DeviceAccepted(session, device, Scan.pass_id), same_device=same_device)
     result = verify(payload, bundle, now, context)
     scan_id = str(uuid.uuid4())
     ingest_scans(session, device, [ScanRecord(
         id=scan_id, result=result.result, code=result.code, scanned_at=now,
-        digest=key, pass_id=result.pass_id, product=result.product,
+        digest=scan_digest(payload, result), pass_id=result.pass_id, product=result.product,
         category=result.category, service_date=result.service_date)], clock)
     return result, scan_id
+
+
+class _DeviceAccepted:
+    """When this device last had an accepted scan with this digest / of this pass."""
+
+    def __init__(self, session: Session, device: Device, column: InstrumentedAttribute[Any]
+                 ) -> None:
+        self.session, self.device, self.column = session, device, column
+
+    def get(self, key: str, /) -> dt.datetime | None:
+        found: dt.datetime | None = self.session.scalar(
+            select(Scan.scanned_at).where(
+                Scan.device_id == self.device.id, self.column == key, Scan.result == "accept")
+            .order_by(Scan.scanned_at.desc()).limit(1))
+        return found

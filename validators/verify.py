@@ -6,8 +6,17 @@ bundle present and fresh → code well-formed → issuing key known and valid fo
 date → credential signature → deny-list → product known and covering this operator → service
 date window → static or rotating (phone signature, ±45 s window) → replay on this device.
 
-The result codes are a contract with the browser verifier of the driver page: both read the
-shared test vectors in ``tests/data/verify-vectors.json`` and must agree on every one.
+A code has one accepted byte form (see :mod:`passes.credential`); the replay key is made from
+what the code says — the pass id and the presentation time — not from its text, so a code
+re-encoded is still the code already seen. A pass accepted on this device within
+``SAME_DEVICE`` is a ``replay`` whatever its presentation time: nobody boards one vehicle
+twice in a few minutes.
+
+The result codes, their messages, the windows and limits are a contract with the browser
+verifier of the driver page: ``python -m validators.contract`` writes them to
+``maas/static/verify-contract.json``, which ``verify.js`` reads (a test fails when the file is
+not what this module says). Both verifiers read the shared test vectors in
+``tests/data/verify-vectors.json`` and must agree on every one.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
@@ -36,7 +45,15 @@ WINDOW = dt.timedelta(seconds=45)
 # a static (printed) code cannot prove freshness: the same code again on the same device soon
 # after is someone else using it (pass-back), later it is the same rider's next ride
 STATIC_REPLAY = dt.timedelta(minutes=10)
+# the same pass accepted again by the same device (one vehicle, one stop) this soon is a
+# second person on one pass — a phone handed back, a code relayed live to another phone — not
+# a second ride: no bus of the network is back at the same stop within 5 minutes, and the
+# fraud check already calls one pass in two vehicles within 5 minutes impossible
+SAME_DEVICE = dt.timedelta(minutes=5)
 MAX_PAYLOAD = 2048
+# a product's service day when its settings say nothing else (minutes from local midnight)
+VALID_FROM_MINUTES = 240  # 04:00 on the service date
+DAY_BOUNDARY_MINUTES = 180  # until 03:00 the next morning
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "accept": ("有効です", "Valid pass"),
@@ -73,7 +90,8 @@ class Result:
     product: str | None = None
     category: str | None = None
     service_date: dt.date | None = None
-    replay_key: str | None = None  # what the device remembers to detect a replay
+    # what the device remembers to detect a replay: set once the credential verified
+    replay_key: str | None = None
 
     @property
     def result(self) -> str:
@@ -156,31 +174,61 @@ class TrustBundle:
         return now - self.issued_at > self.max_age
 
 
+class Lookup(Protocol):
+    """When this device last accepted something (a dict does; a journal answers lazily)."""
+
+    def get(self, key: str, /) -> dt.datetime | None:
+        """The time, or None if never."""
+
+
+_NEVER: Mapping[str, dt.datetime] = {}
+
+
 @dataclasses.dataclass(frozen=True)
 class Context:
     """Where and when the check happens.
 
-    ``seen`` maps the replay keys of codes this device has already accepted to when it
-    accepted them (the device keeps them in its journal).
+    ``seen`` maps the replay keys of codes this device has already accepted to when it last
+    accepted them; ``passes`` maps pass ids to when this device last accepted that pass.
+    Devices keep both in their journal; any object with ``get(key)`` will do, so a journal
+    can answer just the one or two keys a check asks for.
     """
 
     operator: str
-    seen: Mapping[str, dt.datetime] = dataclasses.field(default_factory=dict)
+    seen: Lookup = dataclasses.field(default_factory=lambda: _NEVER)
+    passes: Lookup = dataclasses.field(default_factory=lambda: _NEVER)
     window: dt.timedelta = WINDOW
+    same_device: dt.timedelta = SAME_DEVICE
 
 
-def replay_key(payload: str) -> str:
-    """A short digest of a payload, remembered to recognise it again."""
-    return hashlib.sha256(payload.strip().encode()).hexdigest()[:32]
+def digest(text: str) -> str:
+    """The first 32 hex characters of SHA-256 of ``text``."""
+    # surrogatepass: a lone surrogate from a JSON body is garbage to digest, not a crash
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def replay_key(pass_id: str, shown_at: dt.datetime | None) -> str:
+    """What a code says, as a short digest: the pass id, and the presentation time (Unix
+    seconds) for a rotating code. Every accepted form of one code has the same key."""
+    if shown_at is None:
+        return digest(pass_id)
+    return digest(f"{pass_id}~{int(shown_at.timestamp())}")
+
+
+def scan_digest(payload: str, result: Result) -> str:
+    """What a journal records for a scan: the replay key of the code when it could be read,
+    else a digest of the text as scanned (never matched against accepted scans)."""
+    return result.replay_key or digest(payload)
 
 
 def service_window(product: Mapping[str, Any], service_date: dt.date
                    ) -> tuple[dt.datetime, dt.datetime]:
     """When a pass for ``service_date`` is valid: [start, end) in Asia/Tokyo."""
     midnight = dt.datetime.combine(service_date, dt.time(), TOKYO)
-    start = midnight + dt.timedelta(minutes=int(product.get("valid_from_minutes", 240)))
-    end = midnight + dt.timedelta(days=1,
-                                  minutes=int(product.get("day_boundary_minutes", 180)))
+    start = midnight + dt.timedelta(
+        minutes=int(product.get("valid_from_minutes", VALID_FROM_MINUTES)))
+    end = midnight + dt.timedelta(
+        days=1, minutes=int(product.get("day_boundary_minutes", DAY_BOUNDARY_MINUTES)))
     return start, end
 
 
@@ -198,37 +246,40 @@ def verify(payload: str, bundle: TrustBundle | None, now: dt.datetime,
         claims = _credential(presentation.credential, bundle)
     except CredentialError as exc:
         return Result(exc.code if exc.code in MESSAGES else "malformed")
+    key = replay_key(claims.pass_id, presentation.shown_at)
     if claims.pass_id in bundle.deny:
-        return _judged("revoked", claims)
+        return _judged("revoked", claims, key)
     product = bundle.products.get(claims.product)
     if product is None or context.operator not in product.get("operators", ()):
-        return _judged("not_covered", claims)
+        return _judged("not_covered", claims, key)
     start, end = service_window(product, claims.service_date)
     if now < start:
-        return _judged("too_early", claims)
+        return _judged("too_early", claims, key)
     if now >= end:
-        return _judged("expired", claims)
-    key = replay_key(payload)
+        return _judged("expired", claims, key)
     if presentation.shown_at is None:
         if claims.device_key is not None or not product.get("static_allowed", False):
-            return _judged("static_not_allowed", claims)
+            return _judged("static_not_allowed", claims, key)
         last = context.seen.get(key)
         if last is not None and abs(now - last) < STATIC_REPLAY:
-            return _judged("replay", claims)
-        return _judged("accept_static", claims, key)
-    try:
-        verify_presentation(presentation, claims)
-    except CredentialError:
-        # a time and signature added to an unbound credential are someone else's too
-        return _judged("wrong_device", claims)
-    if abs(now - presentation.shown_at) > context.window:
-        return _judged("outside_window", claims)
-    if key in context.seen:
-        return _judged("replay", claims)
-    return _judged("accept", claims, key)
+            return _judged("replay", claims, key)
+    else:
+        try:
+            verify_presentation(presentation, claims)
+        except CredentialError:
+            # a time and signature added to an unbound credential are someone else's too
+            return _judged("wrong_device", claims, key)
+        if abs(now - presentation.shown_at) > context.window:
+            return _judged("outside_window", claims, key)
+        if context.seen.get(key) is not None:
+            return _judged("replay", claims, key)
+    last_here = context.passes.get(claims.pass_id)
+    if last_here is not None and abs(now - last_here) < context.same_device:
+        return _judged("replay", claims, key)
+    return _judged("accept" if presentation.shown_at else "accept_static", claims, key)
 
 
-def _judged(code: str, claims: PassClaims, key: str | None = None) -> Result:
+def _judged(code: str, claims: PassClaims, key: str) -> Result:
     return Result(code, claims.pass_id, claims.product, claims.category, claims.service_date,
                   key)
 

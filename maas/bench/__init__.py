@@ -7,6 +7,7 @@ All benchmark code lives in this package, in the shell layer (it may import ever
 - :mod:`maas.bench.passes` — ``bench passes``: signing rate and QR render times;
 - :mod:`maas.bench.validators` — ``bench validators``: verification and scan ingestion;
 - :mod:`maas.bench.stats` — ``bench stats``: the partner statistics endpoints;
+- :mod:`maas.bench.fuzz` — ``bench fuzz-codes``: mutated genuine codes the verifier must refuse;
 - :mod:`maas.bench.startup` — ``bench cli``: start-up of ``maas`` and ``maas-validator``;
 - :mod:`maas.bench.timing` — the one timer and the one percentile definition they all use;
 - :mod:`maas.bench.fixtures` — signed material (keys, trust bundle, a validator home).
@@ -36,6 +37,8 @@ COMMANDS = {
     "stats": ("maas.bench.stats:bench_stats",
               "Time every statistics endpoint in-process (WSGI, auth, queries, JSON) on this "
               "database."),
+    "fuzz-codes": ("maas.bench.fuzz:bench_fuzz_codes",
+                   "Mutate genuine pass codes and count how many the verifier accepts (0)."),
     "cli": ("maas.bench.startup:bench_cli",
             "Start-up times of maas and maas-validator beside a bare Python."),
 }

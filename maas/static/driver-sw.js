@@ -11,8 +11,10 @@ const SHELL = [
   "/driver",
   "/static/maas.css",
   "/static/maas.js",
+  "/static/common.js",
   "/static/driver.js",
   "/static/verify.js",
+  "/static/verify-contract.json", // the verifier's codes, messages and windows (verify.js)
 ];
 const VENDOR = [
   "/static/vendor/barcode-detector/es/ponyfill.js",

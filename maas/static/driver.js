@@ -5,30 +5,25 @@
 // durably BEFORE its result is shown, with `pending: 1` until the server has acknowledged it.
 // The service worker (/driver/sw.js) keeps the page, its scripts and the QR reader's wasm, so
 // the page loads and judges with no network at all.
-import { MESSAGES, openBundle, replayKey, verify } from "./verify.js";
+import { $, ApiError, lang, onLanguageChange, request, setText as say, setupLanguage } from "./common.js";
+import { MESSAGES, openBundle, peekPassId, scanDigest, verify } from "./verify.js";
 
-const API = "/api/v1";
 const DB_NAME = "maas-driver";
 const BATCH = 500; // scans per upload (the server takes up to 1000)
 const SYNC_EVERY_MS = 60_000;
 const KEEP_MS = 3 * 86_400_000; // uploaded scans stay on the device this long
 const POSITION_MAX_AGE_MS = 120_000; // an older GPS fix is not where the scan happened
-const CAMERA_REPEAT_MS = 8_000; // the same code in front of the camera is one scan, not a replay
+// the same code — or the same pass, whose code rotates every few seconds — in front of the
+// camera is one scan, not a replay
+const CAMERA_REPEAT_MS = 8_000;
 const WASM_URL = "/static/vendor/zxing-wasm/zxing_reader.wasm";
 const PONYFILL_URL = "/static/vendor/barcode-detector/es/ponyfill.js";
 const TOKYO_OFFSET_MS = 9 * 3600_000;
 
-const $ = (id) => document.getElementById(id);
 const state = { device: null, bundle: null, products: {}, position: null };
 
 // ---------------------------------------------------------------- language and time
 
-const lang = () => (document.documentElement.lang === "en" ? "en" : "ja");
-function say(node, ja, en) {
-  node.dataset.ja = ja;
-  node.dataset.en = en || ja;
-  node.textContent = lang() === "en" ? node.dataset.en : ja;
-}
 /** ISO 8601 in Asia/Tokyo with its offset, e.g. 2026-12-01T09:03:00.123+09:00. */
 const tokyoIso = (ms) => new Date(ms + TOKYO_OFFSET_MS).toISOString().replace("Z", "+09:00");
 const tokyoDate = (ms) => tokyoIso(ms).slice(0, 10);
@@ -39,17 +34,21 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let dbPromise = null;
 function db() {
   dbPromise ??= new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => {
-      const database = request.result;
-      database.createObjectStore("state");
-      const scans = database.createObjectStore("scans", { keyPath: "id" });
-      scans.createIndex("digest", "digest"); // replay key of the payload, of every scan
-      scans.createIndex("pending", "pending"); // only scans not yet acknowledged by the server
-      scans.createIndex("scanned_ms", "scanned_ms");
+    const opening = indexedDB.open(DB_NAME, 2);
+    opening.onupgradeneeded = (event) => {
+      const database = opening.result;
+      if (event.oldVersion < 1) {
+        database.createObjectStore("state");
+        const scans = database.createObjectStore("scans", { keyPath: "id" });
+        scans.createIndex("digest", "digest"); // the replay key of every scan
+        scans.createIndex("pending", "pending"); // only scans not yet acknowledged by the server
+        scans.createIndex("scanned_ms", "scanned_ms");
+      }
+      // version 2: the same pass again on this device within minutes is a replay
+      if (event.oldVersion < 2) opening.transaction.objectStore("scans").createIndex("pass_id", "pass_id");
     };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
+    opening.onsuccess = () => resolve(opening.result);
+    opening.onerror = () => reject(opening.error);
   });
   return dbPromise;
 }
@@ -79,8 +78,10 @@ const putState = (key, value) => tx("state", "readwrite", (s) => { s.state.put(v
 
 // ---------------------------------------------------------------- the journal
 
-async function lastAccepted(digest) {
-  const rows = (await tx("scans", "readonly", (s) => req(s.scans.index("digest").getAll(digest))))
+/** When this device last accepted a scan with this value in `index` ("digest": the replay
+ * key of what a code says; "pass_id"), or null. */
+async function lastAccepted(index, value) {
+  const rows = (await tx("scans", "readonly", (s) => req(s.scans.index(index).getAll(value))))
     .filter((row) => row.result === "accept");
   return rows.length ? Math.max(...rows.map((row) => row.scanned_ms)) : null;
 }
@@ -152,14 +153,16 @@ function judge(text, source = "manual") {
 async function judgeNow(text, source) {
   const started = performance.now();
   const now = Date.now();
-  const digest = await replayKey(text);
-  const last = await lastAccepted(digest);
-  const seen = new Map(last === null ? [] : [[digest, last]]);
-  const verdict = await verify(text, state.bundle, now,
-    { operator: state.device ? state.device.operator : "", seen });
+  const verdict = await verify(text, state.bundle, now, {
+    operator: state.device ? state.device.operator : "",
+    seen: (key) => lastAccepted("digest", key),
+    passes: (passId) => lastAccepted("pass_id", passId),
+  });
+  const digest = await scanDigest(text, verdict);
   const fix = state.position && now - state.position.at <= POSITION_MAX_AGE_MS ? state.position : null;
   const entry = {
-    // every scan carries its payload's replay key, as the Python device and server record it
+    // every scan carries the replay key of what its code says (or of its text if unreadable),
+    // as the Python device and server record it
     id: crypto.randomUUID(), digest, result: verdict.result,
     code: verdict.code, pass_id: verdict.pass_id, product: verdict.product,
     category: verdict.category, service_date: verdict.service_date,
@@ -276,7 +279,7 @@ async function readImage(file) {
 }
 
 let camera = null;
-const recentlySeen = new Map(); // text → when the camera last read it
+const recentlySeen = new Map(); // text, or pass id, → when the camera last read it
 
 async function startCamera() {
   const { detector } = await reader();
@@ -295,9 +298,12 @@ async function startCamera() {
       try {
         for (const code of await detector.detect(video)) {
           const now = Date.now();
-          if ((recentlySeen.get(code.rawValue) ?? 0) > now - CAMERA_REPEAT_MS) continue;
-          recentlySeen.set(code.rawValue, now);
-          for (const [text, at] of recentlySeen) if (at < now - CAMERA_REPEAT_MS) recentlySeen.delete(text);
+          // the pass id is read unverified, only to leave alone a phone still held up
+          const passId = peekPassId(code.rawValue);
+          const keys = passId === null ? [code.rawValue] : [code.rawValue, `pass:${passId}`];
+          if (keys.some((key) => (recentlySeen.get(key) ?? 0) > now - CAMERA_REPEAT_MS)) continue;
+          keys.forEach((key) => recentlySeen.set(key, now));
+          for (const [key, at] of recentlySeen) if (at < now - CAMERA_REPEAT_MS) recentlySeen.delete(key);
           await judge(code.rawValue, "camera");
         }
       } catch (error) {
@@ -320,28 +326,10 @@ function stopCamera() {
 
 // ---------------------------------------------------------------- server: enrol and sync
 
-class HttpError extends Error {
-  constructor(status, detail) {
-    super(`${status}${detail ? ": " + detail : ""}`);
-    this.status = status;
-  }
-}
-
-async function call(path, { method = "GET", body, headers = {}, device = true } = {}) {
-  const response = await fetch(API + path, {
-    method, cache: "no-store",
-    headers: {
-      Accept: "application/json",
-      ...(body ? { "Content-Type": "application/json" } : {}),
-      ...(device && state.device ? { Authorization: `Bearer ${state.device.token}` } : {}),
-      ...headers,
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (response.status === 304) return { status: 304, body: null };
-  const document = await response.json().catch(() => null);
-  if (!response.ok) throw new HttpError(response.status, document && (document.detail || document.title));
-  return { status: response.status, body: document };
+/** An API request with the device token (unless `device: false`), never from the HTTP cache. */
+function call(path, { device = true, ...options } = {}) {
+  return request(path, { ...options, cache: "no-store",
+    token: device && state.device ? state.device.token : null });
 }
 
 async function enrol(code) {
@@ -415,8 +403,10 @@ function syncNow() {
       failures += 1;
       const delay = Math.min(300_000, 2000 * 2 ** (failures - 1)) * (0.75 + Math.random() / 2);
       const offline = !navigator.onLine || error instanceof TypeError;
-      say($("status-sync"), offline ? "オフライン(後で送信します)" : `同期エラー ${error.message}`,
-        offline ? "offline (will upload later)" : `sync error ${error.message}`);
+      const reason = error instanceof ApiError
+        ? `${error.status}${error.detail ? ": " + error.detail : ""}` : error.message;
+      say($("status-sync"), offline ? "オフライン(後で送信します)" : `同期エラー ${reason}`,
+        offline ? "offline (will upload later)" : `sync error ${reason}`);
       if (error.status === 401) {
         // the device was revoked or re-registered: it keeps judging and journaling, and a new
         // enrolment code lets the journal go up again
@@ -515,7 +505,9 @@ $("enrol").addEventListener("submit", async (event) => {
 });
 $("manual").addEventListener("submit", (event) => {
   event.preventDefault();
-  const text = $("code-text").value;
+  // a keyboard-wedge scanner ends with Enter: that one line break is not part of the code (as
+  // `maas-validator check --stdin` drops it); the verifier takes no whitespace anywhere
+  const text = $("code-text").value.replace(/\r?\n$/, "");
   judge(text, "manual").then(() => { $("code-text").value = ""; }, () => {});
 });
 $("scan-image").addEventListener("change", async (event) => {
@@ -539,7 +531,8 @@ window.addEventListener("online", () => { failures = 0; syncNow().catch(() => {}
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && state.device) syncNow().catch(() => {});
 });
-document.getElementById("lang-toggle").addEventListener("click", () => { renderJournal(); });
+setupLanguage();
+onLanguageChange(() => { renderJournal(); });
 
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/driver/sw.js", { scope: "/driver" })

@@ -1,11 +1,12 @@
 // Partner dashboard: sign in with the API key (kept in sessionStorage for this tab only),
 // then charts of daily sales, validations by hour and operator shares, with CSV downloads.
-"use strict";
-(function () {
+// Chart.js is the classic vendor script before this module (global `Chart`).
+/* global Chart */
+import { $, api, pick as t, setupLanguage } from "./common.js";
+
+setupLanguage();
+{
   const KEY = "maas-partner-key";
-  const $ = (id) => document.getElementById(id);
-  const en = () => document.documentElement.lang === "en";
-  const t = (ja, english) => (en() ? english : ja);
   const yen = (n) => (n === null || n === undefined ? "—" : "¥" + n.toLocaleString("ja-JP"));
   const num = (n) => (n === null || n === undefined ? "—" : n.toLocaleString("ja-JP"));
   const charts = {};
@@ -16,19 +17,10 @@
     return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Tokyo" }).format(date);
   }
 
-  async function call(path, params, accept) {
+  function call(path, params, accept) {
     const query = new URLSearchParams(params || {}).toString();
-    const response = await fetch("/api/v1" + path + (query ? "?" + query : ""), {
-      headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY), Accept: accept || "application/json" },
-    });
-    if (!response.ok) {
-      let detail = response.status + " " + response.statusText;
-      try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
-      const error = new Error(detail);
-      error.status = response.status;
-      throw error;
-    }
-    return accept === "text/csv" ? response.blob() : response.json();
+    return api(path + (query ? "?" + query : ""),
+      { token: sessionStorage.getItem(KEY), accept: accept || "application/json" });
   }
 
   function period() {
@@ -140,7 +132,7 @@
   async function operators() {
     const select = $("period-operator");
     const own = partner.operator;
-    const list = await fetch("/api/v1/operators").then((r) => (r.ok ? r.json() : []));
+    const list = await api("/operators").catch(() => []);
     const options = partner.role === "admin"
       ? [{ id: "", name: t("すべて", "All operators") }, ...list]
       : list.filter((o) => o.id === own);
@@ -191,4 +183,4 @@
   document.querySelectorAll("button.csv").forEach((button) =>
     button.addEventListener("click", () => download(button).catch((e) => { $("privacy-note").textContent = String(e.message); })));
   if (sessionStorage.getItem(KEY)) signIn();
-})();
+}

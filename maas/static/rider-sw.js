@@ -5,7 +5,7 @@
 "use strict";
 const CACHE = "maas-rider-v1";
 const SHELL = [
-  "/app", "/static/maas.css", "/static/maas.js", "/static/rider.js",
+  "/app", "/static/maas.css", "/static/maas.js", "/static/common.js", "/static/rider.js",
   "/static/vendor/qrcode-generator/qrcode.mjs", "/api/v1/products", "/api/v1/operators",
 ];
 const CACHED = [/^\/app$/, /^\/static\//, /^\/api\/v1\/(products|operators|passes)(\/[^/]+)?$/];

@@ -6,6 +6,11 @@
 // shown is `credential~time~signature` exactly as passes/credential.py present() makes it,
 // renewed every ROTATE_MS, so a screenshot is useless within a minute. A service worker
 // (/app/sw.js) keeps the page, the scripts and the QR encoder for use with no network.
+import {
+  $, ApiError, api as callApi, b64url, lang, lowS, onLanguageChange, pick as say, setLabel,
+  setText, setupLanguage,
+} from "./common.js";
+
 const ROTATE_MS = 5000; // validators accept ±45 s; the design asks for a new code every ≤10 s
 const QR_MODULE_PX = 4; // pixels per module at device scale 1 (version 15 is 77 modules)
 const TOKYO = "Asia/Tokyo";
@@ -15,64 +20,18 @@ const SHOWN_KEY = "maas-rider-shown"; // the pass last shown, shown again on the
 const PURCHASE_KEY = "maas-rider-purchase"; // {key, body} of a purchase not yet answered
 const CACHE = "maas-rider-v1"; // the service worker's cache (its API entries go at sign-out)
 
-const $ = (id) => document.getElementById(id);
-const lang = () => (document.documentElement.lang === "en" ? "en" : "ja");
-const say = (ja, en) => (lang() === "en" ? en : ja);
-
-// ---- text in two languages: maas.js's toggle rewrites [data-ja]; aria labels are ours
-function setText(node, ja, en) {
-  node.dataset.ja = ja;
-  node.dataset.en = en;
-  node.textContent = say(ja, en);
-}
-function setLabel(node, ja, en) {
-  node.dataset.ariaJa = ja;
-  node.dataset.ariaEn = en;
-  node.setAttribute("aria-label", say(ja, en));
-}
-function relabel() {
-  document.querySelectorAll("[data-aria-ja]").forEach((node) => {
-    node.setAttribute("aria-label", say(node.dataset.ariaJa, node.dataset.ariaEn));
-  });
+function relabel() { // common.js has rewritten the texts and labels; the pass screen's too
   if (current) renderPassText(current.record);
 }
 
-// ---- HTTP: JSON in, JSON out, problem+json `detail` as the error message
-class ApiError extends Error {
-  constructor(status, detail) {
-    super(detail);
-    this.status = status;
-  }
-}
-async function api(path, { method = "GET", body, headers = {} } = {}) {
-  const token = localStorage.getItem(TOKEN_KEY);
-  const response = await fetch("/api/v1" + path, {
-    method,
-    headers: {
-      Accept: "application/json",
-      ...(body ? { "Content-Type": "application/json" } : {}),
-      ...(token ? { Authorization: "Bearer " + token } : {}),
-      ...headers,
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const document_ = await response.json().catch(() => null);
-  if (!response.ok) {
-    const detail = (document_ && (document_.detail || document_.title)) || response.statusText;
-    throw new ApiError(response.status, detail);
-  }
-  return document_;
-}
+// ---- HTTP: JSON in, JSON out, problem+json `detail` as the error message (common.js)
+const api = (path, options = {}) =>
+  callApi(path, { ...options, token: localStorage.getItem(TOKEN_KEY) });
 const offlineText = () => say("通信できません。電波の届く所でもう一度お試しください。",
   "No connection. Try again where you have signal.");
 const errorText = (error) => (error instanceof ApiError ? error.message : offlineText());
 
-// ---- base64url and the compressed P-256 point
-function b64url(bytes) {
-  let text = "";
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+// ---- the compressed P-256 point
 function compressPoint(raw) { // 0x04 || X || Y  ->  (0x02 | Y odd) || X
   const point = new Uint8Array(33);
   point[0] = 0x02 | (raw[64] & 1);
@@ -129,7 +88,8 @@ async function present(record, seconds) {
   const message = record.pass.token + "~" + b64url(time);
   const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" },
     record.keys.privateKey, new TextEncoder().encode(message));
-  return message + "~" + b64url(new Uint8Array(signature)); // WebCrypto gives raw r || s
+  // WebCrypto gives raw r || s with s at random; validators take only the low s (n - s)
+  return message + "~" + b64url(lowS(signature));
 }
 
 let qrcode = null; // the self-hosted encoder, loaded when a pass is first shown
@@ -397,7 +357,8 @@ async function loadPasses() {
 
 // ---- start
 async function start() {
-  $("lang-toggle").addEventListener("click", relabel);
+  setupLanguage();
+  onLanguageChange(relabel);
   $("pass-close").addEventListener("click", () => {
     hidePass();
     localStorage.removeItem(SHOWN_KEY);

@@ -1,48 +1,38 @@
 // The browser verifier of the driver page: validators/verify.py's rules, in WebCrypto.
 //
-// Pure: no network, no storage, no DOM. The checks run in the same order as the Python
-// verifier and stop at the first failure: bundle present and fresh → code well-formed →
-// issuing key known and valid for the service date → credential signature → deny-list →
-// product known and covering this operator → service date window → static or rotating
-// (phone signature, ±45 s window) → replay on this device. Both verifiers read the shared
-// vectors in tests/data/verify-vectors.json and must give the same code on every one.
+// Pure: no storage, no DOM. The checks run in the same order as the Python verifier and stop
+// at the first failure: bundle present and fresh → code in its one canonical form → issuing
+// key known and valid for the service date → credential signature → deny-list → product known
+// and covering this operator → service date window → static or rotating (phone signature,
+// ±45 s window) → replay on this device (the same code by its content, or the same pass within
+// the same-device window). Both verifiers read the shared vectors in
+// tests/data/verify-vectors.json and must give the same code on every one.
 //
-// Where PyJWT or the Python standard library decide what is "well-formed" (base64url of JWT
-// segments, the lenient base64 of the presentation, registered JWT claims), this file copies
-// their rules, so that the two verifiers agree also on odd input.
+// The result codes, their messages, the windows and the size limits are not written here:
+// they come from verify-contract.json, which `python -m validators.contract` generates from
+// validators/verify.py (the driver page's service worker keeps it for offline use).
+import { P256_HALF_ORDER, P256_ORDER, b64url, bigEndian, unb64url } from "./common.js";
 
-export const WINDOW_MS = 45_000;
-export const STATIC_REPLAY_MS = 10 * 60_000;
-export const MAX_PAYLOAD = 2048;
-const ALGORITHM = "ES256";
+const CONTRACT_URL = new URL("./verify-contract.json", import.meta.url);
+export const CONTRACT = await fetch(CONTRACT_URL).then((response) => {
+  if (!response.ok) throw new Error(`${CONTRACT_URL}: ${response.status}`);
+  return response.json();
+});
+
+export const WINDOW_MS = CONTRACT.window_s * 1000;
+export const STATIC_REPLAY_MS = CONTRACT.static_replay_s * 1000;
+export const SAME_DEVICE_MS = CONTRACT.same_device_s * 1000;
+export const MAX_PAYLOAD = CONTRACT.max_payload;
+/** code → [Japanese, English] */
+export const MESSAGES = Object.fromEntries(
+  Object.entries(CONTRACT.messages).map(([code, text]) => [code, [text.ja, text.en]]));
+const ALGORITHM = CONTRACT.algorithm;
+const ACCEPT_CODES = new Set(CONTRACT.accept_codes);
+const CANNOT_JUDGE_CODES = new Set(CONTRACT.cannot_judge_codes);
+const CATEGORY_NAMES = CONTRACT.categories;
+const CLAIM_ORDERS = CONTRACT.claim_orders;
 const TOKYO_OFFSET_MS = 9 * 3600_000; // Asia/Tokyo has had no daylight saving time since 1951
 const DAY_MS = 86_400_000;
-
-export const MESSAGES = {
-  accept: ["有効です", "Valid pass"],
-  accept_static: ["有効です(印刷券)", "Valid pass (printed code)"],
-  bad_signature: ["偽造の疑い: 署名が不正です", "Invalid signature: possibly forged"],
-  wrong_device: ["登録された端末の表示ではありません",
-    "Not shown from the phone the pass is bound to"],
-  unknown_key: ["発行元の鍵が不明です", "Issued with an unknown key"],
-  too_early: ["利用日前です", "Not valid yet: the pass is for a later date"],
-  expired: ["有効期限切れです", "Expired: the pass was for an earlier date"],
-  revoked: ["無効化された乗車券です", "Revoked or flagged pass"],
-  not_covered: ["この事業者では使えません", "Not valid with this operator"],
-  static_not_allowed: ["印刷券は使えません。アプリで表示してください",
-    "Printed codes not accepted: show the pass in the app"],
-  outside_window: ["表示時刻がずれています(画面の写しの疑い)",
-    "Code too old or too new: possibly a screenshot"],
-  replay: ["この端末で使用済みのコードです", "Code already used on this device"],
-  malformed: ["乗車券のコードではありません", "Not a pass code"],
-  no_bundle: ["判定できません: 検証データがありません",
-    "Cannot judge: no trust bundle, sync the device"],
-  stale_bundle: ["判定できません: 検証データが古すぎます",
-    "Cannot judge: trust bundle too old, sync the device"],
-};
-const ACCEPT_CODES = new Set(["accept", "accept_static"]);
-const CANNOT_JUDGE_CODES = new Set(["no_bundle", "stale_bundle"]);
-const CATEGORY_NAMES = { a: "adult", c: "child" };
 
 /** "accept", "reject" or "cannot_judge" for a result code. */
 export function resultOf(code) {
@@ -58,102 +48,57 @@ class CredentialError extends Error {
 }
 const malformed = (message) => new CredentialError("malformed", message);
 
-// ---------------------------------------------------------------- bytes and base64
+// ---------------------------------------------------------------- bytes and digests
 
-const ASCII = /^[\x00-\x7f]*$/;
+const NOT_ASCII = /[\u0080-\uffff]/; // any UTF-16 unit outside ASCII
+const PRINTABLE = /^[\x20-\x7e]*$/;
 const ENCODER = new TextEncoder();
-const B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B64_VALUES = new Map([...B64_ALPHABET].map((ch, i) => [ch, i]));
 
-function decodeQuads(text) {
-  // text holds only alphabet characters (standard or url-safe), no padding
-  const out = [];
-  let acc = 0, bits = 0;
-  for (const ch of text) {
-    const v = B64_VALUES.get(ch === "-" ? "+" : ch === "_" ? "/" : ch);
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((acc >> bits) & 0xff);
-      acc &= (1 << bits) - 1;
-    }
+/** Strict base64url (common.js) with the verifier's error. */
+function decode(text, what) {
+  try {
+    return unb64url(text);
+  } catch {
+    throw malformed(`${what} is not strict base64url`);
   }
-  return Uint8Array.from(out);
 }
 
-/** Unpadded base64url of bytes. */
-export function b64url(bytes) {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+function sameBytes(a, b) {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
-/** A JWT segment as PyJWT 2.15 decodes it: url-safe alphabet only, at most two '=' of
- * padding on a whole quad, and canonical (unused trailing bits zero). */
-function jwtSegment(segment, name) {
-  let stripped = segment;
-  let padding = 0;
-  while (stripped.endsWith("=")) {
-    stripped = stripped.slice(0, -1);
-    padding += 1;
-    if (padding > 2) throw malformed(`Invalid ${name} padding`);
+/** The first 32 hex characters of SHA-256 of a text (validators.verify.digest). */
+export async function digest(text) {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", ENCODER.encode(text)));
+  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("").slice(0, 32);
+}
+
+/** What a code says, as a short digest: the pass id, and the presentation time (Unix
+ * seconds) of a rotating code (`shownAt` in ms, or null for a printed code). Every accepted
+ * form of one code has the same key (validators.verify.replay_key). */
+export function replayKey(passId, shownAt) {
+  return digest(shownAt === null ? passId : `${passId}~${shownAt / 1000}`);
+}
+
+/** What a journal records for a scan: the verdict's replay key when the code could be read,
+ * else a digest of the text as scanned (validators.verify.scan_digest). */
+export async function scanDigest(payload, verdict) {
+  return verdict.replay_key ?? digest(payload);
+}
+
+/** The pass id a code claims, unverified (or null): the camera uses it only to leave a pass
+ * it has just judged alone while the phone stays in view. Never a verdict. */
+export function peekPassId(payload) {
+  try {
+    const claims = JSON.parse(new TextDecoder().decode(
+      unb64url(payload.split("~")[0].split(".")[1])));
+    return typeof claims.i === "string" ? claims.i : null;
+  } catch {
+    return null;
   }
-  if (padding && segment.length % 4 !== 0) throw malformed(`Invalid ${name} padding`);
-  if (stripped.length % 4 === 1 || !/^[A-Za-z0-9_-]*$/.test(stripped)) {
-    throw malformed(`Invalid ${name} padding`);
-  }
-  const bytes = decodeQuads(stripped);
-  if (b64url(bytes) !== stripped) throw malformed(`Invalid ${name} padding`);
-  return bytes;
 }
 
-/** passes.credential.unb64url: Python's urlsafe_b64decode after padding, which skips
- * characters outside the alphabet and stops at a complete padding sequence. */
-export function unb64url(text) {
-  if (!ASCII.test(text)) throw malformed("not ASCII");
-  const padded = text + "=".repeat((4 - (text.length % 4)) % 4);
-  const out = [];
-  let quad = 0, left = 0, pads = 0;
-  for (const raw of padded) {
-    if (raw === "=") {
-      if (quad >= 2 && quad + ++pads >= 4) return Uint8Array.from(out);
-      continue;
-    }
-    const v = B64_VALUES.get(raw === "-" ? "+" : raw === "_" ? "/" : raw);
-    if (v === undefined) continue;
-    pads = 0;
-    if (quad === 0) { left = v; quad = 1; }
-    else if (quad === 1) { out.push(((left << 2) | (v >> 4)) & 0xff); left = v & 0x0f; quad = 2; }
-    else if (quad === 2) { out.push(((left << 4) | (v >> 2)) & 0xff); left = v & 0x03; quad = 3; }
-    else { out.push(((left << 6) | v) & 0xff); left = 0; quad = 0; }
-  }
-  if (quad !== 0) throw malformed(quad === 1 ? "base64: 1 more than a multiple of 4" : "Incorrect padding");
-  return Uint8Array.from(out);
-}
-
-function bigEndian(bytes) {
-  let n = 0n;
-  for (const b of bytes) n = (n << 8n) | BigInt(b);
-  return n;
-}
-
-// str.isspace() in Python: unlike JavaScript's \s it holds \x1c-\x1f and \x85, not \ufeff
-const PY_SPACE = "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
-const PY_STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, "g");
-const pyStrip = (text) => text.replace(PY_STRIP, "");
-
-async function sha256Hex(text) {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", ENCODER.encode(text)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** The replay key of a payload: the first 32 hex characters of SHA-256 of the trimmed text. */
-export async function replayKey(payload) {
-  return (await sha256Hex(pyStrip(payload))).slice(0, 32);
-}
-
-// ---------------------------------------------------------------- P-256 keys
+// ---------------------------------------------------------------- P-256 keys and signatures
 
 const P = 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n;
 const B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
@@ -214,175 +159,152 @@ async function ecdsaVerify(key, signature, message) {
   }
 }
 
+/** 64 bytes, 0 < r < n, 0 < s <= n/2 (passes.credential.check_signature_form): WebCrypto
+ * verifies (r, n - s) too, but that is a second spelling of one signature. */
+function checkSignatureForm(signature) {
+  if (signature.length !== 64) throw malformed("a signature is 64 bytes");
+  const r = bigEndian(signature.subarray(0, 32));
+  const s = bigEndian(signature.subarray(32));
+  if (!(r > 0n && r < P256_ORDER && s > 0n && s <= P256_HALF_ORDER)) {
+    throw malformed("signature not in low-s form");
+  }
+}
+
 const phoneKeys = new Map(); // compressed point text → CryptoKey (a bus sees the same riders)
 
 async function phoneKey(text) {
   let key = phoneKeys.get(text);
   if (!key) {
-    try {
-      key = await importJwk(pointJwk(unb64url(text)));
-    } catch (error) {
-      throw error instanceof CredentialError ? error : malformed("not a P-256 key");
-    }
+    const point = decode(text, "phone key");
+    if (point.length !== 33) throw malformed("the phone key is a compressed point");
+    key = await importJwk(pointJwk(point)).catch(() => { throw malformed("not a P-256 key"); });
     if (phoneKeys.size > 500) phoneKeys.clear();
     phoneKeys.set(text, key);
   }
   return key;
 }
 
-// ---------------------------------------------------------------- JWS (PyJWT's rules)
+// ---------------------------------------------------------------- the credential
 
 const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
 const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a byte-order mark stays in the text, and JSON.parse refuses it, as Python does
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function jsonObject(bytes, what) {
   let value;
   try {
     value = JSON.parse(UTF8.decode(bytes));
   } catch {
-    throw malformed(`Invalid ${what} string`);
+    throw malformed(`${what} is not JSON`);
   }
-  if (!isObject(value)) throw malformed(`Invalid ${what} string: must be a json object`);
+  if (!isObject(value)) throw malformed(`${what} is not a JSON object`);
   return value;
 }
 
-/** PyJWS._load and _validate_headers: split, decode, parse; the header is not yet trusted. */
-function loadJws(token) {
-  const last = token.lastIndexOf(".");
-  const first = token.indexOf(".");
-  if (last < 0 || first === last) throw malformed("Not enough segments");
-  const header = jsonObject(jwtSegment(token.slice(0, first), "header"), "header");
-  const payloadSegment = token.slice(first + 1, last);
-  let payload;
-  if (header.b64 === false) {
-    if (payloadSegment) throw malformed("Payload segment must be empty when 'b64' is false.");
-    payload = new Uint8Array();
-  } else {
-    payload = jwtSegment(payloadSegment, "payload");
-  }
-  const signature = jwtSegment(token.slice(last + 1), "crypto");
-  if (has(header, "kid") && typeof header.kid !== "string") {
-    throw malformed("Key ID header parameter must be a string");
-  }
-  if (has(header, "crit")) {
-    const crit = header.crit;
-    if (!Array.isArray(crit) || crit.length === 0) throw malformed("Invalid 'crit' header");
-    for (const ext of crit) {
-      if (typeof ext !== "string" || ext !== "b64" || !has(header, ext)) {
-        throw malformed("Unsupported critical extension");
-      }
-    }
-  }
-  return { header, payload, signature, signingInput: token.slice(0, last) };
+function isoDate(digits) {
+  // "YYYYMMDD" → "YYYY-MM-DD" when it is a real date (year 1 or later), else null
+  if (!/^[0-9]{8}$/.test(digits)) return null;
+  const [y, m, d] = [Number(digits.slice(0, 4)), Number(digits.slice(4, 6)), Number(digits.slice(6))];
+  const probe = new Date(0);
+  probe.setUTCFullYear(y, m - 1, d);
+  if (y < 1 || probe.getUTCFullYear() !== y || probe.getUTCMonth() !== m - 1
+      || probe.getUTCDate() !== d) return null;
+  return `${digits.slice(0, 4)}-${digits.slice(4, 6)}-${digits.slice(6)}`;
 }
 
-/** Verify a compact JWS with the key its kid names (ES256 only); returns the claims. */
-async function decodeJws(token, keys) {
-  const jws = loadJws(token);
-  const kid = jws.header.kid;
-  if (typeof kid !== "string" || !keys.has(kid)) {
+/** passes.credential.verify, step for step: the pass claims of a credential signed by a
+ * bundle key, in its one canonical form. */
+async function credentialClaims(token, bundle) {
+  const segments = token.split(".");
+  if (segments.length !== 3) throw malformed("not a JWT");
+  const [headerBytes, claimsBytes, signature] = segments.map((part) => decode(part, "a JWT segment"));
+  const header = jsonObject(headerBytes, "header");
+  if (has(header, "kid") && typeof header.kid !== "string") throw malformed("kid is not a string");
+  const kid = has(header, "kid") ? header.kid : undefined;
+  if (typeof kid !== "string" || !bundle.cryptoKeys.has(kid)) {
     throw new CredentialError("unknown_key", `unknown signing key ${kid}`);
   }
-  if (jws.header.b64 === false) throw malformed("detached payloads are not used");
-  const alg = has(jws.header, "alg") ? jws.header.alg : undefined;
-  if (alg !== ALGORITHM) throw new CredentialError("bad_signature", "algorithm not allowed");
-  if (!(await ecdsaVerify(keys.get(kid), jws.signature, jws.signingInput))) {
+  if (!has(header, "alg") || header.alg !== ALGORITHM) {
+    throw new CredentialError("bad_signature", "algorithm not allowed");
+  }
+  // PyJWT writes the header with sorted keys (alg, kid), no spaces
+  if (!sameBytes(headerBytes, ENCODER.encode(JSON.stringify({ alg: ALGORITHM, kid })))) {
+    throw malformed("header not in its canonical form");
+  }
+  const claims = jsonObject(claimsBytes, "claims");
+  const names = Object.keys(claims);
+  const values = Object.values(claims);
+  if (!CLAIM_ORDERS.some((order) => order.length === names.length && order.every((n, i) => n === names[i]))
+      || !values.every((v) => typeof v === "string" && PRINTABLE.test(v))
+      // printable ASCII strings: JSON.stringify writes exactly what Python's json.dumps does
+      || !sameBytes(claimsBytes, ENCODER.encode(JSON.stringify(claims)))) {
+    throw malformed("claims not in their canonical form");
+  }
+  checkSignatureForm(signature);
+  const signingInput = `${segments[0]}.${segments[1]}`;
+  if (!(await ecdsaVerify(bundle.cryptoKeys.get(kid), signature, signingInput))) {
     throw new CredentialError("bad_signature", "signature does not verify");
   }
-  return { kid, claims: jsonObject(jws.payload, "payload") };
-}
-
-function pyInt(value) {
-  // int() of a JSON value, as PyJWT applies it to iat, nbf and exp
-  if (typeof value === "boolean") return value ? 1 : 0;
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw malformed("not an integer");
-    return Math.trunc(value);
-  }
-  if (typeof value === "string" && /^\s*[+-]?\d+(_\d+)*\s*$/.test(value)) {
-    return Number(value.replaceAll("_", "").trim());
-  }
-  throw malformed("not an integer");
-}
-
-function pyTruthy(value) {
-  if (Array.isArray(value) || typeof value === "string") return value.length > 0;
-  if (isObject(value)) return Object.keys(value).length > 0;
-  return Boolean(value);
-}
-
-function pyStr(value) {
-  if (typeof value === "string") return value;
-  if (typeof value === "boolean") return value ? "True" : "False";
-  return typeof value === "number" ? String(value) : JSON.stringify(value);
-}
-
-/** PyJWT's checks of registered claims (with decode()'s defaults, on the real clock). */
-function checkRegisteredClaims(claims) {
-  for (const name of ["i", "p", "c", "d"]) {
-    if (!has(claims, name) || claims[name] === null) throw malformed(`missing claim ${name}`);
-  }
-  const now = Date.now() / 1000;
-  if (has(claims, "iat") && pyInt(claims.iat) > now) throw malformed("iat in the future");
-  if (has(claims, "nbf") && pyInt(claims.nbf) > now) throw malformed("not yet valid");
-  if (has(claims, "exp") && pyInt(claims.exp) <= now) throw malformed("expired token");
-  if (has(claims, "aud") && pyTruthy(claims.aud)) throw malformed("Invalid audience");
-  if (has(claims, "sub") && typeof claims.sub !== "string") throw malformed("bad sub");
-  if (has(claims, "jti") && typeof claims.jti !== "string") throw malformed("bad jti");
-}
-
-function isoDate(text) {
-  // date.fromisoformat of the text the Python verifier builds from "YYYYMMDD"
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-  if (!m) return null;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const probe = new Date(0);
-  probe.setUTCFullYear(y, mo - 1, d);
-  if (y < 1 || probe.getUTCFullYear() !== y || probe.getUTCMonth() !== mo - 1
-      || probe.getUTCDate() !== d) return null;
-  return text;
-}
-
-/** passes.credential.verify: the pass claims of a credential signed by a bundle key. */
-async function credentialClaims(token, bundle) {
-  const { kid, claims } = await decodeJws(token, bundle.cryptoKeys);
-  checkRegisteredClaims(claims);
-  const category = typeof claims.c === "string" && has(CATEGORY_NAMES, claims.c)
-    ? CATEGORY_NAMES[claims.c] : null;
-  if (category === null) throw malformed("claims are not a pass");
-  if (typeof claims.d !== "string") throw malformed("claims are not a pass");
-  const d = Array.from(claims.d);
-  const serviceDate = isoDate(`${d.slice(0, 4).join("")}-${d.slice(4, 6).join("")}-${d.slice(6).join("")}`);
-  if (serviceDate === null) throw malformed("claims are not a pass");
-  let deviceKey = null;
-  if (has(claims, "k")) {
-    if (typeof claims.k !== "string") throw malformed("claims are not a pass");
-    deviceKey = await phoneKey(claims.k);
-  }
+  const category = has(CATEGORY_NAMES, claims.c) ? CATEGORY_NAMES[claims.c] : null;
+  const serviceDate = isoDate(claims.d);
+  if (category === null || serviceDate === null) throw malformed("claims are not a pass");
+  const deviceKey = has(claims, "k") ? await phoneKey(claims.k) : null;
   const notAfter = bundle.notAfter.get(kid);
   if (notAfter && serviceDate > notAfter) {
     // a retired key signs nothing new: a later date under it is a forgery or a leak
     throw new CredentialError("unknown_key", `key ${kid} retired before ${serviceDate}`);
   }
-  return { passId: pyStr(claims.i), product: pyStr(claims.p), category, serviceDate, deviceKey };
+  return { passId: claims.i, product: claims.p, category, serviceDate, deviceKey };
 }
 
 // ---------------------------------------------------------------- presentation
 
+/** passes.credential.parse_presentation: the text exactly as read (no whitespace anywhere),
+ * the time and the phone's signature strict base64url of 4 and 64 bytes, the signature low-s. */
 function parsePresentation(payload) {
-  const parts = pyStrip(payload).split("~");
+  const parts = payload.split("~");
   if (parts.length === 1) return { credential: parts[0], shownAt: null, signature: null, timeText: "" };
   if (parts.length !== 3) throw malformed("not a pass code");
-  const time = unb64url(parts[1]);
-  const signature = unb64url(parts[2]);
-  if (signature.length !== 64 || parts[1].length !== 6) {
+  if (parts[1].length !== CONTRACT.time_chars || parts[2].length !== CONTRACT.signature_chars) {
     throw malformed("presentation has the wrong length");
   }
+  const time = decode(parts[1], "the time");
+  const signature = decode(parts[2], "the phone's signature");
+  checkSignatureForm(signature);
   return { credential: parts[0], shownAt: Number(bigEndian(time)) * 1000, signature, timeText: parts[1] };
 }
 
-// ---------------------------------------------------------------- bundle and verdict
+// ---------------------------------------------------------------- the trust bundle
+
+/** The segments of a compact JWS as PyJWT 2.15 decodes them (the trust bundle is signed by
+ * the server's pinned bundle key and opened by PyJWT in Python): url-safe alphabet only, at
+ * most two '=' of padding on a whole quad, unused trailing bits zero. */
+function jwsSegment(segment) {
+  const stripped = segment.replace(/={1,2}$/, "");
+  if (stripped !== segment && segment.length % 4 !== 0) throw malformed("Invalid padding");
+  return decode(stripped, "a JWS segment");
+}
+
+/** Verify a compact JWS with the key its kid names (ES256 only); returns the claims. */
+async function decodeJws(token, keys) {
+  const first = token.indexOf(".");
+  const last = token.lastIndexOf(".");
+  if (first < 0 || first === last) throw malformed("Not enough segments");
+  const header = jsonObject(jwsSegment(token.slice(0, first)), "header");
+  const payload = jwsSegment(token.slice(first + 1, last));
+  const signature = jwsSegment(token.slice(last + 1));
+  if (has(header, "crit") || has(header, "b64")) throw malformed("no JWS extensions are used");
+  const kid = header.kid;
+  if (typeof kid !== "string" || !keys.has(kid)) {
+    throw new CredentialError("unknown_key", `unknown signing key ${kid}`);
+  }
+  if (header.alg !== ALGORITHM) throw new CredentialError("bad_signature", "algorithm not allowed");
+  if (!(await ecdsaVerify(keys.get(kid), signature, token.slice(0, last)))) {
+    throw new CredentialError("bad_signature", "signature does not verify");
+  }
+  return jsonObject(payload, "payload");
+}
 
 /** Parse a trust-bundle document (already signature-checked) once for many checks. */
 export async function loadBundle(document) {
@@ -419,7 +341,7 @@ export async function openBundle(token, pinnedJwks, now = Date.now(), { allowSta
   for (const jwk of pinnedJwks) pinned.set(String(jwk.kid), await importJwk(jwk));
   let document;
   try {
-    document = (await decodeJws(token, pinned)).claims;
+    document = await decodeJws(token, pinned);
   } catch (error) {
     throw new Error(`bundle does not verify: ${error.message}`);
   }
@@ -430,14 +352,34 @@ export async function openBundle(token, pinnedJwks, now = Date.now(), { allowSta
   return bundle;
 }
 
+// ---------------------------------------------------------------- verdict
+
+function pyInt(value) {
+  // int() of a JSON value in a product's settings
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (typeof value === "number" && Number.isFinite(value)) return Math.trunc(value);
+  if (typeof value === "string" && /^\s*[+-]?\d+(_\d+)*\s*$/.test(value)) {
+    return Number(value.replaceAll("_", "").trim());
+  }
+  throw malformed("not an integer");
+}
+
+function pyTruthy(value) {
+  if (Array.isArray(value) || typeof value === "string") return value.length > 0;
+  if (isObject(value)) return Object.keys(value).length > 0;
+  return Boolean(value);
+}
+
 /** [start, end) in ms of a product's validity for a service date, in Asia/Tokyo. */
 export function serviceWindow(product, serviceDate) {
   const [y, m, d] = serviceDate.split("-").map(Number);
   const probe = new Date(0);
   probe.setUTCFullYear(y, m - 1, d);
   const midnight = probe.getTime() - TOKYO_OFFSET_MS;
-  const from = has(product, "valid_from_minutes") ? pyInt(product.valid_from_minutes) : 240;
-  const boundary = has(product, "day_boundary_minutes") ? pyInt(product.day_boundary_minutes) : 180;
+  const from = has(product, "valid_from_minutes")
+    ? pyInt(product.valid_from_minutes) : CONTRACT.valid_from_minutes;
+  const boundary = has(product, "day_boundary_minutes")
+    ? pyInt(product.day_boundary_minutes) : CONTRACT.day_boundary_minutes;
   return [midnight + from * 60_000, midnight + DAY_MS + boundary * 60_000];
 }
 
@@ -457,19 +399,34 @@ function verdict(code, claims = null, key = null) {
 
 const toMs = (t) => (t instanceof Date ? t.getTime() : typeof t === "string" ? Date.parse(t) : Number(t));
 
+/** A lookup of "when did this device last accept …": a Map, a plain object, or a function
+ * (sync or async, e.g. over IndexedDB) of the key; answers ms or null. */
+function lookup(source) {
+  if (typeof source === "function") {
+    return async (key) => {
+      const at = await source(key);
+      return at === undefined || at === null ? null : toMs(at);
+    };
+  }
+  const map = source instanceof Map ? source : new Map(Object.entries(source || {}));
+  return async (key) => (map.has(key) && map.get(key) !== null ? toMs(map.get(key)) : null);
+}
+
 /**
  * Judge `payload` at `now` (Date, ms or ISO) with a loaded bundle (or null), on a device of
- * `context.operator`. `context.seen` maps the replay keys of codes this device already
- * accepted to when (Date, ms or ISO; a Map or a plain object).
+ * `context.operator`. `context.seen` gives when this device last accepted a code with a given
+ * replay key, `context.passes` when it last accepted a given pass id (see lookup());
+ * `context.windowMs` and `context.sameDeviceMs` override the contract's windows.
  */
 export async function verify(payload, bundle, now, context) {
   const nowMs = toMs(now);
   const windowMs = context.windowMs ?? WINDOW_MS;
-  const seen = context.seen instanceof Map ? context.seen
-    : new Map(Object.entries(context.seen || {}));
+  const sameDeviceMs = context.sameDeviceMs ?? SAME_DEVICE_MS;
+  const seen = lookup(context.seen);
+  const passes = lookup(context.passes);
   if (!bundle) return verdict("no_bundle");
   if (isStale(bundle, nowMs)) return verdict("stale_bundle");
-  if (typeof payload !== "string" || !payload || payload.length > MAX_PAYLOAD || !ASCII.test(payload)) {
+  if (typeof payload !== "string" || !payload || payload.length > MAX_PAYLOAD || NOT_ASCII.test(payload)) {
     return verdict("malformed");
   }
   let presentation, claims;
@@ -480,33 +437,34 @@ export async function verify(payload, bundle, now, context) {
     if (error instanceof CredentialError) return verdict(has(MESSAGES, error.code) ? error.code : "malformed");
     throw error;
   }
-  if (bundle.deny.has(claims.passId)) return verdict("revoked", claims);
+  const key = await replayKey(claims.passId, presentation.shownAt);
+  const judged = (code) => verdict(code, claims, key);
+  if (bundle.deny.has(claims.passId)) return judged("revoked");
   const product = has(bundle.products, claims.product) ? bundle.products[claims.product] : null;
   const operators = product && has(product, "operators") ? product.operators : [];
   if (!product || !Array.isArray(operators) || !operators.includes(context.operator)) {
-    return verdict("not_covered", claims);
+    return judged("not_covered");
   }
   const [start, end] = serviceWindow(product, claims.serviceDate);
-  if (nowMs < start) return verdict("too_early", claims);
-  if (nowMs >= end) return verdict("expired", claims);
-  const key = await replayKey(payload);
+  if (nowMs < start) return judged("too_early");
+  if (nowMs >= end) return judged("expired");
   if (presentation.shownAt === null) {
     if (claims.deviceKey !== null || !pyTruthy(product.static_allowed ?? false)) {
-      return verdict("static_not_allowed", claims);
+      return judged("static_not_allowed");
     }
-    const last = seen.get(key);
-    if (last !== undefined && last !== null && Math.abs(nowMs - toMs(last)) < STATIC_REPLAY_MS) {
-      return verdict("replay", claims);
+    const last = await seen(key);
+    if (last !== null && Math.abs(nowMs - last) < STATIC_REPLAY_MS) return judged("replay");
+  } else {
+    // a time and signature added to an unbound credential are someone else's too
+    if (claims.deviceKey === null) return judged("wrong_device");
+    const message = `${presentation.credential}~${presentation.timeText}`;
+    if (!(await ecdsaVerify(claims.deviceKey, presentation.signature, message))) {
+      return judged("wrong_device");
     }
-    return verdict("accept_static", claims, key);
+    if (Math.abs(nowMs - presentation.shownAt) > windowMs) return judged("outside_window");
+    if ((await seen(key)) !== null) return judged("replay");
   }
-  // a time and signature added to an unbound credential are someone else's too
-  if (claims.deviceKey === null) return verdict("wrong_device", claims);
-  const message = `${presentation.credential}~${presentation.timeText}`;
-  if (!(await ecdsaVerify(claims.deviceKey, presentation.signature, message))) {
-    return verdict("wrong_device", claims);
-  }
-  if (Math.abs(nowMs - presentation.shownAt) > windowMs) return verdict("outside_window", claims);
-  if (seen.has(key)) return verdict("replay", claims);
-  return verdict("accept", claims, key);
+  const lastHere = await passes(claims.passId);
+  if (lastHere !== null && Math.abs(nowMs - lastHere) < sameDeviceMs) return judged("replay");
+  return judged(presentation.shownAt === null ? "accept_static" : "accept");
 }
