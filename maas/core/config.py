@@ -47,6 +47,9 @@ class Settings:
     stats_min_passes: int = 5
     apportion_base_share: float = 0.2
     apportion_weights: tuple[tuple[str, float], ...] = ()
+    # reverse proxies in front of the server whose X-Forwarded-For is believed (0: none, the
+    # client address is the socket's); sign-in throttling counts failures per client address
+    trusted_proxies: int = 0
 
     @property
     def database(self) -> URL:
@@ -76,6 +79,7 @@ ENV_VARS: dict[str, str] = {
     "MAAS_STATS_MIN_PASSES": "stats_min_passes",
     "MAAS_APPORTION_BASE_SHARE": "apportion_base_share",
     "MAAS_APPORTION_WEIGHTS": "apportion_weights",
+    "MAAS_TRUSTED_PROXIES": "trusted_proxies",
 }
 _FIELD_TO_VAR = {field: var for var, field in ENV_VARS.items()}
 
@@ -192,6 +196,7 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         stats_min_passes=stats_min_passes,
         apportion_base_share=base_share,
         apportion_weights=weights,
+        trusted_proxies=_int(raw, "trusted_proxies", 0, 0, 10, "a number of proxies (0-10)"),
     )
 
 
