@@ -199,6 +199,42 @@ def test_trusted_proxies_setting_installs_proxy_fix(tmp_path: Any) -> None:
         app.extensions["maas"].engine.dispose()
 
 
+def test_locks_are_shared_through_the_database_and_remembered_in_process(
+        db_session: Session) -> None:
+    """Two workers (two limiters with their own memory) see the same lock; a worker that has
+    seen a lock refuses again without asking the database."""
+    from sqlalchemy import event
+
+    from maas.accounts.throttle import DatabaseLimiter, KnownLocks
+
+    first = DatabaseLimiter(db_session, known=KnownLocks())
+    for _ in range(5):
+        first.record_failure("shared@example.jp", "192.0.2.50", FIXED_NOW)
+    db_session.commit()
+    second = DatabaseLimiter(db_session, known=KnownLocks())
+    assert second.retry_after("shared@example.jp", None, FIXED_NOW) == 60
+    queries: list[str] = []
+
+    def record(*args: Any) -> None:
+        queries.append(args[2])
+
+    bind = db_session.get_bind()
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        assert second.retry_after("shared@example.jp", "192.0.2.1", FIXED_NOW) == 60
+        assert first.retry_after("shared@example.jp", None, FIXED_NOW) == 60
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+    assert queries == []
+    later = FIXED_NOW + dt.timedelta(seconds=60)
+    assert second.retry_after("shared@example.jp", None, later) is None
+    # memory is bounded
+    known = KnownLocks(size=3)
+    for i in range(10):
+        known.note(str(i), later, FIXED_NOW)
+    assert len(known._until) <= 3
+
+
 # ---- hashing
 
 

@@ -72,6 +72,9 @@ def sign_in(session: Session, email: str, password: str, secret: str, clock: Clo
             f"too many failed sign-ins for this account or from this address; "
             f"try again in {wait} s", retry_after=wait)
     rider = session.scalar(select(Rider).where(Rider.email == account))
+    # no transaction stays open while the hash is computed: on SQLite a read snapshot held
+    # that long makes the write after it fail when another worker wrote meanwhile
+    session.commit()
     if not check_password(rider.password_hash if rider else None, password) or rider is None:
         limiter.record_failure(account, address, now)
         session.commit()

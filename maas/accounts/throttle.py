@@ -21,8 +21,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import threading
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,24 +83,56 @@ def _seconds(delta: dt.timedelta) -> int:
     return max(1, math.ceil(delta.total_seconds()))
 
 
+class KnownLocks:
+    """The locks this process has seen (stored key → locked until), so that a flood of
+    attempts on a locked account or from a locked address is refused without a database
+    query. Only locks are remembered, never their absence: a lock another worker set is
+    still found in the database. Bounded: expired entries go first, then everything.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._until: dict[str, dt.datetime] = {}
+        self._lock = threading.Lock()
+
+    def until(self, key: str, now: dt.datetime) -> dt.datetime | None:
+        """When ``key``'s known lock ends, if it has not ended yet."""
+        until = self._until.get(key)
+        return until if until is not None and until > now else None
+
+    def note(self, key: str, until: dt.datetime, now: dt.datetime) -> None:
+        """Remember that ``key`` is locked until ``until``."""
+        with self._lock:
+            if len(self._until) >= self.size:
+                self._until = {k: v for k, v in self._until.items() if v > now}
+                if len(self._until) >= self.size:
+                    self._until.clear()
+            self._until[key] = until
+
+
 class DatabaseLimiter:
     """:class:`LoginLimiter` on ``login_throttles``; the caller commits its session."""
 
-    def __init__(self, session: Session, policy: ThrottlePolicy = DEFAULT_POLICY) -> None:
+    def __init__(self, session: Session, policy: ThrottlePolicy = DEFAULT_POLICY,
+                 known: KnownLocks | None = None) -> None:
         self.session = session
         self.policy = policy
+        self.known = known if known is not None else KnownLocks()
 
     def retry_after(self, account: str, address: str | None, now: dt.datetime) -> int | None:
         """Seconds until the later of the account's lockout and the address's window end."""
-        waits = []
-        row = self.session.get(LoginThrottle, account_key(account))
-        if row is not None and row.locked_until is not None and row.locked_until > now:
-            waits.append(row.locked_until - now)
-        if address is not None:
-            row = self.session.get(LoginThrottle, address_key(address))
-            if row is not None and row.locked_until is not None and row.locked_until > now:
-                waits.append(row.locked_until - now)
-        return _seconds(max(waits)) if waits else None
+        keys = [account_key(account)] + ([address_key(address)] if address is not None else [])
+        known = [until for key in keys if (until := self.known.until(key, now)) is not None]
+        if known:  # no query while a known lock lasts
+            return _seconds(max(known) - now)
+        locks: dict[str, dt.datetime] = {
+            key: until for key, until in self.session.execute(
+                select(LoginThrottle.key, LoginThrottle.locked_until)
+                .where(LoginThrottle.key.in_(keys), LoginThrottle.locked_until > now))
+            if until is not None}
+        for key, until in locks.items():
+            self.known.note(key, until, now)
+        return _seconds(max(locks.values()) - now) if locks else None
 
     def record_failure(self, account: str, address: str | None, now: dt.datetime) -> None:
         """Count the failure for the account, and for the address when it is known."""
@@ -111,6 +145,8 @@ class DatabaseLimiter:
         row.last_failure_at = now
         lockout = policy.account_lockout(row.failures)
         row.locked_until = now + lockout if lockout else None
+        if row.locked_until is not None:
+            self.known.note(row.key, row.locked_until, now)
         if address is None:
             return
         row = self._row(address_key(address), now)
@@ -121,6 +157,7 @@ class DatabaseLimiter:
         row.last_failure_at = now
         if row.failures >= policy.address_failures:
             row.locked_until = row.window_started_at + policy.address_window
+            self.known.note(row.key, row.locked_until, now)
 
     def record_success(self, account: str, now: dt.datetime) -> None:
         """Delete the account's counter."""

@@ -8,11 +8,13 @@ from flask import Blueprint, Response, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from maas.accounts import services
+from maas.accounts.throttle import DatabaseLimiter, KnownLocks
 from maas.core.auth import ACCESS_LIFETIME
-from maas.core.http import bearer_token, clock, db_session, endpoint, settings
+from maas.core.http import bearer_token, clock, db_session, endpoint, settings, state
 
 bp = Blueprint("accounts", __name__)
 
+KNOWN_LOCKS = "accounts.known_locks"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
@@ -75,8 +77,11 @@ def create_rider(body: Credentials) -> RegistrationOut:
               "`Retry-After` means the server is busy checking other passwords."))
 def token(body: Credentials) -> TokenOut:
     """A one-day bearer token."""
-    access = services.sign_in(db_session(), body.email, body.password, settings().secret_key,
-                              clock(), address=request.remote_addr)
+    session = db_session()
+    known = state().domains.setdefault(KNOWN_LOCKS, KnownLocks())  # one per app and process
+    access = services.sign_in(session, body.email, body.password, settings().secret_key,
+                              clock(), address=request.remote_addr,
+                              limiter=DatabaseLimiter(session, known=known))
     return TokenOut(access_token=access, expires_in=int(ACCESS_LIFETIME.total_seconds()))
 
 

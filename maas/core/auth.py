@@ -4,7 +4,7 @@ Passwords are hashed with argon2id at OWASP's first recommended setting (19 MiB,
 one lane): about 23 ms of one core here, instead of the library default's 64 MiB × 3 passes ×
 4 lanes (about 220 ms of CPU spread over four threads), so a burst of sign-ins cannot take
 every core. Each process computes at most :data:`HASH_SLOTS` hashes at a time; a request that
-cannot get a slot within :data:`HASH_WAIT` seconds is refused with 503 and ``Retry-After``
+cannot get a slot within :data:`HASH_WAIT` seconds (0.25) is refused with 503 and ``Retry-After``
 rather than queueing behind the others (see docs/security.md, "Logins"). Hashes made with
 other parameters still verify, and :func:`password_needs_rehash` says when to re-hash.
 
@@ -19,9 +19,12 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+import os
+import sys
 import threading
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple, TypeVar
 
 import jwt
 from argon2 import PasswordHasher
@@ -41,22 +44,32 @@ ARGON2_PARALLELISM = 1
 _hasher = PasswordHasher(time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB,
                          parallelism=ARGON2_PARALLELISM, type=Type.ID)
 
+T = TypeVar("T")
+
 HASH_SLOTS = 1  # argon2 computations at a time in one process
-HASH_WAIT = 0.5  # seconds a request waits for a slot before it is refused with 503
+HASH_WAIT = 0.25  # seconds a request waits for a slot before it is refused with 503
 
 
 class HashGate:
-    """At most ``slots`` password hashes at a time in this process.
+    """At most ``slots`` password hashes at a time in this process, computed at a low CPU
+    priority.
 
     argon2 releases the GIL, so without a bound every thread of every worker could be hashing
     at once and nothing else would get a core. A caller that waits longer than ``wait``
-    seconds gets :class:`ServiceUnavailable` (503, ``Retry-After: 1``).
+    seconds for a slot gets :class:`ServiceUnavailable` (503, ``Retry-After: 1``). The hashes
+    run on the gate's own threads (started on first use, in the process that uses them), which
+    lower their scheduling priority (nice +10) on Linux, so the kernel serves other requests
+    first and sign-ins get the cores that are left.
     """
+
+    NICE = 10
 
     def __init__(self, slots: int = HASH_SLOTS, wait: float = HASH_WAIT) -> None:
         self.slots = slots
         self.wait = wait
         self._semaphore = threading.BoundedSemaphore(slots)
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None
+        self._pool_lock = threading.Lock()
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
@@ -68,6 +81,26 @@ class HashGate:
             yield
         finally:
             self._semaphore.release()
+
+    def run(self, work: Callable[[], T]) -> T:
+        """``work()`` in a slot, on a low-priority hashing thread."""
+        with self.slot():
+            return self._executor().submit(work).result()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        # per process: an executor inherited through fork has no threads behind it
+        with self._pool_lock:
+            if self._pool is None or self._pool[0] != os.getpid():
+                pool = ThreadPoolExecutor(self.slots, thread_name_prefix="argon2",
+                                          initializer=self._lower_priority)
+                self._pool = (os.getpid(), pool)
+            return self._pool[1]
+
+    @classmethod
+    def _lower_priority(cls) -> None:
+        if sys.platform == "linux":  # there, a thread id names just this thread
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), cls.NICE)
 
 
 HASH_GATE = HashGate()
@@ -91,8 +124,7 @@ def hash_token(secret: str) -> str:
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password`` (waits for a hashing slot)."""
-    with HASH_GATE.slot():
-        return _hasher.hash(password)
+    return HASH_GATE.run(lambda: _hasher.hash(password))
 
 
 @functools.cache
@@ -104,12 +136,15 @@ def _dummy_hash() -> str:
 
 def check_password(password_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; the same work whether or not the account exists."""
-    with HASH_GATE.slot():
+
+    def verify() -> bool:
         try:
             return _hasher.verify(password_hash or _dummy_hash(), password) and (
                 password_hash is not None)
         except (VerificationError, InvalidHashError):
             return False
+
+    return HASH_GATE.run(verify)
 
 
 def password_needs_rehash(password_hash: str) -> bool:

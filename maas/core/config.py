@@ -36,6 +36,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
+    # threads per gunicorn worker (gthread): a request waiting on a password hash or the
+    # database then does not hold up the worker's other requests
+    threads: int = 8
     bike_margin: int = 1  # bikes at pick-up and docks at drop-off a port must have, at least
     bike_status_max_age: int = 600  # seconds; older bike status is stale (the margin doubles)
     log_format: LogFormat = "text"
@@ -70,6 +73,7 @@ ENV_VARS: dict[str, str] = {
     "MAAS_HOST": "host",
     "MAAS_PORT": "port",
     "MAAS_WORKERS": "workers",
+    "MAAS_THREADS": "threads",
     "MAAS_BIKE_MARGIN": "bike_margin",
     "MAAS_BIKE_STATUS_MAX_AGE": "bike_status_max_age",
     "MAAS_LOG_FORMAT": "log_format",
@@ -185,6 +189,7 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         host=host,
         port=port,
         workers=workers,
+        threads=_int(raw, "threads", 8, 1, 64, "a thread count (1-64)"),
         bike_margin=_int(raw, "bike_margin", 1, 0, 100, "a number of bikes (0-100)"),
         bike_status_max_age=_int(raw, "bike_status_max_age", 600, 0, 86400,
                                  "a number of seconds (0-86400)"),
