@@ -61,6 +61,12 @@ def register_config(app: Flask, settings: Settings) -> None:
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
+    if settings.trusted_proxies:  # the client address is the one these proxies saw
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n)
     # Japanese names stay readable in responses, and fields keep their declared order
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider attribute
     app.json.sort_keys = False  # type: ignore[attr-defined]

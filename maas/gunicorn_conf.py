@@ -24,6 +24,9 @@ _settings = load_settings()
 
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers
+# gthread workers (threads > 1): sign-ins wait for a hashing slot without holding up the
+# worker's other requests (see maas.core.auth.HashGate and docs/security.md, "Logins")
+threads = _settings.threads
 preload_app = True
 timeout = 30
 graceful_timeout = 10

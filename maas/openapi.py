@@ -130,6 +130,8 @@ def _operation(
             }
         },
     }
+    if spec.status == 204:  # No Content: nothing to describe
+        del operation["responses"]["204"]["content"]
     if spec.description:
         operation["description"] = spec.description
     if parameters:

@@ -197,8 +197,8 @@ def test_every_endpoint_refuses_anything_but_a_partner_key(
     from maas.accounts.services import register_rider, sign_in
     from validators import services as devices
 
-    register_rider(db_session, "stats@example.jp", "password123", fixed_clock)
-    rider_token = sign_in(db_session, "stats@example.jp", "password123",
+    register_rider(db_session, "stats@example.jp", "noto-line-9", fixed_clock)
+    rider_token = sign_in(db_session, "stats@example.jp", "noto-line-9",
                           client.application.config["SECRET_KEY"], fixed_clock)
     added = devices.add_device(db_session, "hokutetsu", "bus-9", None, fixed_clock)
     _device, device_token = devices.enroll(db_session, added.enrollment_code, fixed_clock)
@@ -573,9 +573,9 @@ def test_orders_paid_and_refunded_through_the_api_keep_the_sales_cells(
 ) -> None:
     from maas.stats.models import SalesCell
 
-    client.post("/api/v1/riders", json={"email": "sales@example.jp", "password": "password123"})
+    client.post("/api/v1/riders", json={"email": "sales@example.jp", "password": "noto-line-9"})
     token = client.post("/api/v1/auth/token", json={"email": "sales@example.jp",
-                                                    "password": "password123"}).json
+                                                    "password": "noto-line-9"}).json
     auth = {"Authorization": f"Bearer {token['access_token']}"}
     orders = []
     for n in range(6):

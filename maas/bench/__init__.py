@@ -39,6 +39,8 @@ COMMANDS = {
               "database."),
     "fuzz-codes": ("maas.bench.fuzz:bench_fuzz_codes",
                    "Mutate genuine pass codes and count how many the verifier accepts (0)."),
+    "logins": ("maas.bench.logins:bench_logins",
+               "GET /products idle and during a burst of sign-ins, under gunicorn."),
     "cli": ("maas.bench.startup:bench_cli",
             "Start-up times of maas and maas-validator beside a bare Python."),
 }

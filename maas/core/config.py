@@ -38,6 +38,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
+    # threads per gunicorn worker (gthread): a request waiting on a password hash or the
+    # database then does not hold up the worker's other requests
+    threads: int = 8
     bike_margin: int = 1  # bikes at pick-up and docks at drop-off a port must have, at least
     bike_status_max_age: int = 600  # seconds; older bike status is stale (the margin doubles)
     log_format: LogFormat = "text"
@@ -59,6 +62,9 @@ class Settings:
     feed_max_json_bytes: int = 32 * 2**20
     feed_max_json_depth: int = 64
     feed_fetch_seconds: int = 120
+    # reverse proxies in front of the server whose X-Forwarded-For is believed (0: none, the
+    # client address is the socket's); sign-in throttling counts failures per client address
+    trusted_proxies: int = 0
 
     @property
     def database(self) -> URL:
@@ -80,6 +86,7 @@ ENV_VARS: dict[str, str] = {
     "MAAS_HOST": "host",
     "MAAS_PORT": "port",
     "MAAS_WORKERS": "workers",
+    "MAAS_THREADS": "threads",
     "MAAS_BIKE_MARGIN": "bike_margin",
     "MAAS_BIKE_STATUS_MAX_AGE": "bike_status_max_age",
     "MAAS_LOG_FORMAT": "log_format",
@@ -98,6 +105,7 @@ ENV_VARS: dict[str, str] = {
     "MAAS_FEED_MAX_JSON_BYTES": "feed_max_json_bytes",
     "MAAS_FEED_MAX_JSON_DEPTH": "feed_max_json_depth",
     "MAAS_FEED_FETCH_SECONDS": "feed_fetch_seconds",
+    "MAAS_TRUSTED_PROXIES": "trusted_proxies",
 }
 # the feed import limits: field -> (lowest, highest) accepted
 _FEED_LIMITS = {
@@ -212,6 +220,7 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         host=host,
         port=port,
         workers=workers,
+        threads=_int(raw, "threads", 8, 1, 64, "a thread count (1-64)"),
         bike_margin=_int(raw, "bike_margin", 1, 0, 100, "a number of bikes (0-100)"),
         bike_status_max_age=_int(raw, "bike_status_max_age", 600, 0, 86400,
                                  "a number of seconds (0-86400)"),
@@ -226,6 +235,7 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         allow_private_urls=_flag(raw, "allow_private_urls"),
         **{field: _int(raw, field, _DEFAULTS[field], low, high, f"a number ({low}-{high})")
            for field, (low, high) in _FEED_LIMITS.items()},
+        trusted_proxies=_int(raw, "trusted_proxies", 0, 0, 10, "a number of proxies (0-10)"),
     )
 
 

@@ -27,10 +27,13 @@ class MaasError(Exception):
 
     title = "Request failed"
 
-    def __init__(self, detail: str, *, errors: Sequence[FieldError] = ()) -> None:
+    def __init__(self, detail: str, *, errors: Sequence[FieldError] = (),
+                 retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = tuple(errors)
+        # seconds after which the same request may succeed (sent as ``Retry-After``)
+        self.retry_after = retry_after
 
 
 class ConfigError(MaasError):
@@ -67,6 +70,12 @@ class Forbidden(MaasError):
     """Credentials are fine but do not allow this."""
 
     title = "Forbidden"
+
+
+class TooManyRequests(MaasError):
+    """The caller is throttled (too many failed sign-ins); ``retry_after`` says how long."""
+
+    title = "Too many requests"
 
 
 class ServiceUnavailable(MaasError):

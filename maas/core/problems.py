@@ -28,6 +28,7 @@ PROBLEM_REGISTRY: Mapping[type[MaasError], tuple[int, str]] = {
     errors.Conflict: (409, "conflict"),
     errors.Unauthorized: (401, "unauthorized"),
     errors.Forbidden: (403, "forbidden"),
+    errors.TooManyRequests: (429, "too-many-requests"),
     errors.ServiceUnavailable: (503, "service-unavailable"),
     errors.ConfigError: (500, "configuration"),
     errors.MaasError: (400, "bad-request"),
@@ -76,6 +77,8 @@ def _handle_domain(exc: MaasError) -> Response:
     if status >= 500:
         log.error("%s: %s", type(exc).__name__, exc.detail)
     headers = {"WWW-Authenticate": 'Bearer realm="kanazawa-maas"'} if status == 401 else {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, exc.retry_after))
     return problem(
         status, exc.detail, title=exc.title, type_=PROBLEM_BASE + slug, errors=exc.errors,
         headers=headers,

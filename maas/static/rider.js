@@ -251,6 +251,7 @@ async function signIn(email, password, create) {
 
 async function signOut() {
   hidePass();
+  await api("/auth/logout", { method: "POST" }).catch(() => {}); // the token stops working
   [TOKEN_KEY, EMAIL_KEY, SHOWN_KEY, PURCHASE_KEY].forEach((key) => localStorage.removeItem(key));
   if ("caches" in window) { // the rider's pass data leaves the cache; keys stay with their passes
     const cache = await caches.open(CACHE);
