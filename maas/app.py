@@ -19,10 +19,12 @@ from flask import Flask, Response, g, request
 from maas.core.clock import Clock, system_clock
 from maas.core.config import Settings, load_settings
 from maas.core.db import create_db_engine, session_factory
+from maas.core.errors import FieldError, InvalidInput, NotFound
 from maas.core.events import Events
 from maas.core.http import close_db_session
+from maas.core.limits import oversized
 from maas.core.logs import configure_logging, request_id_var
-from maas.core.problems import register_error_handlers
+from maas.core.problems import problem, register_error_handlers
 from maas.core.state import EXTENSION, AppState
 
 API_PREFIX = "/api/v1"
@@ -48,6 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_domains(app)
     register_events(app)
     register_request_id(app)
+    register_request_limits(app)
     register_error_handlers(app)
     register_blueprints(app)
     register_pages(app)
@@ -145,6 +148,32 @@ def register_request_id(app: Flask) -> None:
         token = g.pop("request_id_token", None)
         if token is not None:
             request_id_var.reset(token)
+
+
+def register_request_limits(app: Flask) -> None:
+    """Refuse, as problem+json and before any view runs: an over-long URL (414) or over-long
+    headers (431), below the limits gunicorn is given (see maas.core.limits and
+    docs/security.md); a NUL character in a header (400), the path (404) or a query parameter
+    (422 naming it), which is never part of text and which PostgreSQL cannot store."""
+
+    @app.before_request
+    def _check_request() -> Response | None:
+        found = oversized(request.environ)
+        if found is not None:
+            status, detail = found
+            return problem(status, detail)
+        for name, value in request.headers.items():
+            if "\x00" in value:
+                return problem(400, f"the {name} header holds a NUL character")
+        if "\x00" in request.path:
+            raise NotFound(f"no resource at {request.path!r}")
+        bad = [key for key, values in request.args.lists()
+               if "\x00" in key or any("\x00" in value for value in values)]
+        if bad:
+            raise InvalidInput(
+                f"invalid query: {', '.join(map(repr, bad))} holds a NUL character",
+                errors=[FieldError(key, "holds a NUL character") for key in bad])
+        return None
 
 
 def _elapsed_ms(started: float) -> float:

@@ -67,8 +67,10 @@ class SandboxProvider:
         return hmac.new(self.webhook_secret, body, hashlib.sha256).hexdigest()
 
     def verify(self, body: bytes, signature: str) -> bool:
-        """Constant-time check of a webhook signature."""
-        return hmac.compare_digest(self.sign(body), signature.strip().lower())
+        """Constant-time check of a webhook signature (any text: a header may carry
+        characters ``compare_digest`` refuses in a ``str``, so bytes are compared)."""
+        given = signature.strip().lower().encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(self.sign(body).encode("ascii"), given)
 
     def webhook_body(self, reference: str, status: str) -> bytes:
         """The event the sandbox sends when a pending charge settles."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
 from collections.abc import Callable
 from typing import Literal
 
@@ -13,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from maas.accounts.models import Rider
 from maas.accounts.services import current_rider
+from maas.core import jsonin
+from maas.core.dates import Day
 from maas.core.errors import InvalidInput, Unauthorized
 from maas.core.http import bearer_token, clock, db_session, endpoint, settings
 from passes import bundle, qr, services
@@ -126,7 +126,7 @@ class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product: str
-    service_date: dt.date
+    service_date: Day
     category: Literal["adult", "child"] = "adult"
     payment: PaymentIn
 
@@ -274,9 +274,9 @@ def webhook() -> WebhookOut:
     if not provider.verify(body, request.headers.get("X-Sandbox-Signature", "")):
         raise Unauthorized("webhook signature does not verify")
     try:
-        event = json.loads(body)
+        event = jsonin.loads(body)
         kind, reference = str(event["type"]), str(event["reference"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, IndexError):
         raise InvalidInput("webhook body: expected {type, reference}") from None
     status = {"charge.succeeded": "succeeded", "charge.failed": "failed"}.get(kind)
     if status is None:
