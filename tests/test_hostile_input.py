@@ -356,7 +356,8 @@ def test_over_long_urls_are_414_and_over_long_headers_431(client: FlaskClient) -
     many = client.get("/api/v1/health",
                       headers={f"X-Field-{n}": "1" for n in range(MAX_HEADER_FIELDS + 1)})
     assert (many.status_code, many.mimetype) == (431, PROBLEM)
-    # the request id is on these answers too
+    # the security headers and the request id are on these answers too
+    assert long_url.headers["X-Content-Type-Options"] == "nosniff"
     assert long_url.headers["X-Request-ID"]
 
 
