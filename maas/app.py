@@ -90,11 +90,17 @@ def register_database(app: Flask, settings: Settings, clock: Clock) -> None:
 
 def register_domains(app: Flask) -> None:
     """What domains keep for the process: the compiled networks, and the planner's view of
-    what a pass covers (products belong to passes, which gtfs does not import)."""
+    what a pass covers (products belong to passes, which gtfs does not import).
+
+    The payment provider MAAS_PAYMENT_PROVIDER names is looked up here, so an unknown name
+    stops the program at start (ConfigError), not at the first purchase.
+    """
     from gtfs.network import NETWORKS, PASS_COVERAGE, NetworkStore
+    from passes.payments import provider_for
     from passes.services import pass_operators
 
     state: AppState = app.extensions[EXTENSION]
+    provider_for(state.settings.payment_provider, state.settings.secret_key)
     state.domains[NETWORKS] = NetworkStore(state.settings.home)
     state.domains[PASS_COVERAGE] = pass_operators
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -47,6 +48,10 @@ class Settings:
     stats_min_passes: int = 5
     apportion_base_share: float = 0.2
     apportion_weights: tuple[tuple[str, float], ...] = ()
+    # the card payment provider (a name registered in passes.payments); the sandbox takes test
+    # cards and moves no money, so production refuses it unless explicitly allowed
+    payment_provider: str = "sandbox"
+    allow_sandbox_payments: bool = False
 
     @property
     def database(self) -> URL:
@@ -76,6 +81,8 @@ ENV_VARS: dict[str, str] = {
     "MAAS_STATS_MIN_PASSES": "stats_min_passes",
     "MAAS_APPORTION_BASE_SHARE": "apportion_base_share",
     "MAAS_APPORTION_WEIGHTS": "apportion_weights",
+    "MAAS_PAYMENT_PROVIDER": "payment_provider",
+    "MAAS_ALLOW_SANDBOX_PAYMENTS": "allow_sandbox_payments",
 }
 _FIELD_TO_VAR = {field: var for var, field in ENV_VARS.items()}
 
@@ -170,6 +177,7 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         if not raw.get("database_url"):
             raise ConfigError("MAAS_DATABASE_URL: must be set in production")
 
+    payment_provider, allow_sandbox = _payments(raw, env)
     stats_min_passes = _int(raw, "stats_min_passes", 5, 1, 1000, "a pass count (1-1000)")
     base_share = _fraction(raw, "apportion_base_share", 0.2)
     weights = _weights(raw.get("apportion_weights", ()))
@@ -192,7 +200,45 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         stats_min_passes=stats_min_passes,
         apportion_base_share=base_share,
         apportion_weights=weights,
+        payment_provider=payment_provider,
+        allow_sandbox_payments=allow_sandbox,
     )
+
+
+SANDBOX = "sandbox"
+_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _payments(raw: Mapping[str, Any], env: str) -> tuple[str, bool]:
+    """The payment provider's name and whether the sandbox may run in production.
+
+    Which names exist is the payments package's business (checked when the app is built);
+    here: a name is required in production, and there the sandbox only with
+    MAAS_ALLOW_SANDBOX_PAYMENTS=1 (a staging instance, say), since it accepts test cards.
+    """
+    allow = _flag(raw, "allow_sandbox_payments")
+    given = str(raw.get("payment_provider", "")).strip().lower()
+    if env == "production" and not given:
+        raise ConfigError("MAAS_PAYMENT_PROVIDER: must be set in production")
+    name = given or SANDBOX
+    if not _PROVIDER_NAME.match(name):
+        raise ConfigError(f"MAAS_PAYMENT_PROVIDER: {name!r} is not a provider name")
+    if env == "production" and name == SANDBOX and not allow:
+        raise ConfigError("MAAS_PAYMENT_PROVIDER: the sandbox accepts test cards and moves no "
+                          "money; production refuses it unless MAAS_ALLOW_SANDBOX_PAYMENTS=1")
+    return name, allow
+
+
+def _flag(raw: Mapping[str, Any], field: str) -> bool:
+    value = raw.get(field, False)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{_name(field)}: {value!r} is not 1 or 0")
 
 
 def _fraction(raw: Mapping[str, Any], field: str, default: float) -> float:
