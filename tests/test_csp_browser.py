@@ -107,7 +107,7 @@ def test_the_listener_sees_a_violation(context: BrowserContext,
       div.setAttribute("style", "color: red");
       document.body.append(div);
     }""")
-    page.page.wait_for_function("window.__cspViolations.length >= 2")
+    page.page.wait_for_function("() => window.__cspViolations.length >= 2")
     assert page.page.evaluate("window.__inlineRan") is None
     assert {v["directive"] for v in page.violations()} == {"script-src-elem", "style-src-attr"}
 
@@ -129,7 +129,7 @@ def test_rider_page_buys_and_shows_a_pass_without_violations(
     expect(qr).to_have_attribute("data-version", re.compile(r"^\d+$"))
     page.get_by_role("button", name="English / 日本語").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     rider.assert_clean()
 
 
@@ -157,7 +157,7 @@ def test_driver_page_enrols_and_reads_a_code_without_violations(
     _scan(page, _qr_file(tmp_path, "csp", shown), "accept", "有効です")
     expect(page.locator("#status-reader")).to_have_text("zxing-wasm")  # the wasm compiled
     page.get_by_role("button", name="English / 日本語").click()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     driver.assert_clean()
 
 
