@@ -286,7 +286,7 @@ def test_deep_json_is_a_422_naming_the_body(client: FlaskClient) -> None:
     assert response.mimetype == PROBLEM
     body = response.get_json()
     assert body["errors"] == [{"field": "body", "message": body["errors"][0]["message"]}]
-    assert "at most 32" in body["detail"]
+    assert "more than 32 levels" in body["detail"]
 
 
 def test_a_body_over_the_limit_is_a_413_naming_the_body(client: FlaskClient) -> None:
@@ -419,12 +419,14 @@ def test_any_text_in_a_date_parameter_is_never_a_500(
 
 # --- the JSON reader -----------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "expected"), [
+@pytest.mark.parametrize(("text", "depth"), [
     (b"1", 0), (b"[]", 1), (b'{"a": [1, {"b": []}]}', 4), (b'["[[[[", "]]"]', 1),
-    (b'["\\"[[["]', 1), (b"[" * 40 + b"]" * 40, 40),
+    (b'["\\"[[["]', 1), (b'["\\\\", ["\\\\"]]', 2), (b"[" * 40 + b"]" * 40, 40),
+    (b'{"a": "\\u005b\\n{"}', 1),
 ])
-def test_depth_counts_brackets_outside_strings(text: bytes, expected: int) -> None:
-    assert jsonin.depth(text) == expected
+def test_nesting_counts_brackets_outside_strings(text: bytes, depth: int) -> None:
+    assert not jsonin.nesting_exceeds(text, depth)
+    assert jsonin.nesting_exceeds(text, depth - 1) == (depth > 0)
 
 
 def test_loads_is_strict_and_bounded() -> None:
@@ -441,7 +443,7 @@ def test_loads_is_strict_and_bounded() -> None:
 
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
                     lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner)))
-def test_depth_agrees_with_the_structure(value: Any) -> None:
+def test_the_depth_check_agrees_with_the_structure(value: Any) -> None:
     def nesting(item: Any) -> int:
         if isinstance(item, list):
             return 1 + max(map(nesting, item), default=0)
@@ -449,8 +451,10 @@ def test_depth_agrees_with_the_structure(value: Any) -> None:
             return 1 + max(map(nesting, item.values()), default=0)
         return 0
 
-    text = json.dumps(value, ensure_ascii=False).encode()
-    assert jsonin.depth(text) == nesting(value)
+    depth = nesting(value)
+    for text in (json.dumps(value, ensure_ascii=False).encode(), json.dumps(value).encode()):
+        for limit in range(max(0, depth - 2), depth + 3):
+            assert jsonin.nesting_exceeds(text, limit) == (depth > limit)
 
 
 def test_nul_characters_never_reach_the_database(client: FlaskClient,
