@@ -13,6 +13,7 @@ from gtfs.gbfs import Availability
 from gtfs.itinerary import PlanOut
 from gtfs.network import PASS_COVERAGE, NetworkStore, networks_of
 from maas.core.clock import TOKYO
+from maas.core.dates import Moment
 from maas.core.http import clock, db_session, endpoint, settings, state
 
 bp = Blueprint("gtfs", __name__)
@@ -66,8 +67,8 @@ class PlanQuery(BaseModel):
 
     from_: str = Field(alias="from", description="LAT,LON or stop:STOP_ID")
     to: str = Field(description="LAT,LON or stop:STOP_ID")
-    depart: dt.datetime | None = Field(default=None, description="ISO 8601; default now")
-    arrive: dt.datetime | None = Field(default=None, description="arrive by, ISO 8601")
+    depart: Moment | None = Field(default=None, description="ISO 8601; default now")
+    arrive: Moment | None = Field(default=None, description="arrive by, ISO 8601")
     modes: str | None = Field(
         default=None, examples=["walk,bus"],
         description="comma-separated modes to use (default: every mode, bikes and taxis too)")
@@ -237,7 +238,7 @@ class DeparturesQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: dt.datetime | None = Field(default=None, description="ISO 8601; default now")
+    at: Moment | None = Field(default=None, description="ISO 8601; default now")
     limit: int = Field(default=10, ge=1, le=100)
 
 

@@ -19,10 +19,12 @@ from flask import Flask, Response, g, request
 from maas.core.clock import Clock, system_clock
 from maas.core.config import Settings, load_settings
 from maas.core.db import create_db_engine, session_factory
+from maas.core.errors import FieldError, InvalidInput, NotFound
 from maas.core.events import Events
 from maas.core.http import close_db_session
+from maas.core.limits import oversized
 from maas.core.logs import configure_logging, request_id_var
-from maas.core.problems import register_error_handlers
+from maas.core.problems import problem, register_error_handlers
 from maas.core.state import EXTENSION, AppState
 
 API_PREFIX = "/api/v1"
@@ -48,6 +50,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_domains(app)
     register_events(app)
     register_request_id(app)
+    register_request_limits(app)
+    register_security_headers(app, settings)
     register_error_handlers(app)
     register_blueprints(app)
     register_pages(app)
@@ -92,11 +96,17 @@ def register_database(app: Flask, settings: Settings, clock: Clock) -> None:
 
 def register_domains(app: Flask) -> None:
     """What domains keep for the process: the compiled networks, and the planner's view of
-    what a pass covers (products belong to passes, which gtfs does not import)."""
+    what a pass covers (products belong to passes, which gtfs does not import).
+
+    The payment provider MAAS_PAYMENT_PROVIDER names is looked up here, so an unknown name
+    stops the program at start (ConfigError), not at the first purchase.
+    """
     from gtfs.network import NETWORKS, PASS_COVERAGE, NetworkStore
+    from passes.payments import provider_for
     from passes.services import pass_operators
 
     state: AppState = app.extensions[EXTENSION]
+    provider_for(state.settings.payment_provider, state.settings.secret_key)
     state.domains[NETWORKS] = NetworkStore(state.settings.home)
     state.domains[PASS_COVERAGE] = pass_operators
 
@@ -151,6 +161,78 @@ def register_request_id(app: Flask) -> None:
         token = g.pop("request_id_token", None)
         if token is not None:
             request_id_var.reset(token)
+
+
+def register_request_limits(app: Flask) -> None:
+    """Refuse, as problem+json and before any view runs: an over-long URL (414) or over-long
+    headers (431), below the limits gunicorn is given (see maas.core.limits and
+    docs/security.md); a NUL character in a header (400), the path (404) or a query parameter
+    (422 naming it), which is never part of text and which PostgreSQL cannot store."""
+
+    @app.before_request
+    def _check_request() -> Response | None:
+        found = oversized(request.environ)
+        if found is not None:
+            status, detail = found
+            return problem(status, detail)
+        for name, value in request.headers.items():
+            if "\x00" in value:
+                return problem(400, f"the {name} header holds a NUL character")
+        if "\x00" in request.path:
+            raise NotFound(f"no resource at {request.path!r}")
+        bad = [key for key, values in request.args.lists()
+               if "\x00" in key or any("\x00" in value for value in values)]
+        if bad:
+            raise InvalidInput(
+                f"invalid query: {', '.join(map(repr, bad))} holds a NUL character",
+                errors=[FieldError(key, "holds a NUL character") for key in bad])
+        return None
+
+
+# The pages load only this server's scripts, styles and images; the driver page compiles the
+# QR reader's wasm (hence 'wasm-unsafe-eval', which allows WebAssembly compilation and nothing
+# of JavaScript's eval); a pass's QR code is drawn on a canvas, a CSV download is a blob: link.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "worker-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+# the driver page reads QR codes with the camera and records where a scan happened
+PERMISSIONS_POLICY = "camera=(self), geolocation=(self), microphone=(), payment=(), usb=()"
+HSTS = "max-age=63072000; includeSubDomains"
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    """The headers every response carries (HSTS only in production, which runs behind TLS)."""
+    headers = {
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": PERMISSIONS_POLICY,
+        "X-Frame-Options": "DENY",
+    }
+    if settings.env == "production":
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
+
+
+def register_security_headers(app: Flask, settings: Settings) -> None:
+    """Put :func:`security_headers` on every response: pages, API, static files, problems."""
+    headers = security_headers(settings)
+
+    @app.after_request
+    def _secure(response: Response) -> Response:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response
 
 
 def _elapsed_ms(started: float) -> float:

@@ -7,10 +7,13 @@ workers); each worker drops the database connections it inherited.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from gunicorn import util
 from gunicorn.glogging import Logger
 
+from maas.core import limits
 from maas.core.config import load_settings
 
 
@@ -19,6 +22,21 @@ class AppLogsAccess(Logger):  # type: ignore[misc]  # gunicorn ships no type inf
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         """Do nothing (see ``maas.app.register_request_id``)."""
+
+
+def write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's error answer (a request it refused to parse: a request line or header field
+    over its limits, a malformed request) as RFC 9457 problem+json instead of HTML."""
+    body = json.dumps({"type": "about:blank", "title": reason, "status": status_int,
+                       "detail": mesg or reason}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            "Content-Type: application/problem+json\r\nX-Content-Type-Options: nosniff\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+# the workers call util.write_error for what they refuse before the app sees it
+util.write_error = write_problem
 
 _settings = load_settings()
 
@@ -31,6 +49,10 @@ preload_app = True
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
+# above the application's own limits (maas.core.limits), which answer problem+json 414/431 first
+limit_request_line = limits.GUNICORN_LIMIT_REQUEST_LINE
+limit_request_field_size = limits.GUNICORN_LIMIT_REQUEST_FIELD_SIZE
+limit_request_fields = limits.GUNICORN_LIMIT_REQUEST_FIELDS
 accesslog = None  # the app logs each request once, with its request id
 # gunicorn builds access-log fields for every request whenever a logging config is given,
 # even with no access log; this logger class skips that work

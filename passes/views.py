@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 from collections.abc import Callable
 from typing import Literal
 
@@ -13,12 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from maas.accounts.models import Rider
 from maas.accounts.services import current_rider
+from maas.core import jsonin
+from maas.core.dates import Day
 from maas.core.errors import InvalidInput, Unauthorized
 from maas.core.http import bearer_token, clock, db_session, endpoint, settings
 from passes import bundle, credential, qr, services
 from passes.keys import KeyStore
 from passes.models import Order, Pass, Product
-from passes.payments import SandboxProvider
+from passes.payments import PaymentProvider, provider_for
 
 bp = Blueprint("passes", __name__)
 
@@ -98,9 +97,9 @@ def jwks() -> JwksOut:
     return JwksOut.model_validate(KeyStore(settings().home).jwks())
 
 
-def _provider() -> SandboxProvider:
-    secret = hashlib.sha256(f"sandbox-webhook:{settings().secret_key}".encode()).hexdigest()
-    return SandboxProvider(secret)
+def _provider() -> PaymentProvider:
+    """The provider MAAS_PAYMENT_PROVIDER names (checked when the app was built)."""
+    return provider_for(settings().payment_provider, settings().secret_key)
 
 
 def _rider() -> Rider:
@@ -126,7 +125,7 @@ class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product: str
-    service_date: dt.date
+    service_date: Day
     category: Literal["adult", "child"] = "adult"
     payment: PaymentIn
 
@@ -268,18 +267,19 @@ class WebhookOut(BaseModel):
 
 
 @bp.post("/payments/webhook")
-@endpoint(summary="Sandbox payment webhook (X-Sandbox-Signature: HMAC-SHA256 of the body)",
+@endpoint(summary="Payment provider webhook (the sandbox's: X-Sandbox-Signature, HMAC-SHA256 "
+                  "of the body)",
           response=WebhookOut, tags=["passes"], errors=[401, 404])
 def webhook() -> WebhookOut:
     """Settles pending charges; duplicates change nothing."""
     provider = _provider()
     body = request.get_data()
-    if not provider.verify(body, request.headers.get("X-Sandbox-Signature", "")):
+    if not provider.verify(body, request.headers.get(provider.webhook_signature_header, "")):
         raise Unauthorized("webhook signature does not verify")
     try:
-        event = json.loads(body)
+        event = jsonin.loads(body)
         kind, reference = str(event["type"]), str(event["reference"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, IndexError):
         raise InvalidInput("webhook body: expected {type, reference}") from None
     status = {"charge.succeeded": "succeeded", "charge.failed": "failed"}.get(kind)
     if status is None:

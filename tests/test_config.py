@@ -58,6 +58,8 @@ def test_production_fails_fast_without_secret_and_database() -> None:
             "MAAS_ENV": "production",
             "MAAS_SECRET_KEY": "k" * 40,
             "MAAS_DATABASE_URL": "postgresql://u@h/db",
+            "MAAS_PAYMENT_PROVIDER": "sandbox",
+            "MAAS_ALLOW_SANDBOX_PAYMENTS": "1",
         }
     )
     assert settings.log_format == "json"

@@ -165,7 +165,7 @@ def _enrol(page: Page, base_url: str, code: str) -> None:
     page.fill("#enrol-code", code)
     page.get_by_role("button", name="この端末を登録").click()
     expect(page.locator("#scanner")).to_be_visible()
-    page.wait_for_function("window.maasDriver.state.bundle !== null")
+    page.wait_for_function("() => window.maasDriver.state.bundle !== null")
 
 
 def _scan(page: Page, image: Path, state: str, reason_ja: str) -> None:
@@ -235,14 +235,14 @@ def test_driver_enrols_judges_offline_and_syncs(
 
     # no network: the service worker serves the page, its scripts and the wasm
     assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     context.set_offline(True)
     [worker] = context.service_workers
     assert worker.evaluate("fetch('/api/v1/health').then(() => 'online', () => 'offline')") \
         == "offline"
     page.reload()
     expect(page.locator("#scanner")).to_be_visible()
-    page.wait_for_function("window.maasDriver.state.bundle !== null")
+    page.wait_for_function("() => window.maasDriver.state.bundle !== null")
     # (another rider: `good` again on this bus within minutes would be a replay)
     _scan(page, shown(second, "accept-offline"), "accept", "有効です")
     expect(page.locator("#status-sync")).to_contain_text("オフライン")

@@ -156,7 +156,7 @@ def test_rider_buys_a_pass_and_shows_a_rotating_code_also_offline(
     assert int(qr.get_attribute("data-version") or 99) <= 15
 
     # the service worker has the page; then the network goes away
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     relay.cut()
     page.context.set_offline(True)
     page.reload()

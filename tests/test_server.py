@@ -77,7 +77,8 @@ def test_second_demo_run_reuses_database(demo_server: RunningServer) -> None:
 def test_serve_runs_gunicorn_on_the_configured_database(database_url: str, tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "MAAS_HOME": str(tmp_path), "MAAS_DATABASE_URL": database_url,
-           "MAAS_ENV": "production", "MAAS_SECRET_KEY": "s" * 40}
+           "MAAS_ENV": "production", "MAAS_SECRET_KEY": "s" * 40,
+           "MAAS_PAYMENT_PROVIDER": "sandbox", "MAAS_ALLOW_SANDBOX_PAYMENTS": "1"}
     process = subprocess.Popen(
         [maas_executable(), "serve", "--port", str(port), "--workers", "2"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

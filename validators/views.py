@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any, Literal
 
 from flask import Blueprint, Response, request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from maas.core.dates import AwareMoment, Day
 from maas.core.http import bearer_token, clock, db_session, endpoint, settings
 from passes.bundle import colour_secret
 from passes.keys import KeyStore
@@ -84,7 +85,7 @@ class ValidationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     payload: str = Field(min_length=1, max_length=2048, description="the decoded QR text")
-    at: AwareDatetime | None = Field(
+    at: AwareMoment | None = Field(
         default=None, description="when it was scanned, if not now (ISO 8601 with offset)")
 
 
@@ -129,8 +130,8 @@ class ScanIn(BaseModel):
     pass_id: str | None = Field(default=None, max_length=32)
     product: str | None = Field(default=None, max_length=64)
     category: Literal["adult", "child"] | None = None
-    service_date: dt.date | None = None
-    scanned_at: AwareDatetime
+    service_date: Day | None = None
+    scanned_at: AwareMoment
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     route_id: str | None = Field(default=None, max_length=100)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -65,6 +66,10 @@ class Settings:
     # reverse proxies in front of the server whose X-Forwarded-For is believed (0: none, the
     # client address is the socket's); sign-in throttling counts failures per client address
     trusted_proxies: int = 0
+    # the card payment provider (a name registered in passes.payments); the sandbox takes test
+    # cards and moves no money, so production refuses it unless explicitly allowed
+    payment_provider: str = "sandbox"
+    allow_sandbox_payments: bool = False
 
     @property
     def database(self) -> URL:
@@ -106,6 +111,8 @@ ENV_VARS: dict[str, str] = {
     "MAAS_FEED_MAX_JSON_DEPTH": "feed_max_json_depth",
     "MAAS_FEED_FETCH_SECONDS": "feed_fetch_seconds",
     "MAAS_TRUSTED_PROXIES": "trusted_proxies",
+    "MAAS_PAYMENT_PROVIDER": "payment_provider",
+    "MAAS_ALLOW_SANDBOX_PAYMENTS": "allow_sandbox_payments",
 }
 # the feed import limits: field -> (lowest, highest) accepted
 _FEED_LIMITS = {
@@ -208,6 +215,7 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         if not raw.get("database_url"):
             raise ConfigError("MAAS_DATABASE_URL: must be set in production")
 
+    payment_provider, allow_sandbox = _payments(raw, env)
     stats_min_passes = _int(raw, "stats_min_passes", 5, 1, 1000, "a pass count (1-1000)")
     base_share = _fraction(raw, "apportion_base_share", 0.2)
     weights = _weights(raw.get("apportion_weights", ()))
@@ -236,7 +244,33 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         **{field: _int(raw, field, _DEFAULTS[field], low, high, f"a number ({low}-{high})")
            for field, (low, high) in _FEED_LIMITS.items()},
         trusted_proxies=_int(raw, "trusted_proxies", 0, 0, 10, "a number of proxies (0-10)"),
+        payment_provider=payment_provider,
+        allow_sandbox_payments=allow_sandbox,
     )
+
+
+SANDBOX = "sandbox"
+_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _payments(raw: Mapping[str, Any], env: str) -> tuple[str, bool]:
+    """The payment provider's name and whether the sandbox may run in production.
+
+    Which names exist is the payments package's business (checked when the app is built);
+    here: a name is required in production, and there the sandbox only with
+    MAAS_ALLOW_SANDBOX_PAYMENTS=1 (a staging instance, say), since it accepts test cards.
+    """
+    allow = _flag(raw, "allow_sandbox_payments")
+    given = str(raw.get("payment_provider", "")).strip().lower()
+    if env == "production" and not given:
+        raise ConfigError("MAAS_PAYMENT_PROVIDER: must be set in production")
+    name = given or SANDBOX
+    if not _PROVIDER_NAME.match(name):
+        raise ConfigError(f"MAAS_PAYMENT_PROVIDER: {name!r} is not a provider name")
+    if env == "production" and name == SANDBOX and not allow:
+        raise ConfigError("MAAS_PAYMENT_PROVIDER: the sandbox accepts test cards and moves no "
+                          "money; production refuses it unless MAAS_ALLOW_SANDBOX_PAYMENTS=1")
+    return name, allow
 
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Settings)}
@@ -249,9 +283,6 @@ def _flag(raw: Mapping[str, Any], field: str) -> bool:
     text = str(value).strip().lower()
     if text in ("1", "true", "yes", "on"):
         return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{_name(field)}: {value!r} is not 1 or 0 (true or false)")
 
 
 def _fraction(raw: Mapping[str, Any], field: str, default: float) -> float:

@@ -48,6 +48,12 @@ class InvalidInput(MaasError):
     title = "Invalid input"
 
 
+class PayloadTooLarge(InvalidInput):
+    """A request body larger than the service takes."""
+
+    title = "Payload too large"
+
+
 class NotFound(MaasError):
     """The thing asked for does not exist (or is not visible to the caller)."""
 

@@ -16,10 +16,12 @@ from typing import Any
 from flask import Response, current_app, g, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from maas.core import jsonin
 from maas.core.clock import Clock
 from maas.core.config import Settings
-from maas.core.errors import FieldError, InvalidInput, Unauthorized
+from maas.core.errors import FieldError, InvalidInput, PayloadTooLarge, Unauthorized
 from maas.core.state import EXTENSION, AppState
 
 View = Callable[..., Any]
@@ -95,17 +97,37 @@ def endpoint(
 
 
 def _json_body() -> Any:
+    """The request's JSON body, bounded in size (``MAX_CONTENT_LENGTH``) and nesting depth.
+
+    A body too large is a 413 problem, one nested too deep or not JSON a 422; each names
+    ``body``.
+    """
     if not request.is_json:
         raise InvalidInput(
             "the request body must be JSON (Content-Type: application/json)",
             errors=[FieldError("body", "expected an application/json body")],
         )
-    data = request.get_json(silent=True)
-    if data is None:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    too_large = PayloadTooLarge(
+        f"the request body is larger than {limit} bytes",
+        errors=[FieldError("body", f"at most {limit} bytes")],
+    )
+    if limit is not None and (request.content_length or 0) > limit:
+        raise too_large
+    try:
+        data = request.get_data(cache=True)
+    except RequestEntityTooLarge:  # a chunked body without Content-Length, cut off
+        raise too_large from None
+    try:
+        return jsonin.loads(data)
+    except jsonin.JsonTooDeep as exc:
+        raise InvalidInput(
+            f"the request body is {exc}", errors=[FieldError("body", str(exc))]
+        ) from None
+    except (ValueError, RecursionError):
         raise InvalidInput(
             "the request body is not valid JSON", errors=[FieldError("body", "invalid JSON")]
-        )
-    return data
+        ) from None
 
 
 def _parse(model: type[BaseModel], data: Any, where: str) -> BaseModel:

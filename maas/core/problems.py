@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # the entry of their nearest registered ancestor.
 PROBLEM_REGISTRY: Mapping[type[MaasError], tuple[int, str]] = {
     errors.InvalidInput: (422, "invalid-input"),
+    errors.PayloadTooLarge: (413, "payload-too-large"),
     errors.NotFound: (404, "not-found"),
     errors.Conflict: (409, "conflict"),
     errors.Unauthorized: (401, "unauthorized"),

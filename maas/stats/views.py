@@ -5,7 +5,6 @@ Every endpoint takes a partner API key as ``Authorization: Bearer``; see docs/pa
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Sequence
 from typing import Literal
@@ -13,6 +12,7 @@ from typing import Literal
 from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from maas.core.dates import Day
 from maas.core.http import bearer_token, clock, db_session, endpoint, settings, state
 from maas.stats import services
 from maas.stats.csvout import to_csv
@@ -38,9 +38,9 @@ class StatsQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: dt.date | None = Field(default=None, alias="from",
-                                  description="first day (Asia/Tokyo); default: 29 days before to")
-    to: dt.date | None = Field(default=None, description="last day (inclusive); default today")
+    from_: Day | None = Field(default=None, alias="from",
+                              description="first day (Asia/Tokyo); default: 29 days before to")
+    to: Day | None = Field(default=None, description="last day (inclusive); default today")
     operator: str | None = Field(default=None, max_length=64,
                                  description="operator in detail (an operator key: its own)")
     format: Literal["json", "csv"] = "json"
