@@ -283,6 +283,9 @@ def _flag(raw: Mapping[str, Any], field: str) -> bool:
     text = str(value).strip().lower()
     if text in ("1", "true", "yes", "on"):
         return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{_name(field)}: {value!r} is not 1 or 0 (true or false)")
 
 
 def _fraction(raw: Mapping[str, Any], field: str, default: float) -> float:
