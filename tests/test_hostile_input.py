@@ -115,7 +115,7 @@ def credentials(client: FlaskClient, db_session: Session) -> Credentials:
     from maas.stats.services import add_partner
     from validators import services as devices
 
-    email = "fuzz@example.jp"
+    email = "hostile-input@example.jp"  # the password must not contain the local part
     client.post("/api/v1/riders", json={"email": email, "password": PASSWORD})
     token = client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
     assert token.status_code == 200, token.get_json()

@@ -55,7 +55,8 @@ def test_production_runs_the_sandbox_when_explicitly_allowed(allow: str) -> None
 
 
 def test_bad_values_name_their_variable() -> None:
-    with pytest.raises(ConfigError, match=r"^MAAS_ALLOW_SANDBOX_PAYMENTS: 'maybe' is not 1 or 0$"):
+    with pytest.raises(ConfigError,
+                       match=r"^MAAS_ALLOW_SANDBOX_PAYMENTS: 'maybe' is not 1 or 0 \(true or false\)$"):
         load_settings(environ={"MAAS_ALLOW_SANDBOX_PAYMENTS": "maybe"})
     with pytest.raises(ConfigError, match=r"^MAAS_PAYMENT_PROVIDER: 'card network!' is not a "):
         load_settings(environ={"MAAS_PAYMENT_PROVIDER": "card network!"})
@@ -120,7 +121,7 @@ def strict_app(monkeypatch: pytest.MonkeyPatch, sessions: object,
 @pytest.mark.usefixtures("loaded_demo")
 def test_the_configured_provider_is_the_one_that_charges(strict_app: Flask) -> None:
     client = strict_app.test_client()
-    email, password = "strict@example.jp", "kanazawa strict rider 10"
+    email, password = "provider-check@example.jp", "kanazawa strict rider 10"
     client.post("/api/v1/riders", json={"email": email, "password": password})
     token = client.post("/api/v1/auth/token", json={"email": email, "password": password})
     auth = {"Authorization": f"Bearer {token.get_json()['access_token']}"}
