@@ -55,8 +55,8 @@ def test_production_runs_the_sandbox_when_explicitly_allowed(allow: str) -> None
 
 
 def test_bad_values_name_their_variable() -> None:
-    with pytest.raises(ConfigError,
-                       match=r"^MAAS_ALLOW_SANDBOX_PAYMENTS: 'maybe' is not 1 or 0 \(true or false\)$"):
+    with pytest.raises(ConfigError, match=r"^MAAS_ALLOW_SANDBOX_PAYMENTS: 'maybe' is not 1 "
+                                          r"or 0 \(true or false\)$"):
         load_settings(environ={"MAAS_ALLOW_SANDBOX_PAYMENTS": "maybe"})
     with pytest.raises(ConfigError, match=r"^MAAS_PAYMENT_PROVIDER: 'card network!' is not a "):
         load_settings(environ={"MAAS_PAYMENT_PROVIDER": "card network!"})
