@@ -4,8 +4,9 @@ Everything lives in one folder (``--home``):
 
 - ``device.json`` (0600) — server URL, device id, operator, token and the pinned bundle keys;
 - ``bundle.jws`` — the last trust bundle fetched, checked against the pinned keys on every load;
-- ``journal.sqlite3`` — every check, written (WAL, ``synchronous=FULL``) before its result is
-  shown, and marked uploaded only after the server answered for its batch.
+- ``journal.sqlite3`` — every check with the code it read, written (WAL, ``synchronous=FULL``)
+  before its result is shown, and marked uploaded only after the server answered for its
+  batch (the code is then dropped from the journal: the server keeps it as evidence).
 
 Uploads are idempotent by scan id on the server, so a process killed at any moment — after
 the journal write, during an upload, before marking a batch — loses no scan and duplicates
@@ -14,6 +15,7 @@ none: the next sync sends again whatever is not marked.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -34,7 +36,7 @@ from jwt.algorithms import ECAlgorithm
 from maas.core.errors import InvalidInput, MaasError, ServiceUnavailable
 from maas.core.files import write_atomically
 from passes import bundle as trust
-from validators.verify import Context, Result, TrustBundle, replay_key, verify
+from validators.verify import MAX_PAYLOAD, Context, Result, TrustBundle, replay_key, verify
 
 BATCH = int(os.environ.get("MAAS_VALIDATOR_BATCH", "500"))
 TIMEOUT_S = 10.0
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS scans (
     category TEXT,
     service_date TEXT,
     scanned_at TEXT NOT NULL,
-    uploaded INTEGER NOT NULL DEFAULT 0
+    uploaded INTEGER NOT NULL DEFAULT 0,
+    payload TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_scans_pending ON scans (uploaded) WHERE uploaded = 0;
 CREATE INDEX IF NOT EXISTS ix_scans_digest ON scans (digest, result);
@@ -194,6 +197,10 @@ class Device:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.executescript(SCHEMA)
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(scans)")}
+            if "payload" not in columns:  # a journal from before codes were uploaded
+                with contextlib.suppress(sqlite3.OperationalError):  # another process did it
+                    connection.execute("ALTER TABLE scans ADD COLUMN payload TEXT")
             self._journal = connection
         return self._journal
 
@@ -220,13 +227,15 @@ class Device:
             seen = {key: dt.datetime.fromisoformat(last)} if last else {}
             result = verify(payload, self.bundle(), now, Context(enrolment.operator, seen))
             scan_id = str(uuid.uuid4())
+            # the code itself goes up with the verdict: the server verifies it again and
+            # counts nothing it cannot confirm (longer than a code can be: malformed anyway)
             journal.execute(
                 "INSERT INTO scans (id, digest, result, code, pass_id, product, category,"
-                " service_date, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " service_date, scanned_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (scan_id, key, result.result, result.code, result.pass_id, result.product,
                  result.category,
                  result.service_date.isoformat() if result.service_date else None,
-                 now.astimezone(dt.UTC).isoformat()))
+                 now.astimezone(dt.UTC).isoformat(), payload[:MAX_PAYLOAD]))
         return Check(scan_id, result)
 
     def pending(self) -> int:
@@ -242,17 +251,19 @@ class Device:
         while True:
             rows = self.journal().execute(
                 "SELECT id, digest, result, code, pass_id, product, category, service_date,"
-                " scanned_at FROM scans WHERE uploaded = 0 ORDER BY scanned_at LIMIT ?",
-                (BATCH,)).fetchall()
+                " scanned_at, payload FROM scans WHERE uploaded = 0 ORDER BY scanned_at"
+                " LIMIT ?", (BATCH,)).fetchall()
             if not rows:
                 break
             scans = [{"id": r[0], "digest": r[1], "result": r[2], "code": r[3],
                       "pass_id": r[4], "product": r[5], "category": r[6],
-                      "service_date": r[7], "scanned_at": r[8]} for r in rows]
+                      "service_date": r[7], "scanned_at": r[8], "payload": r[9]}
+                     for r in rows]
             answer = _request("POST", f"{enrolment.server}/api/v1/scans", {"scans": scans},
                               enrolment.token)
             with self._transaction() as journal:
-                journal.executemany("UPDATE scans SET uploaded = 1 WHERE id = ?",
+                # the server keeps the code now; the journal needs only its replay key
+                journal.executemany("UPDATE scans SET uploaded = 1, payload = NULL WHERE id = ?",
                                     [(r[0],) for r in rows])
             uploaded += int(answer["accepted"])
             duplicates += int(answer["duplicates"])

@@ -98,6 +98,7 @@ function markUploaded(ids, at) {
       const row = await req(s.scans.get(id));
       if (row) {
         delete row.pending;
+        delete row.payload; // the server keeps the code as evidence; replays need only the digest
         row.uploaded_at = at;
         s.scans.put(row);
       }
@@ -126,7 +127,8 @@ const allScans = () => tx("scans", "readonly", (s) => req(s.scans.index("scanned
 
 /** What POST /scans takes: exactly the schema's fields (it refuses others). */
 const uploadItem = (row) => ({
-  id: row.id, result: row.result, code: row.code, digest: row.digest, pass_id: row.pass_id,
+  id: row.id, result: row.result, code: row.code, payload: row.payload ?? null,
+  digest: row.digest, pass_id: row.pass_id,
   product: row.product, category: row.category, service_date: row.service_date,
   scanned_at: row.scanned_at, lat: row.lat ?? null, lon: row.lon ?? null,
 });
@@ -161,6 +163,8 @@ async function judgeNow(text, source) {
   const entry = {
     // every scan carries its payload's replay key, as the Python device and server record it
     id: crypto.randomUUID(), digest, result: verdict.result,
+    // the code itself: the server verifies it again and counts only what it confirms
+    payload: String(text).slice(0, 2048),
     code: verdict.code, pass_id: verdict.pass_id, product: verdict.product,
     category: verdict.category, service_date: verdict.service_date,
     scanned_at: tokyoIso(now), lat: fix ? fix.lat : null, lon: fix ? fix.lon : null,
