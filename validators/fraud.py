@@ -1,6 +1,8 @@
 """Fraud flags: one pass where one rider cannot be.
 
-Two accepted scans of the same pass are suspicious when the rider would have had to travel
+Only server-confirmed scans are compared (see :mod:`validators.evidence`): what a device merely
+claims — a pass id, a place — never flags a rider's pass. Two confirmed scans of the same pass
+are suspicious when the rider would have had to travel
 faster than ``max_speed_kmh`` between them, or when they come from two different vehicles within
 ``two_vehicles_within``. A flag deny-lists the pass for the rest of its service day: the pass's
 status becomes ``flagged`` and the next trust bundle carries it to every device.
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from maas.core.geo import haversine_m
 from passes.models import Pass
-from validators.models import FraudFlag, IngestedScan, Scan
+from validators.models import CONFIRMED, FraudFlag, IngestedScan, Scan
 
 # GPS and stop positions are approximate: below this distance no speed is computed
 MIN_DISTANCE_M = 1_000.0
@@ -32,6 +34,9 @@ class FraudLimits:
 
     max_speed_kmh: float = 80.0
     two_vehicles_within: dt.timedelta = dt.timedelta(minutes=5)
+    # a device uploading this many disputed scans within the window is flagged
+    device_disputed: int = 5
+    device_window: dt.timedelta = dt.timedelta(hours=24)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,10 +91,10 @@ def judge_pair(first: ScanPoint, second: ScanPoint, limits: FraudLimits
 
 def check(session: Session, new_scans: Sequence[IngestedScan], now: dt.datetime,
           limits: FraudLimits) -> list[str]:
-    """Flag the passes of ``new_scans`` (accepted, just inserted) that fail :func:`judge_pair`.
+    """Flag the passes of ``new_scans`` (confirmed, just inserted) that fail :func:`judge_pair`.
 
-    Each new scan is compared with its neighbours in time among all accepted scans of the same
-    pass and service date. Returns the pass ids flagged now.
+    Each new scan is compared with its neighbours in time among all confirmed scans of the
+    same pass and service date. Returns the pass ids flagged now.
     """
     if not new_scans:
         return []
@@ -99,7 +104,7 @@ def check(session: Session, new_scans: Sequence[IngestedScan], now: dt.datetime,
     history = session.execute(
         select(Scan.id, Scan.pass_id, Scan.service_date, Scan.scanned_at, Scan.operator_id,
                Scan.vehicle, Scan.lat, Scan.lon)
-        .where(Scan.pass_id.in_(pass_ids), Scan.result == "accept")
+        .where(Scan.pass_id.in_(pass_ids), Scan.status == CONFIRMED)
         .order_by(Scan.pass_id, Scan.scanned_at)).all()
     already = set(session.scalars(
         select(FraudFlag.pass_id).where(FraudFlag.pass_id.in_(pass_ids))))

@@ -47,6 +47,9 @@ class Settings:
     stats_min_passes: int = 5
     apportion_base_share: float = 0.2
     apportion_weights: tuple[tuple[str, float], ...] = ()
+    # a validator device sending this many disputed scans within the window is flagged
+    disputed_scans_limit: int = 5
+    disputed_scans_window_hours: int = 24
 
     @property
     def database(self) -> URL:
@@ -76,6 +79,8 @@ ENV_VARS: dict[str, str] = {
     "MAAS_STATS_MIN_PASSES": "stats_min_passes",
     "MAAS_APPORTION_BASE_SHARE": "apportion_base_share",
     "MAAS_APPORTION_WEIGHTS": "apportion_weights",
+    "MAAS_DISPUTED_SCANS_LIMIT": "disputed_scans_limit",
+    "MAAS_DISPUTED_SCANS_WINDOW_HOURS": "disputed_scans_window_hours",
 }
 _FIELD_TO_VAR = {field: var for var, field in ENV_VARS.items()}
 
@@ -192,6 +197,10 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         stats_min_passes=stats_min_passes,
         apportion_base_share=base_share,
         apportion_weights=weights,
+        disputed_scans_limit=_int(raw, "disputed_scans_limit", 5, 1, 100_000,
+                                  "a number of scans (1-100000)"),
+        disputed_scans_window_hours=_int(raw, "disputed_scans_window_hours", 24, 1, 24 * 31,
+                                         "a number of hours (1-744)"),
     )
 
 
