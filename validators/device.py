@@ -235,7 +235,7 @@ class Device:
                 (scan_id, key, result.result, result.code, result.pass_id, result.product,
                  result.category,
                  result.service_date.isoformat() if result.service_date else None,
-                 now.astimezone(dt.UTC).isoformat(), payload[:MAX_PAYLOAD]))
+                 now.astimezone(dt.UTC).isoformat(), _storable(payload)))
         return Check(scan_id, result)
 
     def pending(self) -> int:
@@ -307,6 +307,12 @@ def _detail(error: urllib.error.HTTPError) -> str:
         return str(json.loads(error.read()).get("detail", ""))
     except (ValueError, AttributeError):
         return ""
+
+
+def _storable(payload: str) -> str:
+    """The code as the server takes it: at most 2048 characters of valid Unicode (a command
+    line of undecodable bytes gives lone surrogates, which no JSON parser accepts)."""
+    return payload[:MAX_PAYLOAD].encode("utf-8", "replace").decode("utf-8")
 
 
 def parse_at(text: str | None) -> dt.datetime | None:

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from passes.credential import unb64url
 from passes.keys import KeyStore
 from passes.models import Pass, Product
+from validators import fraud
 from validators.models import CONFIRMED, DISPUTED, REJECTED, FraudFlag, Scan
 from validators.verify import (
     ACCEPT_CODES,
@@ -156,6 +157,8 @@ class Judge:
     def __init__(self, session: Session, windows: Sequence[KeyWindow], operator: str,
                  device_id: str) -> None:
         self.session = session
+        # the confirmed scans already stored of the passes judged (see _seen)
+        self.history: list[fraud.ScanPoint] = []
         self.windows = windows
         self.operator = operator
         self.device_id = device_id
@@ -233,16 +236,24 @@ class Judge:
         return times
 
     def _seen(self, pass_ids: Sequence[str]) -> dict[str, dt.datetime]:
-        """Replay keys of this device's confirmed scans of these passes (by pass: indexed)."""
+        """Replay keys of this device's confirmed scans of these passes.
+
+        The confirmed scans of the batch's passes are read once, by pass (its index), and
+        kept in :attr:`history` for the fraud check; the device is told apart here: with the
+        device in the query the planner may walk all of the device's scans instead.
+        """
         seen: dict[str, dt.datetime] = {}
         for chunk in _chunks(pass_ids):
-            for digest, last in self.session.execute(
-                    select(Scan.digest, func.max(Scan.scanned_at))
-                    .where(Scan.pass_id.in_(chunk), Scan.device_id == self.device_id,
-                           Scan.status == CONFIRMED, Scan.digest.is_not(None))
-                    .group_by(Scan.digest)):
-                if digest is not None:
-                    seen[digest] = last
+            for row in self.session.execute(
+                    select(Scan.id, Scan.pass_id, Scan.service_date, Scan.scanned_at,
+                           Scan.operator_id, Scan.vehicle, Scan.lat, Scan.lon, Scan.digest,
+                           Scan.device_id)
+                    .where(Scan.pass_id.in_(chunk), Scan.status == CONFIRMED)):
+                self.history.append(row)
+                digest, at = row.digest, row.scanned_at
+                if digest is not None and row.device_id == self.device_id and (
+                        digest not in seen or seen[digest] < at):
+                    seen[digest] = at
         return seen
 
 

@@ -54,6 +54,8 @@ class ScanPoint(Protocol):
     @property
     def id(self) -> str: ...
     @property
+    def pass_id(self) -> str | None: ...
+    @property
     def operator_id(self) -> str: ...
     @property
     def vehicle(self) -> str | None: ...
@@ -90,22 +92,30 @@ def judge_pair(first: ScanPoint, second: ScanPoint, limits: FraudLimits
 
 
 def check(session: Session, new_scans: Sequence[IngestedScan], now: dt.datetime,
-          limits: FraudLimits) -> list[str]:
+          limits: FraudLimits, earlier: Sequence[ScanPoint] | None = None) -> list[str]:
     """Flag the passes of ``new_scans`` (confirmed, just inserted) that fail :func:`judge_pair`.
 
     Each new scan is compared with its neighbours in time among all confirmed scans of the
-    same pass and service date. Returns the pass ids flagged now.
+    same pass and service date. ``earlier``, when given, are the confirmed scans of those
+    passes stored before this batch (ingestion has read them already); otherwise they are
+    read here. Returns the pass ids flagged now.
     """
     if not new_scans:
         return []
     new_ids = {scan.id for scan in new_scans}
     pass_ids = {scan.pass_id for scan in new_scans if scan.pass_id}
-    # plain rows, not ORM objects: this runs on every upload batch
-    history = session.execute(
-        select(Scan.id, Scan.pass_id, Scan.service_date, Scan.scanned_at, Scan.operator_id,
-               Scan.vehicle, Scan.lat, Scan.lon)
-        .where(Scan.pass_id.in_(pass_ids), Scan.status == CONFIRMED)
-        .order_by(Scan.pass_id, Scan.scanned_at)).all()
+    history: Sequence[ScanPoint]
+    if earlier is None:
+        # plain rows, not ORM objects: this runs on every upload batch
+        history = session.execute(
+            select(Scan.id, Scan.pass_id, Scan.service_date, Scan.scanned_at,
+                   Scan.operator_id, Scan.vehicle, Scan.lat, Scan.lon)
+            .where(Scan.pass_id.in_(pass_ids), Scan.status == CONFIRMED)
+            .order_by(Scan.pass_id, Scan.scanned_at)).all()
+    else:
+        history = sorted([scan for scan in earlier if scan.pass_id in pass_ids
+                          and scan.id not in new_ids] + list(new_scans),
+                         key=lambda scan: (scan.pass_id or "", scan.scanned_at))
     already = set(session.scalars(
         select(FraudFlag.pass_id).where(FraudFlag.pass_id.in_(pass_ids))))
     by_pass: dict[tuple[str, object], list[ScanPoint]] = defaultdict(list)

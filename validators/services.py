@@ -152,7 +152,8 @@ def ingest_scans(session: Session, device: Device, records: Sequence[ScanRecord]
         new = [record for scan_id, record in unique.items() if scan_id not in known]
     else:
         new = []
-    verdicts = evidence.Judge(session, keys, device.operator_id, device.id).judge(new)
+    judge = evidence.Judge(session, keys, device.operator_id, device.id)
+    verdicts = judge.judge(new)
     scans = [_stored(device, record, verdicts[record.id], now) for record in new]
     if scans:
         # ON CONFLICT guards a concurrent upload of the same batch: it may then count a scan
@@ -160,7 +161,7 @@ def ingest_scans(session: Session, device: Device, records: Sequence[ScanRecord]
         session.execute(_insert_ignoring_duplicates(session),
                         [{name: getattr(scan, name) for name in SCAN_FIELDS} for scan in scans])
     flagged = fraud.check(session, [s for s in scans if s.status == CONFIRMED and s.pass_id],
-                          now, limits)
+                          now, limits, judge.history)
     statuses = Counter(scan.status for scan in scans)
     device_flagged = bool(statuses[DISPUTED]) and _flag_device(session, device, now, limits)
     if scans:

@@ -160,11 +160,12 @@ async function judgeNow(text, source) {
   const verdict = await verify(text, state.bundle, now,
     { operator: state.device ? state.device.operator : "", seen });
   const fix = state.position && now - state.position.at <= POSITION_MAX_AGE_MS ? state.position : null;
+  const read = String(text).slice(0, 2048); // as POST /scans takes it
   const entry = {
     // every scan carries its payload's replay key, as the Python device and server record it
     id: crypto.randomUUID(), digest, result: verdict.result,
     // the code itself: the server verifies it again and counts only what it confirms
-    payload: String(text).slice(0, 2048),
+    payload: read.toWellFormed ? read.toWellFormed() : read,
     code: verdict.code, pass_id: verdict.pass_id, product: verdict.product,
     category: verdict.category, service_date: verdict.service_date,
     scanned_at: tokyoIso(now), lat: fix ? fix.lat : null, lon: fix ? fix.lon : null,
