@@ -367,3 +367,14 @@ def test_late_uploads_verify_against_a_key_retired_and_archived_since(
     outcome = services.ingest_scans(db_session, device, [again], fixed_clock,
                                     key_windows(store))
     assert outcome.statuses == {"disputed": 1}
+
+
+def test_operators_list_flagged_devices(runner: Runner, client: FlaskClient) -> None:
+    careless = enrol(runner, client, "jrbus", vehicle="bus-39")
+    upload(client, careless, [scan(credential.new_pass_id(), FIXED_NOW) for _ in range(5)])
+    listed = runner.invoke("devices", "flagged", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [(d["device_id"], d["operator"], d["disputed"])
+            for d in json.loads(listed.stdout)["devices"]] == [(careless.id, "jrbus", 5)]
+    other = runner.invoke("devices", "flagged", "--operator", "hokutetsu")
+    assert other.stdout.strip() == "no flagged devices"

@@ -203,6 +203,14 @@ def _flag_device(session: Session, device: Device, now: dt.datetime,
     return True
 
 
+def device_flags(session: Session, operator_id: str | None = None) -> list[DeviceFlag]:
+    """Devices flagged for disputed scans, newest first (one operator's, or all)."""
+    query = select(DeviceFlag).order_by(DeviceFlag.created_at.desc(), DeviceFlag.id.desc())
+    if operator_id is not None:
+        query = query.where(DeviceFlag.operator_id == operator_id)
+    return list(session.scalars(query))
+
+
 def _insert_ignoring_duplicates(session: Session) -> Insert:
     table = cast(Table, Scan.__table__)
     if session.get_bind().dialect.name == "postgresql":
