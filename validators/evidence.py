@@ -42,8 +42,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import func, literal_column, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, String, any_, bindparam, func, literal_column, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from passes.credential import unb64url
 from passes.keys import KeyStore
@@ -222,7 +223,7 @@ class Judge:
         for chunk in _chunks(pass_ids):
             for pass_id, product, category, service_date, status in self.session.execute(
                     select(Pass.id, Pass.product_code, Pass.category, Pass.service_date,
-                           Pass.status).where(Pass.id.in_(chunk))):
+                           Pass.status).where(among(self.session, Pass.id, chunk))):
                 rows[pass_id] = _PassRow(product, category, service_date, status)
         return rows
 
@@ -231,7 +232,8 @@ class Judge:
         for chunk in _chunks(pass_ids):
             for pass_id, at in self.session.execute(
                     select(FraudFlag.pass_id, func.min(FraudFlag.created_at))
-                    .where(FraudFlag.pass_id.in_(chunk)).group_by(FraudFlag.pass_id)):
+                    .where(among(self.session, FraudFlag.pass_id, chunk))
+                    .group_by(FraudFlag.pass_id)):
                 times[pass_id] = at
         return times
 
@@ -248,7 +250,8 @@ class Judge:
                     select(Scan.id, Scan.pass_id, Scan.service_date, Scan.scanned_at,
                            Scan.operator_id, Scan.vehicle, Scan.lat, Scan.lon, Scan.digest,
                            Scan.device_id)
-                    .where(Scan.pass_id.in_(chunk), Scan.status == CONFIRMED)):
+                    .where(among(self.session, Scan.pass_id, chunk),
+                           Scan.status == CONFIRMED)):
                 self.history.append(row)
                 digest, at = row.digest, row.scanned_at
                 if digest is not None and row.device_id == self.device_id and (
@@ -305,6 +308,15 @@ def _products(session: Session) -> dict[str, dict[str, Any]]:
             for code, operators, static_allowed, valid_from, boundary in session.execute(
                 select(Product.code, Product.operators, Product.static_allowed,
                        Product.valid_from_minutes, Product.day_boundary_minutes))}
+
+
+def among(session: Session, column: QueryableAttribute[Any], values: Sequence[str]
+          ) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``, one parameter instead of hundreds
+    (psycopg splits and converts a 500-parameter IN list on every batch: ~2 ms a query)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(String)))
+    return column.in_(values)
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:

@@ -148,7 +148,8 @@ def ingest_scans(session: Session, device: Device, records: Sequence[ScanRecord]
     for record in records:
         unique.setdefault(record.id, record)
     if unique:
-        known = set(session.scalars(select(Scan.id).where(Scan.id.in_(list(unique)))))
+        known = set(session.scalars(select(Scan.id).where(
+            evidence.among(session, Scan.id, list(unique)))))
         new = [record for scan_id, record in unique.items() if scan_id not in known]
     else:
         new = []

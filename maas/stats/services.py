@@ -72,6 +72,7 @@ from maas.stats.zones import zone_of
 from passes.events import OrderChanged
 from passes.models import Order, Pass, Product
 from validators.events import ScansIngested
+from validators.evidence import among
 from validators.models import DISPUTED, Device, DeviceFlag, FraudFlag, Scan
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ def on_scans(session: Session, event: ScansIngested) -> None:
         # this batch's own scans are among them: told apart here, by id, rather than by a
         # NOT IN over the whole batch that the database would test row by row
         earlier.extend(ScanFacts(*tuple(row)[1:]) for row in session.execute(
-            select(Scan.id, *_FACT_COLUMNS).where(Scan.pass_id.in_(chunk)))
+            select(Scan.id, *_FACT_COLUMNS).where(among(session, Scan.pass_id, chunk)))
             if row[0] not in ids)
     scan_counts, pass_counts = increment(scans, earlier)
     add_to_cells(session, scan_counts, pass_counts)
