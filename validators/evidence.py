@@ -191,8 +191,9 @@ class Judge:
         if not payload:
             result, code, digest = None, NO_CODE, None
         else:
-            digest = replay_key(payload)
             result = verify(payload, self.bundle, when, Context(self.operator, seen))
+            # the key the verifier matches replays by (``seen``), as devices journal it
+            digest = result.replay_key or replay_key(payload)
             code = result.code
             if result.accepted:
                 code = pass_code(result, passes.get(result.pass_id or ""),
