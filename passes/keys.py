@@ -3,9 +3,11 @@ the database, with their life cycle in ``keys.json``.
 
 A key is published as ``next`` (in the JWKS, not signing) before it becomes ``current`` (the one
 that signs), and stays published as ``retired`` until the last service date it signed has
-passed, so validators can still check every pass it signed. ``kid`` is the first 8 characters
-of the key's RFC 7638 JWK thumbprint (48 bits: unique among a handful of live keys, and short
-because it travels in every QR code).
+passed, so validators can still check every pass it signed. When a retired key is deleted its
+public half goes to ``archive.json``: the server re-verifies scans uploaded late (a device may
+be offline for days) against the keys that were published when they were made. ``kid`` is
+the first 8 characters of the key's RFC 7638 JWK thumbprint (48 bits: unique among a handful
+of live keys, and short because it travels in every QR code).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from passes.credential import b64url
+from passes.credential import b64url, unb64url
 
 STATES = ("next", "current", "retired")
 
@@ -55,6 +57,13 @@ def public_jwk(key: ec.EllipticCurvePublicKey, kid: str) -> dict[str, str]:
     numbers = key.public_numbers()
     return {"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
             "x": b64url(numbers.x.to_bytes(32, "big")), "y": b64url(numbers.y.to_bytes(32, "big"))}
+
+
+def _jwk_public(jwk: dict[str, str]) -> ec.EllipticCurvePublicKey:
+    """A P-256 public JWK as a key."""
+    return ec.EllipticCurvePublicNumbers(
+        int.from_bytes(unb64url(jwk["x"]), "big"), int.from_bytes(unb64url(jwk["y"]), "big"),
+        ec.SECP256R1()).public_key()
 
 
 class KeyStore:
@@ -137,11 +146,52 @@ class KeyStore:
                 info.last_service_date is None
                 or dt.date.fromisoformat(info.last_service_date) < today)
             if expired:
+                self._archive(info, now)
                 (self.folder / f"{info.kid}.pem").unlink(missing_ok=True)
             else:
                 kept.append(info)
         self._save(kept)
         return kept
+
+    def _archive_path(self) -> Path:
+        return self.folder / "archive.json"
+
+    def _archive(self, info: KeyInfo, now: dt.datetime) -> None:
+        """Keep the public half of a key about to be deleted (it signs nothing new)."""
+        path = self._archive_path()
+        archived = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+        public = self.private_key(info.kid).public_key()
+        archived.append({**dataclasses.asdict(info), "state": "archived",
+                         "jwk": public_jwk(public, info.kid),
+                         "deleted_at": now.isoformat(timespec="seconds")})
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(archived, indent=1), encoding="utf-8")
+        temporary.replace(path)
+
+    def history(self) -> list[tuple[KeyInfo, ec.EllipticCurvePublicKey]]:
+        """Every key ever published (live ones and archived ones) with its public key.
+
+        Archived keys have the state ``archived``; their ``last_service_date`` bounds what
+        they may have signed, as for a retired key.
+        """
+        keys = [(info, self.private_key(info.kid).public_key()) for info in self.infos()]
+        path = self._archive_path()
+        if path.exists():
+            for item in json.loads(path.read_text(encoding="utf-8")):
+                keys.append((KeyInfo(kid=item["kid"], state="archived",
+                                     created_at=item["created_at"],
+                                     last_service_date=item.get("last_service_date")),
+                             _jwk_public(item["jwk"])))
+        return keys
+
+    def stamp(self) -> tuple[int, int]:
+        """Changes whenever the keys do (modification times of the index and the archive)."""
+        def mtime(path: Path) -> int:
+            try:
+                return path.stat().st_mtime_ns
+            except FileNotFoundError:
+                return 0
+        return mtime(self._index_path()), mtime(self._archive_path())
 
     def signing_key(self, now: dt.datetime) -> tuple[str, ec.EllipticCurvePrivateKey]:
         """The current key (created on first use)."""

@@ -226,37 +226,47 @@ def test_device_endpoints_refuse_other_principals(
     assert "no device" in unknown.stderr
 
 
-def _pass_id(app: Flask, db_session: Session) -> str:
+def _pass(app: Flask, db_session: Session) -> tuple[str, str]:
+    """A real bound pass: its id and credential."""
     token = bound_pass(app, db_session)
     return credential.verify(token, KeyStore(
-        app.extensions["maas"].settings.home).public_keys()).pass_id
+        app.extensions["maas"].settings.home).public_keys()).pass_id, token
+
+
+def shown(pass_: tuple[str, str], at: dt.datetime, **extra: Any) -> dict[str, Any]:
+    """A genuine scan: the rider's phone showed the pass's rotating code at ``at``."""
+    pass_id, token = pass_
+    return scan(pass_id, at, payload=credential.present(token, PHONE, at), **extra)
 
 
 def test_two_vehicles_within_five_minutes_flags_and_deny_lists(
         app: Flask, runner: Runner, client: FlaskClient, db_session: Session) -> None:
     bus_a = enrol(runner, client, vehicle="bus-101")
     bus_b = enrol(runner, client, vehicle="bus-202")
-    shared, honest = _pass_id(app, db_session), _pass_id(app, db_session)
+    shared, honest = _pass(app, db_session), _pass(app, db_session)
     client.post("/api/v1/scans", headers=bus_a.auth, json={"scans": [
-        scan(shared, FIXED_NOW - dt.timedelta(minutes=3)),
-        scan(honest, FIXED_NOW - dt.timedelta(minutes=40))]})
+        shown(shared, FIXED_NOW - dt.timedelta(minutes=3)),
+        shown(honest, FIXED_NOW - dt.timedelta(minutes=40))]})
     client.post("/api/v1/scans", headers=bus_b.auth, json={"scans": [
-        scan(shared, FIXED_NOW), scan(honest, FIXED_NOW)]})
+        shown(shared, FIXED_NOW), shown(honest, FIXED_NOW)]})
     flags = db_session.scalars(select(FraudFlag)).all()
-    assert [(f.pass_id, f.reason) for f in flags] == [(shared, "two_vehicles")]
-    assert db_session.get(Pass, shared).status == "flagged"
-    assert db_session.get(Pass, honest).status == "valid"
+    assert [(f.pass_id, f.reason) for f in flags] == [(shared[0], "two_vehicles")]
+    assert db_session.get(Pass, shared[0]).status == "flagged"
+    assert db_session.get(Pass, honest[0]).status == "valid"
     device = enrol(runner, client)
     bundle = client.get("/api/v1/validators/bundle", headers=device.auth).get_json()["bundle"]
     import jwt
 
     document = jwt.decode(bundle, options={"verify_signature": False})
-    assert shared in document["deny"]
-    assert honest not in document["deny"]
-    # the same pair again (a retried upload) adds no second flag
-    client.post("/api/v1/scans", headers=bus_b.auth, json={"scans": [
-        scan(shared, FIXED_NOW + dt.timedelta(minutes=1))]})
+    assert shared[0] in document["deny"]
+    assert honest[0] not in document["deny"]
+    # the same pair again (a retried upload) adds no second flag; a scan after the flag is
+    # a revoked pass to the server, whatever the device's older deny-list said
+    later = shown(shared, FIXED_NOW + dt.timedelta(minutes=1))
+    client.post("/api/v1/scans", headers=bus_b.auth, json={"scans": [later]})
     assert db_session.scalar(select(func.count()).select_from(FraudFlag)) == 1
+    stored = db_session.get(Scan, later["id"])
+    assert (stored.status, stored.server_code) == ("rejected", "revoked")
 
 
 def test_impossible_speed_is_flagged_and_a_bus_ride_is_not(
@@ -266,16 +276,16 @@ def test_impossible_speed_is_flagged_and_a_bus_ride_is_not(
     komatsu_airport = {"lat": 36.3946, "lon": 136.4075}  # 29 km away
     stop_a = enrol(runner, client, operator="jrbus", vehicle=None, stop="korinbo")
     stop_b = enrol(runner, client, operator="jrbus", vehicle=None, stop="station")
-    rider, cheat = _pass_id(app, db_session), _pass_id(app, db_session)
+    rider, cheat = _pass(app, db_session), _pass(app, db_session)
     client.post("/api/v1/scans", headers=stop_a.auth, json={"scans": [
-        scan(rider, FIXED_NOW - dt.timedelta(minutes=12), **korinbo),
-        scan(cheat, FIXED_NOW - dt.timedelta(minutes=12), **korinbo)]})
+        shown(rider, FIXED_NOW - dt.timedelta(minutes=12), **korinbo),
+        shown(cheat, FIXED_NOW - dt.timedelta(minutes=12), **korinbo)]})
     client.post("/api/v1/scans", headers=stop_b.auth, json={"scans": [
-        scan(rider, FIXED_NOW, **kanazawa_station),  # 2 km in 12 min: 10 km/h
-        scan(cheat, FIXED_NOW, **komatsu_airport)]})  # 29 km in 12 min: 147 km/h
+        shown(rider, FIXED_NOW, **kanazawa_station),  # 2 km in 12 min: 10 km/h
+        shown(cheat, FIXED_NOW, **komatsu_airport)]})  # 29 km in 12 min: 147 km/h
     flags = db_session.scalars(select(FraudFlag)).all()
     assert len(flags) == 1
-    assert flags[0].pass_id == cheat
+    assert flags[0].pass_id == cheat[0]
     assert flags[0].reason == "impossible_speed"
     assert flags[0].speed_kmh is not None
     assert 140 < flags[0].speed_kmh < 155

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -21,10 +22,14 @@ from sqlalchemy.orm import Session
 from maas.core.clock import TOKYO
 from maas.stats import services
 from maas.stats.models import PassCell, PlanRequest, ScanCell
+from passes import credential
 from passes.events import OrderChanged, OrderState
+from passes.keys import KeyStore
 from passes.models import Order, Pass
+from passes.services import issue_pass
 from tests.conftest import FIXED_NOW, Runner, fixed_clock
 from validators.events import ScansIngested
+from validators.evidence import key_windows
 from validators.models import Device, FraudFlag, Scan
 
 pytestmark = pytest.mark.usefixtures("consortium")
@@ -111,7 +116,11 @@ class Data:
                 product_code=spec.get("product", "kanazawa-1day"), category="adult",
                 service_date=spec.get("service_date", DAY) if pass_id else None,
                 digest=None, lat=None, lon=None, scanned_at=spec.get("at", at(10)),
-                received_at=FIXED_NOW))
+                received_at=FIXED_NOW, payload=None,
+                server_result=spec.get("result", "accept"),
+                server_code=spec.get("code", "accept"),
+                status=spec.get("status", "confirmed" if spec.get("result", "accept")
+                                == "accept" else "rejected")))
         self.session.add_all(made)
         self.session.flush()
         services.on_scans(self.session, ScansIngested(tuple(made)))
@@ -353,14 +362,27 @@ def test_ingestion_events_keep_the_roll_ups(app: Flask, db_session: Session) -> 
     assert services.on_scans in app.extensions["maas"].events.handlers(ScansIngested)
     added = validators.add_device(db_session, "hokutetsu", "bus-3", None, fixed_clock)
     device, _token = validators.enroll(db_session, added.enrollment_code, fixed_clock)
+    store = KeyStore(app.extensions["maas"].settings.home)
+    phone = ec.generate_private_key(ec.SECP256R1())
+    tokens = [issue_pass(db_session, store, "kanazawa-1day", DAY, "adult", phone.public_key(),
+                         fixed_clock).token for _ in range(3)]
     records = [validators.ScanRecord(
+        id=str(uuid.uuid4()), result="accept", code="accept", scanned_at=at(10, n),
+        payload=credential.present(token, phone, at(10, n)))
+        for n, token in enumerate(tokens)]
+    # a device's word without a code that bears it out counts nowhere
+    invented = [validators.ScanRecord(
         id=str(uuid.uuid4()), result="accept", code="accept", scanned_at=at(10, n),
         pass_id=uuid.uuid4().hex, product="kanazawa-1day", category="adult",
         service_date=DAY) for n in range(3)]
-    validators.ingest_scans(db_session, device, records, fixed_clock)
-    validators.ingest_scans(db_session, device, records, fixed_clock)  # a retried upload
+    keys = key_windows(store)
+    validators.ingest_scans(db_session, device, records + invented, fixed_clock, keys)
+    validators.ingest_scans(db_session, device, records, fixed_clock, keys)  # a retried upload
     cell = db_session.scalars(select(ScanCell).where(ScanCell.dim == "day")).one()
-    assert (cell.operator_id, cell.scans) == ("hokutetsu", 3)
+    assert (cell.operator_id, cell.scans, cell.result) == ("hokutetsu", 3, "accept")
+    assert services.rebuild_rollups(db_session) == 6
+    cell = db_session.scalars(select(ScanCell).where(ScanCell.dim == "day")).one()
+    assert (cell.operator_id, cell.scans, cell.result) == ("hokutetsu", 3, "accept")
 
 
 # --- sales -----------------------------------------------------------------------------------

@@ -41,3 +41,19 @@ def revoke_device(state: CliState, device_id: str, as_json: bool) -> None:
         device = services.revoke_device(session, device_id, state.runtime().clock)
     emit(as_json, {"device_id": device.id, "status": device.status},
          f"device {device.id}: revoked")
+
+
+@devices.command("flagged")
+@click.option("--operator", "operator_id", help="Only this operator's devices.")
+@json_option
+@pass_state
+def flagged_devices(state: CliState, operator_id: str | None, as_json: bool) -> None:
+    """Devices flagged for uploading disputed scans (newest first)."""
+    with state.session() as session:
+        flags = services.device_flags(session, operator_id)
+    rows = [{"device_id": flag.device_id, "operator": flag.operator_id, "reason": flag.reason,
+             "disputed": flag.disputed, "detail": flag.detail,
+             "created_at": flag.created_at.isoformat()} for flag in flags]
+    emit(as_json, {"devices": rows}, "\n".join(
+        f"{row['created_at']}  {row['device_id']}  {row['operator']}  {row['detail']}"
+        for row in rows) or "no flagged devices")

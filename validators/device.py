@@ -4,8 +4,9 @@ Everything lives in one folder (``--home``):
 
 - ``device.json`` (0600) — server URL, device id, operator, token and the pinned bundle keys;
 - ``bundle.jws`` — the last trust bundle fetched, checked against the pinned keys on every load;
-- ``journal.sqlite3`` — every check, written (WAL, ``synchronous=FULL``) before its result is
-  shown, and marked uploaded only after the server answered for its batch.
+- ``journal.sqlite3`` — every check with the code it read, written (WAL, ``synchronous=FULL``)
+  before its result is shown, and marked uploaded only after the server answered for its
+  batch (the code is then dropped from the journal: the server keeps it as evidence).
 
 Uploads are idempotent by scan id on the server, so a process killed at any moment — after
 the journal write, during an upload, before marking a batch — loses no scan and duplicates
@@ -14,6 +15,7 @@ none: the next sync sends again whatever is not marked.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -34,7 +36,15 @@ from jwt.algorithms import ECAlgorithm
 from maas.core.errors import InvalidInput, MaasError, ServiceUnavailable
 from maas.core.files import write_atomically
 from passes import bundle as trust
-from validators.verify import SAME_DEVICE, Context, Result, TrustBundle, scan_digest, verify
+from validators.verify import (
+    MAX_PAYLOAD,
+    SAME_DEVICE,
+    Context,
+    Result,
+    TrustBundle,
+    scan_digest,
+    verify,
+)
 
 BATCH = int(os.environ.get("MAAS_VALIDATOR_BATCH", "500"))
 # the same pass accepted again within this many seconds is a replay (verify.SAME_DEVICE)
@@ -52,7 +62,8 @@ CREATE TABLE IF NOT EXISTS scans (
     category TEXT,
     service_date TEXT,
     scanned_at TEXT NOT NULL,
-    uploaded INTEGER NOT NULL DEFAULT 0
+    uploaded INTEGER NOT NULL DEFAULT 0,
+    payload TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_scans_pending ON scans (uploaded) WHERE uploaded = 0;
 CREATE INDEX IF NOT EXISTS ix_scans_digest ON scans (digest, result);
@@ -197,6 +208,10 @@ class Device:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.executescript(SCHEMA)
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(scans)")}
+            if "payload" not in columns:  # a journal from before codes were uploaded
+                with contextlib.suppress(sqlite3.OperationalError):  # another process did it
+                    connection.execute("ALTER TABLE scans ADD COLUMN payload TEXT")
             self._journal = connection
         return self._journal
 
@@ -237,14 +252,16 @@ class Device:
                               _Accepted(journal, "pass_id"), same_device=self.same_device())
             result = verify(payload, self.bundle(), now, context)
             scan_id = str(uuid.uuid4())
+            # the code itself goes up with the verdict: the server verifies it again and
+            # counts nothing it cannot confirm (longer than a code can be: malformed anyway)
             journal.execute(
                 "INSERT INTO scans (id, digest, result, code, pass_id, product, category,"
-                " service_date, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " service_date, scanned_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (scan_id, scan_digest(payload, result), result.result, result.code,
                  result.pass_id, result.product,
                  result.category,
                  result.service_date.isoformat() if result.service_date else None,
-                 now.astimezone(dt.UTC).isoformat()))
+                 now.astimezone(dt.UTC).isoformat(), _storable(payload)))
         return Check(scan_id, result)
 
     def pending(self) -> int:
@@ -260,17 +277,19 @@ class Device:
         while True:
             rows = self.journal().execute(
                 "SELECT id, digest, result, code, pass_id, product, category, service_date,"
-                " scanned_at FROM scans WHERE uploaded = 0 ORDER BY scanned_at LIMIT ?",
-                (BATCH,)).fetchall()
+                " scanned_at, payload FROM scans WHERE uploaded = 0 ORDER BY scanned_at"
+                " LIMIT ?", (BATCH,)).fetchall()
             if not rows:
                 break
             scans = [{"id": r[0], "digest": r[1], "result": r[2], "code": r[3],
                       "pass_id": r[4], "product": r[5], "category": r[6],
-                      "service_date": r[7], "scanned_at": r[8]} for r in rows]
+                      "service_date": r[7], "scanned_at": r[8], "payload": r[9]}
+                     for r in rows]
             answer = _request("POST", f"{enrolment.server}/api/v1/scans", {"scans": scans},
                               enrolment.token)
             with self._transaction() as journal:
-                journal.executemany("UPDATE scans SET uploaded = 1 WHERE id = ?",
+                # the server keeps the code now; the journal needs only its replay key
+                journal.executemany("UPDATE scans SET uploaded = 1, payload = NULL WHERE id = ?",
                                     [(r[0],) for r in rows])
             uploaded += int(answer["accepted"])
             duplicates += int(answer["duplicates"])
@@ -327,6 +346,12 @@ def _detail(error: urllib.error.HTTPError) -> str:
         return str(json.loads(error.read()).get("detail", ""))
     except (ValueError, AttributeError):
         return ""
+
+
+def _storable(payload: str) -> str:
+    """The code as the server takes it: at most 2048 characters of valid Unicode (a command
+    line of undecodable bytes gives lone surrogates, which no JSON parser accepts)."""
+    return payload[:MAX_PAYLOAD].encode("utf-8", "replace").decode("utf-8")
 
 
 def parse_at(text: str | None) -> dt.datetime | None:

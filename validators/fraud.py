@@ -1,6 +1,8 @@
 """Fraud flags: one pass where one rider cannot be.
 
-Two accepted scans of the same pass are suspicious when the rider would have had to travel
+Only server-confirmed scans are compared (see :mod:`validators.evidence`): what a device merely
+claims — a pass id, a place — never flags a rider's pass. Two confirmed scans of the same pass
+are suspicious when the rider would have had to travel
 faster than ``max_speed_kmh`` between them, or when they come from two different vehicles within
 ``two_vehicles_within``. A flag deny-lists the pass for the rest of its service day: the pass's
 status becomes ``flagged`` and the next trust bundle carries it to every device.
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from maas.core.geo import haversine_m
 from passes.models import Pass
-from validators.models import FraudFlag, IngestedScan, Scan
+from validators.models import CONFIRMED, FraudFlag, IngestedScan, Scan
 
 # GPS and stop positions are approximate: below this distance no speed is computed
 MIN_DISTANCE_M = 1_000.0
@@ -32,6 +34,9 @@ class FraudLimits:
 
     max_speed_kmh: float = 80.0
     two_vehicles_within: dt.timedelta = dt.timedelta(minutes=5)
+    # a device uploading this many disputed scans within the window is flagged
+    device_disputed: int = 5
+    device_window: dt.timedelta = dt.timedelta(hours=24)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +53,8 @@ class ScanPoint(Protocol):
 
     @property
     def id(self) -> str: ...
+    @property
+    def pass_id(self) -> str | None: ...
     @property
     def operator_id(self) -> str: ...
     @property
@@ -85,22 +92,30 @@ def judge_pair(first: ScanPoint, second: ScanPoint, limits: FraudLimits
 
 
 def check(session: Session, new_scans: Sequence[IngestedScan], now: dt.datetime,
-          limits: FraudLimits) -> list[str]:
-    """Flag the passes of ``new_scans`` (accepted, just inserted) that fail :func:`judge_pair`.
+          limits: FraudLimits, earlier: Sequence[ScanPoint] | None = None) -> list[str]:
+    """Flag the passes of ``new_scans`` (confirmed, just inserted) that fail :func:`judge_pair`.
 
-    Each new scan is compared with its neighbours in time among all accepted scans of the same
-    pass and service date. Returns the pass ids flagged now.
+    Each new scan is compared with its neighbours in time among all confirmed scans of the
+    same pass and service date. ``earlier``, when given, are the confirmed scans of those
+    passes stored before this batch (ingestion has read them already); otherwise they are
+    read here. Returns the pass ids flagged now.
     """
     if not new_scans:
         return []
     new_ids = {scan.id for scan in new_scans}
     pass_ids = {scan.pass_id for scan in new_scans if scan.pass_id}
-    # plain rows, not ORM objects: this runs on every upload batch
-    history = session.execute(
-        select(Scan.id, Scan.pass_id, Scan.service_date, Scan.scanned_at, Scan.operator_id,
-               Scan.vehicle, Scan.lat, Scan.lon)
-        .where(Scan.pass_id.in_(pass_ids), Scan.result == "accept")
-        .order_by(Scan.pass_id, Scan.scanned_at)).all()
+    history: Sequence[ScanPoint]
+    if earlier is None:
+        # plain rows, not ORM objects: this runs on every upload batch
+        history = session.execute(
+            select(Scan.id, Scan.pass_id, Scan.service_date, Scan.scanned_at,
+                   Scan.operator_id, Scan.vehicle, Scan.lat, Scan.lon)
+            .where(Scan.pass_id.in_(pass_ids), Scan.status == CONFIRMED)
+            .order_by(Scan.pass_id, Scan.scanned_at)).all()
+    else:
+        history = sorted([scan for scan in earlier if scan.pass_id in pass_ids
+                          and scan.id not in new_ids] + list(new_scans),
+                         key=lambda scan: (scan.pass_id or "", scan.scanned_at))
     already = set(session.scalars(
         select(FraudFlag.pass_id).where(FraudFlag.pass_id.in_(pass_ids))))
     by_pass: dict[tuple[str, object], list[ScanPoint]] = defaultdict(list)

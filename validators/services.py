@@ -6,7 +6,8 @@ import dataclasses
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Insert, Table, column, select, table
@@ -17,11 +18,28 @@ from maas.core.auth import hash_token
 from maas.core.clock import Clock
 from maas.core.errors import FieldError, InvalidInput, NotFound, Unauthorized
 from maas.core.events import publish
-from validators import fraud
+from validators import evidence, fraud
 from validators.events import ScansIngested
 from validators.fraud import FraudLimits
-from validators.models import Device, IngestedScan, Scan
-from validators.verify import SAME_DEVICE, Context, Result, TrustBundle, scan_digest, verify
+from validators.models import (
+    CONFIRMED,
+    DISPUTED,
+    LEGACY,
+    REJECTED,
+    Device,
+    DeviceFlag,
+    IngestedScan,
+    Scan,
+)
+from validators.verify import (
+    ACCEPT_CODES,
+    SAME_DEVICE,
+    Context,
+    Result,
+    TrustBundle,
+    scan_digest,
+    verify,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,12 +106,13 @@ def revoke_device(session: Session, device_id: str, clock: Clock) -> Device:
 
 @dataclasses.dataclass(frozen=True)
 class ScanRecord:
-    """One journaled check as a device uploads it."""
+    """One journaled check as a device uploads it: the code it read and what it made of it."""
 
     id: str
     result: str
     code: str
     scanned_at: dt.datetime
+    payload: str | None = None  # the code as read; without it the scan counts nowhere
     digest: str | None = None
     pass_id: str | None = None
     product: str | None = None
@@ -111,44 +130,94 @@ class IngestResult:
     accepted: int
     duplicates: int
     flagged: tuple[str, ...] = ()
+    statuses: Mapping[str, int] = dataclasses.field(default_factory=dict)  # new scans by status
+    device_flagged: bool = False
 
 
 SCAN_FIELDS = tuple(field.name for field in dataclasses.fields(IngestedScan))
 
+
 def ingest_scans(session: Session, device: Device, records: Sequence[ScanRecord],
-                 clock: Clock, limits: FraudLimits | None = None) -> IngestResult:
-    """Store a batch of scans exactly once each (by scan id), then check them for fraud.
+                 clock: Clock, keys: Sequence[evidence.KeyWindow],
+                 limits: FraudLimits | None = None) -> IngestResult:
+    """Store a batch of scans exactly once each (by scan id) with the server's verdict on each.
 
     A retried batch — after a crash, a timeout or a lost answer — inserts only what the server
-    does not have yet; the rest count as duplicates. The new scans are published as
-    :class:`ScansIngested` inside the transaction (statistics keep their roll-ups with it).
+    does not have yet; the rest count as duplicates. Every new scan's code is verified again
+    (:mod:`validators.evidence`, with the issuing ``keys`` published at its time); only
+    confirmed scans are checked for fraud and count in statistics. A device that has sent
+    ``limits.device_disputed`` disputed scans within ``limits.device_window`` is flagged. The
+    new scans are published as :class:`ScansIngested` inside the transaction (statistics keep
+    their roll-ups with it).
     """
     now = clock()
-    batch: dict[str, IngestedScan] = {}
+    limits = limits or FraudLimits()
+    unique: dict[str, ScanRecord] = {}
     for record in records:
-        if record.id not in batch:
-            batch[record.id] = IngestedScan(
-                id=record.id, device_id=device.id, operator_id=device.operator_id,
-                vehicle=device.vehicle, stop=device.stop, route_id=record.route_id,
-                result=record.result, code=record.code, pass_id=record.pass_id,
-                product_code=record.product, category=record.category,
-                service_date=record.service_date, digest=record.digest, lat=record.lat,
-                lon=record.lon, scanned_at=record.scanned_at, received_at=now)
-    scans: list[IngestedScan] = []
-    if batch:
-        known = set(session.scalars(select(Scan.id).where(Scan.id.in_(list(batch)))))
-        scans = [scan for scan_id, scan in batch.items() if scan_id not in known]
+        unique.setdefault(record.id, record)
+    if unique:
+        known = set(session.scalars(select(Scan.id).where(
+            evidence.among(session, Scan.id, list(unique)))))
+        new = [record for scan_id, record in unique.items() if scan_id not in known]
+    else:
+        new = []
+    judge = evidence.Judge(session, keys, device.operator_id, device.id)
+    verdicts = judge.judge(new)
+    scans = [_stored(device, record, verdicts[record.id], now) for record in new]
     if scans:
         # ON CONFLICT guards a concurrent upload of the same batch: it may then count a scan
         # as new twice, but never stores it twice
         session.execute(_insert_ignoring_duplicates(session),
                         [{name: getattr(scan, name) for name in SCAN_FIELDS} for scan in scans])
-    flagged = fraud.check(session, [s for s in scans if s.result == "accept" and s.pass_id],
-                          now, limits or fraud.FraudLimits())
+    flagged = fraud.check(session, [s for s in scans if s.status == CONFIRMED and s.pass_id],
+                          now, limits, judge.history)
+    statuses = Counter(scan.status for scan in scans)
+    device_flagged = bool(statuses[DISPUTED]) and _flag_device(session, device, now, limits)
     if scans:
         publish(session, ScansIngested(tuple(scans)))
     session.commit()
-    return IngestResult(len(scans), len(records) - len(scans), tuple(flagged))
+    return IngestResult(len(scans), len(records) - len(scans), tuple(flagged), dict(statuses),
+                        device_flagged)
+
+
+def _stored(device: Device, record: ScanRecord, verdict: evidence.Verdict,
+            now: dt.datetime) -> IngestedScan:
+    return IngestedScan(
+        id=record.id, device_id=device.id, operator_id=device.operator_id,
+        vehicle=device.vehicle, stop=device.stop, route_id=record.route_id,
+        result=record.result, code=record.code, pass_id=verdict.pass_id,
+        product_code=verdict.product, category=verdict.category,
+        service_date=verdict.service_date, digest=verdict.digest or record.digest,
+        lat=record.lat, lon=record.lon, scanned_at=record.scanned_at, received_at=now,
+        payload=record.payload, server_result=verdict.server_result,
+        server_code=verdict.server_code, status=verdict.status)
+
+
+def _flag_device(session: Session, device: Device, now: dt.datetime,
+                 limits: FraudLimits) -> bool:
+    """Flag a device for its operator once it has sent too many disputed scans lately."""
+    since = now - limits.device_window
+    if session.scalar(select(DeviceFlag.id).where(DeviceFlag.device_id == device.id,
+                                                  DeviceFlag.created_at >= since).limit(1)):
+        return False  # already flagged within the window
+    disputed = evidence.disputed_since(session, device.id, since)
+    if disputed < limits.device_disputed:
+        return False
+    hours = limits.device_window.total_seconds() / 3600
+    session.add(DeviceFlag(
+        device_id=device.id, operator_id=device.operator_id, reason="disputed_scans",
+        disputed=disputed, created_at=now,
+        detail=f"{disputed} disputed scans within {hours:g} h "
+               f"({device.vehicle or device.stop or 'no vehicle or stop'})"[:300]))
+    return True
+
+
+def device_flags(session: Session, operator_id: str | None = None) -> list[DeviceFlag]:
+    """Devices flagged for disputed scans, newest first (one operator's, or all)."""
+    query = select(DeviceFlag).order_by(DeviceFlag.created_at.desc(), DeviceFlag.id.desc())
+    if operator_id is not None:
+        query = query.where(DeviceFlag.operator_id == operator_id)
+    return list(session.scalars(query))
 
 
 def _insert_ignoring_duplicates(session: Session) -> Insert:
@@ -166,17 +235,34 @@ def validate(session: Session, device: Device, payload: str, at: dt.datetime | N
     ``at`` lets a device that was briefly offline submit a check it made a moment ago; the
     server still judges the presentation window against that time. Replays are judged
     against this device's accepted scans: the same code (by its content), or the same pass
-    within ``same_device``.
+    within ``same_device``. The verdict is the server's own, so the scan is stored as
+    confirmed (an accepted code of a pass the server issued) or rejected.
     """
     now = at or clock()
     context = Context(device.operator_id, _DeviceAccepted(session, device, Scan.digest),
                       _DeviceAccepted(session, device, Scan.pass_id), same_device=same_device)
     result = verify(payload, bundle, now, context)
+    server_code = result.code
+    if result.accepted:
+        server_code = evidence.pass_code(result, *evidence.pass_row(session, result.pass_id),
+                                         now)
+    status = CONFIRMED if server_code in ACCEPT_CODES else REJECTED
     scan_id = str(uuid.uuid4())
-    ingest_scans(session, device, [ScanRecord(
-        id=scan_id, result=result.result, code=result.code, scanned_at=now,
-        digest=scan_digest(payload, result), pass_id=result.pass_id, product=result.product,
-        category=result.category, service_date=result.service_date)], clock)
+    scan = IngestedScan(
+        id=scan_id, device_id=device.id, operator_id=device.operator_id,
+        vehicle=device.vehicle, stop=device.stop, route_id=None, result=result.result,
+        code=result.code, pass_id=result.pass_id, product_code=result.product,
+        category=result.category, service_date=result.service_date,
+        digest=scan_digest(payload, result), lat=None, lon=None, scanned_at=now,
+        received_at=clock(), payload=payload,
+        server_result=result.result if server_code == result.code else "reject",
+        server_code=server_code, status=status)
+    session.execute(_insert_ignoring_duplicates(session),
+                    [{name: getattr(scan, name) for name in SCAN_FIELDS}])
+    if status == CONFIRMED and scan.pass_id:
+        fraud.check(session, [scan], scan.received_at, FraudLimits())
+    publish(session, ScansIngested((scan,)))
+    session.commit()
     return result, scan_id
 
 
@@ -190,6 +276,7 @@ class _DeviceAccepted:
     def get(self, key: str, /) -> dt.datetime | None:
         found: dt.datetime | None = self.session.scalar(
             select(Scan.scanned_at).where(
-                Scan.device_id == self.device.id, self.column == key, Scan.result == "accept")
+                Scan.device_id == self.device.id, self.column == key, Scan.result == "accept",
+                Scan.status.in_((CONFIRMED, LEGACY)))
             .order_by(Scan.scanned_at.desc()).limit(1))
         return found

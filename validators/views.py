@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from flask import Blueprint, Response, request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from maas.core.dates import AwareMoment, Day
@@ -15,6 +15,8 @@ from passes.bundle import colour_secret
 from passes.keys import KeyStore
 from passes.services import trust_bundle
 from validators import services
+from validators.evidence import key_windows
+from validators.fraud import FraudLimits
 from validators.verify import TrustBundle
 
 bp = Blueprint("validators", __name__)
@@ -126,6 +128,10 @@ class ScanIn(BaseModel):
                     description="made by the device; a retried upload is recognised by it")
     result: Literal["accept", "reject", "cannot_judge"]
     code: str = Field(min_length=1, max_length=32)
+    payload: str | None = Field(
+        default=None, max_length=2048,
+        description="the code as read (the QR text). The server verifies it again; a scan "
+                    "without it, or whose code does not bear out an accept, counts nowhere")
     digest: str | None = Field(default=None, max_length=32)
     pass_id: str | None = Field(default=None, max_length=32)
     product: str | None = Field(default=None, max_length=64)
@@ -135,6 +141,15 @@ class ScanIn(BaseModel):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     route_id: str | None = Field(default=None, max_length=100)
+
+    @field_validator("payload")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        """Kept as evidence whatever it is: NUL and lone surrogates cannot be stored as text
+        (a code with them is not a pass code anyway)."""
+        if value is None or (value.isascii() and "\x00" not in value):
+            return value
+        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 class ScansIn(BaseModel):
@@ -156,9 +171,14 @@ class ScansOut(BaseModel):
 @endpoint(summary="Upload journaled scans (idempotent by scan id)", response=ScansOut,
           body=ScansIn, tags=["validators"], security=["device"], errors=[401, 422])
 def scans(body: ScansIn) -> ScansOut:
-    """Stores each scan once; checks accepted ones for fraud."""
+    """Stores each scan once with the server's own verdict on its code; only confirmed
+    accepts count in statistics and fraud checks."""
     session = db_session()
     device = services.authenticate(session, bearer_token())
     records = [services.ScanRecord(**scan.model_dump()) for scan in body.scans]
-    outcome = services.ingest_scans(session, device, records, clock())
+    config = settings()
+    limits = FraudLimits(device_disputed=config.disputed_scans_limit,
+                         device_window=dt.timedelta(hours=config.disputed_scans_window_hours))
+    outcome = services.ingest_scans(session, device, records, clock(),
+                                    key_windows(KeyStore(config.home)), limits)
     return ScansOut(accepted=outcome.accepted, duplicates=outcome.duplicates)

@@ -70,6 +70,9 @@ class Settings:
     # cards and moves no money, so production refuses it unless explicitly allowed
     payment_provider: str = "sandbox"
     allow_sandbox_payments: bool = False
+    # a validator device sending this many disputed scans within the window is flagged
+    disputed_scans_limit: int = 5
+    disputed_scans_window_hours: int = 24
 
     @property
     def database(self) -> URL:
@@ -113,6 +116,8 @@ ENV_VARS: dict[str, str] = {
     "MAAS_TRUSTED_PROXIES": "trusted_proxies",
     "MAAS_PAYMENT_PROVIDER": "payment_provider",
     "MAAS_ALLOW_SANDBOX_PAYMENTS": "allow_sandbox_payments",
+    "MAAS_DISPUTED_SCANS_LIMIT": "disputed_scans_limit",
+    "MAAS_DISPUTED_SCANS_WINDOW_HOURS": "disputed_scans_window_hours",
 }
 # the feed import limits: field -> (lowest, highest) accepted
 _FEED_LIMITS = {
@@ -246,6 +251,10 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         trusted_proxies=_int(raw, "trusted_proxies", 0, 0, 10, "a number of proxies (0-10)"),
         payment_provider=payment_provider,
         allow_sandbox_payments=allow_sandbox,
+        disputed_scans_limit=_int(raw, "disputed_scans_limit", 5, 1, 100_000,
+                                  "a number of scans (1-100000)"),
+        disputed_scans_window_hours=_int(raw, "disputed_scans_window_hours", 24, 1, 24 * 31,
+                                         "a number of hours (1-744)"),
     )
 
 

@@ -205,7 +205,7 @@ def _simulate_day(session: Session, day: dt.date, products: list[Product],
         facts.append(ScanFacts(row["pass_id"], row["service_date"], row["operator_id"],
                                row["device_id"], row["route_id"], row["stop"],
                                row["product_code"], row["result"], row["code"],
-                               row["scanned_at"]))
+                               row["scanned_at"], row["server_code"], row["status"]))
     for model, rows in ((Order, orders), (Pass, passes), (Scan, scans), (FraudFlag, flags),
                         (PlanRequest, plans)):
         for start in range(0, len(rows), 10_000):
@@ -260,7 +260,10 @@ def _scan(rng: random.Random, place: _Place, moment: dt.datetime, pass_id: str |
         "category": category,
         "service_date": day, "digest": None, "lat": where[0] if where else None,
         "lon": where[1] if where else None, "scanned_at": moment,
-        "received_at": moment + dt.timedelta(minutes=rng.uniform(0, 30))}
+        "received_at": moment + dt.timedelta(minutes=rng.uniform(0, 30)),
+        # as the server's re-verification would find them (the codes are not simulated)
+        "payload": None, "server_result": result, "server_code": code,
+        "status": "confirmed" if result == "accept" else "rejected"}
 
 
 _COORDS = {stop.id: (stop.lat, stop.lon) for stop in STOP_BY_ID.values()} | {

@@ -99,6 +99,7 @@ function markUploaded(ids, at) {
       const row = await req(s.scans.get(id));
       if (row) {
         delete row.pending;
+        delete row.payload; // the server keeps the code as evidence; replays need only the digest
         row.uploaded_at = at;
         s.scans.put(row);
       }
@@ -127,7 +128,8 @@ const allScans = () => tx("scans", "readonly", (s) => req(s.scans.index("scanned
 
 /** What POST /scans takes: exactly the schema's fields (it refuses others). */
 const uploadItem = (row) => ({
-  id: row.id, result: row.result, code: row.code, digest: row.digest, pass_id: row.pass_id,
+  id: row.id, result: row.result, code: row.code, payload: row.payload ?? null,
+  digest: row.digest, pass_id: row.pass_id,
   product: row.product, category: row.category, service_date: row.service_date,
   scanned_at: row.scanned_at, lat: row.lat ?? null, lon: row.lon ?? null,
 });
@@ -160,10 +162,13 @@ async function judgeNow(text, source) {
   });
   const digest = await scanDigest(text, verdict);
   const fix = state.position && now - state.position.at <= POSITION_MAX_AGE_MS ? state.position : null;
+  const read = String(text).slice(0, 2048); // as POST /scans takes it
   const entry = {
     // every scan carries the replay key of what its code says (or of its text if unreadable),
     // as the Python device and server record it
     id: crypto.randomUUID(), digest, result: verdict.result,
+    // the code itself: the server verifies it again and counts only what it confirms
+    payload: read.toWellFormed ? read.toWellFormed() : read,
     code: verdict.code, pass_id: verdict.pass_id, product: verdict.product,
     category: verdict.category, service_date: verdict.service_date,
     scanned_at: tokyoIso(now), lat: fix ? fix.lat : null, lon: fix ? fix.lon : null,

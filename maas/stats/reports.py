@@ -110,12 +110,51 @@ class FlagOut(BaseModel):
     second_scan_id: str
 
 
+class DisputedScanOut(BaseModel):
+    """A scan a device uploaded as accepted that the server could not confirm."""
+
+    scan_id: str
+    device_id: str
+    operator: str
+    vehicle: str | None
+    stop: str | None
+    device_result: str = Field(description="what the device said (accept)")
+    server_code: str | None = Field(
+        description="why the server disagrees: the verifier's code (bad_signature, "
+                    "unknown_key, malformed, wrong_device, outside_window, replay, ...), "
+                    "no_code, unknown_pass or pass_mismatch")
+    pass_id: str | None = Field(description="the pass id the device claimed: administrator only")
+    scanned_at: str = Field(description="as the device claims")
+    received_at: str
+
+
+class DeviceFlagOut(BaseModel):
+    """A device flagged for sending too many disputed scans (its operator decides)."""
+
+    id: int
+    device_id: str
+    operator: str
+    vehicle: str | None
+    stop: str | None
+    device_status: str = Field(description="active, or revoked once the operator acted")
+    reason: str
+    disputed: int
+    detail: str
+    created_at: str
+
+
 class FraudReport(Window):
-    """Passes flagged by the fraud checks, for the partner's operator."""
+    """Passes flagged by the fraud checks, for the partner's operator; disputed scans and the
+    devices that sent them."""
 
     rows: list[FraudRow]
     consortium: list[FraudRow]
     flags: list[FlagOut] | None = Field(description="the flagged passes: administrator only")
+    disputed_total: int = Field(description="disputed scans received in the period")
+    disputed: list[DisputedScanOut] = Field(
+        description="the latest disputed scans received in the period (at most 500)")
+    devices: list[DeviceFlagOut] = Field(
+        description="devices flagged in the period for sending disputed scans")
 
 
 class PlannerRow(BaseModel):

@@ -1,5 +1,11 @@
 """What a batch of scans adds to the statistics cells (pure).
 
+Only what the server has checked counts (:func:`counted`): a confirmed scan as an accept
+under the server's code, a rejected one under the device's reason (or the server's, when
+the device accepted a pass the server had revoked); a disputed scan — a device's claim the
+code does not bear out — counts nowhere, neither as a scan nor as a pass. Scans stored
+before the server re-verified uploads (``legacy``) count as they always did.
+
 A scan counts on its *service day*: the service date of the pass it carries, or, for a code
 that yields no pass, the operating day of the moment it was scanned (Asia/Tokyo, the day
 turning at 03:00 like a one-day pass). As a pass has one service date, the distinct passes of
@@ -17,6 +23,7 @@ from typing import Protocol
 
 from maas.core.clock import TOKYO
 from maas.stats.models import ALL_OPERATORS
+from validators.models import CONFIRMED, DISPUTED, REJECTED
 
 DIMENSIONS = ("day", "hour", "route", "stop", "device", "product")
 DAY_TURNS = dt.timedelta(hours=3)
@@ -48,6 +55,10 @@ class ScanLike(Protocol):
     def code(self) -> str: ...
     @property
     def scanned_at(self) -> dt.datetime: ...
+    @property
+    def server_code(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +75,20 @@ class ScanFacts:
     result: str
     code: str
     scanned_at: dt.datetime
+    server_code: str | None
+    status: str
+
+
+def counted(scan: ScanLike) -> tuple[str, str] | None:
+    """The (result, code) a scan counts under, or None for a scan that counts nowhere."""
+    status = scan.status
+    if status == CONFIRMED:
+        return "accept", scan.server_code or "accept"
+    if status == DISPUTED:
+        return None
+    if status == REJECTED and scan.result == "accept":
+        return "reject", scan.server_code or "revoked"
+    return scan.result, scan.code  # refused by the device itself, or legacy
 
 
 def service_day(scan: ScanLike) -> dt.date:
@@ -112,12 +137,15 @@ def rollup(scans: Iterable[ScanLike], *, count_scans: bool = True) -> Rollup:
     counts: Counter[ScanKey] = Counter()
     members: set[tuple[str, dt.date, str, str, str]] = set()
     for scan in scans:
+        verdict = counted(scan)
+        if verdict is None:
+            continue
         pass_id, operator = scan.pass_id, scan.operator_id
         local = scan.scanned_at.astimezone(TOKYO)
         day = _day(pass_id, scan.service_date, local)
         dimensions = _dimensions(scan, local)
         if count_scans:
-            result, code = scan.result, scan.code
+            result, code = verdict
             for dim, value in dimensions:
                 counts[(dim, day, operator, value, result, code)] += 1
         if pass_id:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     select,
     table,
     text,
@@ -51,6 +52,8 @@ from maas.stats.models import (
 )
 from maas.stats.reports import (
     ApportionmentReport,
+    DeviceFlagOut,
+    DisputedScanOut,
     FlagOut,
     FraudReport,
     FraudRow,
@@ -64,12 +67,13 @@ from maas.stats.reports import (
     ValidationRow,
     ValidationsReport,
 )
-from maas.stats.rollup import PassKey, ScanFacts, ScanKey, increment, rollup
+from maas.stats.rollup import PassKey, ScanFacts, ScanKey, counted, increment, rollup
 from maas.stats.zones import zone_of
 from passes.events import OrderChanged
 from passes.models import Order, Pass, Product
 from validators.events import ScansIngested
-from validators.models import FraudFlag, Scan
+from validators.evidence import among
+from validators.models import DISPUTED, Device, DeviceFlag, FraudFlag, Scan
 
 log = logging.getLogger(__name__)
 
@@ -198,18 +202,21 @@ PASS_KEY = ("dim", "day", "operator_id", "value")
 def on_scans(session: Session, event: ScansIngested) -> None:
     """Add a batch of newly ingested scans to the roll-up cells (subscribed to
     :class:`ScansIngested`; runs inside the ingesting transaction, which the caller commits).
+
+    Disputed scans count nowhere (:func:`maas.stats.rollup.counted`): what the server could
+    not confirm never reaches the cells, the apportionment or the k threshold.
     """
-    scans = event.scans
+    scans = [scan for scan in event.scans if counted(scan) is not None]
     if not scans:
         return
-    ids = {scan.id for scan in scans}
+    ids = {scan.id for scan in event.scans}
     pass_ids = sorted({scan.pass_id for scan in scans if scan.pass_id})
     earlier: list[ScanFacts] = []
     for chunk in _chunks(pass_ids, 500):
         # this batch's own scans are among them: told apart here, by id, rather than by a
         # NOT IN over the whole batch that the database would test row by row
-        earlier.extend(ScanFacts(*row[1:]) for row in session.execute(
-            select(Scan.id, *_FACT_COLUMNS).where(Scan.pass_id.in_(chunk)))
+        earlier.extend(ScanFacts(*tuple(row)[1:]) for row in session.execute(
+            select(Scan.id, *_FACT_COLUMNS).where(among(session, Scan.pass_id, chunk)))
             if row[0] not in ids)
     scan_counts, pass_counts = increment(scans, earlier)
     add_to_cells(session, scan_counts, pass_counts)
@@ -288,7 +295,7 @@ def on_order_changed(session: Session, event: OrderChanged) -> None:
 
 _FACT_COLUMNS = (Scan.pass_id, Scan.service_date, Scan.operator_id, Scan.device_id,
                  Scan.route_id, Scan.stop, Scan.product_code, Scan.result, Scan.code,
-                 Scan.scanned_at)
+                 Scan.scanned_at, Scan.server_code, Scan.status)
 
 
 def rebuild_rollups(session: Session) -> int:
@@ -519,7 +526,13 @@ FRAUD_GROUPS = ("day", "reason")
 
 
 def fraud(session: Session, request: StatsRequest, k: int, *, admin: bool) -> FraudReport:
-    """Flagged passes per day or reason; the administrator also gets the flags themselves."""
+    """Flagged passes per day or reason (the administrator also gets the flags themselves),
+    and the disputed scans and flagged devices of the operator (every operator for the
+    administrator), by the time the server received them.
+
+    Disputed scans name the device, never a rider: only the administrator sees the pass id a
+    device claimed.
+    """
     start, end = request.bounds()
     query = (select(FraudFlag).where(FraudFlag.created_at >= start, FraudFlag.created_at < end)
              .order_by(FraudFlag.created_at.desc(), FraudFlag.id.desc()))
@@ -545,8 +558,46 @@ def fraud(session: Session, request: StatsRequest, k: int, *, admin: bool) -> Fr
                           speed_kmh=flag.speed_kmh, created_at=isoformat_tokyo(flag.created_at),
                           first_scan_id=flag.first_scan_id, second_scan_id=flag.second_scan_id)
                   for flag in mine[:MAX_FLAGS]]
+    total, disputed = _disputed(session, request, start, end, admin=admin)
     return FraudReport.model_validate(_window(request, k) | {
-        "rows": cells(mine), "consortium": cells(flags), "flags": listed})
+        "rows": cells(mine), "consortium": cells(flags), "flags": listed,
+        "disputed_total": total, "disputed": disputed,
+        "devices": _flagged_devices(session, request, start, end)})
+
+
+# the partial index on disputed scans is used only when the query names the status literally
+_IS_DISPUTED = Scan.status == literal_column(f"'{DISPUTED}'")
+
+
+def _disputed(session: Session, request: StatsRequest, start: dt.datetime, end: dt.datetime,
+              *, admin: bool) -> tuple[int, list[DisputedScanOut]]:
+    where = [_IS_DISPUTED, Scan.received_at >= start, Scan.received_at < end]
+    if request.operator is not None:
+        where.append(Scan.operator_id == request.operator)
+    total = int(session.scalar(select(func.count()).select_from(Scan).where(*where)) or 0)
+    rows = session.execute(
+        select(Scan.id, Scan.device_id, Scan.operator_id, Scan.vehicle, Scan.stop, Scan.result,
+               Scan.server_code, Scan.pass_id, Scan.scanned_at, Scan.received_at)
+        .where(*where).order_by(Scan.received_at.desc(), Scan.id).limit(MAX_FLAGS))
+    return total, [DisputedScanOut(
+        scan_id=row.id, device_id=row.device_id, operator=row.operator_id, vehicle=row.vehicle,
+        stop=row.stop, device_result=row.result, server_code=row.server_code,
+        pass_id=row.pass_id if admin else None, scanned_at=isoformat_tokyo(row.scanned_at),
+        received_at=isoformat_tokyo(row.received_at)) for row in rows]
+
+
+def _flagged_devices(session: Session, request: StatsRequest, start: dt.datetime,
+                     end: dt.datetime) -> list[DeviceFlagOut]:
+    query = (select(DeviceFlag, Device).join(Device, Device.id == DeviceFlag.device_id)
+             .where(DeviceFlag.created_at >= start, DeviceFlag.created_at < end)
+             .order_by(DeviceFlag.created_at.desc(), DeviceFlag.id.desc()).limit(MAX_FLAGS))
+    if request.operator is not None:
+        query = query.where(DeviceFlag.operator_id == request.operator)
+    return [DeviceFlagOut(id=flag.id, device_id=flag.device_id, operator=flag.operator_id,
+                          vehicle=device.vehicle, stop=device.stop, device_status=device.status,
+                          reason=flag.reason, disputed=flag.disputed, detail=flag.detail,
+                          created_at=isoformat_tokyo(flag.created_at))
+            for flag, device in session.execute(query)]
 
 
 # --- planner ---------------------------------------------------------------------------------
