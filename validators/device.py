@@ -22,13 +22,11 @@ import json
 import os
 import sqlite3
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
@@ -36,6 +34,7 @@ from jwt.algorithms import ECAlgorithm
 from maas.core.errors import InvalidInput, MaasError, ServiceUnavailable
 from maas.core.files import write_atomically
 from passes import bundle as trust
+
 from validators.verify import (
     MAX_PAYLOAD,
     SAME_DEVICE,
@@ -45,6 +44,9 @@ from validators.verify import (
     scan_digest,
     verify,
 )
+
+if TYPE_CHECKING:
+    from urllib.error import HTTPError
 
 BATCH = int(os.environ.get("MAAS_VALIDATOR_BATCH", "500"))
 # the same pass accepted again within this many seconds is a replay (verify.SAME_DEVICE)
@@ -320,6 +322,10 @@ def _request(method: str, url: str, body: Any, token: str | None = None,
         all_headers["Content-Type"] = "application/json"
     if token:
         all_headers["Authorization"] = f"Bearer {token}"
+    # only enrolment and sync talk to the server: `check` does not pay for loading urllib
+    import urllib.error
+    import urllib.request
+
     delay = 0.5
     for attempt in range(RETRIES):
         # the scheme is checked above: only http(s), never file: or custom schemes
@@ -341,7 +347,7 @@ def _request(method: str, url: str, body: Any, token: str | None = None,
     raise ServiceUnavailable(f"{url}: no answer")  # pragma: no cover - the loop returns
 
 
-def _detail(error: urllib.error.HTTPError) -> str:
+def _detail(error: HTTPError) -> str:
     try:
         return str(json.loads(error.read()).get("detail", ""))
     except (ValueError, AttributeError):
