@@ -34,7 +34,6 @@ from jwt.algorithms import ECAlgorithm
 from maas.core.errors import InvalidInput, MaasError, ServiceUnavailable
 from maas.core.files import write_atomically
 from passes import bundle as trust
-
 from validators.verify import (
     MAX_PAYLOAD,
     SAME_DEVICE,
