@@ -260,9 +260,10 @@ def test_two_vehicles_within_five_minutes_flags_and_deny_lists(
     document = jwt.decode(bundle, options={"verify_signature": False})
     assert shared[0] in document["deny"]
     assert honest[0] not in document["deny"]
-    # the same pair again (a retried upload) adds no second flag; a scan after the flag is
-    # a revoked pass to the server, whatever the device's older deny-list said
-    later = shown(shared, FIXED_NOW + dt.timedelta(minutes=1))
+    # the same pair again (a retried upload) adds no second flag; a scan after the flag (and
+    # beyond bus B's same-device window) is a revoked pass to the server, whatever the
+    # device's older deny-list said
+    later = shown(shared, FIXED_NOW + dt.timedelta(minutes=6))
     client.post("/api/v1/scans", headers=bus_b.auth, json={"scans": [later]})
     assert db_session.scalar(select(func.count()).select_from(FraudFlag)) == 1
     stored = db_session.get(Scan, later["id"])
