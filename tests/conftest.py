@@ -326,3 +326,21 @@ def page(browser: Browser) -> Iterator[Page]:
     yield page
     context.close()
     assert errors == [], errors
+
+
+def wait_until_controlled(page: Page) -> None:
+    """Wait until the page's service worker controls it (what offline use needs).
+
+    The worker claims open pages when it activates; when Chromium has not handed this page
+    over within a while (seen once in a loaded run), a reload does: a page loaded under an
+    activated worker in scope is always controlled, as when a rider opens the page again.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    try:
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null",
+                               timeout=10_000)
+    except PlaywrightTimeout:
+        page.reload()
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")

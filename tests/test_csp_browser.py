@@ -28,7 +28,7 @@ from maas.core.db import create_db_engine, session_factory
 from passes import credential
 from passes import services as pass_services
 from passes.keys import KeyStore
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, wait_until_controlled
 from tests.test_driver_browser import KANAZAWA_STATION, _boarding_time, _enrol, _qr_file, _scan
 from validators import services as device_services
 
@@ -129,7 +129,7 @@ def test_rider_page_buys_and_shows_a_pass_without_violations(
     expect(qr).to_have_attribute("data-version", re.compile(r"^\d+$"))
     page.get_by_role("button", name="English / 日本語").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    wait_until_controlled(page)
     rider.assert_clean()
 
 
@@ -157,7 +157,7 @@ def test_driver_page_enrols_and_reads_a_code_without_violations(
     _scan(page, _qr_file(tmp_path, "csp", shown), "accept", "有効です")
     expect(page.locator("#status-reader")).to_have_text("zxing-wasm")  # the wasm compiled
     page.get_by_role("button", name="English / 日本語").click()
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    wait_until_controlled(page)
     driver.assert_clean()
 
 

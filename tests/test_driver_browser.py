@@ -33,7 +33,7 @@ from passes import bundle as trust
 from passes import credential, qr
 from passes import services as pass_services
 from passes.keys import KeyStore, public_jwk
-from tests.conftest import CHROMIUM_ARGS, RunningServer, chromium_path
+from tests.conftest import CHROMIUM_ARGS, RunningServer, chromium_path, wait_until_controlled
 from tests.test_pages_browser import ARTIFACTS
 from tests.vectors import load
 from validators import services as device_services
@@ -234,8 +234,7 @@ def test_driver_enrols_judges_offline_and_syncs(
     expect(page.locator("#result")).to_have_attribute("data-code", "malformed")
 
     # no network: the service worker serves the page, its scripts and the wasm
-    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    wait_until_controlled(page)
     context.set_offline(True)
     [worker] = context.service_workers
     assert worker.evaluate("fetch('/api/v1/health').then(() => 'online', () => 'offline')") \

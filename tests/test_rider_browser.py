@@ -32,7 +32,7 @@ from maas.core.clock import TOKYO
 from maas.core.config import DEV_SECRET_KEY
 from passes import credential
 from passes.bundle import colour_of_day, colour_secret
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, wait_until_controlled
 from tests.test_pages_browser import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -156,7 +156,7 @@ def test_rider_buys_a_pass_and_shows_a_rotating_code_also_offline(
     assert int(qr.get_attribute("data-version") or 99) <= 15
 
     # the service worker has the page; then the network goes away
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    wait_until_controlled(page)
     relay.cut()
     page.context.set_offline(True)
     page.reload()
