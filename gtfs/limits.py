@@ -14,11 +14,13 @@ a whole file before it has been measured.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -183,6 +185,16 @@ def drain(stream: io.RawIOBase | IO[bytes]) -> None:
 
 
 # --- archives ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def zip_damage(where: str) -> Iterator[None]:
+    """Turn a broken zip archive (bad headers, corrupt deflate data, a cut-off file) into one
+    :class:`InvalidInput` naming ``where``."""
+    try:
+        yield
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise InvalidInput(f"{where}: damaged zip archive ({exc})") from None
 
 
 def check_archive(path: Path, limits: FeedLimits) -> list[zipfile.ZipInfo]:

@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from gtfs.limits import (
     over,
     parse_json,
     read_bounded,
+    zip_damage,
 )
 from gtfs.mobility import Mobility
 from gtfs.models import Feed, FeedSnapshot, Operator
@@ -86,7 +86,7 @@ class FeedFiles:
                 raise over(path.name, f"{total:,} bytes in all", limits.max_total_bytes,
                            "max_total_bytes")
         elif zipfile.is_zipfile(path):
-            with self._damage():
+            with zip_damage(self.path.name):
                 for info in check_archive(path, limits):
                     # some publishers nest the files one folder deep
                     self._zip[Path(info.filename).name] = info
@@ -95,15 +95,8 @@ class FeedFiles:
         self._budget = Budget(limits, path.name)
 
     @contextlib.contextmanager
-    def _damage(self) -> Iterator[None]:
-        try:
-            yield
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise InvalidInput(f"{self.path.name}: damaged zip archive ({exc})") from None
-
-    @contextlib.contextmanager
     def _open(self, name: str) -> Iterator[IO[bytes]]:
-        with self._damage():
+        with zip_damage(self.path.name):
             if name in self._folder:
                 with self._folder[name].open("rb") as stream:
                     yield stream

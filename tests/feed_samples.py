@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from gtfs.feed import FeedData
+from gtfs.feed import FeedData, read_feed
 from gtfs.gtfstime import parse_time
+from maas.core.errors import InvalidInput
 from tests.conftest import SHARED_DATA
 
 WEEK = "monday,tuesday,wednesday,thursday,friday,saturday,sunday"
@@ -70,6 +72,13 @@ def write_feed(folder: Path, files: Mapping[str, str | None]) -> Path:
         if text is not None:
             (folder / name).write_bytes(text.encode("utf-8"))
     return folder
+
+
+def refusal(tmp_path: Path, files: Mapping[str, str | None]) -> str:
+    """The one-line error reading the sample feed changed by ``files`` gives (it must fail)."""
+    with pytest.raises(InvalidInput) as caught:
+        read_feed(write_feed(tmp_path / "feed", files))
+    return caught.value.detail
 
 
 def assert_same_feed(actual: FeedData, expected: FeedData) -> None:

@@ -7,7 +7,6 @@ import csv
 import io
 import re
 import zipfile
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -25,6 +24,7 @@ from gtfs.limits import (
     drain,
     over,
     utf8_lines,
+    zip_damage,
 )
 from maas.core.errors import FieldError, InvalidInput
 
@@ -82,7 +82,7 @@ class Source:
                 raise over(root.name, f"{total:,} bytes in all", limits.max_total_bytes,
                            "max_total_bytes")
         elif zipfile.is_zipfile(path):
-            with self._damage():
+            with zip_damage(self.kit_path.name):
                 members = {i.filename: i.file_size for i in check_archive(path, limits)}
             # shallowest first, so a root file wins over a nested copy
             for member in sorted(members, key=lambda m: m.count("/"), reverse=True):
@@ -104,15 +104,8 @@ class Source:
         return self._sizes[name]
 
     @contextlib.contextmanager
-    def _damage(self) -> Iterator[None]:
-        try:
-            yield
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise InvalidInput(f"{self.kit_path.name}: damaged zip archive ({exc})") from None
-
-    @contextlib.contextmanager
     def _raw(self, name: str) -> Iterator[IO[bytes]]:
-        with self._damage():
+        with zip_damage(self.kit_path.name):
             if self._dir is not None:
                 with (self._dir / name).open("rb") as stream:
                     yield stream
