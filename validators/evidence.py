@@ -283,20 +283,6 @@ def pass_code(result: Result, row: _PassRow | None, flagged_at: dt.datetime | No
     return result.code
 
 
-def pass_row(session: Session, pass_id: str | None) -> tuple[_PassRow | None,
-                                                             dt.datetime | None]:
-    """One pass's row and flag time (for a check judged online)."""
-    if not pass_id:
-        return None, None
-    found = session.execute(select(Pass.product_code, Pass.category, Pass.service_date,
-                                   Pass.status).where(Pass.id == pass_id)).first()
-    if found is None:
-        return None, None
-    flagged_at = session.scalar(select(func.min(FraudFlag.created_at))
-                                .where(FraudFlag.pass_id == pass_id))
-    return _PassRow(*found), flagged_at
-
-
 def claimed_pass_id(payload: str | None) -> str | None:
     """The pass id a code names, read without checking anything (to look rows up in bulk)."""
     if not payload:

@@ -25,14 +25,12 @@ from validators.models import (
     CONFIRMED,
     DISPUTED,
     LEGACY,
-    REJECTED,
     Device,
     DeviceFlag,
     IngestedScan,
     Scan,
 )
 from validators.verify import (
-    ACCEPT_CODES,
     SAME_DEVICE,
     Context,
     Result,
@@ -228,41 +226,28 @@ def _insert_ignoring_duplicates(session: Session) -> Insert:
 
 
 def validate(session: Session, device: Device, payload: str, at: dt.datetime | None,
-             bundle: TrustBundle, clock: Clock,
+             bundle: TrustBundle, clock: Clock, keys: Sequence[evidence.KeyWindow],
+             limits: FraudLimits | None = None,
              same_device: dt.timedelta = SAME_DEVICE) -> tuple[Result, str]:
     """Judge a code for a connected device with the server's current bundle, and record it.
 
     ``at`` lets a device that was briefly offline submit a check it made a moment ago; the
     server still judges the presentation window against that time. Replays are judged
     against this device's accepted scans: the same code (by its content), or the same pass
-    within ``same_device``. The verdict is the server's own, so the scan is stored as
-    confirmed (an accepted code of a pass the server issued) or rejected.
+    within ``same_device``. The check is then recorded exactly as an uploaded scan is
+    (:func:`ingest_scans`): confirmed or rejected by the server's own verdict, checked for
+    fraud, counted in statistics.
     """
     now = at or clock()
     context = Context(device.operator_id, _DeviceAccepted(session, device, Scan.digest),
                       _DeviceAccepted(session, device, Scan.pass_id), same_device=same_device)
     result = verify(payload, bundle, now, context)
-    server_code = result.code
-    if result.accepted:
-        server_code = evidence.pass_code(result, *evidence.pass_row(session, result.pass_id),
-                                         now)
-    status = CONFIRMED if server_code in ACCEPT_CODES else REJECTED
     scan_id = str(uuid.uuid4())
-    scan = IngestedScan(
-        id=scan_id, device_id=device.id, operator_id=device.operator_id,
-        vehicle=device.vehicle, stop=device.stop, route_id=None, result=result.result,
-        code=result.code, pass_id=result.pass_id, product_code=result.product,
-        category=result.category, service_date=result.service_date,
-        digest=scan_digest(payload, result), lat=None, lon=None, scanned_at=now,
-        received_at=clock(), payload=payload,
-        server_result=result.result if server_code == result.code else "reject",
-        server_code=server_code, status=status)
-    session.execute(_insert_ignoring_duplicates(session),
-                    [{name: getattr(scan, name) for name in SCAN_FIELDS}])
-    if status == CONFIRMED and scan.pass_id:
-        fraud.check(session, [scan], scan.received_at, FraudLimits())
-    publish(session, ScansIngested((scan,)))
-    session.commit()
+    ingest_scans(session, device, [ScanRecord(
+        id=scan_id, result=result.result, code=result.code, scanned_at=now,
+        payload=payload, digest=scan_digest(payload, result), pass_id=result.pass_id,
+        product=result.product, category=result.category,
+        service_date=result.service_date)], clock, keys, limits)
     return result, scan_id
 
 

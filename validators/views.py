@@ -75,6 +75,13 @@ def bundle() -> BundleOut | Response:
     return response
 
 
+def _fraud_limits() -> FraudLimits:
+    """The configured rule for flagging a device that keeps sending disputed scans."""
+    config = settings()
+    return FraudLimits(device_disputed=config.disputed_scans_limit,
+                       device_window=dt.timedelta(hours=config.disputed_scans_window_hours))
+
+
 def _current_bundle(session: Session) -> tuple[dict[str, Any], str]:
     home = settings().home
     return trust_bundle(session, KeyStore(home), KeyStore(home, kind="bundle"),
@@ -114,8 +121,9 @@ def validation(body: ValidationIn) -> CheckOut:
     session = db_session()
     device = services.authenticate(session, bearer_token())
     document, _ = _current_bundle(session)
-    result, scan_id = services.validate(session, device, body.payload, body.at,
-                                        TrustBundle.from_document(document), clock())
+    result, scan_id = services.validate(
+        session, device, body.payload, body.at, TrustBundle.from_document(document), clock(),
+        key_windows(KeyStore(settings().home)), _fraud_limits())
     return CheckOut(**result.as_json(), scan_id=scan_id)
 
 
@@ -176,9 +184,6 @@ def scans(body: ScansIn) -> ScansOut:
     session = db_session()
     device = services.authenticate(session, bearer_token())
     records = [services.ScanRecord(**scan.model_dump()) for scan in body.scans]
-    config = settings()
-    limits = FraudLimits(device_disputed=config.disputed_scans_limit,
-                         device_window=dt.timedelta(hours=config.disputed_scans_window_hours))
     outcome = services.ingest_scans(session, device, records, clock(),
-                                    key_windows(KeyStore(config.home)), limits)
+                                    key_windows(KeyStore(settings().home)), _fraud_limits())
     return ScansOut(accepted=outcome.accepted, duplicates=outcome.duplicates)
