@@ -92,20 +92,28 @@ def _build_day_view(timetable: Timetable, day: dt.date) -> DayView:
     time_offset = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
     dep = np.empty(int(time_offset[-1]), dtype=np.int32)
     arr = np.empty(int(time_offset[-1]), dtype=np.int32)
-    fifo = _lay_out(offset, trip, shift, timetable.pattern_stop_offset,
-                    timetable.trip_time_offset, timetable.arrival, timetable.departure,
-                    time_offset, dep, arr)
-    return DayView(day=day, offset=offset, trip=trip, shift=shift, fifo=fifo,
-                   time_offset=time_offset, dep=dep, arr=arr)
+    _lay_out(offset, trip, shift, timetable.pattern_stop_offset, timetable.trip_time_offset,
+             timetable.arrival, timetable.departure, time_offset, dep, arr)
+    return DayView(day=day, offset=offset, trip=trip, shift=shift,
+                   fifo=_fifo(offset, time_offset, dep, arr), time_offset=time_offset, dep=dep,
+                   arr=arr)
+
+
+def fifo_of(view: DayView, dep: I32, arr: I32) -> B:
+    """Which patterns stay FIFO with the times ``dep``/``arr`` laid out as ``view``'s.
+
+    For an overlay (realtime) that swaps a view's times: a pattern whose trips overtake must be
+    scanned trip by trip, ``dataclasses.replace(view, dep=dep, arr=arr, fifo=fifo_of(...))``.
+    """
+    return _fifo(view.offset, view.time_offset, dep, arr)
 
 
 @numba.njit(cache=True)
 def _lay_out(offset: I32, trip: I32, shift: I32, pattern_stop_offset: I32,
              trip_time_offset: I32, arrival: I32, departure: I32, time_offset: I32, dep: I32,
-             arr: I32) -> B:  # pragma: no cover - compiled
-    """Fill the position-major time arrays; returns which patterns are FIFO that day."""
+             arr: I32) -> None:  # pragma: no cover - compiled
+    """Fill the position-major time arrays."""
     n_patterns = offset.shape[0] - 1
-    fifo = np.ones(n_patterns, dtype=np.bool_)
     for r in range(n_patterns):
         n = pattern_stop_offset[r + 1] - pattern_stop_offset[r]
         lo = offset[r]
@@ -116,8 +124,20 @@ def _lay_out(offset: I32, trip: I32, shift: I32, pattern_stop_offset: I32,
             for i in range(n):
                 dep[base + i * m + e - lo] = departure[source + i] + shift[e]
                 arr[base + i * m + e - lo] = arrival[source + i] + shift[e]
+
+
+@numba.njit(cache=True)
+def _fifo(offset: I32, time_offset: I32, dep: I32, arr: I32) -> B:  # pragma: no cover
+    """Per pattern: do the entries, in order, never overtake (departure and arrival)?"""
+    n_patterns = offset.shape[0] - 1
+    fifo = np.ones(n_patterns, dtype=np.bool_)
+    for r in range(n_patterns):
+        m = offset[r + 1] - offset[r]
+        if m == 0:
+            continue
+        n = (time_offset[r + 1] - time_offset[r]) // m
         for i in range(n):
-            row = base + i * m
+            row = time_offset[r] + i * m
             for j in range(1, m):
                 if dep[row + j] < dep[row + j - 1] or arr[row + j] < arr[row + j - 1]:
                     fifo[r] = False
@@ -414,6 +434,7 @@ def warm_up() -> None:
     mobility.warm_up()
     labels = new_labels(1, 0)
     _lay_out(one, empty, empty, ro_one, ro_empty, ro_empty, ro_empty, one, empty, empty)
+    _fifo(one, one, empty, empty)
     _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
             empty, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty, empty,
             empty, 1, 60, labels.ready,
