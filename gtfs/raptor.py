@@ -263,6 +263,10 @@ def _raptor(
     queue_pos = np.full(n_patterns, -1, dtype=np.int32)
     queued = np.empty(n_patterns, dtype=np.int32)
     improved = np.zeros(n_stops, dtype=np.bool_)
+    # the stops marked for this round's scan; a trip is boarded only there: at a stop whose
+    # label did not change in the previous round, every trip it can catch was tried when it
+    # did change, and what that trip reaches is already in transit_star
+    boarding = np.zeros(n_stops, dtype=np.bool_)
     for k in range(1, rounds + 1):
         for p in range(n_stops):  # the best labels carry over from the previous round
             if ready[k - 1, p] < ready[k, p]:
@@ -271,6 +275,7 @@ def _raptor(
                 ready_round[k, p] = ready_round[k - 1, p]
         n_queued = 0
         for p in range(n_stops):
+            boarding[p] = marked[p]
             if not marked[p]:
                 continue
             marked[p] = False
@@ -324,9 +329,11 @@ def _raptor(
                                 ready_round[k, p] = k
                                 ready_star[p] = t + slack_p
                                 marked[p] = True
-                    if i == n - 1 or not pattern_board[base + i] or ready[k - 1, p] == INF:
+                    if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
                         continue
                     at = ready[k - 1, p]
+                    if at >= target:
+                        continue
                     upper = m_
                     if current >= 0:
                         if dv_dep[row + current] < at:
@@ -356,7 +363,8 @@ def _raptor(
                                              ready_kind, ready_round, transit_tau, trip_of,
                                              board_stop, board_pos, alight_pos, ready_star,
                                              transit_star, marked, improved)
-                        if (board_at < 0 and i < n - 1 and pattern_board[base + i]
+                        if (board_at < 0 and i < n - 1 and boarding[p]
+                                and pattern_board[base + i] and ready[k - 1, p] < target
                                 and ready[k - 1, p] <= dv_dep[row + e]):
                             board_at = i
         # one footpath after a trip of this round
@@ -368,7 +376,9 @@ def _raptor(
             for f in range(footpath_offset[p], footpath_offset[p + 1]):
                 w = footpath_to[f]
                 t = transit_tau[k, p] + max(footpath_seconds[f], slack)
-                if t >= target or t >= foot_tau[k, w]:
+                if t >= target:
+                    break  # a stop's footpaths come quickest first
+                if t >= foot_tau[k, w]:
                     continue
                 if t < ready_star[w]:  # a footpath only matters for boarding another trip
                     foot_tau[k, w] = t

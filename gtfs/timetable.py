@@ -470,7 +470,8 @@ def _close(n: int, source: I32, target: I32, seconds: I32, metres: I32, chain_se
            forbidden: set[tuple[int, int]]) -> tuple[I32, I32, I32, I32]:
     """Transitive closure of the links (sorted by source): from every stop, the quickest walk
     to each stop reached by one link of any length, or by a chain of links within
-    ``chain_seconds``; forbidden pairs are left out. CSR arrays, targets ascending."""
+    ``chain_seconds``; forbidden pairs are left out. CSR arrays, each stop's footpaths
+    quickest first (the kernel stops relaxing them at the first that is too slow)."""
     offset = np.searchsorted(source, np.arange(n + 1))
     out_to: list[int] = []
     out_seconds: list[int] = []
@@ -496,7 +497,7 @@ def _close(n: int, source: I32, target: I32, seconds: I32, metres: I32, chain_se
                     best[w] = (tw, mw)
                     heapq.heappush(heap, (tw, mw, w))
         del best[start]
-        for w in sorted(best):
+        for w in sorted(best, key=lambda stop: (best[stop], stop)):
             if (start, w) not in forbidden:
                 out_to.append(w)
                 out_seconds.append(best[w][0])

@@ -105,10 +105,21 @@ def kernel_rows(feed_path: Path, pairs: Sequence[tuple[str, str]],
         raise InvalidInput("all departures must fall on one service date")
     day = days.pop()
 
-    ours = _time_ours(timetable, day, queries, max_transfers, on_query)
-    rows = [_row("ours raptor.run", ours, loaded)]
-    rows.append(_ferrobus_row(feed_path, timetable, day, queries, max_transfers,
-                              rows[0]["p50_ms"]))
+    view = raptor.day_view(timetable, day)
+    ours_calls = [_our_call(timetable, view, query, max_transfers) for query in queries]
+    peer = _ferrobus(feed_path, timetable, day)
+    if isinstance(peer, str):
+        ours = _interleaved(ours_calls, None, on_query)[0]
+        return [_row("ours raptor.run", ours, loaded),
+                {"engine": "ferrobus find_route", "error": peer}]
+    ferrobus, model, load_seconds = peer
+    theirs_calls = _ferrobus_calls(ferrobus, model, timetable, queries, max_transfers)
+    ours, theirs = _interleaved(ours_calls, theirs_calls, on_query)
+    rows = [_row("ours raptor.run", ours, loaded),
+            {**_row("ferrobus find_route", theirs, load_seconds),
+             "version": importlib.metadata.version("ferrobus")}]
+    rows[1]["ratio"] = (round(rows[0]["p50_ms"] / rows[1]["p50_ms"], 3) if rows[1]["p50_ms"]
+                        else None)
     return rows
 
 
@@ -118,6 +129,21 @@ def _row(engine: str, values: list[float], load_seconds: float) -> dict[str, Any
             "load_seconds": round(load_seconds, 3)}
 
 
+def _interleaved(ours: Sequence[Callable[[], object]],
+                 theirs: Sequence[Callable[[], object]] | None,
+                 on_query: Callable[[int], None] | None) -> tuple[list[float], list[float]]:
+    """Each query on our side, then on theirs, so both see the same machine load."""
+    ours_ms: list[float] = []
+    theirs_ms: list[float] = []
+    for index, call in enumerate(ours):
+        ours_ms.append(timed(call)[0])
+        if theirs is not None:
+            theirs_ms.append(timed(theirs[index])[0])
+        if on_query is not None:
+            on_query(index)
+    return ours_ms, theirs_ms
+
+
 def _ends(timetable: Timetable, stop: int, egress: bool) -> tuple[raptor.I32, raptor.I32]:
     end = Endpoint(float(timetable.stop_lat[stop]), float(timetable.stop_lon[stop]), "", stop)
     options = (egress_options if egress else access_options)(timetable, end)
@@ -125,35 +151,23 @@ def _ends(timetable: Timetable, stop: int, egress: bool) -> tuple[raptor.I32, ra
             np.asarray([walk for walk, _ in options.values()], dtype=np.int32))
 
 
-def _time_ours(timetable: Timetable, day: dt.date, queries: Sequence[KernelQuery],
-               max_transfers: int, on_query: Callable[[int], None] | None) -> list[float]:
-    view = raptor.day_view(timetable, day)
-    found = []
-    for index, query in enumerate(queries):
-        access_stops, access_times = _ends(timetable, query.origin, egress=False)
-        egress_stops, egress_times = _ends(timetable, query.destination, egress=True)
-        access_times += service_time(timetable, query.departure)[1]
-        found.append(timed(functools.partial(
-            raptor.run, timetable, view, access_stops, access_times, egress_stops,
-            egress_times, max_transfers, SLACK))[0])
-        if on_query is not None:
-            on_query(index)
-    return found
+def _our_call(timetable: Timetable, view: raptor.DayView, query: KernelQuery,
+              max_transfers: int) -> Callable[[], object]:
+    access_stops, access_times = _ends(timetable, query.origin, egress=False)
+    egress_stops, egress_times = _ends(timetable, query.destination, egress=True)
+    access_times += service_time(timetable, query.departure)[1]
+    return functools.partial(raptor.run, timetable, view, access_stops, access_times,
+                             egress_stops, egress_times, max_transfers, SLACK)
 
 
-def _ferrobus_row(feed_path: Path, timetable: Timetable, day: dt.date,
-                  queries: Sequence[KernelQuery], max_transfers: int,
-                  ours_p50: float) -> dict[str, Any]:
-    """ferrobus's row, or its ``error`` (not installed, or the feed does not load)."""
-    row: dict[str, Any] = {"engine": "ferrobus find_route"}
+def _ferrobus(feed_path: Path, timetable: Timetable, day: dt.date
+              ) -> tuple[Any, Any, float] | str:
+    """(the ferrobus module, its model of ``day``, seconds to build it), or why not."""
     try:
         ferrobus = importlib.import_module("ferrobus")
         osmium = importlib.import_module("osmium")
     except ImportError as exc:
-        row["error"] = f"{exc.name} is not installed (pip install -e '.[bench]')"
-        return row
-    row["version"] = importlib.metadata.version("ferrobus")
-    cap = walk_seconds(timetable.meta["options"]["max_walk_chain_m"])
+        return f"{exc.name} is not installed (pip install -e '.[bench]')"
     with tempfile.TemporaryDirectory(prefix="maas-bench-kernel-") as folder:
         started = time.perf_counter()
         gtfs_dir = Path(folder) / "gtfs"
@@ -161,30 +175,35 @@ def _ferrobus_row(feed_path: Path, timetable: Timetable, day: dt.date,
         streets = Path(folder) / "streets.osm.pbf"
         _write_streets(osmium, timetable, streets)
         try:
-            model = ferrobus.create_transit_model(str(streets), [str(gtfs_dir)], day, cap)
+            model = ferrobus.create_transit_model(str(streets), [str(gtfs_dir)], day,
+                                                  _chain_cap(timetable))
         except (RuntimeError, ValueError) as exc:
-            row["error"] = f"ferrobus could not load the feed: {exc}"
-            return row
-        load_seconds = time.perf_counter() - started
+            return f"ferrobus could not load the feed: {exc}"
+        return ferrobus, model, time.perf_counter() - started
+
+
+def _chain_cap(timetable: Timetable) -> int:
+    return walk_seconds(timetable.meta["options"]["max_walk_chain_m"])
+
+
+def _ferrobus_calls(ferrobus: Any, model: Any, timetable: Timetable,
+                    queries: Sequence[KernelQuery], max_transfers: int
+                    ) -> list[Callable[[], object]]:
+    """``find_route`` per query on points made beforehand (as our access/egress arrays)."""
     points: dict[int, Any] = {}
 
     def point(stop: int) -> Any:
         if stop not in points:
             reach = int(timetable.footpath_offset[stop + 1] - timetable.footpath_offset[stop])
             points[stop] = ferrobus.create_transit_point(
-                float(timetable.stop_lat[stop]), float(timetable.stop_lon[stop]), model, cap,
-                max(reach, 1) + 1)
+                float(timetable.stop_lat[stop]), float(timetable.stop_lon[stop]), model,
+                _chain_cap(timetable), reach + 1)
         return points[stop]
 
-    found = []
-    for query in queries:
-        start, end = point(query.origin), point(query.destination)
-        seconds = service_time(timetable, query.departure)[1]
-        found.append(timed(functools.partial(ferrobus.find_route, model, start, end, seconds,
-                                             max_transfers))[0])
-    row.update(_row(row["engine"], found, load_seconds))
-    row["ratio"] = round(ours_p50 / row["p50_ms"], 3) if row["p50_ms"] else None
-    return row
+    return [functools.partial(ferrobus.find_route, model, point(query.origin),
+                              point(query.destination),
+                              service_time(timetable, query.departure)[1], max_transfers)
+            for query in queries]
 
 
 def _copy_feed(source: Path, target: Path) -> None:
