@@ -169,16 +169,20 @@ class Labels:
 
 
 def new_labels(rounds: int, n_stops: int) -> Labels:
-    """Empty labels for ``rounds`` rounds (two allocations, then views)."""
+    """Empty labels for ``rounds`` rounds (three allocations, then views).
+
+    Only the times (INF) and the kinds (``KIND_NONE``) are initialised: the other fields of a
+    record are written with its time and read only where its time or kind says it was set,
+    so a query touches a third of the memory it would otherwise clear.
+    """
     shape = (rounds + 1, n_stops)
-    block = np.full((9, *shape), INF, dtype=np.int32)  # 0-2: ready, transit_tau, foot_tau
-    block[3:6] = 0  # ready_round, board_pos, alight_pos
-    block[6:9] = -1  # trip, board_stop, walk_from
+    times = np.full((3, *shape), INF, dtype=np.int32)
+    rest = np.empty((6, *shape), dtype=np.int32)
     kinds = np.zeros(shape, dtype=np.int8)
     return Labels(
-        ready=block[0], ready_kind=kinds, ready_round=block[3], transit_tau=block[1],
-        trip=block[6], board_stop=block[7], board_pos=block[4], alight_pos=block[5],
-        foot_tau=block[2], walk_from=block[8],
+        ready=times[0], ready_kind=kinds, ready_round=rest[0], transit_tau=times[1],
+        trip=rest[1], board_stop=rest[2], board_pos=rest[3], alight_pos=rest[4],
+        foot_tau=times[2], walk_from=rest[5],
     )
 
 
@@ -197,10 +201,14 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
     (rRAPTOR's reuse across a range query).
     """
     rounds = max_transfers + 1
+    fresh = labels is None
     if labels is None:
         labels = new_labels(rounds, timetable.n_stops)
     if allowed is None:
-        allowed = np.ones(timetable.n_patterns, dtype=np.bool_)
+        allowed = timetable.meta.get("_all_patterns")
+        if allowed is None:
+            allowed = np.ones(timetable.n_patterns, dtype=np.bool_)
+            timetable.meta["_all_patterns"] = allowed
     _raptor(
         timetable.pattern_stop_offset, timetable.pattern_stops, timetable.pattern_board,
         timetable.pattern_alight, timetable.stop_pattern_offset, timetable.stop_pattern_ids,
@@ -208,7 +216,7 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
         view.arr, allowed,
         timetable.footpath_offset, timetable.footpath_to, timetable.footpath_seconds,
         timetable.stop_slack, access_stops, access_times, egress_stops, egress_seconds,
-        rounds, slack, labels.ready,
+        rounds, slack, fresh, labels.ready,
         labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
         labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
         labels.walk_from,
@@ -223,7 +231,7 @@ def _raptor(
     dv_offset: I32, dv_fifo: B, dv_time_offset: I32, dv_dep: I32, dv_arr: I32, allowed: B,
     footpath_offset: I32, footpath_to: I32, footpath_seconds: I32, stop_slack: I32,
     access_stops: I32, access_times: I32, egress_stops: I32, egress_seconds: I32,
-    rounds: int, slack: int, ready: I32,
+    rounds: int, slack: int, fresh: bool, ready: I32,
     ready_kind: I8, ready_round: I32, transit_tau: I32, trip_of: I32, board_stop: I32,
     board_pos: I32, alight_pos: I32, foot_tau: I32, walk_from: I32,
 ) -> None:  # pragma: no cover - compiled
@@ -231,7 +239,7 @@ def _raptor(
     n_patterns = pattern_stop_offset.shape[0] - 1
     ready_star = np.full(n_stops, INF, dtype=np.int32)
     transit_star = np.full(n_stops, INF, dtype=np.int32)
-    for k in range(rounds + 1):
+    for k in range(0 if fresh else rounds + 1):  # labels given: their best bound this run
         for p in range(n_stops):
             ready_star[p] = min(ready_star[p], ready[k, p])
             transit_star[p] = min(transit_star[p], transit_tau[k, p])
@@ -261,6 +269,7 @@ def _raptor(
             marked[p] = True
 
     queue_pos = np.full(n_patterns, -1, dtype=np.int32)
+    queue_last = np.empty(n_patterns, dtype=np.int32)  # the last marked position
     queued = np.empty(n_patterns, dtype=np.int32)
     improved = np.zeros(n_stops, dtype=np.bool_)
     # the stops marked for this round's scan; a trip is boarded only there: at a stop whose
@@ -288,11 +297,15 @@ def _raptor(
                     queued[n_queued] = r
                     n_queued += 1
                     queue_pos[r] = i
+                    queue_last[r] = i
                 elif i < queue_pos[r]:
                     queue_pos[r] = i
+                elif i > queue_last[r]:
+                    queue_last[r] = i
         for q in range(n_queued):
             r = queued[q]
             start = queue_pos[r]
+            last = queue_last[r]
             queue_pos[r] = -1
             base = pattern_stop_offset[r]
             n = pattern_stop_offset[r + 1] - base
@@ -308,6 +321,10 @@ def _raptor(
                 for i in range(start, n):
                     p = pattern_stops[base + i]
                     row = times + i * m_
+                    # past the last marked stop no other trip is boarded: done once the trip
+                    # (if any) arrives at or after the target, as it will at every later stop
+                    if i > last and (current < 0 or dv_arr[row + current] >= target):
+                        break
                     if current >= 0 and pattern_alight[base + i]:
                         # the body of _arrive, written out: this is the hottest line of the
                         # planner, and a 27-argument call costs more than the work
@@ -354,6 +371,8 @@ def _raptor(
                 for e in range(m_):
                     board_at = -1
                     for i in range(start, n):
+                        if i > last and board_at < 0:
+                            break
                         p = pattern_stops[base + i]
                         row = times + i * m_
                         if board_at >= 0 and pattern_alight[base + i]:
@@ -378,9 +397,9 @@ def _raptor(
                 t = transit_tau[k, p] + max(footpath_seconds[f], slack)
                 if t >= target:
                     break  # a stop's footpaths come quickest first
-                if t >= foot_tau[k, w]:
-                    continue
-                if t < ready_star[w]:  # a footpath only matters for boarding another trip
+                # a footpath only matters for boarding another trip (and ready_star[w] is
+                # never above foot_tau[k, w], so this also keeps the best footpath record)
+                if t < ready_star[w]:
                     foot_tau[k, w] = t
                     walk_from[k, w] = p
                     ready[k, w] = t
@@ -447,7 +466,7 @@ def warm_up() -> None:
     _fifo(one, one, empty, empty)
     _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
             empty, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty, empty,
-            empty, 1, 60, labels.ready,
+            empty, 1, 60, True, labels.ready,
             labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
             labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
             labels.walk_from)
