@@ -46,8 +46,9 @@ class DayView:
     trip: I32
     shift: I32
     fifo: npt.NDArray[np.bool_]
-    # shifted times laid out per pattern, position-major (all entries of position 0, then of
-    # position 1, ...), so the search for a trip at a stop reads contiguous memory
+    # shifted times laid out per pattern, trip-major: one [m entries × n positions] block per
+    # pattern from time_offset[r], entry e at position i at time_offset[r] + e * n + i, so a
+    # route scan follows one trip through contiguous memory
     time_offset: I32
     dep: I32
     arr: I32
@@ -112,18 +113,17 @@ def fifo_of(view: DayView, dep: I32, arr: I32) -> B:
 def _lay_out(offset: I32, trip: I32, shift: I32, pattern_stop_offset: I32,
              trip_time_offset: I32, arrival: I32, departure: I32, time_offset: I32, dep: I32,
              arr: I32) -> None:  # pragma: no cover - compiled
-    """Fill the position-major time arrays."""
+    """Fill the trip-major time arrays."""
     n_patterns = offset.shape[0] - 1
     for r in range(n_patterns):
         n = pattern_stop_offset[r + 1] - pattern_stop_offset[r]
         lo = offset[r]
-        m = offset[r + 1] - lo
         base = time_offset[r]
         for e in range(lo, offset[r + 1]):
             source = trip_time_offset[trip[e]]
             for i in range(n):
-                dep[base + i * m + e - lo] = departure[source + i] + shift[e]
-                arr[base + i * m + e - lo] = arrival[source + i] + shift[e]
+                dep[base + (e - lo) * n + i] = departure[source + i] + shift[e]
+                arr[base + (e - lo) * n + i] = arrival[source + i] + shift[e]
 
 
 @numba.njit(cache=True)
@@ -136,10 +136,10 @@ def _fifo(offset: I32, time_offset: I32, dep: I32, arr: I32) -> B:  # pragma: no
         if m == 0:
             continue
         n = (time_offset[r + 1] - time_offset[r]) // m
-        for i in range(n):
-            row = time_offset[r] + i * m
-            for j in range(1, m):
-                if dep[row + j] < dep[row + j - 1] or arr[row + j] < arr[row + j - 1]:
+        for j in range(1, m):
+            row = time_offset[r] + j * n
+            for i in range(n):
+                if dep[row + i] < dep[row - n + i] or arr[row + i] < arr[row - n + i]:
                     fifo[r] = False
     return fifo
 
@@ -320,15 +320,15 @@ def _raptor(
                 board_at = -1
                 for i in range(start, n):
                     p = pattern_stops[base + i]
-                    row = times + i * m_
+                    row = times + i
                     # past the last marked stop no other trip is boarded: done once the trip
                     # (if any) arrives at or after the target, as it will at every later stop
-                    if i > last and (current < 0 or dv_arr[row + current] >= target):
+                    if i > last and (current < 0 or dv_arr[row + current * n] >= target):
                         break
                     if current >= 0 and pattern_alight[base + i]:
                         # the body of _arrive, written out: this is the hottest line of the
                         # planner, and a 27-argument call costs more than the work
-                        t = dv_arr[row + current]
+                        t = dv_arr[row + current * n]
                         if t < transit_star[p] and t < target:
                             transit_tau[k, p] = t
                             transit_star[p] = t
@@ -353,14 +353,14 @@ def _raptor(
                         continue
                     upper = m_
                     if current >= 0:
-                        if dv_dep[row + current] < at:
+                        if dv_dep[row + current * n] < at:
                             continue
                         upper = current
                     a_ = 0
                     b_ = upper
                     while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
                         mid = (a_ + b_) // 2
-                        if dv_dep[row + mid] < at:
+                        if dv_dep[row + mid * n] < at:
                             a_ = mid + 1
                         else:
                             b_ = mid
@@ -374,9 +374,9 @@ def _raptor(
                         if i > last and board_at < 0:
                             break
                         p = pattern_stops[base + i]
-                        row = times + i * m_
+                        row = times + i
                         if board_at >= 0 and pattern_alight[base + i]:
-                            target = _arrive(k, p, dv_arr[row + e], lo + e,
+                            target = _arrive(k, p, dv_arr[row + e * n], lo + e,
                                              pattern_stops[base + board_at], board_at, i,
                                              target, transfer, is_egress, ready,
                                              ready_kind, ready_round, transit_tau, trip_of,
@@ -384,7 +384,7 @@ def _raptor(
                                              transit_star, marked, improved)
                         if (board_at < 0 and i < n - 1 and boarding[p]
                                 and pattern_board[base + i] and ready[k - 1, p] < target
-                                and ready[k - 1, p] <= dv_dep[row + e]):
+                                and ready[k - 1, p] <= dv_dep[row + e * n]):
                             board_at = i
         # one footpath after a trip of this round
         any_marked = False
