@@ -353,9 +353,13 @@ def _raptor(
                         continue
                     upper = m_
                     if current >= 0:
-                        if dv_dep[row + current * n] < at:
+                        # an earlier trip is caught only if the one just before leaves in time
+                        # (mostly it does not: one read, no search)
+                        if current == 0 or dv_dep[row + (current - 1) * n] < at:
                             continue
-                        upper = current
+                        upper = current - 1  # that one is caught; an earlier one may be too
+                        current = upper
+                        board_at = i
                     a_ = 0
                     b_ = upper
                     while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
@@ -392,9 +396,10 @@ def _raptor(
             if not improved[p]:
                 continue
             improved[p] = False
+            arrived = transit_tau[k, p]  # read once: the stores below may alias it for numba
             for f in range(footpath_offset[p], footpath_offset[p + 1]):
                 w = footpath_to[f]
-                t = transit_tau[k, p] + max(footpath_seconds[f], slack)
+                t = arrived + max(footpath_seconds[f], slack)
                 if t >= target:
                     break  # a stop's footpaths come quickest first
                 # a footpath only matters for boarding another trip (and ready_star[w] is
