@@ -426,7 +426,8 @@ def _raptor(
                                 ready_kind[k, p] = KIND_TRANSIT
                                 ready_round[k, p] = k
                                 ready_star[p] = t + slack_p
-                                marked[p] = True
+                                if t + slack_p + bound[p] < target:  # else no use boarding
+                                    marked[p] = True
                     if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
                         continue
                     at = ready[k - 1, p]
