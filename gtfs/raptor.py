@@ -319,18 +319,23 @@ def _raptor(
         if is_egress[p] >= 0 and transit_star[p] < INF:
             target = min(target, transit_star[p] + is_egress[p])
     # a lower bound on the seconds from each stop to the destination: the crow-fly distance to
-    # the egress stops (a disc around the first) at the network's fastest pace; a label at or
+    # the egress stops (a disc around their centroid) at the fastest pace; a label at or
     # after ``target`` minus it cannot lead to an earlier arrival
     bound = np.zeros(n_stops, dtype=np.int32)
     if pace > 0 and egress_stops.shape[0] > 0:
-        c = egress_stops[0]
+        cx = 0.0  # the disc's centre: the egress stops' centroid
+        cy = 0.0
+        for e in range(egress_stops.shape[0]):
+            cx += stop_x[egress_stops[e]]
+            cy += stop_y[egress_stops[e]]
+        cx /= egress_stops.shape[0]
+        cy /= egress_stops.shape[0]
         radius = 0.0
         for e in range(egress_stops.shape[0]):
             q = egress_stops[e]
-            radius = max(radius, math.sqrt((stop_x[q] - stop_x[c]) ** 2
-                                           + (stop_y[q] - stop_y[c]) ** 2))
+            radius = max(radius, math.sqrt((stop_x[q] - cx) ** 2 + (stop_y[q] - cy) ** 2))
         for p in range(n_stops):
-            d = math.sqrt((stop_x[p] - stop_x[c]) ** 2 + (stop_y[p] - stop_y[c]) ** 2) - radius
+            d = math.sqrt((stop_x[p] - cx) ** 2 + (stop_y[p] - cy) ** 2) - radius
             if d > 0:
                 bound[p] = max(0, int(d * pace) - 1)
     transfer = np.empty(n_stops, dtype=np.int32)  # same-stop slack after a trip; -1 forbidden
