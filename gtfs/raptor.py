@@ -343,7 +343,13 @@ def _raptor(
         own = stop_slack[p]
         transfer[p] = -1 if own == FORBIDDEN else (slack if own < 0 else own)
 
+    # marked (for the next round's scan) and improved (by a trip this round) stops: flags, and
+    # the same stops listed, so a round costs what it touches rather than the network's size
     marked = np.zeros(n_stops, dtype=np.bool_)
+    improved = np.zeros(n_stops, dtype=np.bool_)
+    marked_list = np.empty(n_stops, dtype=np.int32)
+    improved_list = np.empty(n_stops, dtype=np.int32)
+    counts = np.zeros(2, dtype=np.int64)  # how many are listed: 0 marked, 1 improved
     for a in range(access_stops.shape[0]):
         p = access_stops[a]
         t = access_times[a]
@@ -352,16 +358,16 @@ def _raptor(
             ready_kind[0, p] = KIND_ACCESS
             ready_round[0, p] = 0
             ready_star[p] = min(ready_star[p], t)
-            marked[p] = True
+            _flag(p, marked, marked_list, counts, 0)
 
     queue_pos = np.full(n_patterns, -1, dtype=np.int32)
     queue_last = np.empty(n_patterns, dtype=np.int32)  # the last marked position
     queued = np.empty(n_patterns, dtype=np.int32)
-    improved = np.zeros(n_stops, dtype=np.bool_)
     # the stops marked for this round's scan; a trip is boarded only there: at a stop whose
     # label did not change in the previous round, every trip it can catch was tried when it
     # did change, and what that trip reaches is already in transit_star
     boarding = np.zeros(n_stops, dtype=np.bool_)
+    boarding_list = np.empty(n_stops, dtype=np.int32)
     for k in range(1, rounds + 1):
         for p in range(n_stops):  # the best labels carry over from the previous round
             if ready[k - 1, p] < ready[k, p]:
@@ -369,10 +375,12 @@ def _raptor(
                 ready_kind[k, p] = ready_kind[k - 1, p]
                 ready_round[k, p] = ready_round[k - 1, p]
         n_queued = 0
-        for p in range(n_stops):
-            boarding[p] = marked[p]
-            if not marked[p]:
-                continue
+        n_boarding = counts[0]
+        counts[0] = 0
+        for q in range(n_boarding):
+            p = marked_list[q]
+            boarding_list[q] = p
+            boarding[p] = True
             marked[p] = False
             for j in range(stop_pattern_offset[p], stop_pattern_offset[p + 1]):
                 r = stop_pattern_ids[j]
@@ -422,7 +430,7 @@ def _raptor(
                             board_stop[k, p] = pattern_stops[base + board_at]
                             board_pos[k, p] = board_at
                             alight_pos[k, p] = i
-                            improved[p] = True
+                            _flag(p, improved, improved_list, counts, 1)
                             if is_egress[p] >= 0 and t + is_egress[p] < target:
                                 target = t + is_egress[p]
                             slack_p = transfer[p]
@@ -432,7 +440,7 @@ def _raptor(
                                 ready_round[k, p] = k
                                 ready_star[p] = t + slack_p
                                 if t + slack_p + bound[p] < target:  # else no use boarding
-                                    marked[p] = True
+                                    _flag(p, marked, marked_list, counts, 0)
                     if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
                         continue
                     at = ready[k - 1, p]
@@ -473,17 +481,18 @@ def _raptor(
                                 pattern_stops[base + board_at], board_at, i, target, transfer,
                                 is_egress, ready, ready_kind, ready_round, transit_tau,
                                 trip_of, board_stop, board_pos, alight_pos, ready_star,
-                                transit_star, marked, improved)
+                                transit_star, marked, improved, marked_list, improved_list,
+                                counts)
                         if (board_at < 0 and i < n - 1 and boarding[p]
                                 and pattern_board[base + i]
                                 and ready[k - 1, p] + bound[p] < target
                                 and ready[k - 1, p] <= dv_dep[row + e * n]):
                             board_at = i
+        for q in range(n_boarding):
+            boarding[boarding_list[q]] = False
         # one footpath after a trip of this round
-        any_marked = False
-        for p in range(n_stops):
-            if not improved[p]:
-                continue
+        for q in range(counts[1]):
+            p = improved_list[q]
             improved[p] = False
             arrived = transit_tau[k, p]  # read once: the stores below may alias it for numba
             for f in range(footpath_offset[p], footpath_offset[p + 1]):
@@ -500,13 +509,20 @@ def _raptor(
                     ready_kind[k, w] = KIND_FOOT
                     ready_round[k, w] = k
                     ready_star[w] = t
-                    marked[w] = True
-        for p in range(n_stops):
-            if marked[p]:
-                any_marked = True
-                break
-        if not any_marked:
+                    _flag(w, marked, marked_list, counts, 0)
+        counts[1] = 0
+        if counts[0] == 0:
             break
+
+
+@numba.njit(cache=True, inline="always")
+def _flag(p: int, flags: B, listed: I32, counts: npt.NDArray[np.int64],
+          which: int) -> None:  # pragma: no cover - compiled
+    """Set ``flags[p]`` and list ``p`` (once) in ``listed``, counted in ``counts[which]``."""
+    if not flags[p]:
+        flags[p] = True
+        listed[counts[which]] = p
+        counts[which] += 1
 
 
 @numba.njit(cache=True)
@@ -515,7 +531,7 @@ def _arrive(
     transfer: I32, is_egress: I32, ready: I32, ready_kind: I8, ready_round: I32,
     transit_tau: I32, trip_of: I32, board_stop: I32, board_pos: I32, alight_pos: I32,
     ready_star: I32, transit_star: I32,
-    marked: B, improved: B,
+    marked: B, improved: B, marked_list: I32, improved_list: I32, counts: npt.NDArray[np.int64],
 ) -> int:  # pragma: no cover - compiled
     """Record arriving at stop ``p`` at ``t`` by a trip; returns the (new) target bound."""
     if t >= transit_star[p] or t >= target:
@@ -526,7 +542,7 @@ def _arrive(
     board_stop[k, p] = boarded
     board_pos[k, p] = board_at
     alight_pos[k, p] = i
-    improved[p] = True
+    _flag(p, improved, improved_list, counts, 1)
     if is_egress[p] >= 0 and t + is_egress[p] < target:
         target = t + is_egress[p]
     if transfer[p] >= 0 and t + transfer[p] < ready_star[p]:
@@ -534,7 +550,7 @@ def _arrive(
         ready_kind[k, p] = KIND_TRANSIT
         ready_round[k, p] = k
         ready_star[p] = t + transfer[p]
-        marked[p] = True
+        _flag(p, marked, marked_list, counts, 0)
     return target
 
 
