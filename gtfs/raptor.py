@@ -213,12 +213,13 @@ def _fifo(offset: I32, time_offset: I32, dep: I32, arr: I32) -> B:  # pragma: no
 class Labels:
     """RAPTOR labels per round ``k`` and stop ``p``, enough to rebuild every journey.
 
-    ``ready`` (earliest time to board a trip at ``p`` with at most ``k`` trips so far: a trip's
-    arrival plus the stop's transfer slack, or a footpath's or the access walk's arrival)
-    carries over from round to round; ``ready_kind`` and ``ready_round`` point at the record
-    that set it. Per round, the trip record (``transit_tau`` ...) holds the earliest arrival by
-    a trip, which is where footpaths and the egress start, and the footpath record
-    (``foot_tau``, ``walk_from``) the earliest arrival on foot after a trip.
+    ``ready`` (earliest time to board a trip at ``p`` after ``k`` trips: a trip's arrival plus
+    the stop's transfer slack, or a footpath's or the access walk's arrival) is written in the
+    round that improves it and not carried over (INF elsewhere; the best over rounds is the
+    minimum over ``k``); ``ready_kind`` and ``ready_round`` point at the record that set it.
+    Per round, the trip record (``transit_tau`` ...) holds the earliest arrival by a trip,
+    which is where footpaths and the egress start, and the footpath record (``foot_tau``,
+    ``walk_from``) the earliest arrival on foot after a trip.
     """
 
     ready: I32
@@ -369,11 +370,8 @@ def _raptor(
     boarding = np.zeros(n_stops, dtype=np.bool_)
     boarding_list = np.empty(n_stops, dtype=np.int32)
     for k in range(1, rounds + 1):
-        for p in range(n_stops):  # the best labels carry over from the previous round
-            if ready[k - 1, p] < ready[k, p]:
-                ready[k, p] = ready[k - 1, p]
-                ready_kind[k, p] = ready_kind[k - 1, p]
-                ready_round[k, p] = ready_round[k - 1, p]
+        # no carry-over of ready labels from round k - 1 to k: ready[k - 1, p] is read only at
+        # stops marked for round k, which round k - 1 (or the access) wrote
         n_queued = 0
         n_boarding = counts[0]
         counts[0] = 0
