@@ -30,8 +30,14 @@ def test_both_engines_answer_the_same_queries_alike(demo_feed: Path) -> None:
     document = run_bench(demo_feed, DAY, queries=20, seed=1).as_dict()
     assert document["queries"] == 20
     for field in ("ours_p50_ms", "ours_p90_ms", "ours_kernel_p50_ms", "pynigiri_p50_ms",
-                  "pynigiri_p90_ms", "ratio", "ours_load_seconds", "pynigiri_load_seconds"):
+                  "pynigiri_p90_ms", "ratio", "ours_load_seconds", "pynigiri_load_seconds",
+                  "request_p50_ms", "wsgi_p50_ms", "pynigiri_document_p50_ms",
+                  "request_ratio", "wsgi_ratio"):
         assert document[field] > 0, field
+    # the request path is the planner and more; the peer's document is its route() and more
+    assert document["request_p50_ms"] > document["ours_kernel_p50_ms"]
+    assert document["request_ratio"] == pytest.approx(
+        document["request_p50_ms"] / document["pynigiri_document_p50_ms"], rel=0.01)
     assert document["ours_p90_ms"] >= document["ours_p50_ms"]
     assert document["pynigiri_p90_ms"] >= document["pynigiri_p50_ms"]
     assert document["ratio"] == pytest.approx(
@@ -78,6 +84,8 @@ def test_the_command_prints_a_table(demo_feed: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "pynigiri route()" in result.stdout
     assert "ratio ours/pynigiri" in result.stdout
+    assert "ours request (no socket)" in result.stdout
+    assert "pynigiri route + document" in result.stdout
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

@@ -85,6 +85,7 @@ from gtfs.mobility import BikeNetwork, Mobility
 from gtfs.planner import Endpoint, Journey, Query, access_options, plan, timezone
 from gtfs.services import parse_modes
 from gtfs.timetable import FORBIDDEN, Timetable, compile_feeds
+from maas.bench.request import PlanCalls, nigiri_document, scratch_app
 from maas.bench.timing import percentiles, timed
 from maas.core.cli import emit, json_option, progress
 from maas.core.errors import InvalidInput, MaasError
@@ -139,6 +140,11 @@ class BenchResult:
     modes: str | None = None
     coordinate_ms: list[float] = dataclasses.field(default_factory=list)
     multimodal_ms: list[float] = dataclasses.field(default_factory=list)
+    # the whole request minus the socket (maas.bench.request), and pynigiri's route() with
+    # stop lookup and its journeys written as a document of the same shape
+    request_ms: list[float] = dataclasses.field(default_factory=list)
+    wsgi_ms: list[float] = dataclasses.field(default_factory=list)
+    pynigiri_document_ms: list[float] = dataclasses.field(default_factory=list)
 
     @property
     def queries(self) -> int:
@@ -150,6 +156,9 @@ class BenchResult:
         ours = _percentiles(self.ours_ms)
         kernel = _percentiles(self.ours_kernel_ms)
         nigiri = _percentiles(self.pynigiri_ms)
+        request = _percentiles(self.request_ms)
+        wsgi = _percentiles(self.wsgi_ms)
+        document = _percentiles(self.pynigiri_document_ms)
         return {
             "feed": self.feed,
             "date": self.date.isoformat(),
@@ -163,14 +172,14 @@ class BenchResult:
             "ours_compile_seconds": round(self.ours_compile_seconds, 4),
             "pynigiri_load_seconds": round(self.pynigiri_load_seconds, 4),
             "pynigiri_prepare_seconds": round(self.pynigiri_prepare_seconds, 4),
-            "ours_p50_ms": ours[0],
-            "ours_p90_ms": ours[1],
-            "ours_kernel_p50_ms": kernel[0],
-            "ours_kernel_p90_ms": kernel[1],
-            "pynigiri_p50_ms": nigiri[0],
-            "pynigiri_p90_ms": nigiri[1],
-            "ratio": round(ours[0] / nigiri[0], 3) if nigiri[0] > 0 else None,
-            "kernel_ratio": round(kernel[0] / nigiri[0], 3) if nigiri[0] > 0 else None,
+            **_columns("ours", ours), **_columns("ours_kernel", kernel),
+            **_columns("pynigiri", nigiri), **_columns("request", request),
+            **_columns("wsgi", wsgi), **_columns("pynigiri_document", document),
+            "ratio": _ratio(ours, nigiri),
+            "kernel_ratio": _ratio(kernel, nigiri),
+            # the target: the request path against pynigiri's route and conversion
+            "request_ratio": _ratio(request, document),
+            "wsgi_ratio": _ratio(wsgi, document),
             "agree": self.agree,
             "both_unreachable": self.both_unreachable,
             "disagree_count": self.queries - self.agree,
@@ -197,6 +206,16 @@ class BenchResult:
             "multimodal_coordinate_ratio": (round(multimodal[0] / coordinate[0], 3)
                                             if coordinate[0] else None),
         }
+
+
+def _columns(name: str, p50_p90: tuple[float, float]) -> dict[str, float]:
+    """``NAME_p50_ms`` and ``NAME_p90_ms``."""
+    return {f"{name}_p50_ms": p50_p90[0], f"{name}_p90_ms": p50_p90[1]}
+
+
+def _ratio(ours: tuple[float, float], theirs: tuple[float, float]) -> float | None:
+    """p50 over p50, to 0.001 (None without a peer figure)."""
+    return round(ours[0] / theirs[0], 3) if theirs[0] > 0 else None
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:
@@ -254,111 +273,148 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
     if missing:
         raise MaasError(f"pynigiri did not load stops {', '.join(missing[:3])}")
 
-    def ours(pair: _Pair) -> tuple[float, list[Journey]]:
-        query = Query(
-            origin=_endpoint(timetable, pair.origin),
-            destination=_endpoint(timetable, pair.destination), time=pair.departure,
-            max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds)
-        return timed(lambda: plan(timetable, query))
+    with scratch_app(feed_path) as app:
+        calls = PlanCalls(app)
+        zone = timezone(timetable)
+        stop_of = {int(nigiri_tt.find_location(ids[p])): ids[p]
+                   for pair in pairs for p in (pair.origin, pair.destination)}
 
-    def kernel(pair: _Pair) -> float:
-        view = raptor.day_view(timetable, day)
-        access = access_options(timetable, _endpoint(timetable, pair.origin))
-        egress = access_options(timetable, _endpoint(timetable, pair.destination))
-        access_stops = np.asarray(list(access), dtype=np.int32)
-        access_times = np.asarray([walk for walk, _ in access.values()], dtype=np.int32)
-        egress_stops = np.asarray(list(egress), dtype=np.int32)
-        egress_times = np.asarray([walk for walk, _ in egress.values()], dtype=np.int32)
-        access_times += _seconds_of_day(timetable, day, pair.departure)
-        return timed(lambda: raptor.run(timetable, view, access_stops, access_times,
-                                        egress_stops, egress_times, max_transfers,
-                                        min_transfer_seconds))[0]
+        def ours(pair: _Pair) -> tuple[float, list[Journey]]:
+            query = Query(
+                origin=_endpoint(timetable, pair.origin),
+                destination=_endpoint(timetable, pair.destination), time=pair.departure,
+                max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds)
+            return timed(lambda: plan(timetable, query))
 
-    def theirs(pair: _Pair) -> tuple[float, list[Any]]:
-        return timed(lambda: route(pair))
+        def kernel(pair: _Pair) -> float:
+            view = raptor.day_view(timetable, day)
+            access = access_options(timetable, _endpoint(timetable, pair.origin))
+            egress = access_options(timetable, _endpoint(timetable, pair.destination))
+            access_stops = np.asarray(list(access), dtype=np.int32)
+            access_times = np.asarray([walk for walk, _ in access.values()], dtype=np.int32)
+            egress_stops = np.asarray(list(egress), dtype=np.int32)
+            egress_times = np.asarray([walk for walk, _ in egress.values()], dtype=np.int32)
+            access_times += _seconds_of_day(timetable, day, pair.departure)
+            return timed(lambda: raptor.run(timetable, view, access_stops, access_times,
+                                            egress_stops, egress_times, max_transfers,
+                                            min_transfer_seconds))[0]
 
-    def route(pair: _Pair) -> list[Any]:
-        query = nigiri.Query()
-        query.start_time = int(pair.departure.timestamp()) // 60
-        query.start = [nigiri.Offset(locations[pair.origin], 0, 0)]
-        query.destination = [nigiri.Offset(locations[pair.destination], 0, 0)]
-        query.start_match_mode = nigiri.LocationMatchMode.EXACT
-        query.dest_match_mode = nigiri.LocationMatchMode.EXACT
-        query.use_start_footpaths = True
-        query.max_transfers = max_transfers
-        query.transfer_time_settings = settings
-        journeys: list[Any] = nigiri.route(nigiri_tt, query)
-        return journeys
+        def theirs(pair: _Pair) -> tuple[float, list[Any]]:
+            return timed(lambda: route(pair, locations[pair.origin],
+                                       locations[pair.destination]))
 
-    def from_coordinates(pair: _Pair, with_modes: frozenset[str] | None) -> float:
-        origin, destination = (dataclasses.replace(_endpoint(timetable, stop), stop=-1)
-                               for stop in (pair.origin, pair.destination))
-        query = Query(origin=origin, destination=destination, time=pair.departure,
-                      max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds,
-                      modes=with_modes)
-        if with_modes is None:
-            return timed(lambda: plan(timetable, query))[0]
-        return timed(lambda: multimodal.plan(timetable, query, multimodal.Context(
-            mobility or Mobility(), now=int(pair.departure.timestamp()))))[0]
+        def route(pair: _Pair, start: Any, end: Any) -> list[Any]:
+            query = nigiri.Query()
+            query.start_time = int(pair.departure.timestamp()) // 60
+            query.start = [nigiri.Offset(start, 0, 0)]
+            query.destination = [nigiri.Offset(end, 0, 0)]
+            query.start_match_mode = nigiri.LocationMatchMode.EXACT
+            query.dest_match_mode = nigiri.LocationMatchMode.EXACT
+            query.use_start_footpaths = True
+            query.max_transfers = max_transfers
+            query.transfer_time_settings = settings
+            journeys: list[Any] = nigiri.route(nigiri_tt, query)
+            return journeys
 
-    warm = pairs[0]  # compiles (or loads) numba's kernels, builds the day view, warms caches
-    ours(warm)
-    kernel(warm)
-    theirs(warm)
-    if modes is not None:
-        from_coordinates(warm, None)
-        from_coordinates(warm, modes)
-    coordinate_ms: list[float] = []
-    multimodal_ms: list[float] = []
+        def args_of(pair: _Pair) -> dict[str, str]:
+            """The query string of GET /plan for the pair (default modes)."""
+            return {"from": f"stop:{ids[pair.origin]}", "to": f"stop:{ids[pair.destination]}",
+                    "depart": pair.departure.isoformat(), "max_transfers": str(max_transfers),
+                    "min_transfer_seconds": str(min_transfer_seconds)}
 
-    ours_ms: list[float] = []
-    kernel_ms: list[float] = []
-    nigiri_ms: list[float] = []
-    tally = {"agree": 0, "both_unreachable": 0, "ours_earlier": 0, "ours_earlier_end_walks": 0,
-             "pynigiri_earlier": 0, "only_ours": 0, "only_pynigiri": 0}
-    disagree: list[Disagreement] = []
-    zone = timezone(timetable)
-    for index, pair in enumerate(pairs[1:], start=1):
-        elapsed, journeys = ours(pair)
-        ours_ms.append(elapsed)
-        kernel_ms.append(kernel(pair))
-        elapsed, found = theirs(pair)
-        nigiri_ms.append(elapsed)
+        def request(pair: _Pair) -> float:
+            return timed(functools.partial(calls.request_path, args_of(pair)))[0]
+
+        def through_wsgi(pair: _Pair) -> float:
+            return timed(calls.wsgi(args_of(pair)))[0]
+
+        def their_document(pair: _Pair) -> float:
+            """pynigiri resolving both stop ids, routing, and writing the document."""
+            def answer() -> bytes:
+                start, end = (nigiri_tt.find_location(ids[p])
+                              for p in (pair.origin, pair.destination))
+                return nigiri_document(nigiri_tt, route(pair, start, end), zone, stop_of)
+            return timed(answer)[0]
+
+        def from_coordinates(pair: _Pair, with_modes: frozenset[str] | None) -> float:
+            origin, destination = (dataclasses.replace(_endpoint(timetable, stop), stop=-1)
+                                   for stop in (pair.origin, pair.destination))
+            query = Query(origin=origin, destination=destination, time=pair.departure,
+                          max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds,
+                          modes=with_modes)
+            if with_modes is None:
+                return timed(lambda: plan(timetable, query))[0]
+            return timed(lambda: multimodal.plan(timetable, query, multimodal.Context(
+                mobility or Mobility(), now=int(pair.departure.timestamp()))))[0]
+
+        warm = pairs[0]  # compiles (or loads) numba's kernels, builds the day view, warms caches
+        ours(warm)
+        kernel(warm)
+        theirs(warm)
+        request(warm)
+        through_wsgi(warm)
+        their_document(warm)
         if modes is not None:
-            coordinate_ms.append(from_coordinates(pair, None))
-            multimodal_ms.append(from_coordinates(pair, modes))
-        best = _our_earliest(journeys)
-        mine = None if best is None else _unix(timetable, best.day, best.arrival)
-        first = min(found, key=lambda j: int(j.arrival_time()), default=None)
-        other = None if first is None else int(first.arrival_time()) * 60
-        outcome = _compare(mine, other)
-        tally[outcome] += 1
-        if outcome == "both_unreachable":
-            tally["agree"] += 1
-        if outcome == "ours_earlier" and best is not None and _ends_with_two_walks(best):
-            tally["ours_earlier_end_walks"] += 1
-        if outcome not in ("agree", "both_unreachable") and len(disagree) < EXAMPLES:
-            disagree.append(Disagreement(
-                origin=ids[pair.origin], destination=ids[pair.destination],
-                departure=pair.departure.isoformat(), ours=_iso(mine, zone),
-                pynigiri=_iso(other, zone),
-                delta_seconds=None if mine is None or other is None else mine - other,
-                ours_journey=_describe_ours(timetable, best),
-                pynigiri_journey=_describe_theirs(nigiri_tt, first, zone)))
-        if on_query is not None:
-            on_query(index)
+            from_coordinates(warm, None)
+            from_coordinates(warm, modes)
+        coordinate_ms: list[float] = []
+        multimodal_ms: list[float] = []
 
-    return BenchResult(
-        feed=str(feed_path), date=day, seed=seed, max_transfers=max_transfers,
-        min_transfer_seconds=min_transfer_seconds, stops=timetable.n_stops,
-        ours_read_seconds=read_done - started, ours_compile_seconds=compiled - read_done,
-        pynigiri_prepare_seconds=prepare_seconds,
-        pynigiri_load_seconds=load_seconds, ours_ms=ours_ms, ours_kernel_ms=kernel_ms,
-        pynigiri_ms=nigiri_ms, disagree=disagree,
-        pynigiri_version=nigiri_version,
-        modes=None if modes is None else ",".join(sorted(modes)),
-        coordinate_ms=coordinate_ms, multimodal_ms=multimodal_ms, **tally,
-    )
+        ours_ms: list[float] = []
+        kernel_ms: list[float] = []
+        nigiri_ms: list[float] = []
+        request_ms: list[float] = []
+        wsgi_ms: list[float] = []
+        nigiri_document_ms: list[float] = []
+        tally = {"agree": 0, "both_unreachable": 0, "ours_earlier": 0, "ours_earlier_end_walks": 0,
+                 "pynigiri_earlier": 0, "only_ours": 0, "only_pynigiri": 0}
+        disagree: list[Disagreement] = []
+        for index, pair in enumerate(pairs[1:], start=1):
+            elapsed, journeys = ours(pair)
+            ours_ms.append(elapsed)
+            kernel_ms.append(kernel(pair))
+            elapsed, found = theirs(pair)
+            nigiri_ms.append(elapsed)
+            request_ms.append(request(pair))
+            wsgi_ms.append(through_wsgi(pair))
+            nigiri_document_ms.append(their_document(pair))
+            if modes is not None:
+                coordinate_ms.append(from_coordinates(pair, None))
+                multimodal_ms.append(from_coordinates(pair, modes))
+            best = _our_earliest(journeys)
+            mine = None if best is None else _unix(timetable, best.day, best.arrival)
+            first = min(found, key=lambda j: int(j.arrival_time()), default=None)
+            other = None if first is None else int(first.arrival_time()) * 60
+            outcome = _compare(mine, other)
+            tally[outcome] += 1
+            if outcome == "both_unreachable":
+                tally["agree"] += 1
+            if outcome == "ours_earlier" and best is not None and _ends_with_two_walks(best):
+                tally["ours_earlier_end_walks"] += 1
+            if outcome not in ("agree", "both_unreachable") and len(disagree) < EXAMPLES:
+                disagree.append(Disagreement(
+                    origin=ids[pair.origin], destination=ids[pair.destination],
+                    departure=pair.departure.isoformat(), ours=_iso(mine, zone),
+                    pynigiri=_iso(other, zone),
+                    delta_seconds=None if mine is None or other is None else mine - other,
+                    ours_journey=_describe_ours(timetable, best),
+                    pynigiri_journey=_describe_theirs(nigiri_tt, first, zone)))
+            if on_query is not None:
+                on_query(index)
+
+        return BenchResult(
+            feed=str(feed_path), date=day, seed=seed, max_transfers=max_transfers,
+            min_transfer_seconds=min_transfer_seconds, stops=timetable.n_stops,
+            ours_read_seconds=read_done - started, ours_compile_seconds=compiled - read_done,
+            pynigiri_prepare_seconds=prepare_seconds,
+            pynigiri_load_seconds=load_seconds, ours_ms=ours_ms, ours_kernel_ms=kernel_ms,
+            pynigiri_ms=nigiri_ms, disagree=disagree,
+            pynigiri_version=nigiri_version,
+            modes=None if modes is None else ",".join(sorted(modes)),
+            coordinate_ms=coordinate_ms, multimodal_ms=multimodal_ms,
+            request_ms=request_ms, wsgi_ms=wsgi_ms, pynigiri_document_ms=nigiri_document_ms,
+            **tally,
+        )
 
 
 def _import_pynigiri() -> tuple[Any, str]:
@@ -686,17 +742,25 @@ def _table(d: dict[str, Any]) -> str:
         f"{d['feed']} on {d['date']}: {d['queries']} stop-to-stop queries (seed {d['seed']}, "
         f"{d['stops']} stops, ≤{d['max_transfers']} transfers, "
         f"{d['min_transfer_seconds']} s slack)",
-        f"{'':22}{'load s':>8}{'p50 ms':>10}{'p90 ms':>10}",
-        f"{'ours plan()':22}{d['ours_load_seconds']:>8.2f}{d['ours_p50_ms']:>10.3f}"
+        f"{'':30}{'load s':>8}{'p50 ms':>10}{'p90 ms':>10}",
+        f"{'ours request (no socket)':30}{'':>8}{d['request_p50_ms']:>10.3f}"
+        f"{d['request_p90_ms']:>10.3f}",
+        f"{'ours WSGI app (+Flask, hooks)':30}{'':>8}{d['wsgi_p50_ms']:>10.3f}"
+        f"{d['wsgi_p90_ms']:>10.3f}",
+        f"{'pynigiri route + document':30}{'':>8}{d['pynigiri_document_p50_ms']:>10.3f}"
+        f"{d['pynigiri_document_p90_ms']:>10.3f}",
+        f"{'ours plan()':30}{d['ours_load_seconds']:>8.2f}{d['ours_p50_ms']:>10.3f}"
         f"{d['ours_p90_ms']:>10.3f}",
-        f"{'ours raptor.run only':22}{'':>8}{d['ours_kernel_p50_ms']:>10.3f}"
+        f"{'ours raptor.run only':30}{'':>8}{d['ours_kernel_p50_ms']:>10.3f}"
         f"{d['ours_kernel_p90_ms']:>10.3f}",
-        f"{'pynigiri route()':22}{d['pynigiri_load_seconds']:>8.2f}"
+        f"{'pynigiri route()':30}{d['pynigiri_load_seconds']:>8.2f}"
         f"{d['pynigiri_p50_ms']:>10.3f}{d['pynigiri_p90_ms']:>10.3f}",
-        f"ratio ours/pynigiri (p50): plan() {d['ratio']}, raptor.run {d['kernel_ratio']}",
+        f"ratio ours/pynigiri (p50): request/route+document {d['request_ratio']}, "
+        f"WSGI/route+document {d['wsgi_ratio']}; plan()/route() {d['ratio']}, "
+        f"raptor.run/route() {d['kernel_ratio']}",
         *([f"{'coordinates, transit':22}{'':>8}{d['coordinate_p50_ms']:>10.3f}"
            f"{d['coordinate_p90_ms']:>10.3f}",
-           f"{'coordinates, ' + d['modes']:22}{'':>8}{d['multimodal_p50_ms']:>10.3f}"
+           f"{'coordinates, ' + d['modes']:30}{'':>8}{d['multimodal_p50_ms']:>10.3f}"
            f"{d['multimodal_p90_ms']:>10.3f}",
            f"multimodal p50 / transit-only p50: {d['multimodal_ratio']} (stop to stop), "
            f"{d['multimodal_coordinate_ratio']} (same coordinates)"] if "modes" in d else []),
