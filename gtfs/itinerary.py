@@ -172,20 +172,50 @@ def agency_of(timetable: Timetable, trip: int) -> str:
     return str(timetable.meta["agency_ids"][int(timetable.route_agency[route])])
 
 
+class _Clock:
+    """ISO 8601 strings of the times of one service day (seconds after its midnight).
+
+    ``datetime.isoformat`` of a ``ZoneInfo`` time looks the offset up on every call (most of
+    the document's cost); when the zone's offset is the same at the day's midnight and two
+    days later, as on every day without a clock change, the text is written directly with
+    that offset. Otherwise each time goes through ``datetime``, as :func:`to_datetime` does.
+    """
+
+    def __init__(self, timetable: Timetable, day: dt.date) -> None:
+        self.day = day
+        self.midnight = to_datetime(timetable, day, 0)
+        later = to_datetime(timetable, day, 2 * DAY_SECONDS)
+        text = self.midnight.isoformat(timespec="seconds")
+        same = self.midnight.utcoffset() == later.utcoffset()
+        self.offset = text[19:] if same else None  # after YYYY-MM-DDTHH:MM:SS
+        self.dates = {0: text[:10]}
+
+    def __call__(self, seconds: int) -> str:
+        """The moment ``seconds`` after the day's midnight."""
+        if self.offset is None:
+            return (self.midnight + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
+        days, rest = divmod(seconds, DAY_SECONDS)
+        date = self.dates.get(days)
+        if date is None:
+            date = self.dates[days] = (self.day + dt.timedelta(days=days)).isoformat()
+        hours, rest = divmod(rest, 3600)
+        minutes, rest = divmod(rest, 60)
+        return f"{date}T{hours:02d}:{minutes:02d}:{rest:02d}{self.offset}"
+
+
+DAY_SECONDS = 86_400
+
+
 @dataclasses.dataclass(frozen=True)
 class _Context:
     """What every leg of one journey is built with."""
 
     timetable: Timetable
     journey: Journey
-    midnight: dt.datetime  # of the journey's service day
+    moment: _Clock  # ISO 8601 of a time of the journey's service day
     origin: Endpoint
     destination: Endpoint
     covered: Collection[str]
-
-    def moment(self, seconds: int) -> str:
-        """ISO 8601 (seconds) of a time of the journey's service day."""
-        return (self.midnight + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
 def _common(context: _Context, leg: Leg) -> Document:
@@ -292,9 +322,11 @@ def plan_document(timetable: Timetable, journeys: Sequence[Journey], origin: End
                   destination: Endpoint, covered: Collection[str] | None = None) -> Document:
     """The plan document (:class:`PlanOut` as plain data) for ``journeys``; ``covered``:
     operator ids of the pass asked for (None: no pass asked for)."""
+    clocks: dict[dt.date, _Clock] = {}
     return {"itineraries": [
-        _itinerary(_Context(timetable, journey, to_datetime(timetable, journey.day, 0), origin,
-                            destination, covered or ()), covered)
+        _itinerary(_Context(timetable, journey, clocks.get(journey.day)
+                            or clocks.setdefault(journey.day, _Clock(timetable, journey.day)),
+                            origin, destination, covered or ()), covered)
         for journey in journeys]}
 
 

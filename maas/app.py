@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, g, request
 from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy.exc import SQLAlchemyError
 
 from maas.core.clock import Clock, system_clock
 from maas.core.config import Settings, load_settings
 from maas.core.db import create_db_engine, session_factory
-from maas.core.errors import FieldError, InvalidInput, NotFound
+from maas.core.errors import FieldError, InvalidInput, MaasError, NotFound
 from maas.core.events import Events
 from maas.core.http import close_db_session
 from maas.core.limits import oversized
@@ -313,3 +314,30 @@ def register_pages(app: Flask) -> None:
     from maas.pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
+
+
+def prepare_workers(app: Flask) -> None:
+    """What gunicorn's master builds before forking (``maas.gunicorn_conf.when_ready``):
+    the active network with its day views and indexes (:func:`gtfs.services.prepare`) and the
+    health check's schema check, so that workers share them copy-on-write and answer their
+    first request at full speed. A database that is down or behind is logged, not fatal:
+    workers then build what they need themselves. The master's connections are closed after.
+    """
+    from gtfs.network import networks_of
+    from gtfs.services import prepare
+    from maas.services import HEALTH, health
+
+    state: AppState = app.extensions[EXTENSION]
+    started = time.perf_counter()
+    try:
+        with state.sessions() as session:
+            timetable = prepare(session, networks_of(state), state.clock())
+        health(state.engine, state.sessions, state.clock, state.domains[HEALTH])
+    except (MaasError, SQLAlchemyError) as exc:
+        logging.getLogger(__name__).warning("not prepared before fork: %s", exc)
+        return
+    finally:
+        state.engine.dispose()
+    logging.getLogger(__name__).info(
+        "prepared before fork in %.0f ms: %s", _elapsed_ms(started),
+        "no GTFS feed is active" if timetable is None else f"{timetable.n_stops} stops")

@@ -87,10 +87,15 @@ logconfig_dict: dict[str, Any] = {
 
 
 def when_ready(server: Any) -> None:
-    """Compile the planner's kernels once in the master; forked workers inherit them."""
+    """Compile the planner's kernels once in the master, and build the network, today's day
+    views and the health check's schema state there (``maas.app.prepare_workers``): forked
+    workers share all of it copy-on-write instead of building it each (see docs/planner.md,
+    "The request path")."""
     from gtfs.raptor import warm_up
+    from maas.app import prepare_workers
 
     warm_up()
+    prepare_workers(server.app.wsgi())
 
 
 def post_fork(server: Any, worker: Any) -> None:
