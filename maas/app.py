@@ -333,6 +333,11 @@ def prepare_workers(app: Flask) -> None:
         with state.sessions() as session:
             timetable = prepare(session, networks_of(state), state.clock())
         health(state.engine, state.sessions, state.clock, state.domains[HEALTH])
+        # Flask's and the hooks' first-request work (URL map, the endpoint wrapper, problem
+        # documents) through a plan query that is refused before planning, so no statistics
+        client = app.test_client()
+        client.get(f"{API_PREFIX}/health")
+        client.get(f"{API_PREFIX}/plan")
     except (MaasError, SQLAlchemyError) as exc:
         logging.getLogger(__name__).warning("not prepared before fork: %s", exc)
         return

@@ -12,6 +12,7 @@ from typing import Any
 
 from gunicorn import util
 from gunicorn.glogging import Logger
+from sqlalchemy.exc import SQLAlchemyError
 
 from maas.core import limits
 from maas.core.config import load_settings
@@ -95,10 +96,19 @@ def when_ready(server: Any) -> None:
     from maas.app import prepare_workers
 
     warm_up()
-    prepare_workers(server.app.wsgi())
+    app = server.app.wsgi()
+    if "maas" in getattr(app, "extensions", {}):  # not the HTTP benchmark's bare floor app
+        prepare_workers(app)
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """Give each worker its own database connections (never share sockets across fork)."""
-    app = worker.app.wsgi()
-    app.extensions["maas"].engine.dispose(close=False)
+    """Give each worker its own database connections (never share sockets across fork), and
+    open the first one before the worker takes requests."""
+    state = getattr(worker.app.wsgi(), "extensions", {}).get("maas")
+    if state is not None:  # not the HTTP benchmark's bare floor app
+        state.engine.dispose(close=False)
+        try:  # the worker's first connection now, not in its first request
+            with state.engine.connect():
+                pass
+        except SQLAlchemyError:  # a database down at boot is the requests' problem
+            worker.log.warning("no database connection at worker start")

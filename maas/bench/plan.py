@@ -249,7 +249,7 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
         raise InvalidInput("--queries: give at least 1")
     if not feed_path.exists():
         raise InvalidInput(f"{feed_path}: no such file or folder")
-    nigiri, nigiri_version = _import_pynigiri()
+    nigiri, nigiri_version = import_pynigiri()
 
     started = time.perf_counter()
     feed = read_feed(feed_path)
@@ -259,13 +259,10 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
 
     rng = random.Random(seed)  # noqa: S311 - reproducible draws, nothing secret
     pairs = _draw_pairs(timetable, day, queries + 1, rng)
-    nigiri_tt, prepare_seconds, load_seconds = _load_pynigiri(
+    nigiri_tt, prepare_seconds, load_seconds = load_pynigiri(
         nigiri, feed_path, timetable, day, min_transfer_seconds)
 
-    settings = nigiri.TransferTimeSettings()
-    settings.default = False
-    settings.min_transfer_time = dt.timedelta(minutes=_minutes(min_transfer_seconds))
-    settings.factor = 1.0
+    settings = transfer_settings(nigiri, min_transfer_seconds)
     ids: list[str] = timetable.meta["stop_ids"]
     locations = {p: nigiri_tt.find_location(ids[p])
                  for pair in pairs for p in (pair.origin, pair.destination)}
@@ -304,17 +301,8 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
                                        locations[pair.destination]))
 
         def route(pair: _Pair, start: Any, end: Any) -> list[Any]:
-            query = nigiri.Query()
-            query.start_time = int(pair.departure.timestamp()) // 60
-            query.start = [nigiri.Offset(start, 0, 0)]
-            query.destination = [nigiri.Offset(end, 0, 0)]
-            query.start_match_mode = nigiri.LocationMatchMode.EXACT
-            query.dest_match_mode = nigiri.LocationMatchMode.EXACT
-            query.use_start_footpaths = True
-            query.max_transfers = max_transfers
-            query.transfer_time_settings = settings
-            journeys: list[Any] = nigiri.route(nigiri_tt, query)
-            return journeys
+            return nigiri_route(nigiri, nigiri_tt, start, end, pair.departure, max_transfers,
+                                settings)
 
         def args_of(pair: _Pair) -> dict[str, str]:
             """The query string of GET /plan for the pair (default modes)."""
@@ -417,7 +405,7 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
         )
 
 
-def _import_pynigiri() -> tuple[Any, str]:
+def import_pynigiri() -> tuple[Any, str]:
     """The pynigiri module (untyped) and its distribution version; imported only here."""
     try:
         module = importlib.import_module("pynigiri")
@@ -426,7 +414,7 @@ def _import_pynigiri() -> tuple[Any, str]:
     return module, importlib.metadata.version("pynigiri")
 
 
-def _load_pynigiri(nigiri: Any, feed_path: Path, timetable: Timetable, day: dt.date,
+def load_pynigiri(nigiri: Any, feed_path: Path, timetable: Timetable, day: dt.date,
                    min_transfer_seconds: int) -> tuple[Any, float, float]:
     """nigiri's timetable of the copied feed; seconds to write the copy and to load it."""
     with tempfile.TemporaryDirectory(prefix="maas-bench-") as folder:
@@ -449,6 +437,33 @@ def _load_pynigiri(nigiri: Any, feed_path: Path, timetable: Timetable, day: dt.d
         except RuntimeError as exc:
             raise MaasError(f"{feed_path}: pynigiri could not load it: {exc}") from None
         return loaded, prepared - started, time.perf_counter() - prepared
+
+
+def transfer_settings(nigiri: Any, min_transfer_seconds: int) -> Any:
+    """nigiri's transfer rule matching ours: ``min_transfer_seconds`` (rounded up to whole
+    minutes) at the same stop, footpath times as given."""
+    settings = nigiri.TransferTimeSettings()
+    settings.default = False
+    settings.min_transfer_time = dt.timedelta(minutes=_minutes(min_transfer_seconds))
+    settings.factor = 1.0
+    return settings
+
+
+def nigiri_route(nigiri: Any, nigiri_tt: Any, start: Any, end: Any, departure: dt.datetime,
+                 max_transfers: int, settings: Any) -> list[Any]:
+    """pynigiri's journeys from location ``start`` to ``end`` departing at ``departure``
+    (walking from the start's footpath neighbours, as ours does)."""
+    query = nigiri.Query()
+    query.start_time = int(departure.timestamp()) // 60
+    query.start = [nigiri.Offset(start, 0, 0)]
+    query.destination = [nigiri.Offset(end, 0, 0)]
+    query.start_match_mode = nigiri.LocationMatchMode.EXACT
+    query.dest_match_mode = nigiri.LocationMatchMode.EXACT
+    query.use_start_footpaths = True
+    query.max_transfers = max_transfers
+    query.transfer_time_settings = settings
+    journeys: list[Any] = nigiri.route(nigiri_tt, query)
+    return journeys
 
 
 def _minutes(seconds: int) -> int:
