@@ -276,7 +276,7 @@ def _wrk(wrk: str, port: int, paths: list[str], connections: int, seconds: float
         script.write_text(_WRK_SCRIPT, encoding="ascii")
         done = subprocess.run(  # noqa: S603 - wrk from Debian, our arguments
             [wrk, "-t", str(min(connections, 2)), "-c", str(connections),
-             "-d", f"{max(1, round(seconds))}s", "-s", str(script),
+             "-d", f"{max(1, round(seconds))}s", "--timeout", "30s", "-s", str(script),
              f"http://127.0.0.1:{port}"],
             env={**os.environ, "MAAS_BENCH_PATHS": str(listing)}, capture_output=True,
             text=True, check=False, timeout=seconds + 60)
