@@ -36,6 +36,13 @@ def test_both_engines_answer_the_same_queries_alike(demo_feed: Path) -> None:
         assert document[field] > 0, field
     # the request path is the planner and more; the peer's document is its route() and more
     assert document["request_p50_ms"] > document["ours_kernel_p50_ms"]
+    # the kernel beside ferrobus's on the same pairs (maas.bench.kernel; ferrobus is in the
+    # bench extra, so an error row would fail here)
+    ours_kernel, ferrobus = document["kernel"]
+    assert (ours_kernel["engine"], ferrobus["engine"]) == ("ours raptor.run",
+                                                           "ferrobus find_route")
+    assert "error" not in ferrobus, ferrobus
+    assert ours_kernel["queries"] == ferrobus["queries"] == 20
     assert document["request_ratio"] == pytest.approx(
         document["request_p50_ms"] / document["pynigiri_document_p50_ms"], rel=0.01)
     assert document["ours_p90_ms"] >= document["ours_p50_ms"]

@@ -137,7 +137,7 @@ def _inprocess(home: Path, url: str, requests: list[dict[str, str]]) -> list[flo
     from maas.app import create_app
 
     app = create_app({"home": home, "database_url": url, "env": "demo",
-                      "log_level": "WARNING"})
+                      "log_level": "WARNING", "testing": True})
     try:
         calls = PlanCalls(app)
         for args in requests[:3]:

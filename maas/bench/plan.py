@@ -85,6 +85,7 @@ from gtfs.mobility import BikeNetwork, Mobility
 from gtfs.planner import Endpoint, Journey, Query, access_options, plan, timezone
 from gtfs.services import parse_modes
 from gtfs.timetable import FORBIDDEN, Timetable, compile_feeds
+from maas.bench.kernel import kernel_rows
 from maas.bench.request import PlanCalls, nigiri_document, scratch_app
 from maas.bench.timing import percentiles, timed
 from maas.core.cli import emit, json_option, progress
@@ -145,6 +146,8 @@ class BenchResult:
     request_ms: list[float] = dataclasses.field(default_factory=list)
     wsgi_ms: list[float] = dataclasses.field(default_factory=list)
     pynigiri_document_ms: list[float] = dataclasses.field(default_factory=list)
+    # maas.bench.kernel's rows: our raptor.run and ferrobus's find_route (or its error)
+    kernel: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def queries(self) -> int:
@@ -190,6 +193,7 @@ class BenchResult:
             "only_pynigiri": self.only_pynigiri,
             "disagree": [dataclasses.asdict(d) for d in self.disagree],
             "pynigiri_version": self.pynigiri_version,
+            "kernel": self.kernel,
             **self._multimodal(ours[0]),
         }
 
@@ -236,12 +240,14 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
               min_transfer_seconds: int = MIN_TRANSFER_SECONDS,
               on_query: Callable[[int], None] | None = None,
               modes: frozenset[str] | None = None,
-              mobility: Mobility | None = None) -> BenchResult:
+              mobility: Mobility | None = None, with_ferrobus: bool = True) -> BenchResult:
     """Time ``queries`` random stop-to-stop queries of ``day`` on our planner and pynigiri.
 
     ``seed`` fixes the stop pairs and departure minutes. ``on_query(i)`` is called after the
-    i-th timed query (1-based). With ``modes`` (bike, taxi ...) and ``mobility``, each pair is
-    also timed as a coordinate-to-coordinate query, transit only and with those modes.
+    i-th timed query (1-based). ``with_ferrobus`` adds :func:`maas.bench.kernel.kernel_rows`
+    on the same pairs (our kernel beside ferrobus's, after the loop). With ``modes`` (bike,
+    taxi ...) and ``mobility``, each pair is also timed as a coordinate-to-coordinate query,
+    transit only and with those modes.
     Raises :class:`InvalidInput` for a missing or unreadable feed or a date on which nothing
     runs.
     """
@@ -390,19 +396,24 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
             if on_query is not None:
                 on_query(index)
 
-        return BenchResult(
-            feed=str(feed_path), date=day, seed=seed, max_transfers=max_transfers,
-            min_transfer_seconds=min_transfer_seconds, stops=timetable.n_stops,
-            ours_read_seconds=read_done - started, ours_compile_seconds=compiled - read_done,
-            pynigiri_prepare_seconds=prepare_seconds,
-            pynigiri_load_seconds=load_seconds, ours_ms=ours_ms, ours_kernel_ms=kernel_ms,
-            pynigiri_ms=nigiri_ms, disagree=disagree,
-            pynigiri_version=nigiri_version,
-            modes=None if modes is None else ",".join(sorted(modes)),
-            coordinate_ms=coordinate_ms, multimodal_ms=multimodal_ms,
-            request_ms=request_ms, wsgi_ms=wsgi_ms, pynigiri_document_ms=nigiri_document_ms,
-            **tally,
-        )
+    # the kernel alone beside ferrobus's (maas.bench.kernel), on the same pairs and times
+    kernel_table = [] if not with_ferrobus else kernel_rows(
+        feed_path, [(ids[pair.origin], ids[pair.destination]) for pair in pairs],
+        [pair.departure for pair in pairs], timetable=timetable,
+        max_transfers=max_transfers)
+    return BenchResult(
+        feed=str(feed_path), date=day, seed=seed, max_transfers=max_transfers,
+        min_transfer_seconds=min_transfer_seconds, stops=timetable.n_stops,
+        ours_read_seconds=read_done - started, ours_compile_seconds=compiled - read_done,
+        pynigiri_prepare_seconds=prepare_seconds,
+        pynigiri_load_seconds=load_seconds, ours_ms=ours_ms, ours_kernel_ms=kernel_ms,
+        pynigiri_ms=nigiri_ms, disagree=disagree,
+        pynigiri_version=nigiri_version,
+        modes=None if modes is None else ",".join(sorted(modes)),
+        coordinate_ms=coordinate_ms, multimodal_ms=multimodal_ms,
+        request_ms=request_ms, wsgi_ms=wsgi_ms, pynigiri_document_ms=nigiri_document_ms,
+        kernel=kernel_table, **tally,
+    )
 
 
 def import_pynigiri() -> tuple[Any, str]:
@@ -736,8 +747,11 @@ def _beside(feed_path: Path, given: Path | None, name: str) -> Path | None:
               help="GBFS folder for --modes (default: gbfs/ beside the feed).")
 @click.option("--ondemand", "ondemand_dir", type=click.Path(path_type=Path),
               help="On-demand services folder for --modes (default: ondemand/ beside it).")
+@click.option("--ferrobus/--no-ferrobus", "with_ferrobus", default=True, show_default=True,
+              help="Also time our kernel beside ferrobus's on the same pairs (bench kernel).")
 def plan_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool,
-                 modes: str | None, gbfs_dir: Path | None, ondemand_dir: Path | None) -> None:
+                 modes: str | None, gbfs_dir: Path | None, ondemand_dir: Path | None,
+                 with_ferrobus: bool) -> None:
     """Time our planner and pynigiri on the same random stop-to-stop queries of one day."""
     date = parse_day(day)
     chosen = parse_modes(modes)
@@ -747,7 +761,7 @@ def plan_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bo
     with progress(queries, "loading the feed into both engines", quiet=as_json) as step:
         result = run_bench(feed_path, date, queries, seed,
                            on_query=lambda i: step(f"query {min(i + 1, queries)}/{queries}"),
-                           modes=chosen, mobility=mobility)
+                           modes=chosen, mobility=mobility, with_ferrobus=with_ferrobus)
     document = result.as_dict()
     emit(as_json, document, _table(document))
 
@@ -779,6 +793,11 @@ def _table(d: dict[str, Any]) -> str:
            f"{d['multimodal_p90_ms']:>10.3f}",
            f"multimodal p50 / transit-only p50: {d['multimodal_ratio']} (stop to stop), "
            f"{d['multimodal_coordinate_ratio']} (same coordinates)"] if "modes" in d else []),
+        *[f"{row['engine'] + ' (kernel bench)':30}{row.get('load_seconds', 0):>8.2f}"
+          f"{row['p50_ms']:>10.3f}{row['p90_ms']:>10.3f}"
+          + (f"  ours/ferrobus {row['ratio']}" if "ratio" in row else "")
+          if "error" not in row else f"{row['engine']}: {row['error']}"
+          for row in d["kernel"]],
         f"same earliest arrival (< 60 s apart): {d['agree']}/{d['queries']} "
         f"({d['both_unreachable']} unreachable for both); ours earlier {d['ours_earlier']} "
         f"({d['ours_earlier_end_walks']} ending with two walks), "

@@ -68,8 +68,9 @@ def scratch_app(feed: Path) -> Iterator[Flask]:
     from maas.app import create_app
 
     with scratch_home(feed) as (home, url):
+        # testing: the process's logging is left as it is (no access lines at WARNING anyway)
         app = create_app({"home": home, "database_url": url, "env": "demo",
-                          "log_level": "WARNING"})
+                          "log_level": "WARNING", "testing": True})
         try:
             yield app
         finally:
