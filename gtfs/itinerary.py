@@ -129,10 +129,17 @@ def _place(timetable: Timetable, stop: int, end: Endpoint, place: Endpoint | Non
     if stop < 0:
         return {"name": end.name, "name_en": None, "lat": end.lat, "lon": end.lon,
                 "stop_id": None}
-    meta = timetable.meta
-    return {"name": meta["stop_names"][stop], "name_en": meta["stop_names_en"][stop],
+    places: list[Document | None] | None = timetable.meta.get("_places")
+    if places is None:
+        places = timetable.meta["_places"] = [None] * timetable.n_stops
+    found = places[stop]
+    if found is None:  # a stop's place is built once per network, then copied
+        meta = timetable.meta
+        found = places[stop] = {
+            "name": meta["stop_names"][stop], "name_en": meta["stop_names_en"][stop],
             "lat": float(timetable.stop_lat[stop]), "lon": float(timetable.stop_lon[stop]),
             "stop_id": meta["stop_ids"][stop]}
+    return dict(found)
 
 
 def _fare_rules(timetable: Timetable) -> dict[tuple[int, str], list[dict[str, Any]]]:
@@ -146,8 +153,26 @@ def _fare_rules(timetable: Timetable) -> dict[tuple[int, str], list[dict[str, An
     return index
 
 
+_FARE_CACHE = 100_000  # remembered (trip, from, to) fares per network, then started afresh
+
+
 def leg_fare(timetable: Timetable, leg: Leg) -> int | None:
-    """The cheapest matching GTFS fare for a transit leg (None when no rule matches)."""
+    """The cheapest matching GTFS fare for a transit leg (None when no rule matches).
+
+    Remembered per network by trip and ends: the planner prices each candidate and the
+    document prices the legs kept, so most legs are priced twice per request.
+    """
+    cache: dict[tuple[int, int, int], int | None] | None = timetable.meta.get("_leg_fares")
+    if cache is None or len(cache) >= _FARE_CACHE:
+        cache = timetable.meta["_leg_fares"] = {}
+    key = (leg.trip, leg.from_stop, leg.to_stop)
+    if key in cache:
+        return cache[key]
+    fare = cache[key] = _leg_fare(timetable, leg)
+    return fare
+
+
+def _leg_fare(timetable: Timetable, leg: Leg) -> int | None:
     meta = timetable.meta
     route = int(timetable.pattern_route[timetable.trip_pattern[leg.trip]])
     route_id = meta["route_ids"][route]
@@ -176,9 +201,10 @@ class _Clock:
     """ISO 8601 strings of the times of one service day (seconds after its midnight).
 
     ``datetime.isoformat`` of a ``ZoneInfo`` time looks the offset up on every call (most of
-    the document's cost); when the zone's offset is the same at the day's midnight and two
-    days later, as on every day without a clock change, the text is written directly with
-    that offset. Otherwise each time goes through ``datetime``, as :func:`to_datetime` does.
+    the document's cost); a network keeps one clock per recent service day. When the zone's
+    offset is the same at the day's midnight and two days later, as on every day without a
+    clock change, the text is written directly with that offset. Otherwise each time goes
+    through ``datetime``, as :func:`to_datetime` does.
     """
 
     def __init__(self, timetable: Timetable, day: dt.date) -> None:
@@ -322,7 +348,9 @@ def plan_document(timetable: Timetable, journeys: Sequence[Journey], origin: End
                   destination: Endpoint, covered: Collection[str] | None = None) -> Document:
     """The plan document (:class:`PlanOut` as plain data) for ``journeys``; ``covered``:
     operator ids of the pass asked for (None: no pass asked for)."""
-    clocks: dict[dt.date, _Clock] = {}
+    clocks: dict[dt.date, _Clock] = timetable.meta.setdefault("_clocks", {})
+    if len(clocks) > 8:  # a few service days are asked for at a time
+        clocks.clear()
     return {"itineraries": [
         _itinerary(_Context(timetable, journey, clocks.get(journey.day)
                             or clocks.setdefault(journey.day, _Clock(timetable, journey.day)),
