@@ -358,3 +358,22 @@ def prepare_workers(app: Flask) -> None:
     logging.getLogger(__name__).info(
         "prepared before fork in %.0f ms: %s", _elapsed_ms(started),
         "no GTFS feed is active" if timetable is None else f"{timetable.n_stops} stops")
+
+
+def prepare_worker(app: Flask) -> None:
+    """In a worker just forked (``maas.gunicorn_conf.post_fork``): its first database
+    connection, and the active feeds and mobility snapshots read once, as a request does every
+    few seconds — so the worker's first request finds them fresh. A database that is down is
+    logged: the requests will say so."""
+    from gtfs.network import networks_of
+
+    state: AppState = app.extensions[EXTENSION]
+    store = networks_of(state)
+    store.forget_active()
+    store.mobility.forget()
+    try:
+        with state.sessions() as session:
+            store.current(session)
+            store.mobility.current(session)
+    except (MaasError, SQLAlchemyError) as exc:
+        logging.getLogger(__name__).warning("worker not prepared: %s", exc)
