@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_request_id(app)
     register_request_limits(app)
     register_security_headers(app, settings)
+    register_proxies(app, settings)
     register_sessions(app)
     register_error_handlers(app)
     register_blueprints(app)
@@ -72,12 +73,6 @@ def register_config(app: Flask, settings: Settings) -> None:
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
-    if settings.trusted_proxies:  # the client address is the one these proxies saw
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=n, x_proto=n)
     # Japanese names stay readable in responses, and fields keep their declared order
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider attribute
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -250,6 +245,17 @@ def register_security_headers(app: Flask, settings: Settings) -> None:
     server receives (a few microseconds; werkzeug's ``Headers.setdefault`` took ~25 µs)."""
     app.wsgi_app = SecurityHeaders(  # type: ignore[method-assign]
         app.wsgi_app, security_headers(settings))
+
+
+def register_proxies(app: Flask, settings: Settings) -> None:
+    """Behind ``MAAS_TRUSTED_PROXIES`` proxies, the client address and scheme are the ones they
+    saw (werkzeug's ProxyFix, the outermost WSGI wrapper: everything inside sees them)."""
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n)
 
 
 class SecurityHeaders:
