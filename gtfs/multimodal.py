@@ -90,7 +90,7 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
             candidates += [j for j in planner.plan(timetable, transit_query)
                            if any(leg.trip >= 0 for leg in j.legs)]
             access = [_walk_ends(planner.access_options(timetable, query.origin), False)]
-            egress = [_walk_ends(planner.access_options(timetable, query.destination), True)]
+            egress = [_walk_ends(planner.egress_options(timetable, query.destination), True)]
             for network in context.mobility.bikes if "bike" in modes else ():
                 near = ports[id(network)]
                 access.append(_bike_ends(timetable, network, near, context, reverse=False))
@@ -101,9 +101,11 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
         candidates += _walk_only(timetable, query, day, seconds)
     else:
         walk_access = planner.access_options(timetable, query.origin)
-        walk_egress = planner.access_options(timetable, query.destination)
-        access = [_walk_ends(walk_access, reverse=False)]
-        egress = [_walk_ends(walk_egress, reverse=True)]
+        walk_egress = planner.egress_options(timetable, query.destination)
+        # bike and taxi ends here; the walking ends join them as arrays only when those are
+        # searched (a server without bikes or taxis never builds them)
+        access = []
+        egress = []
         for network in context.mobility.bikes if "bike" in modes else ():
             near = ports[id(network)]
             access.append(_bike_ends(timetable, network, near, context, reverse=False))
@@ -119,7 +121,10 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
                 walking, labels = planner.search(timetable, view, transit_query, walk_access,
                                                  walk_egress, seconds)
                 candidates += walking
-            used = {ends.mode for ends in (*access[1:], *egress[1:]) if len(ends.stops)}
+            used = {ends.mode for ends in (*access, *egress) if len(ends.stops)}
+            if used:
+                access.insert(0, _walk_ends(walk_access, reverse=False))
+                egress.insert(0, _walk_ends(walk_egress, reverse=True))
             if used == {"bike", "taxi"}:
                 # a taxi label may hide the bike one at a stop: a journey without taxi from
                 # its own copy of the walking labels

@@ -38,7 +38,7 @@ class NetworkStore:
         self.options = options or BuildOptions()
         self._cache: dict[str, Timetable] = {}
         self._lock = threading.Lock()
-        self._active: tuple[float, list[tuple[str, str]]] | None = None
+        self._active: tuple[float, Timetable | None] | None = None
         self.mobility = MobilityStore()  # bike share and on-demand snapshots
 
     def source_path(self, version: str) -> Path:
@@ -94,15 +94,17 @@ class NetworkStore:
         every worker within ``ACTIVE_TTL_SECONDS``.
         """
         now = time.monotonic()
-        if self._active is None or now - self._active[0] > self.ACTIVE_TTL_SECONDS:
+        active = self._active
+        if active is None or now - active[0] > self.ACTIVE_TTL_SECONDS:
             rows = session.execute(
                 select(Feed.name, Feed.version)
                 .where(Feed.kind == "gtfs", Feed.active.is_(True))
                 .order_by(Feed.name)
             ).all()
-            self._active = (now, [(name, version) for name, version in rows])
-        feeds = self._active[1]
-        return self.network(feeds) if feeds else None
+            feeds = [(name, version) for name, version in rows]
+            # the network is kept with the list: no key hashing on every request
+            active = self._active = (now, self.network(feeds) if feeds else None)
+        return active[1]
 
     def forget_active(self) -> None:
         """Re-read the active feeds on the next request (this process just changed them)."""

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gtfs import fetch, gbfs, multimodal, ondemand
+from gtfs import fetch, gbfs, multimodal, ondemand, raptor
 from gtfs.events import PlanAnswered
-from gtfs.itinerary import PlanOut, plan_document
+from gtfs.itinerary import Document, plan_document
 from gtfs.limits import (
     CHUNK,
     DEFAULT_LIMITS,
@@ -42,7 +42,15 @@ from gtfs.limits import (
 from gtfs.mobility import Mobility
 from gtfs.models import Feed, FeedSnapshot, Operator
 from gtfs.network import NetworkStore
-from gtfs.planner import Endpoint, Query, departures_after, plan, to_datetime
+from gtfs.planner import (
+    Endpoint,
+    Journey,
+    Query,
+    departures_after,
+    plan,
+    service_time,
+    to_datetime,
+)
 from gtfs.timetable import Timetable, mode_of_route_type
 from maas.core.clock import TOKYO, Clock
 from maas.core.errors import FieldError, InvalidInput, NotFound
@@ -408,8 +416,9 @@ def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
 def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
               now: dt.datetime | None = None,
               availability: gbfs.Availability | None = None,
-              coverage: PassCoverage | None = None) -> PlanOut:
-    """Journeys for ``request`` as the plan document.
+              coverage: PassCoverage | None = None) -> Document:
+    """Journeys for ``request`` as the plan document (plain data: :func:`gtfs.itinerary.dump`
+    writes it).
 
     With ``bike`` or ``taxi`` among the modes the multimodal planner combines them with
     transit; ``now`` (default: the request's time) dates bike availability, ``availability``
@@ -433,18 +442,50 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
         # no modes= means every mode; modes= restricts
         modes=ALL_MODES if request.modes is None else request.modes,
     )
-    if multimodal.wants_multimodal(query):
-        context = multimodal.Context(
-            mobility=mobility(session, store), now=int((now or request.time).timestamp()),
-            availability=availability or gbfs.Availability(), covered=covered or frozenset())
-        journeys = multimodal.plan(timetable, query, context)
-    else:
-        modes = None if request.modes is None else request.modes & TRANSIT_MODES
-        journeys = plan(timetable, dataclasses.replace(query, modes=modes))
+    journeys = _journeys(session, store, timetable, query, now or request.time,
+                         availability or gbfs.Availability(), covered)
     document = plan_document(timetable, journeys, origin, destination, covered)
     publish(session, PlanAnswered(now or request.time, (origin.lat, origin.lon),
                                   (destination.lat, destination.lon), request.modes))
     return document
+
+
+def _journeys(session: Session, store: NetworkStore, timetable: Timetable, query: Query,
+              now: dt.datetime, availability: gbfs.Availability,
+              covered: frozenset[str] | None) -> list[Journey]:
+    """The planner for the query's modes: multimodal with bikes or taxis, else transit."""
+    if multimodal.wants_multimodal(query):
+        context = multimodal.Context(
+            mobility=mobility(session, store), now=int(now.timestamp()),
+            availability=availability, covered=covered or frozenset())
+        return multimodal.plan(timetable, query, context)
+    modes = None if query.modes is None else query.modes & TRANSIT_MODES
+    return plan(timetable, dataclasses.replace(query, modes=modes))
+
+
+def prepare(session: Session, store: NetworkStore, now: dt.datetime) -> Timetable | None:
+    """Build what a process's first plan request would: the active network and mobility
+    snapshots, the day views of the service day of ``now`` and either side, the network's lazy
+    indexes (fares, stations) and the planner's code paths, by planning one query with the
+    default modes (nothing is published: statistics count riders' requests only).
+
+    gunicorn calls it in the master before forking (``maas.gunicorn_conf``), so every worker
+    shares these pages copy-on-write and answers its first request at full speed.
+    """
+    timetable = store.current(session)
+    if timetable is None:
+        return None
+    day, _ = service_time(timetable, now)
+    for shift in (-1, 0, 1):  # after midnight riders still ask for the day before
+        raptor.day_view(timetable, day + dt.timedelta(days=shift))
+    first, last = (int(timetable.pattern_stops[i])
+                   for i in (0, int(timetable.pattern_stop_offset[1]) - 1))
+    origin, destination = (Endpoint(float(timetable.stop_lat[s]), float(timetable.stop_lon[s]),
+                                    timetable.meta["stop_names"][s], s) for s in (first, last))
+    query = Query(origin=origin, destination=destination, time=now, modes=ALL_MODES)
+    journeys = _journeys(session, store, timetable, query, now, gbfs.Availability(), None)
+    plan_document(timetable, journeys, origin, destination, frozenset())
+    return timetable
 
 
 def mobility(session: Session, store: NetworkStore) -> Mobility:

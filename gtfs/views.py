@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from flask import Blueprint
+from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gtfs import services
 from gtfs.gbfs import Availability
-from gtfs.itinerary import PlanOut
+from gtfs.itinerary import PlanOut, dump
 from gtfs.network import PASS_COVERAGE, NetworkStore, networks_of
 from maas.core.clock import TOKYO
+from maas.core.config import Settings
 from maas.core.dates import Moment
 from maas.core.http import clock, db_session, endpoint, settings, state
 
@@ -93,24 +94,38 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 @endpoint(summary="Plan a journey", response=PlanOut, query=PlanQuery, tags=["transit"],
           errors=[404],
           description="Pareto-optimal journeys over arrival time and transfers (RAPTOR).")
-def plan(query: PlanQuery) -> PlanOut:
-    """Journeys between two places, departing at or arriving by a time."""
-    moment = _aware(query.arrive or query.depart or clock()())
-    request = services.PlanRequest(
+def plan(query: PlanQuery) -> Response:
+    """Journeys between two places, departing at or arriving by a time.
+
+    The document is plain data written by orjson (see :mod:`gtfs.itinerary`); ``PlanOut``
+    declares it for the OpenAPI document.
+    """
+    now = clock()()
+    request = plan_request(query, now)
+    document = services.plan_trip(db_session(), networks(), request, now=now,
+                                  availability=_availability(),
+                                  coverage=state().domains.get(PASS_COVERAGE))
+    return Response(dump(document), mimetype="application/json")
+
+
+def plan_request(query: PlanQuery, now: dt.datetime) -> services.PlanRequest:
+    """The service's request for a parsed query (``now``: when no time is given)."""
+    moment = _aware(query.arrive or query.depart or now)
+    return services.PlanRequest(
         origin=query.from_, destination=query.to, time=moment,
         arrive_by=query.arrive is not None, modes=services.parse_modes(query.modes),
         min_transfer_seconds=query.min_transfer_seconds, max_transfers=query.max_transfers,
         window_minutes=query.window, pass_product=query.pass_,
     )
-    return services.plan_trip(db_session(), networks(), request, now=clock()(),
-                              availability=_availability(),
-                              coverage=state().domains.get(PASS_COVERAGE))
+
+
+def availability_of(config: Settings) -> Availability:
+    """The bike availability rule the settings give (margin, freshness)."""
+    return Availability(margin=config.bike_margin, max_age_seconds=config.bike_status_max_age)
 
 
 def _availability() -> Availability:
-    config = settings()
-    return Availability(margin=config.bike_margin,
-                        max_age_seconds=config.bike_status_max_age)
+    return availability_of(settings())
 
 
 class BikeStationOut(BaseModel):
