@@ -406,3 +406,48 @@ def test_reissuing_the_same_claims_makes_a_new_credential_id(day: dt.date,
     tokens = {credential.issue(claims, key, "kid00001") for _ in range(3)}
     assert len({credential.credential_id(t) for t in tokens}) == 3
     assert all(len(credential.credential_id(t)) == 32 for t in tokens)
+
+
+def test_the_migration_gives_existing_passes_their_credential_id(
+        tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> None:
+    """Passes stored before credential ids get the id of the token they hold; the migration
+    also goes down again (on a fresh database of the same backend)."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from maas.core.db import alembic_config, create_db_engine, upgrade
+
+    url = (request.getfixturevalue("make_postgres_database")()
+           if database_url.startswith("postgresql") else f"sqlite:///{tmp_path / 'old.db'}")
+    engine = create_db_engine(url)
+    upgrade(engine, "d39c8595cc76")
+    key = ec.generate_private_key(ec.SECP256R1())
+    tokens = {}
+    for n in range(3):
+        claims = credential.PassClaims(credential.new_pass_id(), "kanazawa-1day", "adult",
+                                       TODAY, key.public_key() if n else None)
+        tokens[claims.pass_id] = credential.issue(claims, key, "kid00001")
+    products = sa.table("products", *(sa.column(c) for c in (
+        "code", "name", "name_en", "adult_yen", "child_yen", "valid_from_minutes",
+        "day_boundary_minutes", "max_days_ahead", "static_allowed", "active")),
+        sa.column("operators", sa.JSON))
+    passes = sa.table("passes", *(sa.column(c) for c in (
+        "id", "product_code", "category", "service_date", "token", "status", "issued_at")))
+    with engine.begin() as connection:
+        connection.execute(products.insert().values(
+            code="kanazawa-1day", name="p", name_en="p", adult_yen=800, child_yen=400,
+            operators=[], valid_from_minutes=240, day_boundary_minutes=180, max_days_ahead=30,
+            static_allowed=False, active=True))
+        connection.execute(passes.insert(), [
+            {"id": pass_id, "product_code": "kanazawa-1day", "category": "adult",
+             "service_date": TODAY, "token": token, "status": "valid", "issued_at": FIXED_NOW}
+            for pass_id, token in tokens.items()])
+    upgrade(engine)
+    with engine.connect() as connection:
+        stored = dict(connection.execute(sa.text("SELECT id, credential_id FROM passes")).all())
+    assert stored == {pass_id: credential.credential_id(token)
+                      for pass_id, token in tokens.items()}
+    command.downgrade(alembic_config(engine), "d39c8595cc76")
+    assert "credential_id" not in {c["name"] for c in sa.inspect(engine).get_columns("passes")}
+    assert not sa.inspect(engine).has_table("pass_moves")
+    engine.dispose()
