@@ -32,7 +32,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,13 +39,13 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from maas.bench.logins import _free_port, _scratch_database
+from maas.bench.logins import _scratch_database, _server
 from maas.bench.timing import percentiles
 from maas.core.cli import emit, json_option
 from maas.core.errors import InvalidInput, MaasError
@@ -97,48 +96,6 @@ class Client:
         if response.headers.get_content_subtype().endswith("json"):
             parsed = json.loads(raw)
         return elapsed, response.status == expect, parsed
-
-
-@contextlib.contextmanager
-def _instance(url: str, home: Path, redis_url: str, workers: int) -> Iterator[str]:
-    """``maas serve`` on ``home`` and the shared database and Redis."""
-    port = _free_port()
-    env = {**os.environ, "MAAS_HOME": str(home), "MAAS_DATABASE_URL": url,
-           "MAAS_REDIS_URL": redis_url, "MAAS_ENV": "development", "MAAS_LOG_LEVEL": "warning",
-           **{f"MAAS_RATE_LIMIT_{name}": UNLIMITED
-              for name in ("LOGIN_ACCOUNT", "LOGIN_ADDRESS", "ORDERS", "PLAN", "ENROLL",
-                           "SCANS")}}
-    maas = str(Path(sys.executable).with_name("maas"))
-    base = f"http://127.0.0.1:{port}"
-    with (home / "server.log").open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own console script
-            [maas, "serve", "--port", str(port), "--workers", str(workers)], env=env,
-            cwd=home, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while not _healthy(base):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise MaasError(f"the server on {home} did not start; see its server.log")
-                time.sleep(0.3)
-            yield base
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _healthy(base: str) -> bool:
-    connection = http.client.HTTPConnection(urllib.parse.urlsplit(base).netloc, timeout=2)
-    try:
-        connection.request("GET", "/api/v1/health")
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
 
 
 class Tally:
@@ -294,10 +251,13 @@ def run_load_bench(admin_url: str, redis_url: str, duration: float, riders: int,
             second = folder / "home-2"
             shutil.copytree(first, second, ignore=shutil.ignore_patterns("*.log"))
             homes = [first, second]
+            limits = {"MAAS_REDIS_URL": redis_url, **{
+                f"MAAS_RATE_LIMIT_{name}": UNLIMITED for name in (
+                    "LOGIN_ACCOUNT", "LOGIN_ADDRESS", "ORDERS", "PLAN", "ENROLL", "SCANS")}}
             principals: dict[str, list[dict[str, str]]] | None = None
             for count in instances:
                 with contextlib.ExitStack() as stack:
-                    bases = [stack.enter_context(_instance(url, home, redis_url, workers))
+                    bases = [stack.enter_context(_server(url, home, workers, None, limits))
                              for home in homes[:count]]
                     if principals is None:
                         principals = _principals(bases[0], env, riders, validators)
