@@ -41,7 +41,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 
 from maas.core.auth import claims_from_token, hash_token
 from maas.core.config import Settings
-from maas.core.errors import MaasError, TooManyRequests
+from maas.core.errors import TooManyRequests
 from maas.core.http import ENDPOINTS, bearer_token, clock, db_session, settings
 from maas.core.problems import problem_for
 
@@ -55,39 +55,47 @@ def client_address() -> str:
     return "address:" + (request.remote_addr or "unknown")
 
 
+def _or_address(fallback: str, principal: Callable[[], str]) -> str:
+    """``principal()``, or ``fallback`` + the client's address when it cannot be told.
+
+    A key function must never raise: Flask-Limiter would take the error for an unreachable
+    Redis. Whatever made it fail (a bad body, a bad token, an unencodable e-mail, a database
+    outage) the view meets again and answers properly (422, 401, 503).
+    """
+    try:
+        return principal()
+    except Exception:  # see above: the view meets the cause again and reports it
+        return fallback + client_address()
+
+
 def login_account() -> str:
     """The e-mail address a sign-in is for, hashed (Redis never holds the address itself).
 
-    The body is read here, before the view validates it; anything unreadable is counted
-    against the client's address, and the view then refuses it with 422.
+    The body is read here, before the view validates it; a body without a usable e-mail is
+    counted against the client's address, and the view then refuses it with 422.
     """
-    try:
+    def account() -> str:
         body = request.get_json(silent=True, cache=True)
         email = body.get("email") if isinstance(body, dict) else None
-    except Exception:  # a key function must never raise: the view reports a bad body
-        email = None
-    if not isinstance(email, str) or not email.strip() or len(email) > MAX_EMAIL_CHARS:
-        return "account-of-" + client_address()
-    return "account:" + hash_token("account:" + email.strip().lower())
+        if not isinstance(email, str) or not email.strip() or len(email) > MAX_EMAIL_CHARS:
+            raise ValueError("no e-mail address")
+        return "account:" + hash_token("account:" + email.strip().lower())
+
+    return _or_address("account-of-", account)
 
 
 def rider() -> str:
     """The rider of a valid access token (checked by its signature only, no query)."""
-    try:
-        claims = claims_from_token(bearer_token(), settings().secret_key, clock()())
-    except MaasError:
-        return "unauthenticated-" + client_address()
-    return "rider:" + claims.rider_id
+    return _or_address("unauthenticated-", lambda: "rider:" + claims_from_token(
+        bearer_token(), settings().secret_key, clock()()).rider_id)
 
 
 def device() -> str:
     """The enrolled device a bearer token authenticates (one indexed query)."""
     from validators.services import authenticate
 
-    try:
-        return "device:" + authenticate(db_session(), bearer_token()).id
-    except MaasError:
-        return "unauthenticated-" + client_address()
+    return _or_address("unauthenticated-", lambda: "device:" + authenticate(
+        db_session(), bearer_token()).id)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -112,6 +112,10 @@ def test_an_unreadable_sign_in_is_counted_against_its_address(make_app: AppFacto
                                content_type="application/json")
         assert response.status_code == 422
     assert_throttled(client.post("/api/v1/auth/token", json={"password": "x"}))
+    # an e-mail that cannot be encoded (a lone surrogate) is the address's too, never a 500
+    unencodable = client.post("/api/v1/auth/token", content_type="application/json",
+                              data='{"email": "\\ud800", "password": "x"}')
+    assert_throttled(unencodable)
     # a real account is counted on its own
     assert sign_in(client, "kana@example.jp").status_code == 401
 
