@@ -3,8 +3,9 @@
 Set-up (not timed): a scratch PostgreSQL database on the server ``--database-url`` names (made
 and dropped like ``bench logins``'), migrated, with the Kanazawa demo loaded by ``maas demo
 --no-serve``; riders registered, validator devices added and enrolled, a partner key made.
-Then, for one and for two app instances — each ``maas serve`` (gunicorn, MAAS_WORKERS
-workers) on its own MAAS_HOME, one database, one Redis (``--redis-url``: rate limits are
+Then, for one and for two app instances — each the server ``maas serve`` runs (gunicorn with
+``maas.gunicorn_conf``, ``--workers`` workers; the schema check is done once) on its own
+MAAS_HOME, one database, one Redis (``--redis-url``: rate limits are
 counted there, set high enough never to refuse a bench request, so their cost is in the
 figures) — client threads run for ``--duration`` seconds, each one kind of user:
 
@@ -13,14 +14,17 @@ figures) — client threads run for ``--duration`` seconds, each one kind of use
 - **validator**: uploads a batch of journaled scans (POST /scans, 20 new scan ids each);
 - **partner**: reads statistics (GET /stats/sales and /stats/validations).
 
-Requests go round-robin to the instances. Reported per instance count: sustained requests per
-second over the run, and per kind the number of requests, p50 and p99 in ms
-(:func:`maas.bench.timing.percentiles`) and errors (any status other than the one expected, or
-a broken connection). Afterwards the scans table is counted: every scan a server acknowledged
-as accepted must be a row (``lost_scans`` is the difference, and must be 0).
+Before each run, every worker of every instance is warmed up with untimed plans (it loads
+the timetable on its first). Requests go round-robin to the instances. Reported per instance
+count: sustained requests per second over the run, and per kind the number of requests, p50
+and p99 in ms (:func:`maas.bench.timing.percentiles`) and errors (any status other than the
+one expected, or a broken connection). Afterwards the scans table is counted: every scan a
+server acknowledged as accepted must be a row (``lost_scans`` is the difference: must be 0).
 
-The client threads run on the same machine as the servers and the database, so on a small
-machine they compete with them for CPU: figures are for comparing runs, not capacity planning.
+The second MAAS_HOME is a copy of the first after the demo load (its compiled timetable and,
+until they live in the database, its keys). The client threads run on the same machine as
+the servers and the database, so on a small machine they compete with them for CPU: figures
+are for comparing runs, not capacity planning.
 """
 
 from __future__ import annotations
@@ -115,14 +119,18 @@ class Tally:
                 self.errors[kind] += 1
 
 
-def _rider(client: Client, tally: Tally, auth: dict[str, str], rng: random.Random,
-           day: dt.date) -> None:
+def _rider_plan(client: Client, tally: Tally, rng: random.Random, day: dt.date) -> None:
     origin, destination = rng.sample(STOPS, 2)
     depart = dt.datetime.combine(day, dt.time(rng.randint(7, 19), rng.randint(0, 59)),
                                  tzinfo=dt.timezone(dt.timedelta(hours=9)))
     query = urllib.parse.urlencode({"from": f"stop:{origin}", "to": f"stop:{destination}",
                                     "depart": depart.isoformat()})
     tally.add("rider", *client.call("GET", f"/api/v1/plan?{query}", 200)[:2])
+
+
+def _rider(client: Client, tally: Tally, auth: dict[str, str], rng: random.Random,
+           day: dt.date) -> None:
+    _rider_plan(client, tally, rng, day)
     body = {"product": "kanazawa-1day", "service_date": day.isoformat(), "category": "adult",
             "payment": CARD}
     elapsed, ok, bought = client.call("POST", "/api/v1/orders", 201, body,
@@ -188,6 +196,17 @@ def _drive(bases: list[str], principals: dict[str, list[dict[str, str]]], durati
     for thread in threads:
         thread.join()
     return tally, time.perf_counter() - started
+
+
+def _warm_up(bases: list[str], workers: int) -> None:
+    """Untimed plans on every instance until each worker has loaded its timetable (a worker
+    takes whichever connection comes: several new connections per worker)."""
+    rng = random.Random(0)  # noqa: S311 - any stops will do
+    day = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date()
+    tally = Tally()
+    for base in bases:
+        for _ in range(workers * 4):
+            _rider_plan(Client([base]), tally, rng, day)
 
 
 def _principals(base: str, env: dict[str, str], riders: int, validators: int,
@@ -261,6 +280,7 @@ def run_load_bench(admin_url: str, redis_url: str, duration: float, riders: int,
                              for home in homes[:count]]
                     if principals is None:
                         principals = _principals(bases[0], env, riders, validators)
+                    _warm_up(bases, workers)
                     before = _count_scans(url)
                     tally, seconds = _drive(bases, principals, duration)
                     stored = _count_scans(url) - before
