@@ -147,9 +147,9 @@ def register_rate_limits(app: Flask, config: Settings) -> Limiter:
     app.extensions[LIMITER] = limiter
 
     @app.errorhandler(RateLimitExceeded)
-    def _too_many(_exc: RateLimitExceeded) -> Response:
+    def _too_many(exc: RateLimitExceeded) -> Response:
         return problem_for(TooManyRequests(
-            f"too many requests: at most {_exc.description}; try again later",
+            f"too many requests: at most {exc.description}; try again later",
             retry_after=_retry_after(limiter)))
 
     return limiter

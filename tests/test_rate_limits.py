@@ -220,6 +220,15 @@ def test_an_unreachable_redis_falls_back_to_counting_in_memory(
     assert "falling back to in-memory storage" in caplog.text
 
 
+def test_the_openapi_document_names_each_limited_429(make_app: AppFactory) -> None:
+    paths = make_app().test_client().get("/api/v1/openapi.json").get_json()["paths"]
+    for path, method in (("/api/v1/auth/token", "post"), ("/api/v1/orders", "post"),
+                         ("/api/v1/plan", "get"), ("/api/v1/devices/enroll", "post"),
+                         ("/api/v1/scans", "post")):
+        assert "429" in paths[path][method]["responses"], path
+    assert "429" not in paths["/api/v1/health"]["get"]["responses"]
+
+
 @pytest.mark.parametrize(("variable", "value", "message"), [
     ("MAAS_RATE_LIMIT_PLAN", "lots", "is not a rate limit"),
     ("MAAS_RATE_LIMIT_SCANS", "10 per fortnight", "is not a rate limit"),
