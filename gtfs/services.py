@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from gtfs import fetch, gbfs, multimodal, ondemand
 from gtfs.events import PlanAnswered
-from gtfs.itinerary import PlanOut, plan_document
+from gtfs.itinerary import Document, plan_document
 from gtfs.limits import (
     CHUNK,
     DEFAULT_LIMITS,
@@ -426,8 +426,9 @@ def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
 def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
               now: dt.datetime | None = None,
               availability: gbfs.Availability | None = None,
-              coverage: PassCoverage | None = None) -> PlanOut:
-    """Journeys for ``request`` as the plan document.
+              coverage: PassCoverage | None = None) -> Document:
+    """Journeys for ``request`` as the plan document (plain data: :func:`gtfs.itinerary.dump`
+    writes it).
 
     With ``bike`` or ``taxi`` among the modes the multimodal planner combines them with
     transit; ``now`` (default: the request's time) dates bike availability, ``availability``
