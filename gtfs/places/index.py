@@ -46,7 +46,7 @@ class Place:
 
     def name(self, language: str = "ja") -> str:
         """The name in ``language`` (with fallbacks), else the id."""
-        return localised(dict(self.names), language) or self.id
+        return localised(self.names, language) or self.id
 
     def keys(self) -> set[str]:
         """Every search key of every name and alias."""
@@ -97,12 +97,18 @@ class PlaceIndex:
                 parts.append(key)
                 offset += len(key) + 1
         self._haystack = SEPARATOR + SEPARATOR.join(parts) + SEPARATOR
+        self._ports = {place.names["ja"]: place.names for place in self.places
+                       if place.kind == "bike_station" and "ja" in place.names}
         self._starts = starts
         self._owners = owners
         self._kind_rank = {kind: rank for rank, kind in enumerate(KINDS)}
 
     def __len__(self) -> int:
         return len(self.places)
+
+    def port_names(self, name: str) -> Mapping[str, str]:
+        """A bike port's names by language, from its Japanese name (empty when unknown)."""
+        return self._ports.get(name, {})
 
     def get(self, place_id: str) -> Place | None:
         """The place with this id, if any."""
