@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, Field
@@ -55,6 +55,13 @@ class AvailabilityOut(BaseModel):
                                     "doubled margin")
 
 
+class LineStringOut(BaseModel):
+    """A GeoJSON LineString: ``[lon, lat]`` positions."""
+
+    type: Literal["LineString"]
+    coordinates: list[list[float]]
+
+
 class LegOut(BaseModel):
     """A walk, ride or bike leg; transit legs carry the trip as in the feed."""
 
@@ -83,6 +90,9 @@ class LegOut(BaseModel):
     wait_s: int | None = Field(default=None, description="taxi legs: expected pick-up wait")
     service_id: str | None = Field(default=None, description="taxi legs: on-demand service")
     booking: str | None = Field(default=None, description="taxi legs: how to book")
+    geometry: LineStringOut | None = Field(default=None, description=(
+        "with geometry=1: the leg's line, along the GTFS shape between its stops for a ride "
+        "(through the stops when the feed has no shapes), straight otherwise"))
 
     model_config = {"populate_by_name": True}
 
@@ -125,6 +135,7 @@ _LEG_TEMPLATE: Document = {
     "stops": None, "service_date": None, "fare_yen": 0, "operator_id": None,
     "covered_by_pass": False, "pickup_station_id": None, "dropoff_station_id": None,
     "availability": None, "wait_s": None, "service_id": None, "booking": None,
+    "geometry": None,
 }
 
 

@@ -39,6 +39,8 @@ from gtfs.limits import (
     read_bounded,
     zip_damage,
 )
+from gtfs.maps.geojson import add_geometry
+from gtfs.maps.shapes import feed_shapes
 from gtfs.mobility import Mobility
 from gtfs.models import Feed, FeedSnapshot, Operator
 from gtfs.network import NetworkStore
@@ -356,6 +358,7 @@ class PlanRequest:
     window_minutes: int = 0
     pass_product: str | None = None  # a one-day pass: legs it covers cost ¥0
     language: str = "ja"  # names of places, stops and routes (gtfs.languages.LANGUAGES)
+    geometry: bool = False  # legs' lines for a map (gtfs.maps)
 
 
 TRANSIT_MODES = frozenset({"bus", "tram", "rail", "subway", "ferry"})
@@ -465,6 +468,8 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     document = plan_document(timetable, journeys, origin, destination, covered,
                              language=request.language,
                              port_names=_port_names(session, store, journeys))
+    if request.geometry:
+        add_geometry(document, journeys, timetable, feed_shapes(session, store))
     publish(session, PlanAnswered(now or request.time, (origin.lat, origin.lon),
                                   (destination.lat, destination.lon), request.modes))
     return document

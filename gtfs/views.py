@@ -82,6 +82,8 @@ class PlanQuery(BaseModel):
     window: int = Field(default=0, ge=0, le=240, description="minutes of departures")
     pass_: str | None = Field(default=None, alias="pass", description=(
         "a one-day pass product code: legs it covers cost ¥0 and say covered_by_pass"))
+    geometry: bool = Field(default=False, description=(
+        "1: every leg gets its GeoJSON LineString (along GTFS shapes) for a map"))
     lang: str | None = Field(default=None, max_length=35, description=(
         "names of places, stops, routes and headsigns, and each itinerary's reason: ja, en, "
         "zh-Hans, zh-Hant or ko (default: Accept-Language, else ja)"))
@@ -114,6 +116,7 @@ def plan(query: PlanQuery) -> Response:
         min_transfer_seconds=query.min_transfer_seconds, max_transfers=query.max_transfers,
         window_minutes=query.window, pass_product=query.pass_,
         language=choose(query.lang, http_request.headers.get("Accept-Language")),
+        geometry=query.geometry,
     )
     document = services.plan_trip(db_session(), networks(), request, now=clock()(),
                                   availability=_availability(),
