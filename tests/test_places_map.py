@@ -76,7 +76,7 @@ def test_legs_carry_lines_only_when_asked(app: Flask, client: FlaskClient) -> No
 def network(client: FlaskClient, **params: str) -> tuple[dict[str, Any], str]:
     response = client.get("/api/v1/map/network", query_string=params)
     assert response.status_code == 200, response.get_json()
-    assert response.mimetype == "application/geo+json"
+    assert response.mimetype == "application/json"
     assert response.headers["Cache-Control"].startswith("public")
     document: dict[str, Any] = response.get_json(force=True)
     return document, response.headers["ETag"]

@@ -67,4 +67,5 @@ def network(query: NetworkQuery) -> Response:
                "Vary": "Accept-Language"}
     if etag in request.if_none_match:
         return Response(status=304, headers=headers)
-    return Response(document, mimetype="application/geo+json", headers=headers)
+    # GeoJSON (RFC 7946) served as application/json, as the OpenAPI document declares it
+    return Response(document, mimetype="application/json", headers=headers)
