@@ -12,12 +12,13 @@ from maas.bench.places import places_command
 
 def test_bench_places_reports_ours_beside_both_peers() -> None:
     result = CliRunner().invoke(places_command, ["--places", "300", "--queries", "20",
-                                                 "--json"])
+                                                 "--plan-queries", "3", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["places"] == 300
     assert summary["queries"] == 20
-    for name in ("http", "index", "linear", "fts5"):
+    assert summary["plan_queries"] == 3
+    for name in ("http", "index", "linear", "fts5", "plan_places", "plan_coordinates"):
         assert summary[f"{name}_p50_ms"] > 0
         assert summary[f"{name}_p90_ms"] >= summary[f"{name}_p50_ms"]
     assert summary["fts5_quality_disagreements"] >= 0

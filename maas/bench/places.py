@@ -17,6 +17,12 @@ Timed per query, interleaved in this order, with :func:`maas.bench.timing.timed`
   prefix and substring matches ranked in SQL, distances for the hits in Python; keys shorter
   than three characters fall back to ``LIKE`` (a trigram index cannot hold them).
 
+With ``--plan-queries N`` (default 100; 0 skips it) the demo data is then loaded into the same
+temporary database and ``GET /api/v1/plan`` is timed between random curated places, asked
+both ways in turn: by place ids with a random ``lang=`` (``plan_places``: names resolved and
+localised) and by the same places' coordinates (``plan_coordinates``), departing at 10:00
+today, every mode.
+
 p50/p90 are :func:`maas.bench.timing.percentiles`. The index is built before timing (its build
 time is reported as ``index_build_ms``).
 """
@@ -36,6 +42,7 @@ from urllib.parse import urlencode
 
 import click
 
+from gtfs.languages import LANGUAGES
 from gtfs.places.curated import curated_places
 from gtfs.places.index import Hit, Place, PlaceIndex
 from gtfs.places.models import PlaceRow
@@ -169,14 +176,51 @@ def _http_app(folder: Path, places: list[Place]) -> Any:
     return app
 
 
+def _time_plans(app: Any, places: list[Place], count: int, rng: random.Random, *,
+                quiet: bool) -> dict[str, list[float]]:
+    """``GET /plan`` between random places, by place id (with a language) and by the same
+    coordinates, interleaved, on the demo data loaded into ``app``'s database."""
+    from gtfs.network import networks_of
+    from maas.core.clock import system_clock
+    from maas.demo.services import load_demo
+
+    state = app.extensions["maas"]
+    with state.sessions() as session:
+        load_demo(session, networks_of(state), system_clock)
+    depart = dt.datetime.combine(dt.datetime.now(TOKYO).date(), dt.time(10), tzinfo=TOKYO)
+    client = app.test_client()
+    timings: dict[str, list[float]] = {"plan_places": [], "plan_coordinates": []}
+    pairs = [rng.sample(places, 2) for _ in range(count + 3)]
+    with progress(count, f"{count} plans between places", quiet=quiet) as step:
+        for number, (origin, destination) in enumerate(pairs):
+            by_place = {"from": f"place:{origin.id}", "to": f"place:{destination.id}",
+                        "depart": depart.isoformat(), "lang": rng.choice(LANGUAGES)}
+            by_point = {"from": f"{origin.lat},{origin.lon}",
+                        "to": f"{destination.lat},{destination.lon}",
+                        "depart": depart.isoformat()}
+            for name, params in (("plan_places", by_place), ("plan_coordinates", by_point)):
+                url = "/api/v1/plan?" + urlencode(params)
+                elapsed, response = timed(functools.partial(client.get, url))
+                if response.status_code != 200:
+                    raise MaasError(f"{url}: HTTP {response.status_code} {response.text[:200]}")
+                if number >= 3:  # the first plans compile and warm the planner
+                    timings[name].append(elapsed)
+            if number % 20 == 0:
+                step(f"plan {number + 1}")
+    return timings
+
+
 @click.command("places")
 @click.option("--places", "count", type=click.IntRange(100, 200_000), default=10_000,
               show_default=True, help="Places in the index (curated + generated).")
 @click.option("--queries", type=click.IntRange(10, 100_000), default=500, show_default=True)
 @click.option("--seed", type=int, default=14, show_default=True)
 @click.option("--limit", type=click.IntRange(1, 50), default=10, show_default=True)
+@click.option("--plan-queries", type=click.IntRange(0, 10_000), default=100, show_default=True,
+              help="Also time GET /plan between curated places on the demo data (0: skip).")
 @json_option
-def places_command(count: int, queries: int, seed: int, limit: int, as_json: bool) -> None:
+def places_command(count: int, queries: int, seed: int, limit: int, plan_queries: int,
+                   as_json: bool) -> None:
     """Time the place search (in process and as GET /api/v1/places) beside a linear scan and
     SQLite FTS5 (trigram) on the same places and queries."""
     logging.getLogger("maas.access").setLevel(logging.WARNING)  # a line per request: noise
@@ -222,9 +266,12 @@ def places_command(count: int, queries: int, seed: int, limit: int, as_json: boo
                     disagree += 1
                 if number % 50 == 0:
                     step(f"query {number + 1}")
+        if plan_queries:
+            timings.update(_time_plans(app, curated, plan_queries, rng, quiet=as_json))
         app.extensions["maas"].engine.dispose()
     summary: dict[str, Any] = {"places": len(index), "queries": len(asked), "limit": limit,
-                               "seed": seed, "index_build_ms": round(build_ms, 1)}
+                               "seed": seed, "index_build_ms": round(build_ms, 1),
+                               "plan_queries": plan_queries}
     for name, values in timings.items():
         p50, p90 = percentiles(values, 50, 90, digits=3)
         summary[f"{name}_p50_ms"], summary[f"{name}_p90_ms"] = p50, p90
