@@ -157,12 +157,25 @@ def _names(meta: dict[str, Any], field: str, index: int, language: str) -> str:
 
 
 def _stop(context: _Context, stop: int, place_id: str | None = None) -> Document:
-    meta = context.timetable.meta
-    return {"name": _names(meta, "stop_names", stop, context.language),
+    """A stop of the network as a leg's end, named in the context's language (built once per
+    network and language, then copied)."""
+    timetable, language = context.timetable, context.language
+    cache: dict[str, list[Document | None]] = timetable.meta.setdefault("_places", {})
+    places = cache.get(language)
+    if places is None:
+        places = cache[language] = [None] * timetable.n_stops
+    found = places[stop]
+    if found is None:
+        meta = timetable.meta
+        found = places[stop] = {
+            "name": _names(meta, "stop_names", stop, language),
             "name_en": meta["stop_names_en"][stop],
-            "lat": float(context.timetable.stop_lat[stop]),
-            "lon": float(context.timetable.stop_lon[stop]),
-            "stop_id": meta["stop_ids"][stop], "place_id": place_id}
+            "lat": float(timetable.stop_lat[stop]), "lon": float(timetable.stop_lon[stop]),
+            "stop_id": meta["stop_ids"][stop], "place_id": None}
+    out = dict(found)
+    if place_id is not None:
+        out["place_id"] = place_id
+    return out
 
 
 def _place(context: _Context, stop: int, end: Endpoint, place: Endpoint | None = None
@@ -193,8 +206,26 @@ def _fare_rules(timetable: Timetable) -> dict[tuple[int, str], list[dict[str, An
     return index
 
 
+_FARE_CACHE = 100_000  # remembered (trip, from, to) fares per network, then started afresh
+
+
 def leg_fare(timetable: Timetable, leg: Leg) -> int | None:
-    """The cheapest matching GTFS fare for a transit leg (None when no rule matches)."""
+    """The cheapest matching GTFS fare for a transit leg (None when no rule matches).
+
+    Remembered per network by trip and ends: the planner prices each candidate and the
+    document prices the legs kept, so most legs are priced twice per request.
+    """
+    cache: dict[tuple[int, int, int], int | None] | None = timetable.meta.get("_leg_fares")
+    if cache is None or len(cache) >= _FARE_CACHE:
+        cache = timetable.meta["_leg_fares"] = {}
+    key = (leg.trip, leg.from_stop, leg.to_stop)
+    if key in cache:
+        return cache[key]
+    fare = cache[key] = _leg_fare(timetable, leg)
+    return fare
+
+
+def _leg_fare(timetable: Timetable, leg: Leg) -> int | None:
     meta = timetable.meta
     route = int(timetable.pattern_route[timetable.trip_pattern[leg.trip]])
     route_id = meta["route_ids"][route]
@@ -219,6 +250,41 @@ def agency_of(timetable: Timetable, trip: int) -> str:
     return str(timetable.meta["agency_ids"][int(timetable.route_agency[route])])
 
 
+class _Clock:
+    """ISO 8601 strings of the times of one service day (seconds after its midnight).
+
+    ``datetime.isoformat`` of a ``ZoneInfo`` time looks the offset up on every call (most of
+    the document's cost); a network keeps one clock per recent service day. When the zone's
+    offset is the same at the day's midnight and two days later, as on every day without a
+    clock change, the text is written directly with that offset. Otherwise each time goes
+    through ``datetime``, as :func:`to_datetime` does.
+    """
+
+    def __init__(self, timetable: Timetable, day: dt.date) -> None:
+        self.day = day
+        self.midnight = to_datetime(timetable, day, 0)
+        later = to_datetime(timetable, day, 2 * DAY_SECONDS)
+        text = self.midnight.isoformat(timespec="seconds")
+        same = self.midnight.utcoffset() == later.utcoffset()
+        self.offset = text[19:] if same else None  # after YYYY-MM-DDTHH:MM:SS
+        self.dates = {0: text[:10]}
+
+    def __call__(self, seconds: int) -> str:
+        """The moment ``seconds`` after the day's midnight."""
+        if self.offset is None:
+            return (self.midnight + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
+        days, rest = divmod(seconds, DAY_SECONDS)
+        date = self.dates.get(days)
+        if date is None:
+            date = self.dates[days] = (self.day + dt.timedelta(days=days)).isoformat()
+        hours, rest = divmod(rest, 3600)
+        minutes, rest = divmod(rest, 60)
+        return f"{date}T{hours:02d}:{minutes:02d}:{rest:02d}{self.offset}"
+
+
+DAY_SECONDS = 86_400
+
+
 def _no_names(_name: str) -> Mapping[str, str]:
     return {}
 
@@ -229,17 +295,13 @@ class _Context:
 
     timetable: Timetable
     journey: Journey
-    midnight: dt.datetime  # of the journey's service day
+    moment: _Clock  # ISO 8601 of a time of the journey's service day
     origin: Endpoint
     destination: Endpoint
     covered: Collection[str]
     language: str = "ja"
     # a bike port's names by language, from its Japanese name (the place search's glossary)
     port_names: Callable[[str], Mapping[str, str]] = _no_names
-
-    def moment(self, seconds: int) -> str:
-        """ISO 8601 (seconds) of a time of the journey's service day."""
-        return (self.midnight + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
 def _common(context: _Context, leg: Leg) -> Document:
@@ -353,9 +415,13 @@ def plan_document(timetable: Timetable, journeys: Sequence[Journey], origin: End
     operator ids of the pass asked for (None: no pass asked for). Names of stops, routes,
     headsigns and bike ports (``port_names``) are in ``language`` where the feeds have them;
     every itinerary gets tags and a reason (:func:`explain`)."""
+    clocks: dict[dt.date, _Clock] = timetable.meta.setdefault("_clocks", {})
+    if len(clocks) > 8:  # a few service days are asked for at a time
+        clocks.clear()
     itineraries = [
-        _itinerary(_Context(timetable, journey, to_datetime(timetable, journey.day, 0), origin,
-                            destination, covered or (), language, port_names), covered)
+        _itinerary(_Context(timetable, journey, clocks.get(journey.day)
+                            or clocks.setdefault(journey.day, _Clock(timetable, journey.day)),
+                            origin, destination, covered or (), language, port_names), covered)
         for journey in journeys]
     explain(itineraries, language)
     return {"itineraries": itineraries}

@@ -102,8 +102,10 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
     else:
         walk_access = planner.access_options(timetable, query.origin)
         walk_egress = planner.access_options(timetable, query.destination)
-        access = [_walk_ends(walk_access, reverse=False)]
-        egress = [_walk_ends(walk_egress, reverse=True)]
+        # bike and taxi ends here; the walking ends join them as arrays only when those are
+        # searched (a server without bikes or taxis never builds them)
+        access = []
+        egress = []
         for network in context.mobility.bikes if "bike" in modes else ():
             near = ports[id(network)]
             access.append(_bike_ends(timetable, network, near, context, reverse=False))
@@ -119,7 +121,10 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
                 walking, labels = planner.search(timetable, view, transit_query, walk_access,
                                                  walk_egress, seconds)
                 candidates += walking
-            used = {ends.mode for ends in (*access[1:], *egress[1:]) if len(ends.stops)}
+            used = {ends.mode for ends in (*access, *egress) if len(ends.stops)}
+            if used:
+                access.insert(0, _walk_ends(walk_access, reverse=False))
+                egress.insert(0, _walk_ends(walk_egress, reverse=True))
             if used == {"bike", "taxi"}:
                 # a taxi label may hide the bike one at a stop: a journey without taxi from
                 # its own copy of the walking labels

@@ -40,7 +40,7 @@ class NetworkStore:
         self.options = options or BuildOptions()
         self._cache: dict[str, Timetable] = {}
         self._lock = threading.Lock()
-        self._active: tuple[float, list[tuple[str, str]]] | None = None
+        self._active: tuple[float, list[tuple[str, str]], Timetable | None] | None = None
         self.mobility = MobilityStore()  # bike share and on-demand snapshots
         self.places = PlaceStore()  # the place search index (gtfs.places)
         self.shapes = ShapeCache()  # shapes and route colours for maps (gtfs.maps)
@@ -97,21 +97,27 @@ class NetworkStore:
         process: a plan request then needs no database round trip, and an import reaches
         every worker within ``ACTIVE_TTL_SECONDS``.
         """
-        feeds = self.active_feeds(session)
-        return self.network(feeds) if feeds else None
+        return self._refresh(session)[2]
 
     def active_feeds(self, session: Session) -> list[tuple[str, str]]:
-        """``(name, version)`` of the active GTFS feeds, in the network's order (re-read at
-        most every ``ACTIVE_TTL_SECONDS``)."""
+        """``(name, version)`` of the active GTFS feeds, in the network's order (re-read with
+        the network, at most every ``ACTIVE_TTL_SECONDS``)."""
+        return self._refresh(session)[1]
+
+    def _refresh(self, session: Session
+                 ) -> tuple[float, list[tuple[str, str]], Timetable | None]:
         now = time.monotonic()
-        if self._active is None or now - self._active[0] > self.ACTIVE_TTL_SECONDS:
+        active = self._active
+        if active is None or now - active[0] > self.ACTIVE_TTL_SECONDS:
             rows = session.execute(
                 select(Feed.name, Feed.version)
                 .where(Feed.kind == "gtfs", Feed.active.is_(True))
                 .order_by(Feed.name)
             ).all()
-            self._active = (now, [(name, version) for name, version in rows])
-        return self._active[1]
+            feeds = [(name, version) for name, version in rows]
+            # the network is kept with the list: no key hashing on every request
+            active = self._active = (now, feeds, self.network(feeds) if feeds else None)
+        return active
 
     def forget_active(self) -> None:
         """Re-read the active feeds on the next request (this process just changed them)."""

@@ -46,8 +46,9 @@ class DayView:
     trip: I32
     shift: I32
     fifo: npt.NDArray[np.bool_]
-    # shifted times laid out per pattern, position-major (all entries of position 0, then of
-    # position 1, ...), so the search for a trip at a stop reads contiguous memory
+    # shifted times laid out per pattern, trip-major: one [m entries × n positions] block per
+    # pattern from time_offset[r], entry e at position i at time_offset[r] + e * n + i, so a
+    # route scan follows one trip through contiguous memory
     time_offset: I32
     dep: I32
     arr: I32
@@ -92,34 +93,53 @@ def _build_day_view(timetable: Timetable, day: dt.date) -> DayView:
     time_offset = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
     dep = np.empty(int(time_offset[-1]), dtype=np.int32)
     arr = np.empty(int(time_offset[-1]), dtype=np.int32)
-    fifo = _lay_out(offset, trip, shift, timetable.pattern_stop_offset,
-                    timetable.trip_time_offset, timetable.arrival, timetable.departure,
-                    time_offset, dep, arr)
-    return DayView(day=day, offset=offset, trip=trip, shift=shift, fifo=fifo,
-                   time_offset=time_offset, dep=dep, arr=arr)
+    _lay_out(offset, trip, shift, timetable.pattern_stop_offset, timetable.trip_time_offset,
+             timetable.arrival, timetable.departure, time_offset, dep, arr)
+    return DayView(day=day, offset=offset, trip=trip, shift=shift,
+                   fifo=_fifo(offset, time_offset, dep, arr), time_offset=time_offset, dep=dep,
+                   arr=arr)
+
+
+def fifo_of(view: DayView, dep: I32, arr: I32) -> B:
+    """Which patterns stay FIFO with the times ``dep``/``arr`` laid out as ``view``'s.
+
+    For an overlay (realtime) that swaps a view's times: a pattern whose trips overtake must be
+    scanned trip by trip, ``dataclasses.replace(view, dep=dep, arr=arr, fifo=fifo_of(...))``.
+    """
+    return _fifo(view.offset, view.time_offset, dep, arr)
 
 
 @numba.njit(cache=True)
 def _lay_out(offset: I32, trip: I32, shift: I32, pattern_stop_offset: I32,
              trip_time_offset: I32, arrival: I32, departure: I32, time_offset: I32, dep: I32,
-             arr: I32) -> B:  # pragma: no cover - compiled
-    """Fill the position-major time arrays; returns which patterns are FIFO that day."""
+             arr: I32) -> None:  # pragma: no cover - compiled
+    """Fill the trip-major time arrays."""
     n_patterns = offset.shape[0] - 1
-    fifo = np.ones(n_patterns, dtype=np.bool_)
     for r in range(n_patterns):
         n = pattern_stop_offset[r + 1] - pattern_stop_offset[r]
         lo = offset[r]
-        m = offset[r + 1] - lo
         base = time_offset[r]
         for e in range(lo, offset[r + 1]):
             source = trip_time_offset[trip[e]]
             for i in range(n):
-                dep[base + i * m + e - lo] = departure[source + i] + shift[e]
-                arr[base + i * m + e - lo] = arrival[source + i] + shift[e]
-        for i in range(n):
-            row = base + i * m
-            for j in range(1, m):
-                if dep[row + j] < dep[row + j - 1] or arr[row + j] < arr[row + j - 1]:
+                dep[base + (e - lo) * n + i] = departure[source + i] + shift[e]
+                arr[base + (e - lo) * n + i] = arrival[source + i] + shift[e]
+
+
+@numba.njit(cache=True)
+def _fifo(offset: I32, time_offset: I32, dep: I32, arr: I32) -> B:  # pragma: no cover
+    """Per pattern: do the entries, in order, never overtake (departure and arrival)?"""
+    n_patterns = offset.shape[0] - 1
+    fifo = np.ones(n_patterns, dtype=np.bool_)
+    for r in range(n_patterns):
+        m = offset[r + 1] - offset[r]
+        if m == 0:
+            continue
+        n = (time_offset[r + 1] - time_offset[r]) // m
+        for j in range(1, m):
+            row = time_offset[r] + j * n
+            for i in range(n):
+                if dep[row + i] < dep[row - n + i] or arr[row + i] < arr[row - n + i]:
                     fifo[r] = False
     return fifo
 
@@ -149,16 +169,20 @@ class Labels:
 
 
 def new_labels(rounds: int, n_stops: int) -> Labels:
-    """Empty labels for ``rounds`` rounds (two allocations, then views)."""
+    """Empty labels for ``rounds`` rounds (three allocations, then views).
+
+    Only the times (INF) and the kinds (``KIND_NONE``) are initialised: the other fields of a
+    record are written with its time and read only where its time or kind says it was set,
+    so a query touches a third of the memory it would otherwise clear.
+    """
     shape = (rounds + 1, n_stops)
-    block = np.full((9, *shape), INF, dtype=np.int32)  # 0-2: ready, transit_tau, foot_tau
-    block[3:6] = 0  # ready_round, board_pos, alight_pos
-    block[6:9] = -1  # trip, board_stop, walk_from
+    times = np.full((3, *shape), INF, dtype=np.int32)
+    rest = np.empty((6, *shape), dtype=np.int32)
     kinds = np.zeros(shape, dtype=np.int8)
     return Labels(
-        ready=block[0], ready_kind=kinds, ready_round=block[3], transit_tau=block[1],
-        trip=block[6], board_stop=block[7], board_pos=block[4], alight_pos=block[5],
-        foot_tau=block[2], walk_from=block[8],
+        ready=times[0], ready_kind=kinds, ready_round=rest[0], transit_tau=times[1],
+        trip=rest[1], board_stop=rest[2], board_pos=rest[3], alight_pos=rest[4],
+        foot_tau=times[2], walk_from=rest[5],
     )
 
 
@@ -177,10 +201,14 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
     (rRAPTOR's reuse across a range query).
     """
     rounds = max_transfers + 1
+    fresh = labels is None
     if labels is None:
         labels = new_labels(rounds, timetable.n_stops)
     if allowed is None:
-        allowed = np.ones(timetable.n_patterns, dtype=np.bool_)
+        allowed = timetable.meta.get("_all_patterns")
+        if allowed is None:
+            allowed = np.ones(timetable.n_patterns, dtype=np.bool_)
+            timetable.meta["_all_patterns"] = allowed
     _raptor(
         timetable.pattern_stop_offset, timetable.pattern_stops, timetable.pattern_board,
         timetable.pattern_alight, timetable.stop_pattern_offset, timetable.stop_pattern_ids,
@@ -188,7 +216,7 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
         view.arr, allowed,
         timetable.footpath_offset, timetable.footpath_to, timetable.footpath_seconds,
         timetable.stop_slack, access_stops, access_times, egress_stops, egress_seconds,
-        rounds, slack, labels.ready,
+        rounds, slack, fresh, labels.ready,
         labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
         labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
         labels.walk_from,
@@ -203,7 +231,7 @@ def _raptor(
     dv_offset: I32, dv_fifo: B, dv_time_offset: I32, dv_dep: I32, dv_arr: I32, allowed: B,
     footpath_offset: I32, footpath_to: I32, footpath_seconds: I32, stop_slack: I32,
     access_stops: I32, access_times: I32, egress_stops: I32, egress_seconds: I32,
-    rounds: int, slack: int, ready: I32,
+    rounds: int, slack: int, fresh: bool, ready: I32,
     ready_kind: I8, ready_round: I32, transit_tau: I32, trip_of: I32, board_stop: I32,
     board_pos: I32, alight_pos: I32, foot_tau: I32, walk_from: I32,
 ) -> None:  # pragma: no cover - compiled
@@ -211,7 +239,7 @@ def _raptor(
     n_patterns = pattern_stop_offset.shape[0] - 1
     ready_star = np.full(n_stops, INF, dtype=np.int32)
     transit_star = np.full(n_stops, INF, dtype=np.int32)
-    for k in range(rounds + 1):
+    for k in range(0 if fresh else rounds + 1):  # labels given: their best bound this run
         for p in range(n_stops):
             ready_star[p] = min(ready_star[p], ready[k, p])
             transit_star[p] = min(transit_star[p], transit_tau[k, p])
@@ -241,8 +269,13 @@ def _raptor(
             marked[p] = True
 
     queue_pos = np.full(n_patterns, -1, dtype=np.int32)
+    queue_last = np.empty(n_patterns, dtype=np.int32)  # the last marked position
     queued = np.empty(n_patterns, dtype=np.int32)
     improved = np.zeros(n_stops, dtype=np.bool_)
+    # the stops marked for this round's scan; a trip is boarded only there: at a stop whose
+    # label did not change in the previous round, every trip it can catch was tried when it
+    # did change, and what that trip reaches is already in transit_star
+    boarding = np.zeros(n_stops, dtype=np.bool_)
     for k in range(1, rounds + 1):
         for p in range(n_stops):  # the best labels carry over from the previous round
             if ready[k - 1, p] < ready[k, p]:
@@ -251,6 +284,7 @@ def _raptor(
                 ready_round[k, p] = ready_round[k - 1, p]
         n_queued = 0
         for p in range(n_stops):
+            boarding[p] = marked[p]
             if not marked[p]:
                 continue
             marked[p] = False
@@ -263,11 +297,15 @@ def _raptor(
                     queued[n_queued] = r
                     n_queued += 1
                     queue_pos[r] = i
+                    queue_last[r] = i
                 elif i < queue_pos[r]:
                     queue_pos[r] = i
+                elif i > queue_last[r]:
+                    queue_last[r] = i
         for q in range(n_queued):
             r = queued[q]
             start = queue_pos[r]
+            last = queue_last[r]
             queue_pos[r] = -1
             base = pattern_stop_offset[r]
             n = pattern_stop_offset[r + 1] - base
@@ -282,11 +320,15 @@ def _raptor(
                 board_at = -1
                 for i in range(start, n):
                     p = pattern_stops[base + i]
-                    row = times + i * m_
+                    row = times + i
+                    # past the last marked stop no other trip is boarded: done once the trip
+                    # (if any) arrives at or after the target, as it will at every later stop
+                    if i > last and (current < 0 or dv_arr[row + current * n] >= target):
+                        break
                     if current >= 0 and pattern_alight[base + i]:
                         # the body of _arrive, written out: this is the hottest line of the
                         # planner, and a 27-argument call costs more than the work
-                        t = dv_arr[row + current]
+                        t = dv_arr[row + current * n]
                         if t < transit_star[p] and t < target:
                             transit_tau[k, p] = t
                             transit_star[p] = t
@@ -304,19 +346,25 @@ def _raptor(
                                 ready_round[k, p] = k
                                 ready_star[p] = t + slack_p
                                 marked[p] = True
-                    if i == n - 1 or not pattern_board[base + i] or ready[k - 1, p] == INF:
+                    if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
                         continue
                     at = ready[k - 1, p]
+                    if at >= target:
+                        continue
                     upper = m_
                     if current >= 0:
-                        if dv_dep[row + current] < at:
+                        # an earlier trip is caught only if the one just before leaves in time
+                        # (mostly it does not: one read, no search)
+                        if current == 0 or dv_dep[row + (current - 1) * n] < at:
                             continue
-                        upper = current
+                        upper = current - 1  # that one is caught; an earlier one may be too
+                        current = upper
+                        board_at = i
                     a_ = 0
                     b_ = upper
                     while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
                         mid = (a_ + b_) // 2
-                        if dv_dep[row + mid] < at:
+                        if dv_dep[row + mid * n] < at:
                             a_ = mid + 1
                         else:
                             b_ = mid
@@ -327,17 +375,20 @@ def _raptor(
                 for e in range(m_):
                     board_at = -1
                     for i in range(start, n):
+                        if i > last and board_at < 0:
+                            break
                         p = pattern_stops[base + i]
-                        row = times + i * m_
+                        row = times + i
                         if board_at >= 0 and pattern_alight[base + i]:
-                            target = _arrive(k, p, dv_arr[row + e], lo + e,
+                            target = _arrive(k, p, dv_arr[row + e * n], lo + e,
                                              pattern_stops[base + board_at], board_at, i,
                                              target, transfer, is_egress, ready,
                                              ready_kind, ready_round, transit_tau, trip_of,
                                              board_stop, board_pos, alight_pos, ready_star,
                                              transit_star, marked, improved)
-                        if (board_at < 0 and i < n - 1 and pattern_board[base + i]
-                                and ready[k - 1, p] <= dv_dep[row + e]):
+                        if (board_at < 0 and i < n - 1 and boarding[p]
+                                and pattern_board[base + i] and ready[k - 1, p] < target
+                                and ready[k - 1, p] <= dv_dep[row + e * n]):
                             board_at = i
         # one footpath after a trip of this round
         any_marked = False
@@ -345,12 +396,15 @@ def _raptor(
             if not improved[p]:
                 continue
             improved[p] = False
+            arrived = transit_tau[k, p]  # read once: the stores below may alias it for numba
             for f in range(footpath_offset[p], footpath_offset[p + 1]):
                 w = footpath_to[f]
-                t = transit_tau[k, p] + max(footpath_seconds[f], slack)
-                if t >= target or t >= foot_tau[k, w]:
-                    continue
-                if t < ready_star[w]:  # a footpath only matters for boarding another trip
+                t = arrived + max(footpath_seconds[f], slack)
+                if t >= target:
+                    break  # a stop's footpaths come quickest first
+                # a footpath only matters for boarding another trip (and ready_star[w] is
+                # never above foot_tau[k, w], so this also keeps the best footpath record)
+                if t < ready_star[w]:
                     foot_tau[k, w] = t
                     walk_from[k, w] = p
                     ready[k, w] = t
@@ -414,9 +468,10 @@ def warm_up() -> None:
     mobility.warm_up()
     labels = new_labels(1, 0)
     _lay_out(one, empty, empty, ro_one, ro_empty, ro_empty, ro_empty, one, empty, empty)
+    _fifo(one, one, empty, empty)
     _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
             empty, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty, empty,
-            empty, 1, 60, labels.ready,
+            empty, 1, 60, True, labels.ready,
             labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
             labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
             labels.walk_from)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gtfs import fetch, gbfs, multimodal, ondemand
+from gtfs import fetch, gbfs, multimodal, ondemand, raptor
 from gtfs.events import PlanAnswered
 from gtfs.itinerary import Document, plan_document
 from gtfs.limits import (
@@ -45,7 +45,15 @@ from gtfs.mobility import Mobility
 from gtfs.models import Feed, FeedSnapshot, Operator
 from gtfs.network import NetworkStore
 from gtfs.places.services import place_index, resolve
-from gtfs.planner import Endpoint, Journey, Query, departures_after, plan, to_datetime
+from gtfs.planner import (
+    Endpoint,
+    Journey,
+    Query,
+    departures_after,
+    plan,
+    service_time,
+    to_datetime,
+)
 from gtfs.timetable import Timetable, mode_of_route_type
 from maas.core.clock import TOKYO, Clock
 from maas.core.errors import FieldError, InvalidInput, NotFound
@@ -457,14 +465,8 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
         # no modes= means every mode; modes= restricts
         modes=ALL_MODES if request.modes is None else request.modes,
     )
-    if multimodal.wants_multimodal(query):
-        context = multimodal.Context(
-            mobility=mobility(session, store), now=int((now or request.time).timestamp()),
-            availability=availability or gbfs.Availability(), covered=covered or frozenset())
-        journeys = multimodal.plan(timetable, query, context)
-    else:
-        modes = None if request.modes is None else request.modes & TRANSIT_MODES
-        journeys = plan(timetable, dataclasses.replace(query, modes=modes))
+    journeys = _journeys(session, store, timetable, query, now or request.time,
+                         availability or gbfs.Availability(), covered)
     document = plan_document(timetable, journeys, origin, destination, covered,
                              language=request.language,
                              port_names=_port_names(session, store, journeys))
@@ -483,6 +485,44 @@ def _port_names(session: Session, store: NetworkStore, journeys: Sequence[Journe
                for journey in journeys for leg in journey.legs):
         return lambda _name: {}
     return place_index(session, store).port_names
+
+
+def _journeys(session: Session, store: NetworkStore, timetable: Timetable, query: Query,
+              now: dt.datetime, availability: gbfs.Availability,
+              covered: frozenset[str] | None) -> list[Journey]:
+    """The planner for the query's modes: multimodal with bikes or taxis, else transit."""
+    if multimodal.wants_multimodal(query):
+        context = multimodal.Context(
+            mobility=mobility(session, store), now=int(now.timestamp()),
+            availability=availability, covered=covered or frozenset())
+        return multimodal.plan(timetable, query, context)
+    modes = None if query.modes is None else query.modes & TRANSIT_MODES
+    return plan(timetable, dataclasses.replace(query, modes=modes))
+
+
+def prepare(session: Session, store: NetworkStore, now: dt.datetime) -> Timetable | None:
+    """Build what a process's first plan request would: the active network and mobility
+    snapshots, the day views of the service day of ``now`` and the next, the network's lazy
+    indexes (fares, stations) and the planner's code paths, by planning one query with the
+    default modes (nothing is published: statistics count riders' requests only).
+
+    gunicorn calls it in the master before forking (``maas.gunicorn_conf``), so every worker
+    shares these pages copy-on-write and answers its first request at full speed.
+    """
+    timetable = store.current(session)
+    if timetable is None:
+        return None
+    day, _ = service_time(timetable, now)
+    for when in (day, day + dt.timedelta(days=1)):
+        raptor.day_view(timetable, when)
+    first, last = (int(timetable.pattern_stops[i])
+                   for i in (0, int(timetable.pattern_stop_offset[1]) - 1))
+    origin, destination = (Endpoint(float(timetable.stop_lat[s]), float(timetable.stop_lon[s]),
+                                    timetable.meta["stop_names"][s], s) for s in (first, last))
+    query = Query(origin=origin, destination=destination, time=now, modes=ALL_MODES)
+    journeys = _journeys(session, store, timetable, query, now, gbfs.Availability(), None)
+    plan_document(timetable, journeys, origin, destination, frozenset())
+    return timetable
 
 
 def mobility(session: Session, store: NetworkStore) -> Mobility:

@@ -15,6 +15,7 @@ from gtfs.itinerary import PlanOut, dump
 from gtfs.languages import choose
 from gtfs.network import PASS_COVERAGE, NetworkStore, networks_of
 from maas.core.clock import TOKYO
+from maas.core.config import Settings
 from maas.core.dates import Moment
 from maas.core.http import clock, db_session, endpoint, settings, state
 
@@ -109,25 +110,35 @@ def plan(query: PlanQuery) -> Response:
     The document is plain data written by orjson (see :mod:`gtfs.itinerary`); ``PlanOut``
     declares it for the OpenAPI document.
     """
-    moment = _aware(query.arrive or query.depart or clock()())
-    request = services.PlanRequest(
-        origin=query.from_, destination=query.to, time=moment,
-        arrive_by=query.arrive is not None, modes=services.parse_modes(query.modes),
-        min_transfer_seconds=query.min_transfer_seconds, max_transfers=query.max_transfers,
-        window_minutes=query.window, pass_product=query.pass_,
-        language=choose(query.lang, http_request.headers.get("Accept-Language")),
-        geometry=query.geometry,
-    )
-    document = services.plan_trip(db_session(), networks(), request, now=clock()(),
+    now = clock()()
+    request = plan_request(query, now, http_request.headers.get("Accept-Language"))
+    document = services.plan_trip(db_session(), networks(), request, now=now,
                                   availability=_availability(),
                                   coverage=state().domains.get(PASS_COVERAGE))
     return Response(dump(document), mimetype="application/json")
 
 
+def plan_request(query: PlanQuery, now: dt.datetime, accept_language: str | None = None
+                 ) -> services.PlanRequest:
+    """The service's request for a parsed query (``now``: when no time is given;
+    ``accept_language``: the header, when ``lang=`` is not given)."""
+    moment = _aware(query.arrive or query.depart or now)
+    return services.PlanRequest(
+        origin=query.from_, destination=query.to, time=moment,
+        arrive_by=query.arrive is not None, modes=services.parse_modes(query.modes),
+        min_transfer_seconds=query.min_transfer_seconds, max_transfers=query.max_transfers,
+        window_minutes=query.window, pass_product=query.pass_,
+        language=choose(query.lang, accept_language), geometry=query.geometry,
+    )
+
+
+def availability_of(config: Settings) -> Availability:
+    """The bike availability rule the settings give (margin, freshness)."""
+    return Availability(margin=config.bike_margin, max_age_seconds=config.bike_status_max_age)
+
+
 def _availability() -> Availability:
-    config = settings()
-    return Availability(margin=config.bike_margin,
-                        max_age_seconds=config.bike_status_max_age)
+    return availability_of(settings())
 
 
 class BikeStationOut(BaseModel):

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy.exc import SQLAlchemyError
 
 from maas.core.clock import Clock, system_clock
 from maas.core.config import Settings, load_settings
 from maas.core.db import create_db_engine, session_factory
-from maas.core.errors import FieldError, InvalidInput, NotFound
+from maas.core.errors import FieldError, InvalidInput, MaasError, NotFound
 from maas.core.events import Events
 from maas.core.http import close_db_session
 from maas.core.limits import oversized
@@ -27,8 +29,12 @@ from maas.core.logs import configure_logging, request_id_var
 from maas.core.problems import problem, register_error_handlers
 from maas.core.state import EXTENSION, AppState
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 API_PREFIX = "/api/v1"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_CONTENT_KEYS = ("CONTENT_TYPE", "CONTENT_LENGTH")  # headers without the HTTP_ prefix
 
 access_log = logging.getLogger("maas.access")
 
@@ -52,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_request_id(app)
     register_request_limits(app)
     register_security_headers(app, settings)
+    register_sessions(app)
     register_error_handlers(app)
     register_blueprints(app)
     register_pages(app)
@@ -95,13 +102,15 @@ def register_database(app: Flask, settings: Settings, clock: Clock) -> None:
 
 
 def register_domains(app: Flask) -> None:
-    """What domains keep for the process: the compiled networks, and the planner's view of
-    what a pass covers (products belong to passes, which gtfs does not import).
+    """What domains keep for the process: the compiled networks, the planner's view of
+    what a pass covers (products belong to passes, which gtfs does not import), and what the
+    health check remembers.
 
     The payment provider MAAS_PAYMENT_PROVIDER names is looked up here, so an unknown name
     stops the program at start (ConfigError), not at the first purchase.
     """
     from gtfs.network import NETWORKS, PASS_COVERAGE, NetworkStore
+    from maas.services import HEALTH, HealthCache
     from passes.payments import provider_for
     from passes.services import pass_operators
 
@@ -109,6 +118,7 @@ def register_domains(app: Flask) -> None:
     provider_for(state.settings.payment_provider, state.settings.secret_key)
     state.domains[NETWORKS] = NetworkStore(state.settings.home)
     state.domains[PASS_COVERAGE] = pass_operators
+    state.domains[HEALTH] = HealthCache()
 
 
 def register_events(app: Flask) -> None:
@@ -135,10 +145,12 @@ def register_events(app: Flask) -> None:
 def register_request_id(app: Flask) -> None:
     """Accept ``X-Request-ID`` (or make one), echo it, and log each request once."""
 
+    # each hook reads the WSGI environ directly: werkzeug's header and URL views cost tens of
+    # microseconds a request (figures in docs/planner.md, "The request path")
     @app.before_request
     def _start() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
         g.request_id_token = request_id_var.set(request_id)
         g.request_started = time.perf_counter()
 
@@ -147,10 +159,12 @@ def register_request_id(app: Flask) -> None:
         response.headers["X-Request-ID"] = request_id_var.get()
         started = g.get("request_started")
         if started is not None and access_log.isEnabledFor(logging.INFO):
+            environ = request.environ
+            query = environ.get("QUERY_STRING")
             access_log.info(
                 "%s %s %s",
                 request.method,
-                request.full_path.rstrip("?"),
+                f"{request.path}?{query}" if query else request.path,
                 response.status_code,
                 extra={"status": response.status_code, "ms": _elapsed_ms(started)},
             )
@@ -171,15 +185,20 @@ def register_request_limits(app: Flask) -> None:
 
     @app.before_request
     def _check_request() -> Response | None:
-        found = oversized(request.environ)
+        environ = request.environ
+        found = oversized(environ)
         if found is not None:
             status, detail = found
             return problem(status, detail)
-        for name, value in request.headers.items():
-            if "\x00" in value:
+        for key, value in environ.items():
+            if (key.startswith("HTTP_") or key in _CONTENT_KEYS) and "\x00" in value:
+                name = key.removeprefix("HTTP_").replace("_", "-").title()
                 return problem(400, f"the {name} header holds a NUL character")
         if "\x00" in request.path:
             raise NotFound(f"no resource at {request.path!r}")
+        raw_query = environ.get("QUERY_STRING", "")
+        if "%00" not in raw_query and "\x00" not in raw_query:
+            return None  # no parameter can decode to a NUL
         bad = [key for key, values in request.args.lists()
                if "\x00" in key or any("\x00" in value for value in values)]
         if bad:
@@ -225,14 +244,62 @@ def security_headers(settings: Settings) -> dict[str, str]:
 
 
 def register_security_headers(app: Flask, settings: Settings) -> None:
-    """Put :func:`security_headers` on every response: pages, API, static files, problems."""
-    headers = security_headers(settings)
+    """Put :func:`security_headers` on every response: pages, API, static files, problems.
 
-    @app.after_request
-    def _secure(response: Response) -> Response:
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
-        return response
+    A WSGI wrapper adds the ones a response does not set itself to the header list the
+    server receives (a few microseconds; werkzeug's ``Headers.setdefault`` took ~25 µs)."""
+    app.wsgi_app = SecurityHeaders(  # type: ignore[method-assign]
+        app.wsgi_app, security_headers(settings))
+
+
+class SecurityHeaders:
+    """WSGI middleware: ``headers`` on every response that does not carry them already."""
+
+    def __init__(self, app: WSGIApplication, headers: Mapping[str, str]) -> None:
+        self.app = app
+        self.headers = [(name, value, name.lower()) for name, value in headers.items()]
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        """Call the application, adding the missing headers as it starts its response."""
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None
+                  ) -> Callable[[bytes], object]:
+            present = {name.lower() for name, _ in headers}
+            headers.extend((name, value) for name, value, lower in self.headers
+                           if lower not in present)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
+
+
+class NoCookieSessions(SessionInterface):
+    """Flask's cookie session, switched off: the API authenticates with bearer tokens and the
+    pages keep their state in the browser, so nothing reads or writes ``flask.session``
+    (opening and saving the signed cookie cost ~20 µs a request)."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        """A null session (writing to it raises)."""
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Nothing to save."""
+
+
+def register_sessions(app: Flask) -> None:
+    """No cookie session (see :class:`NoCookieSessions`), and Flask's check whether a view or
+    hook is a coroutine function made once per function instead of on every call (ours are
+    all synchronous; the check is inspect's, a few microseconds each, six times a request)."""
+    app.session_interface = NoCookieSessions()
+    checked: dict[Callable[..., Any], Callable[..., Any]] = {}
+    ensure_sync = app.ensure_sync
+
+    def ensure_sync_once(func: Callable[..., Any]) -> Callable[..., Any]:
+        found = checked.get(func)
+        if found is None:
+            found = checked[func] = ensure_sync(func)
+        return found
+
+    app.ensure_sync = ensure_sync_once  # type: ignore[method-assign]
 
 
 def _elapsed_ms(started: float) -> float:
@@ -262,3 +329,35 @@ def register_pages(app: Flask) -> None:
     from maas.pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
+
+
+def prepare_workers(app: Flask) -> None:
+    """What gunicorn's master builds before forking (``maas.gunicorn_conf.when_ready``):
+    the active network with its day views and indexes (:func:`gtfs.services.prepare`) and the
+    health check's schema check, so that workers share them copy-on-write and answer their
+    first request at full speed. A database that is down or behind is logged, not fatal:
+    workers then build what they need themselves. The master's connections are closed after.
+    """
+    from gtfs.network import networks_of
+    from gtfs.services import prepare
+    from maas.services import HEALTH, health
+
+    state: AppState = app.extensions[EXTENSION]
+    started = time.perf_counter()
+    try:
+        with state.sessions() as session:
+            timetable = prepare(session, networks_of(state), state.clock())
+        health(state.engine, state.sessions, state.clock, state.domains[HEALTH])
+        # Flask's and the hooks' first-request work (URL map, the endpoint wrapper, problem
+        # documents) through a plan query that is refused before planning, so no statistics
+        client = app.test_client()
+        client.get(f"{API_PREFIX}/health")
+        client.get(f"{API_PREFIX}/plan")
+    except (MaasError, SQLAlchemyError) as exc:
+        logging.getLogger(__name__).warning("not prepared before fork: %s", exc)
+        return
+    finally:
+        state.engine.dispose()
+    logging.getLogger(__name__).info(
+        "prepared before fork in %.0f ms: %s", _elapsed_ms(started),
+        "no GTFS feed is active" if timetable is None else f"{timetable.n_stops} stops")

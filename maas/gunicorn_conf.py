@@ -7,11 +7,13 @@ workers); each worker drops the database connections it inherited.
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
 from gunicorn import util
 from gunicorn.glogging import Logger
+from sqlalchemy.exc import SQLAlchemyError
 
 from maas.core import limits
 from maas.core.config import load_settings
@@ -87,13 +89,32 @@ logconfig_dict: dict[str, Any] = {
 
 
 def when_ready(server: Any) -> None:
-    """Compile the planner's kernels once in the master; forked workers inherit them."""
+    """Compile the planner's kernels once in the master, and build the network, today's day
+    views and the health check's schema state there (``maas.app.prepare_workers``): forked
+    workers share all of it copy-on-write instead of building it each (see docs/planner.md,
+    "The request path")."""
     from gtfs.raptor import warm_up
+    from maas.app import prepare_workers
 
     warm_up()
+    app = server.app.wsgi()
+    if "maas" in getattr(app, "extensions", {}):  # not the HTTP benchmark's bare floor app
+        prepare_workers(app)
+    # everything built so far is kept out of the workers' garbage collections: a collection
+    # touches every object it tracks, which copies the pages shared with the master into
+    # each worker (its private memory)
+    gc.collect()
+    gc.freeze()
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """Give each worker its own database connections (never share sockets across fork)."""
-    app = worker.app.wsgi()
-    app.extensions["maas"].engine.dispose(close=False)
+    """Give each worker its own database connections (never share sockets across fork), and
+    open the first one before the worker takes requests."""
+    state = getattr(worker.app.wsgi(), "extensions", {}).get("maas")
+    if state is not None:  # not the HTTP benchmark's bare floor app
+        state.engine.dispose(close=False)
+        try:  # the worker's first connection now, not in its first request
+            with state.engine.connect():
+                pass
+        except SQLAlchemyError:  # a database down at boot is the requests' problem
+            worker.log.warning("no database connection at worker start")

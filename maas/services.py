@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,24 +28,68 @@ class Health:
     feeds: list[dict[str, Any]] = field(default_factory=list)
 
 
-def health(engine: Engine, session: Session, clock: Clock) -> Health:
-    """Check the database (reachable, schema current) and list active feeds.
+# the key of the process's HealthCache in ``AppState.domains``
+HEALTH = "maas.health"
 
-    Raises :class:`ServiceUnavailable` when the database is down or not migrated, so that load
-    balancers take the instance out of rotation.
+
+class HealthCache:
+    """What the quick health check knows without asking the database (one per process).
+
+    The schema check passes once (then the revision is kept: code and schema do not change
+    under a running process), and the active feeds are re-read at most every
+    :data:`FEEDS_TTL` seconds. A check that fails is not kept: the next one asks again.
     """
+
+    FEEDS_TTL = 5.0
+
+    def __init__(self) -> None:
+        self.revision: str | None = None
+        self.feeds: tuple[float, list[dict[str, Any]]] | None = None
+        self.lock = threading.Lock()
+
+
+def health(engine: Engine, sessions: Callable[[], Session], clock: Clock,
+           cache: HealthCache, *, deep: bool = False) -> Health:
+    """The database's schema state and the active feeds, from ``cache`` when it knows them.
+
+    ``deep`` (or a cache that has not seen the schema pass yet) pings the database and reads
+    the schema revision and the feeds now. Raises :class:`ServiceUnavailable` when the
+    database is down or not migrated, so that load balancers take the instance out of
+    rotation.
+    """
+    if deep or cache.revision is None:
+        cache.revision = _checked_revision(engine)
+    now = time.monotonic()
+    feeds = cache.feeds
+    if deep or feeds is None or now - feeds[0] > cache.FEEDS_TTL:
+        with cache.lock, sessions() as session:
+            feeds = cache.feeds = (now, _feed_rows(session))
+    return Health(
+        status="ok",
+        time=isoformat_tokyo(clock()),
+        database={"status": "ok", "backend": engine.dialect.name, "revision": cache.revision},
+        feeds=feeds[1],
+    )
+
+
+def _checked_revision(engine: Engine) -> str:
+    """The schema revision, which must be this code's head."""
     ping(engine)
     try:
         revision = current_revision(engine)
     except DBAPIError as exc:
         raise ServiceUnavailable("the database is unreachable") from exc
     head = head_revision()
-    if revision != head:
+    if revision is None or revision != head:
         raise ServiceUnavailable(
             f"the database schema is at {revision or 'nothing'}, this code needs {head}; "
             "run `maas db upgrade`"
         )
-    feeds = [
+    return revision
+
+
+def _feed_rows(session: Session) -> list[dict[str, Any]]:
+    return [
         {
             "kind": feed.kind,
             "name": feed.name,
@@ -52,9 +99,3 @@ def health(engine: Engine, session: Session, clock: Clock) -> Health:
         }
         for feed in active_feeds(session)
     ]
-    return Health(
-        status="ok",
-        time=isoformat_tokyo(clock()),
-        database={"status": "ok", "backend": engine.dialect.name, "revision": revision},
-        feeds=feeds,
-    )

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app
 from pydantic import BaseModel, Field
 
 from maas import services
-from maas.core.http import clock, db_session, endpoint, state
+from maas.core.http import clock, endpoint, state
 from maas.openapi import build_openapi
 
 bp = Blueprint("system", __name__)
@@ -34,12 +34,25 @@ class HealthOut(BaseModel):
     feeds: list[FeedStatus]
 
 
+class HealthQuery(BaseModel):
+    """Parameters of GET /health."""
+
+    deep: bool = Field(default=False, description=(
+        "ping the database and read the schema revision and the active feeds now; without "
+        "it the schema check of the process's first health check is reused (it passed) and "
+        f"the feeds are at most {services.HealthCache.FEEDS_TTL:g} s old"))
+
+
 @bp.get("/health")
 @endpoint(summary="Health of the database and the active feeds", response=HealthOut,
-          tags=["system"])
-def health() -> HealthOut:
+          query=HealthQuery, tags=["system"],
+          description="Cheap enough to poll every second (no database round trip once the "
+                      "schema check passed); `?deep=1` asks the database now.")
+def health(query: HealthQuery) -> HealthOut:
     """200 when the database is reachable and migrated; 503 problem otherwise."""
-    report = services.health(state().engine, db_session(), clock())
+    app = state()
+    report = services.health(app.engine, app.sessions, clock(), app.domains[services.HEALTH],
+                             deep=query.deep)
     return HealthOut.model_validate(report, from_attributes=True)
 
 

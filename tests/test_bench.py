@@ -30,8 +30,21 @@ def test_both_engines_answer_the_same_queries_alike(demo_feed: Path) -> None:
     document = run_bench(demo_feed, DAY, queries=20, seed=1).as_dict()
     assert document["queries"] == 20
     for field in ("ours_p50_ms", "ours_p90_ms", "ours_kernel_p50_ms", "pynigiri_p50_ms",
-                  "pynigiri_p90_ms", "ratio", "ours_load_seconds", "pynigiri_load_seconds"):
+                  "pynigiri_p90_ms", "ratio", "ours_load_seconds", "pynigiri_load_seconds",
+                  "request_p50_ms", "wsgi_p50_ms", "pynigiri_document_p50_ms",
+                  "request_ratio", "wsgi_ratio"):
         assert document[field] > 0, field
+    # the request path is the planner and more; the peer's document is its route() and more
+    assert document["request_p50_ms"] > document["ours_kernel_p50_ms"]
+    # the kernel beside ferrobus's on the same pairs (maas.bench.kernel; ferrobus is in the
+    # bench extra, so an error row would fail here)
+    ours_kernel, ferrobus = document["kernel"]
+    assert (ours_kernel["engine"], ferrobus["engine"]) == ("ours raptor.run",
+                                                           "ferrobus find_route")
+    assert "error" not in ferrobus, ferrobus
+    assert ours_kernel["queries"] == ferrobus["queries"] == 20
+    assert document["request_ratio"] == pytest.approx(
+        document["request_p50_ms"] / document["pynigiri_document_p50_ms"], rel=0.01)
     assert document["ours_p90_ms"] >= document["ours_p50_ms"]
     assert document["pynigiri_p90_ms"] >= document["pynigiri_p50_ms"]
     assert document["ratio"] == pytest.approx(
@@ -78,6 +91,8 @@ def test_the_command_prints_a_table(demo_feed: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "pynigiri route()" in result.stdout
     assert "ratio ours/pynigiri" in result.stdout
+    assert "ours request (no socket)" in result.stdout
+    assert "pynigiri route + document" in result.stdout
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
@@ -101,10 +116,32 @@ def test_a_missing_feed_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-def test_http_bench_serves_the_demo_through_gunicorn(demo_feed: Path) -> None:
+def test_http_bench_serves_ours_and_the_floor_through_gunicorn(demo_feed: Path) -> None:
     result = CliRunner().invoke(bench, ["http", "--feed", str(demo_feed), "--date",
-                                        "2026-12-01", "--queries", "20", "--json"])
+                                        "2026-12-01", "--queries", "10", "--seconds", "1",
+                                        "--connections", "1,2", "--worker-class", "gthread",
+                                        "--json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["queries"] == 20
-    assert document["http_p50_ms"] > document["inprocess_p50_ms"] > 0
+    assert document["queries"] == 10
+    assert document["inprocess_p50_ms"] > 0
+    ours, floor = document["servers"]
+    assert (ours["server"], floor["server"]) == ("ours gthread×8", "floor gthread×8")
+    for server in (ours, floor):
+        assert server["plan_p90_ms"] >= server["plan_p50_ms"] > 0
+        assert server["first_plan_ms"] > 0
+        assert set(server["plan_rps"]) == {"1", "2"}
+        assert all(rps > 0 for rps in server["plan_rps"].values())
+        assert len(server["worker_private_mb"]) == 2  # two workers, each measured
+        assert all(mb > 0 for mb in server["worker_private_mb"])
+    assert all(rps > 0 for rps in ours["health_rps"].values())
+    assert floor["health_rps"] == {}
+    ratio = document["plan_over_floor"]["ours gthread×8"]["2"]
+    assert ratio == pytest.approx(ours["plan_rps"]["2"] / floor["plan_rps"]["2"], abs=0.001)
+
+
+def test_http_bench_refuses_unknown_worker_classes(demo_feed: Path) -> None:
+    result = CliRunner().invoke(bench, ["http", "--feed", str(demo_feed), "--date",
+                                        "2026-12-01", "--worker-class", "gevent"])
+    assert result.exit_code == 1
+    assert "--worker-class: use sync and/or gthread, not gevent" in result.stderr

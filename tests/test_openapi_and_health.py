@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import sqlalchemy
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
+from sqlalchemy import Connection, Engine
 
 from maas.core.http import ENDPOINTS
 
@@ -69,3 +72,45 @@ def test_health_is_503_when_schema_is_behind(tmp_path: object) -> None:
     response = app.test_client().get("/api/v1/health")
     assert response.status_code == 503
     assert "maas db upgrade" in response.get_json()["detail"]
+
+
+def count_statements(*engines: Engine) -> list[str]:
+    """SQL statements the ``engines`` execute from now on."""
+    seen: list[str] = []
+    for engine in engines:
+        sqlalchemy.event.listen(engine, "before_cursor_execute",
+                                lambda _c, _cur, statement, *_: seen.append(statement))
+    return seen
+
+
+def test_health_asks_the_database_once_then_only_when_deep(
+        app: Flask, client: FlaskClient, loaded_demo: None, connection: Connection) -> None:
+    first = client.get("/api/v1/health")
+    assert first.status_code == 200
+    # the ping uses the application's engine, sessions join the test's connection
+    statements = count_statements(connection.engine, app.extensions["maas"].engine)
+    again = client.get("/api/v1/health")
+    assert again.status_code == 200
+    assert again.get_json()["feeds"] == first.get_json()["feeds"]
+    assert again.get_json()["database"] == first.get_json()["database"]
+    assert statements == []  # the schema check passed once; the feeds are fresh enough
+    deep = client.get("/api/v1/health", query_string={"deep": "1"})
+    assert deep.status_code == 200
+    assert deep.get_json() == again.get_json()
+    assert any("SELECT 1" in s for s in statements)  # the ping
+    assert any("feeds" in s for s in statements)
+    bad = client.get("/api/v1/health", query_string={"deep": "maybe"})
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.get_json()["errors"]] == ["deep"]
+
+
+def test_a_failed_schema_check_is_not_kept(tmp_path: Path) -> None:
+    from maas.app import create_app
+    from maas.core.db import upgrade
+
+    app = create_app({"env": "test", "home": tmp_path})  # a new, never migrated SQLite file
+    client = app.test_client()
+    assert client.get("/api/v1/health").status_code == 503
+    upgrade(app.extensions["maas"].engine)
+    assert client.get("/api/v1/health").status_code == 200
+    app.extensions["maas"].engine.dispose()

@@ -301,6 +301,10 @@ def test_bench_command_measures_both_paths_on_a_scratch_database(
     assert figures["checks"] == 30
     assert figures["scans"] == 1000
     assert figures["verify_p99_ms"] >= figures["verify_p50_ms"] > 0
+    # the floor checks both signatures verify checks, not only the credential's
+    assert figures["two_signatures_p50_ms"] > 0
+    assert figures["verify_over_two_signatures"] == pytest.approx(
+        figures["verify_p50_ms"] / figures["two_signatures_p50_ms"], abs=0.002)
     assert figures["ingest_scans_per_s"] > 0
     assert figures["bare_insert_scans_per_s"] > 0
     # the scans went to the scratch database, not to the one being served

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from typing import Any
 
 import click
 
+from maas.bench.http import stop_server
 from maas.bench.timing import percentiles
 from maas.core.cli import emit, json_option
 
@@ -170,12 +170,7 @@ def _server(url: str, home: Path, workers: int, threads: int | None) -> Iterator
                     time.sleep(0.2)
             yield base
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_server(process)
 
 
 def _get_ms(url: str) -> float:

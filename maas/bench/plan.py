@@ -85,6 +85,8 @@ from gtfs.mobility import BikeNetwork, Mobility
 from gtfs.planner import Endpoint, Journey, Query, access_options, plan, timezone
 from gtfs.services import parse_modes
 from gtfs.timetable import FORBIDDEN, Timetable, compile_feeds
+from maas.bench.kernel import kernel_rows
+from maas.bench.request import PlanCalls, nigiri_document, scratch_app
 from maas.bench.timing import percentiles, timed
 from maas.core.cli import emit, json_option, progress
 from maas.core.errors import InvalidInput, MaasError
@@ -139,6 +141,13 @@ class BenchResult:
     modes: str | None = None
     coordinate_ms: list[float] = dataclasses.field(default_factory=list)
     multimodal_ms: list[float] = dataclasses.field(default_factory=list)
+    # the whole request minus the socket (maas.bench.request), and pynigiri's route() with
+    # stop lookup and its journeys written as a document of the same shape
+    request_ms: list[float] = dataclasses.field(default_factory=list)
+    wsgi_ms: list[float] = dataclasses.field(default_factory=list)
+    pynigiri_document_ms: list[float] = dataclasses.field(default_factory=list)
+    # maas.bench.kernel's rows: our raptor.run and ferrobus's find_route (or its error)
+    kernel: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def queries(self) -> int:
@@ -150,6 +159,9 @@ class BenchResult:
         ours = _percentiles(self.ours_ms)
         kernel = _percentiles(self.ours_kernel_ms)
         nigiri = _percentiles(self.pynigiri_ms)
+        request = _percentiles(self.request_ms)
+        wsgi = _percentiles(self.wsgi_ms)
+        document = _percentiles(self.pynigiri_document_ms)
         return {
             "feed": self.feed,
             "date": self.date.isoformat(),
@@ -163,14 +175,14 @@ class BenchResult:
             "ours_compile_seconds": round(self.ours_compile_seconds, 4),
             "pynigiri_load_seconds": round(self.pynigiri_load_seconds, 4),
             "pynigiri_prepare_seconds": round(self.pynigiri_prepare_seconds, 4),
-            "ours_p50_ms": ours[0],
-            "ours_p90_ms": ours[1],
-            "ours_kernel_p50_ms": kernel[0],
-            "ours_kernel_p90_ms": kernel[1],
-            "pynigiri_p50_ms": nigiri[0],
-            "pynigiri_p90_ms": nigiri[1],
-            "ratio": round(ours[0] / nigiri[0], 3) if nigiri[0] > 0 else None,
-            "kernel_ratio": round(kernel[0] / nigiri[0], 3) if nigiri[0] > 0 else None,
+            **_columns("ours", ours), **_columns("ours_kernel", kernel),
+            **_columns("pynigiri", nigiri), **_columns("request", request),
+            **_columns("wsgi", wsgi), **_columns("pynigiri_document", document),
+            "ratio": _ratio(ours, nigiri),
+            "kernel_ratio": _ratio(kernel, nigiri),
+            # the target: the request path against pynigiri's route and conversion
+            "request_ratio": _ratio(request, document),
+            "wsgi_ratio": _ratio(wsgi, document),
             "agree": self.agree,
             "both_unreachable": self.both_unreachable,
             "disagree_count": self.queries - self.agree,
@@ -181,6 +193,7 @@ class BenchResult:
             "only_pynigiri": self.only_pynigiri,
             "disagree": [dataclasses.asdict(d) for d in self.disagree],
             "pynigiri_version": self.pynigiri_version,
+            "kernel": self.kernel,
             **self._multimodal(ours[0]),
         }
 
@@ -197,6 +210,16 @@ class BenchResult:
             "multimodal_coordinate_ratio": (round(multimodal[0] / coordinate[0], 3)
                                             if coordinate[0] else None),
         }
+
+
+def _columns(name: str, p50_p90: tuple[float, float]) -> dict[str, float]:
+    """``NAME_p50_ms`` and ``NAME_p90_ms``."""
+    return {f"{name}_p50_ms": p50_p90[0], f"{name}_p90_ms": p50_p90[1]}
+
+
+def _ratio(ours: tuple[float, float], theirs: tuple[float, float]) -> float | None:
+    """p50 over p50, to 0.001 (None without a peer figure)."""
+    return round(ours[0] / theirs[0], 3) if theirs[0] > 0 else None
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:
@@ -217,12 +240,14 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
               min_transfer_seconds: int = MIN_TRANSFER_SECONDS,
               on_query: Callable[[int], None] | None = None,
               modes: frozenset[str] | None = None,
-              mobility: Mobility | None = None) -> BenchResult:
+              mobility: Mobility | None = None, with_ferrobus: bool = True) -> BenchResult:
     """Time ``queries`` random stop-to-stop queries of ``day`` on our planner and pynigiri.
 
     ``seed`` fixes the stop pairs and departure minutes. ``on_query(i)`` is called after the
-    i-th timed query (1-based). With ``modes`` (bike, taxi ...) and ``mobility``, each pair is
-    also timed as a coordinate-to-coordinate query, transit only and with those modes.
+    i-th timed query (1-based). ``with_ferrobus`` adds :func:`maas.bench.kernel.kernel_rows`
+    on the same pairs (our kernel beside ferrobus's, after the loop). With ``modes`` (bike,
+    taxi ...) and ``mobility``, each pair is also timed as a coordinate-to-coordinate query,
+    transit only and with those modes.
     Raises :class:`InvalidInput` for a missing or unreadable feed or a date on which nothing
     runs.
     """
@@ -230,7 +255,7 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
         raise InvalidInput("--queries: give at least 1")
     if not feed_path.exists():
         raise InvalidInput(f"{feed_path}: no such file or folder")
-    nigiri, nigiri_version = _import_pynigiri()
+    nigiri, nigiri_version = import_pynigiri()
 
     started = time.perf_counter()
     feed = read_feed(feed_path)
@@ -240,13 +265,10 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
 
     rng = random.Random(seed)  # noqa: S311 - reproducible draws, nothing secret
     pairs = _draw_pairs(timetable, day, queries + 1, rng)
-    nigiri_tt, prepare_seconds, load_seconds = _load_pynigiri(
+    nigiri_tt, prepare_seconds, load_seconds = load_pynigiri(
         nigiri, feed_path, timetable, day, min_transfer_seconds)
 
-    settings = nigiri.TransferTimeSettings()
-    settings.default = False
-    settings.min_transfer_time = dt.timedelta(minutes=_minutes(min_transfer_seconds))
-    settings.factor = 1.0
+    settings = transfer_settings(nigiri, min_transfer_seconds)
     ids: list[str] = timetable.meta["stop_ids"]
     locations = {p: nigiri_tt.find_location(ids[p])
                  for pair in pairs for p in (pair.origin, pair.destination)}
@@ -254,100 +276,131 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
     if missing:
         raise MaasError(f"pynigiri did not load stops {', '.join(missing[:3])}")
 
-    def ours(pair: _Pair) -> tuple[float, list[Journey]]:
-        query = Query(
-            origin=_endpoint(timetable, pair.origin),
-            destination=_endpoint(timetable, pair.destination), time=pair.departure,
-            max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds)
-        return timed(lambda: plan(timetable, query))
+    with scratch_app(feed_path) as app:
+        calls = PlanCalls(app)
+        zone = timezone(timetable)
+        stop_of = {int(nigiri_tt.find_location(ids[p])): ids[p]
+                   for pair in pairs for p in (pair.origin, pair.destination)}
 
-    def kernel(pair: _Pair) -> float:
-        view = raptor.day_view(timetable, day)
-        access = access_options(timetable, _endpoint(timetable, pair.origin))
-        egress = access_options(timetable, _endpoint(timetable, pair.destination))
-        access_stops = np.asarray(list(access), dtype=np.int32)
-        access_times = np.asarray([walk for walk, _ in access.values()], dtype=np.int32)
-        egress_stops = np.asarray(list(egress), dtype=np.int32)
-        egress_times = np.asarray([walk for walk, _ in egress.values()], dtype=np.int32)
-        access_times += _seconds_of_day(timetable, day, pair.departure)
-        return timed(lambda: raptor.run(timetable, view, access_stops, access_times,
-                                        egress_stops, egress_times, max_transfers,
-                                        min_transfer_seconds))[0]
+        def ours(pair: _Pair) -> tuple[float, list[Journey]]:
+            query = Query(
+                origin=_endpoint(timetable, pair.origin),
+                destination=_endpoint(timetable, pair.destination), time=pair.departure,
+                max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds)
+            return timed(lambda: plan(timetable, query))
 
-    def theirs(pair: _Pair) -> tuple[float, list[Any]]:
-        return timed(lambda: route(pair))
+        def kernel(pair: _Pair) -> float:
+            view = raptor.day_view(timetable, day)
+            access = access_options(timetable, _endpoint(timetable, pair.origin))
+            egress = access_options(timetable, _endpoint(timetable, pair.destination))
+            access_stops = np.asarray(list(access), dtype=np.int32)
+            access_times = np.asarray([walk for walk, _ in access.values()], dtype=np.int32)
+            egress_stops = np.asarray(list(egress), dtype=np.int32)
+            egress_times = np.asarray([walk for walk, _ in egress.values()], dtype=np.int32)
+            access_times += _seconds_of_day(timetable, day, pair.departure)
+            return timed(lambda: raptor.run(timetable, view, access_stops, access_times,
+                                            egress_stops, egress_times, max_transfers,
+                                            min_transfer_seconds))[0]
 
-    def route(pair: _Pair) -> list[Any]:
-        query = nigiri.Query()
-        query.start_time = int(pair.departure.timestamp()) // 60
-        query.start = [nigiri.Offset(locations[pair.origin], 0, 0)]
-        query.destination = [nigiri.Offset(locations[pair.destination], 0, 0)]
-        query.start_match_mode = nigiri.LocationMatchMode.EXACT
-        query.dest_match_mode = nigiri.LocationMatchMode.EXACT
-        query.use_start_footpaths = True
-        query.max_transfers = max_transfers
-        query.transfer_time_settings = settings
-        journeys: list[Any] = nigiri.route(nigiri_tt, query)
-        return journeys
+        def theirs(pair: _Pair) -> tuple[float, list[Any]]:
+            return timed(lambda: route(pair, locations[pair.origin],
+                                       locations[pair.destination]))
 
-    def from_coordinates(pair: _Pair, with_modes: frozenset[str] | None) -> float:
-        origin, destination = (dataclasses.replace(_endpoint(timetable, stop), stop=-1)
-                               for stop in (pair.origin, pair.destination))
-        query = Query(origin=origin, destination=destination, time=pair.departure,
-                      max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds,
-                      modes=with_modes)
-        if with_modes is None:
-            return timed(lambda: plan(timetable, query))[0]
-        return timed(lambda: multimodal.plan(timetable, query, multimodal.Context(
-            mobility or Mobility(), now=int(pair.departure.timestamp()))))[0]
+        def route(pair: _Pair, start: Any, end: Any) -> list[Any]:
+            return nigiri_route(nigiri, nigiri_tt, start, end, pair.departure, max_transfers,
+                                settings)
 
-    warm = pairs[0]  # compiles (or loads) numba's kernels, builds the day view, warms caches
-    ours(warm)
-    kernel(warm)
-    theirs(warm)
-    if modes is not None:
-        from_coordinates(warm, None)
-        from_coordinates(warm, modes)
-    coordinate_ms: list[float] = []
-    multimodal_ms: list[float] = []
+        def args_of(pair: _Pair) -> dict[str, str]:
+            """The query string of GET /plan for the pair (default modes)."""
+            return {"from": f"stop:{ids[pair.origin]}", "to": f"stop:{ids[pair.destination]}",
+                    "depart": pair.departure.isoformat(), "max_transfers": str(max_transfers),
+                    "min_transfer_seconds": str(min_transfer_seconds)}
 
-    ours_ms: list[float] = []
-    kernel_ms: list[float] = []
-    nigiri_ms: list[float] = []
-    tally = {"agree": 0, "both_unreachable": 0, "ours_earlier": 0, "ours_earlier_end_walks": 0,
-             "pynigiri_earlier": 0, "only_ours": 0, "only_pynigiri": 0}
-    disagree: list[Disagreement] = []
-    zone = timezone(timetable)
-    for index, pair in enumerate(pairs[1:], start=1):
-        elapsed, journeys = ours(pair)
-        ours_ms.append(elapsed)
-        kernel_ms.append(kernel(pair))
-        elapsed, found = theirs(pair)
-        nigiri_ms.append(elapsed)
+        def request(pair: _Pair) -> float:
+            return timed(functools.partial(calls.request_path, args_of(pair)))[0]
+
+        def through_wsgi(pair: _Pair) -> float:
+            return timed(calls.wsgi(args_of(pair)))[0]
+
+        def their_document(pair: _Pair) -> float:
+            """pynigiri resolving both stop ids, routing, and writing the document."""
+            def answer() -> bytes:
+                start, end = (nigiri_tt.find_location(ids[p])
+                              for p in (pair.origin, pair.destination))
+                return nigiri_document(nigiri_tt, route(pair, start, end), zone, stop_of)
+            return timed(answer)[0]
+
+        def from_coordinates(pair: _Pair, with_modes: frozenset[str] | None) -> float:
+            origin, destination = (dataclasses.replace(_endpoint(timetable, stop), stop=-1)
+                                   for stop in (pair.origin, pair.destination))
+            query = Query(origin=origin, destination=destination, time=pair.departure,
+                          max_transfers=max_transfers, min_transfer_seconds=min_transfer_seconds,
+                          modes=with_modes)
+            if with_modes is None:
+                return timed(lambda: plan(timetable, query))[0]
+            return timed(lambda: multimodal.plan(timetable, query, multimodal.Context(
+                mobility or Mobility(), now=int(pair.departure.timestamp()))))[0]
+
+        warm = pairs[0]  # compiles (or loads) numba's kernels, builds the day view, warms caches
+        ours(warm)
+        kernel(warm)
+        theirs(warm)
+        request(warm)
+        through_wsgi(warm)
+        their_document(warm)
         if modes is not None:
-            coordinate_ms.append(from_coordinates(pair, None))
-            multimodal_ms.append(from_coordinates(pair, modes))
-        best = _our_earliest(journeys)
-        mine = None if best is None else _unix(timetable, best.day, best.arrival)
-        first = min(found, key=lambda j: int(j.arrival_time()), default=None)
-        other = None if first is None else int(first.arrival_time()) * 60
-        outcome = _compare(mine, other)
-        tally[outcome] += 1
-        if outcome == "both_unreachable":
-            tally["agree"] += 1
-        if outcome == "ours_earlier" and best is not None and _ends_with_two_walks(best):
-            tally["ours_earlier_end_walks"] += 1
-        if outcome not in ("agree", "both_unreachable") and len(disagree) < EXAMPLES:
-            disagree.append(Disagreement(
-                origin=ids[pair.origin], destination=ids[pair.destination],
-                departure=pair.departure.isoformat(), ours=_iso(mine, zone),
-                pynigiri=_iso(other, zone),
-                delta_seconds=None if mine is None or other is None else mine - other,
-                ours_journey=_describe_ours(timetable, best),
-                pynigiri_journey=_describe_theirs(nigiri_tt, first, zone)))
-        if on_query is not None:
-            on_query(index)
+            from_coordinates(warm, None)
+            from_coordinates(warm, modes)
+        coordinate_ms: list[float] = []
+        multimodal_ms: list[float] = []
 
+        ours_ms: list[float] = []
+        kernel_ms: list[float] = []
+        nigiri_ms: list[float] = []
+        request_ms: list[float] = []
+        wsgi_ms: list[float] = []
+        nigiri_document_ms: list[float] = []
+        tally = {"agree": 0, "both_unreachable": 0, "ours_earlier": 0, "ours_earlier_end_walks": 0,
+                 "pynigiri_earlier": 0, "only_ours": 0, "only_pynigiri": 0}
+        disagree: list[Disagreement] = []
+        for index, pair in enumerate(pairs[1:], start=1):
+            elapsed, journeys = ours(pair)
+            ours_ms.append(elapsed)
+            kernel_ms.append(kernel(pair))
+            elapsed, found = theirs(pair)
+            nigiri_ms.append(elapsed)
+            request_ms.append(request(pair))
+            wsgi_ms.append(through_wsgi(pair))
+            nigiri_document_ms.append(their_document(pair))
+            if modes is not None:
+                coordinate_ms.append(from_coordinates(pair, None))
+                multimodal_ms.append(from_coordinates(pair, modes))
+            best = _our_earliest(journeys)
+            mine = None if best is None else _unix(timetable, best.day, best.arrival)
+            first = min(found, key=lambda j: int(j.arrival_time()), default=None)
+            other = None if first is None else int(first.arrival_time()) * 60
+            outcome = _compare(mine, other)
+            tally[outcome] += 1
+            if outcome == "both_unreachable":
+                tally["agree"] += 1
+            if outcome == "ours_earlier" and best is not None and _ends_with_two_walks(best):
+                tally["ours_earlier_end_walks"] += 1
+            if outcome not in ("agree", "both_unreachable") and len(disagree) < EXAMPLES:
+                disagree.append(Disagreement(
+                    origin=ids[pair.origin], destination=ids[pair.destination],
+                    departure=pair.departure.isoformat(), ours=_iso(mine, zone),
+                    pynigiri=_iso(other, zone),
+                    delta_seconds=None if mine is None or other is None else mine - other,
+                    ours_journey=_describe_ours(timetable, best),
+                    pynigiri_journey=_describe_theirs(nigiri_tt, first, zone)))
+            if on_query is not None:
+                on_query(index)
+
+    # the kernel alone beside ferrobus's (maas.bench.kernel), on the same pairs and times
+    kernel_table = [] if not with_ferrobus else kernel_rows(
+        feed_path, [(ids[pair.origin], ids[pair.destination]) for pair in pairs],
+        [pair.departure for pair in pairs], timetable=timetable,
+        max_transfers=max_transfers)
     return BenchResult(
         feed=str(feed_path), date=day, seed=seed, max_transfers=max_transfers,
         min_transfer_seconds=min_transfer_seconds, stops=timetable.n_stops,
@@ -357,11 +410,13 @@ def run_bench(feed_path: Path, day: dt.date, queries: int, seed: int, *,
         pynigiri_ms=nigiri_ms, disagree=disagree,
         pynigiri_version=nigiri_version,
         modes=None if modes is None else ",".join(sorted(modes)),
-        coordinate_ms=coordinate_ms, multimodal_ms=multimodal_ms, **tally,
+        coordinate_ms=coordinate_ms, multimodal_ms=multimodal_ms,
+        request_ms=request_ms, wsgi_ms=wsgi_ms, pynigiri_document_ms=nigiri_document_ms,
+        kernel=kernel_table, **tally,
     )
 
 
-def _import_pynigiri() -> tuple[Any, str]:
+def import_pynigiri() -> tuple[Any, str]:
     """The pynigiri module (untyped) and its distribution version; imported only here."""
     try:
         module = importlib.import_module("pynigiri")
@@ -370,7 +425,7 @@ def _import_pynigiri() -> tuple[Any, str]:
     return module, importlib.metadata.version("pynigiri")
 
 
-def _load_pynigiri(nigiri: Any, feed_path: Path, timetable: Timetable, day: dt.date,
+def load_pynigiri(nigiri: Any, feed_path: Path, timetable: Timetable, day: dt.date,
                    min_transfer_seconds: int) -> tuple[Any, float, float]:
     """nigiri's timetable of the copied feed; seconds to write the copy and to load it."""
     with tempfile.TemporaryDirectory(prefix="maas-bench-") as folder:
@@ -393,6 +448,33 @@ def _load_pynigiri(nigiri: Any, feed_path: Path, timetable: Timetable, day: dt.d
         except RuntimeError as exc:
             raise MaasError(f"{feed_path}: pynigiri could not load it: {exc}") from None
         return loaded, prepared - started, time.perf_counter() - prepared
+
+
+def transfer_settings(nigiri: Any, min_transfer_seconds: int) -> Any:
+    """nigiri's transfer rule matching ours: ``min_transfer_seconds`` (rounded up to whole
+    minutes) at the same stop, footpath times as given."""
+    settings = nigiri.TransferTimeSettings()
+    settings.default = False
+    settings.min_transfer_time = dt.timedelta(minutes=_minutes(min_transfer_seconds))
+    settings.factor = 1.0
+    return settings
+
+
+def nigiri_route(nigiri: Any, nigiri_tt: Any, start: Any, end: Any, departure: dt.datetime,
+                 max_transfers: int, settings: Any) -> list[Any]:
+    """pynigiri's journeys from location ``start`` to ``end`` departing at ``departure``
+    (walking from the start's footpath neighbours, as ours does)."""
+    query = nigiri.Query()
+    query.start_time = int(departure.timestamp()) // 60
+    query.start = [nigiri.Offset(start, 0, 0)]
+    query.destination = [nigiri.Offset(end, 0, 0)]
+    query.start_match_mode = nigiri.LocationMatchMode.EXACT
+    query.dest_match_mode = nigiri.LocationMatchMode.EXACT
+    query.use_start_footpaths = True
+    query.max_transfers = max_transfers
+    query.transfer_time_settings = settings
+    journeys: list[Any] = nigiri.route(nigiri_tt, query)
+    return journeys
 
 
 def _minutes(seconds: int) -> int:
@@ -665,8 +747,11 @@ def _beside(feed_path: Path, given: Path | None, name: str) -> Path | None:
               help="GBFS folder for --modes (default: gbfs/ beside the feed).")
 @click.option("--ondemand", "ondemand_dir", type=click.Path(path_type=Path),
               help="On-demand services folder for --modes (default: ondemand/ beside it).")
+@click.option("--ferrobus/--no-ferrobus", "with_ferrobus", default=True, show_default=True,
+              help="Also time our kernel beside ferrobus's on the same pairs (bench kernel).")
 def plan_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool,
-                 modes: str | None, gbfs_dir: Path | None, ondemand_dir: Path | None) -> None:
+                 modes: str | None, gbfs_dir: Path | None, ondemand_dir: Path | None,
+                 with_ferrobus: bool) -> None:
     """Time our planner and pynigiri on the same random stop-to-stop queries of one day."""
     date = parse_day(day)
     chosen = parse_modes(modes)
@@ -676,7 +761,7 @@ def plan_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bo
     with progress(queries, "loading the feed into both engines", quiet=as_json) as step:
         result = run_bench(feed_path, date, queries, seed,
                            on_query=lambda i: step(f"query {min(i + 1, queries)}/{queries}"),
-                           modes=chosen, mobility=mobility)
+                           modes=chosen, mobility=mobility, with_ferrobus=with_ferrobus)
     document = result.as_dict()
     emit(as_json, document, _table(document))
 
@@ -686,20 +771,33 @@ def _table(d: dict[str, Any]) -> str:
         f"{d['feed']} on {d['date']}: {d['queries']} stop-to-stop queries (seed {d['seed']}, "
         f"{d['stops']} stops, ≤{d['max_transfers']} transfers, "
         f"{d['min_transfer_seconds']} s slack)",
-        f"{'':22}{'load s':>8}{'p50 ms':>10}{'p90 ms':>10}",
-        f"{'ours plan()':22}{d['ours_load_seconds']:>8.2f}{d['ours_p50_ms']:>10.3f}"
+        f"{'':30}{'load s':>8}{'p50 ms':>10}{'p90 ms':>10}",
+        f"{'ours request (no socket)':30}{'':>8}{d['request_p50_ms']:>10.3f}"
+        f"{d['request_p90_ms']:>10.3f}",
+        f"{'ours WSGI app (+Flask, hooks)':30}{'':>8}{d['wsgi_p50_ms']:>10.3f}"
+        f"{d['wsgi_p90_ms']:>10.3f}",
+        f"{'pynigiri route + document':30}{'':>8}{d['pynigiri_document_p50_ms']:>10.3f}"
+        f"{d['pynigiri_document_p90_ms']:>10.3f}",
+        f"{'ours plan()':30}{d['ours_load_seconds']:>8.2f}{d['ours_p50_ms']:>10.3f}"
         f"{d['ours_p90_ms']:>10.3f}",
-        f"{'ours raptor.run only':22}{'':>8}{d['ours_kernel_p50_ms']:>10.3f}"
+        f"{'ours raptor.run only':30}{'':>8}{d['ours_kernel_p50_ms']:>10.3f}"
         f"{d['ours_kernel_p90_ms']:>10.3f}",
-        f"{'pynigiri route()':22}{d['pynigiri_load_seconds']:>8.2f}"
+        f"{'pynigiri route()':30}{d['pynigiri_load_seconds']:>8.2f}"
         f"{d['pynigiri_p50_ms']:>10.3f}{d['pynigiri_p90_ms']:>10.3f}",
-        f"ratio ours/pynigiri (p50): plan() {d['ratio']}, raptor.run {d['kernel_ratio']}",
+        f"ratio ours/pynigiri (p50): request/route+document {d['request_ratio']}, "
+        f"WSGI/route+document {d['wsgi_ratio']}; plan()/route() {d['ratio']}, "
+        f"raptor.run/route() {d['kernel_ratio']}",
         *([f"{'coordinates, transit':22}{'':>8}{d['coordinate_p50_ms']:>10.3f}"
            f"{d['coordinate_p90_ms']:>10.3f}",
-           f"{'coordinates, ' + d['modes']:22}{'':>8}{d['multimodal_p50_ms']:>10.3f}"
+           f"{'coordinates, ' + d['modes']:30}{'':>8}{d['multimodal_p50_ms']:>10.3f}"
            f"{d['multimodal_p90_ms']:>10.3f}",
            f"multimodal p50 / transit-only p50: {d['multimodal_ratio']} (stop to stop), "
            f"{d['multimodal_coordinate_ratio']} (same coordinates)"] if "modes" in d else []),
+        *[f"{row['engine'] + ' (kernel bench)':30}{row.get('load_seconds', 0):>8.2f}"
+          f"{row['p50_ms']:>10.3f}{row['p90_ms']:>10.3f}"
+          + (f"  ours/ferrobus {row['ratio']}" if "ratio" in row else "")
+          if "error" not in row else f"{row['engine']}: {row['error']}"
+          for row in d["kernel"]],
         f"same earliest arrival (< 60 s apart): {d['agree']}/{d['queries']} "
         f"({d['both_unreachable']} unreachable for both); ours earlier {d['ours_earlier']} "
         f"({d['ours_earlier_end_walks']} ending with two walks), "
