@@ -503,8 +503,9 @@ def _journeys(session: Session, store: NetworkStore, timetable: Timetable, query
 def prepare(session: Session, store: NetworkStore, now: dt.datetime) -> Timetable | None:
     """Build what a process's first plan request would: the active network and mobility
     snapshots, the day views of the service day of ``now`` and the next, the network's lazy
-    indexes (fares, stations) and the planner's code paths, by planning one query with the
-    default modes (nothing is published: statistics count riders' requests only).
+    indexes (fares, stations), the planner's code paths, by planning one query with the
+    default modes (nothing is published: statistics count riders' requests only), and the
+    place search's index.
 
     gunicorn calls it in the master before forking (``maas.gunicorn_conf``), so every worker
     shares these pages copy-on-write and answers its first request at full speed.
@@ -522,6 +523,7 @@ def prepare(session: Session, store: NetworkStore, now: dt.datetime) -> Timetabl
     query = Query(origin=origin, destination=destination, time=now, modes=ALL_MODES)
     journeys = _journeys(session, store, timetable, query, now, gbfs.Availability(), None)
     plan_document(timetable, journeys, origin, destination, frozenset())
+    place_index(session, store)  # the place search's index, shared like the network
     return timetable
 
 

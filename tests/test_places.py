@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gtfs.places.models import PlaceRow
-from tests.conftest import Runner
+from tests.conftest import Runner, fixed_clock
 
 pytestmark = pytest.mark.usefixtures("loaded_demo")
 STATION = "36.5781,136.6480"
@@ -216,3 +217,22 @@ def test_cli_search(runner: Runner) -> None:
     result = runner.invoke("places", "search", "ninja", "--near", "nowhere")
     assert result.exit_code == 1
     assert "near" in result.output
+
+
+def test_workers_prepared_before_fork_share_the_place_index(app: Flask,
+                                                            db_session: Session) -> None:
+    from gtfs import services as gtfs_services
+    from gtfs.network import networks_of
+    from gtfs.places.services import place_index
+
+    store = networks_of(app.extensions["maas"])
+    store.places.forget()
+    assert gtfs_services.prepare(db_session, store, fixed_clock()) is not None
+
+    def unexpected() -> tuple[Any, ...]:
+        raise AssertionError("the index prepare built is checked again within seconds")
+
+    index = store.places.current(unexpected, list)  # what prepare left for the workers
+    assert index.get("poi:kenrokuen") is not None
+    assert index.get("stop:korinbo") is not None
+    assert place_index(db_session, store) is index
