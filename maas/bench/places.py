@@ -15,7 +15,8 @@ Timed per query, interleaved in this order, with :func:`maas.bench.timing.timed`
   (:meth:`~gtfs.places.index.PlaceIndex.linear_search`);
 - ``fts5``: SQLite FTS5 with the trigram tokenizer over the same keys (in memory), exact,
   prefix and substring matches ranked in SQL, distances for the hits in Python; keys shorter
-  than three characters fall back to ``LIKE`` (a trigram index cannot hold them).
+  than three characters fall back to ``LIKE`` over a plain table of the same keys (a trigram
+  index cannot hold them).
 
 With ``--plan-queries N`` (default 100; 0 skips it) the demo data is then loaded into the same
 temporary database and ``GET /api/v1/plan`` is timed between random curated places, asked
@@ -128,9 +129,12 @@ class Fts5Peer:
         self.db = sqlite3.connect(":memory:")
         self.db.execute("CREATE VIRTUAL TABLE keys USING fts5(key, owner UNINDEXED, "
                         "tokenize='trigram')")
-        self.db.executemany("INSERT INTO keys(key, owner) VALUES (?, ?)", [
-            (key, owner) for owner, place in enumerate(self.places)
-            for key in sorted(place.keys())])
+        rows = [(key, owner) for owner, place in enumerate(self.places)
+                for key in sorted(place.keys())]
+        self.db.executemany("INSERT INTO keys(key, owner) VALUES (?, ?)", rows)
+        # a trigram index holds no key shorter than three characters: those are scanned
+        self.db.execute("CREATE TABLE plain(key TEXT, owner INTEGER)")
+        self.db.executemany("INSERT INTO plain(key, owner) VALUES (?, ?)", rows)
         self.db.commit()
 
     def search(self, query: str, near: tuple[float, float] | None, limit: int) -> list[Hit]:
@@ -145,7 +149,7 @@ class Fts5Peer:
             else:
                 rows = self.db.execute(
                     "SELECT owner, MIN(CASE WHEN key = ?1 THEN 0 WHEN substr(key, 1, "
-                    "length(?1)) = ?1 THEN 1 ELSE 2 END) FROM keys WHERE key LIKE ?2 "
+                    "length(?1)) = ?1 THEN 1 ELSE 2 END) FROM plain WHERE key LIKE ?2 "
                     "GROUP BY owner", (key, ("%" if len(key) >= 2 or not key.isascii() else "")
                                        + key.replace("%", "").replace("_", "") + "%"))
             for owner, quality in rows:
