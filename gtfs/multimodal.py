@@ -90,7 +90,7 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
             candidates += [j for j in planner.plan(timetable, transit_query)
                            if any(leg.trip >= 0 for leg in j.legs)]
             access = [_walk_ends(planner.access_options(timetable, query.origin), False)]
-            egress = [_walk_ends(planner.access_options(timetable, query.destination), True)]
+            egress = [_walk_ends(planner.egress_options(timetable, query.destination), True)]
             for network in context.mobility.bikes if "bike" in modes else ():
                 near = ports[id(network)]
                 access.append(_bike_ends(timetable, network, near, context, reverse=False))
@@ -101,7 +101,7 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
         candidates += _walk_only(timetable, query, day, seconds)
     else:
         walk_access = planner.access_options(timetable, query.origin)
-        walk_egress = planner.access_options(timetable, query.destination)
+        walk_egress = planner.egress_options(timetable, query.destination)
         # bike and taxi ends here; the walking ends join them as arrays only when those are
         # searched (a server without bikes or taxis never builds them)
         access = []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from typing import Any
 
 import numba
@@ -28,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gtfs.timetable import FORBIDDEN, Timetable
+from maas.core.geo import EARTH_RADIUS_M
 
 INF = np.int32(2**31 - 1)
 DAY = 86400
@@ -52,6 +54,9 @@ class DayView:
     time_offset: I32
     dep: I32
     arr: I32
+    # seconds per metre of the fastest hop in dep/arr (or of walking, if faster): the kernel's
+    # lower bound on the time still needed is the crow-fly distance times this; 0: no bound
+    pace: float = 0.0
 
 
 def day_view(timetable: Timetable, day: dt.date) -> DayView:
@@ -95,9 +100,69 @@ def _build_day_view(timetable: Timetable, day: dt.date) -> DayView:
     arr = np.empty(int(time_offset[-1]), dtype=np.int32)
     _lay_out(offset, trip, shift, timetable.pattern_stop_offset, timetable.trip_time_offset,
              timetable.arrival, timetable.departure, time_offset, dep, arr)
-    return DayView(day=day, offset=offset, trip=trip, shift=shift,
+    view = DayView(day=day, offset=offset, trip=trip, shift=shift,
                    fifo=_fifo(offset, time_offset, dep, arr), time_offset=time_offset, dep=dep,
                    arr=arr)
+    return dataclasses.replace(view, pace=pace_of(timetable, view, dep, arr))
+
+
+def pace_of(timetable: Timetable, view: DayView, dep: I32, arr: I32) -> float:
+    """The fewest seconds per crow-fly metre any hop of ``dep``/``arr`` (laid out as
+    ``view``'s) or any footpath takes; 0.0 when some hop takes no time (no bound then).
+
+    An overlay that swaps a view's times recomputes it: ``dataclasses.replace(view, dep=dep,
+    arr=arr, fifo=fifo_of(view, dep, arr), pace=pace_of(timetable, view, dep, arr))``.
+    """
+    x, y = _plane(timetable)
+    return float(_pace(timetable.pattern_stop_offset, timetable.pattern_stops, view.offset,
+                       view.time_offset, dep, arr, timetable.footpath_offset,
+                       timetable.footpath_to, timetable.footpath_seconds, x, y))
+
+
+def _plane(timetable: Timetable) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Stop positions in metres on a plane (equirectangular at the network's mean latitude),
+    cached; distances on it are within 1 % of great-circle ones at city scale."""
+    cached: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = (
+        timetable.meta.get("_plane"))
+    if cached is None:
+        lat = np.radians(timetable.stop_lat)
+        lon = np.radians(timetable.stop_lon)
+        middle = float(np.mean(lat)) if lat.shape[0] else 0.0
+        cached = (EARTH_RADIUS_M * lon * math.cos(middle), EARTH_RADIUS_M * lat)
+        timetable.meta["_plane"] = cached
+    return cached
+
+
+@numba.njit(cache=True)
+def _pace(pattern_stop_offset: I32, pattern_stops: I32, offset: I32, time_offset: I32,
+          dep: I32, arr: I32, footpath_offset: I32, footpath_to: I32, footpath_seconds: I32,
+          x: npt.NDArray[np.float64],
+          y: npt.NDArray[np.float64]) -> float:  # pragma: no cover - compiled
+    fastest = 0.0  # metres per second
+    for r in range(offset.shape[0] - 1):
+        base = pattern_stop_offset[r]
+        n = pattern_stop_offset[r + 1] - base
+        for e in range(offset[r + 1] - offset[r]):
+            row = time_offset[r] + e * n
+            for i in range(n - 1):
+                a, b = pattern_stops[base + i], pattern_stops[base + i + 1]
+                metres = math.sqrt((x[a] - x[b]) ** 2 + (y[a] - y[b]) ** 2)
+                seconds = arr[row + i + 1] - dep[row + i]
+                if seconds <= 0:
+                    if metres > 0:
+                        return 0.0
+                    continue
+                fastest = max(fastest, metres / seconds)
+    for p in range(footpath_offset.shape[0] - 1):
+        for f in range(footpath_offset[p], footpath_offset[p + 1]):
+            w = footpath_to[f]
+            metres = math.sqrt((x[p] - x[w]) ** 2 + (y[p] - y[w]) ** 2)
+            if footpath_seconds[f] <= 0:
+                if metres > 0:
+                    return 0.0
+                continue
+            fastest = max(fastest, metres / footpath_seconds[f])
+    return 0.0 if fastest == 0.0 else 1.0 / fastest
 
 
 def fifo_of(view: DayView, dep: I32, arr: I32) -> B:
@@ -216,7 +281,7 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
         view.arr, allowed,
         timetable.footpath_offset, timetable.footpath_to, timetable.footpath_seconds,
         timetable.stop_slack, access_stops, access_times, egress_stops, egress_seconds,
-        rounds, slack, fresh, labels.ready,
+        *_plane(timetable), view.pace, rounds, slack, fresh, labels.ready,
         labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
         labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
         labels.walk_from,
@@ -231,6 +296,7 @@ def _raptor(
     dv_offset: I32, dv_fifo: B, dv_time_offset: I32, dv_dep: I32, dv_arr: I32, allowed: B,
     footpath_offset: I32, footpath_to: I32, footpath_seconds: I32, stop_slack: I32,
     access_stops: I32, access_times: I32, egress_stops: I32, egress_seconds: I32,
+    stop_x: npt.NDArray[np.float64], stop_y: npt.NDArray[np.float64], pace: float,
     rounds: int, slack: int, fresh: bool, ready: I32,
     ready_kind: I8, ready_round: I32, transit_tau: I32, trip_of: I32, board_stop: I32,
     board_pos: I32, alight_pos: I32, foot_tau: I32, walk_from: I32,
@@ -252,6 +318,21 @@ def _raptor(
     for p in range(n_stops):
         if is_egress[p] >= 0 and transit_star[p] < INF:
             target = min(target, transit_star[p] + is_egress[p])
+    # a lower bound on the seconds from each stop to the destination: the crow-fly distance to
+    # the egress stops (a disc around the first) at the network's fastest pace; a label at or
+    # after ``target`` minus it cannot lead to an earlier arrival
+    bound = np.zeros(n_stops, dtype=np.int32)
+    if pace > 0 and egress_stops.shape[0] > 0:
+        c = egress_stops[0]
+        radius = 0.0
+        for e in range(egress_stops.shape[0]):
+            q = egress_stops[e]
+            radius = max(radius, math.sqrt((stop_x[q] - stop_x[c]) ** 2
+                                           + (stop_y[q] - stop_y[c]) ** 2))
+        for p in range(n_stops):
+            d = math.sqrt((stop_x[p] - stop_x[c]) ** 2 + (stop_y[p] - stop_y[c]) ** 2) - radius
+            if d > 0:
+                bound[p] = max(0, int(d * pace) - 1)
     transfer = np.empty(n_stops, dtype=np.int32)  # same-stop slack after a trip; -1 forbidden
     for p in range(n_stops):
         own = stop_slack[p]
@@ -329,7 +410,7 @@ def _raptor(
                         # the body of _arrive, written out: this is the hottest line of the
                         # planner, and a 27-argument call costs more than the work
                         t = dv_arr[row + current * n]
-                        if t < transit_star[p] and t < target:
+                        if t < transit_star[p] and t + bound[p] < target:
                             transit_tau[k, p] = t
                             transit_star[p] = t
                             trip_of[k, p] = lo + current
@@ -345,11 +426,12 @@ def _raptor(
                                 ready_kind[k, p] = KIND_TRANSIT
                                 ready_round[k, p] = k
                                 ready_star[p] = t + slack_p
-                                marked[p] = True
+                                if t + slack_p + bound[p] < target:  # else no use boarding
+                                    marked[p] = True
                     if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
                         continue
                     at = ready[k - 1, p]
-                    if at >= target:
+                    if at + bound[p] >= target:
                         continue
                     upper = m_
                     if current >= 0:
@@ -379,15 +461,17 @@ def _raptor(
                             break
                         p = pattern_stops[base + i]
                         row = times + i
-                        if board_at >= 0 and pattern_alight[base + i]:
-                            target = _arrive(k, p, dv_arr[row + e * n], lo + e,
-                                             pattern_stops[base + board_at], board_at, i,
-                                             target, transfer, is_egress, ready,
-                                             ready_kind, ready_round, transit_tau, trip_of,
-                                             board_stop, board_pos, alight_pos, ready_star,
-                                             transit_star, marked, improved)
+                        if (board_at >= 0 and pattern_alight[base + i]
+                                and dv_arr[row + e * n] + bound[p] < target):
+                            target = _arrive(
+                                k, p, dv_arr[row + e * n], lo + e,
+                                pattern_stops[base + board_at], board_at, i, target, transfer,
+                                is_egress, ready, ready_kind, ready_round, transit_tau,
+                                trip_of, board_stop, board_pos, alight_pos, ready_star,
+                                transit_star, marked, improved)
                         if (board_at < 0 and i < n - 1 and boarding[p]
-                                and pattern_board[base + i] and ready[k - 1, p] < target
+                                and pattern_board[base + i]
+                                and ready[k - 1, p] + bound[p] < target
                                 and ready[k - 1, p] <= dv_dep[row + e * n]):
                             board_at = i
         # one footpath after a trip of this round
@@ -404,7 +488,7 @@ def _raptor(
                     break  # a stop's footpaths come quickest first
                 # a footpath only matters for boarding another trip (and ready_star[w] is
                 # never above foot_tau[k, w], so this also keeps the best footpath record)
-                if t < ready_star[w]:
+                if t < ready_star[w] and t + bound[w] < target:
                     foot_tau[k, w] = t
                     walk_from[k, w] = p
                     ready[k, w] = t
@@ -469,9 +553,11 @@ def warm_up() -> None:
     labels = new_labels(1, 0)
     _lay_out(one, empty, empty, ro_one, ro_empty, ro_empty, ro_empty, one, empty, empty)
     _fifo(one, one, empty, empty)
+    plane = np.zeros(0, dtype=np.float64)
+    _pace(ro_one, ro_empty, one, one, empty, empty, ro_one, ro_empty, ro_empty, plane, plane)
     _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
             empty, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty, empty,
-            empty, 1, 60, True, labels.ready,
+            empty, plane, plane, 0.0, 1, 60, True, labels.ready,
             labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
             labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
             labels.walk_from)

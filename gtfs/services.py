@@ -502,7 +502,7 @@ def _journeys(session: Session, store: NetworkStore, timetable: Timetable, query
 
 def prepare(session: Session, store: NetworkStore, now: dt.datetime) -> Timetable | None:
     """Build what a process's first plan request would: the active network and mobility
-    snapshots, the day views of the service day of ``now`` and the next, the network's lazy
+    snapshots, the day views of the service day of ``now`` and either side, the network's lazy
     indexes (fares, stations), the planner's code paths, by planning one query with the
     default modes (nothing is published: statistics count riders' requests only), and the
     place search's index.
@@ -514,8 +514,8 @@ def prepare(session: Session, store: NetworkStore, now: dt.datetime) -> Timetabl
     if timetable is None:
         return None
     day, _ = service_time(timetable, now)
-    for when in (day, day + dt.timedelta(days=1)):
-        raptor.day_view(timetable, when)
+    for shift in (-1, 0, 1):  # after midnight riders still ask for the day before
+        raptor.day_view(timetable, day + dt.timedelta(days=shift))
     first, last = (int(timetable.pattern_stops[i])
                    for i in (0, int(timetable.pattern_stop_offset[1]) - 1))
     origin, destination = (Endpoint(float(timetable.stop_lat[s]), float(timetable.stop_lon[s]),

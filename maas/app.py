@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_request_id(app)
     register_request_limits(app)
     register_security_headers(app, settings)
+    register_proxies(app, settings)
     register_sessions(app)
     register_error_handlers(app)
     register_blueprints(app)
@@ -72,12 +73,6 @@ def register_config(app: Flask, settings: Settings) -> None:
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
-    if settings.trusted_proxies:  # the client address is the one these proxies saw
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=n, x_proto=n)
     # Japanese names stay readable in responses, and fields keep their declared order
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider attribute
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -252,6 +247,17 @@ def register_security_headers(app: Flask, settings: Settings) -> None:
         app.wsgi_app, security_headers(settings))
 
 
+def register_proxies(app: Flask, settings: Settings) -> None:
+    """Behind ``MAAS_TRUSTED_PROXIES`` proxies, the client address and scheme are the ones they
+    saw (werkzeug's ProxyFix, the outermost WSGI wrapper: everything inside sees them)."""
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n)
+
+
 class SecurityHeaders:
     """WSGI middleware: ``headers`` on every response that does not carry them already."""
 
@@ -361,3 +367,22 @@ def prepare_workers(app: Flask) -> None:
     logging.getLogger(__name__).info(
         "prepared before fork in %.0f ms: %s", _elapsed_ms(started),
         "no GTFS feed is active" if timetable is None else f"{timetable.n_stops} stops")
+
+
+def prepare_worker(app: Flask) -> None:
+    """In a worker just forked (``maas.gunicorn_conf.post_fork``): its first database
+    connection, and the active feeds and mobility snapshots read once, as a request does every
+    few seconds — so the worker's first request finds them fresh. A database that is down is
+    logged: the requests will say so."""
+    from gtfs.network import networks_of
+
+    state: AppState = app.extensions[EXTENSION]
+    store = networks_of(state)
+    store.forget_active()
+    store.mobility.forget()
+    try:
+        with state.sessions() as session:
+            store.current(session)
+            store.mobility.current(session)
+    except (MaasError, SQLAlchemyError) as exc:
+        logging.getLogger(__name__).warning("worker not prepared: %s", exc)

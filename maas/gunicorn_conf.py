@@ -13,7 +13,6 @@ from typing import Any
 
 from gunicorn import util
 from gunicorn.glogging import Logger
-from sqlalchemy.exc import SQLAlchemyError
 
 from maas.core import limits
 from maas.core.config import load_settings
@@ -109,12 +108,11 @@ def when_ready(server: Any) -> None:
 
 def post_fork(server: Any, worker: Any) -> None:
     """Give each worker its own database connections (never share sockets across fork), and
-    open the first one before the worker takes requests."""
+    read what a request re-reads every few seconds once before the worker takes requests
+    (``maas.app.prepare_worker``)."""
     state = getattr(worker.app.wsgi(), "extensions", {}).get("maas")
     if state is not None:  # not the HTTP benchmark's bare floor app
         state.engine.dispose(close=False)
-        try:  # the worker's first connection now, not in its first request
-            with state.engine.connect():
-                pass
-        except SQLAlchemyError:  # a database down at boot is the requests' problem
-            worker.log.warning("no database connection at worker start")
+        from maas.app import prepare_worker
+
+        prepare_worker(worker.app.wsgi())
