@@ -17,9 +17,9 @@ from gtfs.places.index import EXACT, INSIDE, PREFIX, Place, PlaceIndex
 from gtfs.places.text import fold_latin, fold_text, name_keys, romaji, split_port_number
 from maas.core.errors import InvalidInput
 from maas.core.geo import haversine_m as distance_m
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-PORTS_CSV = SHARED / "machinori-stations-2024" / "machinori_kanazawa_stations_20241013.csv"
+PORTS_CSV = SHARED_DATA / "machinori-stations-2024" / "machinori_kanazawa_stations_20241013.csv"
 INDEX = PlaceIndex(curated_places())
 
 
