@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:  # the reader pulls in pandas; only a rebuild needs it
     from gtfs.feed import FeedData
     from maas.core.state import AppState
+from gtfs.maps.shapes import ShapeCache
 from gtfs.mobility import MobilityStore
 from gtfs.models import Feed
+from gtfs.places.sources import PlaceStore
 from gtfs.timetable import BuildOptions, Timetable, compile_feeds, load, network_key, save
 
 
@@ -38,8 +40,10 @@ class NetworkStore:
         self.options = options or BuildOptions()
         self._cache: dict[str, Timetable] = {}
         self._lock = threading.Lock()
-        self._active: tuple[float, Timetable | None] | None = None
+        self._active: tuple[float, list[tuple[str, str]], Timetable | None] | None = None
         self.mobility = MobilityStore()  # bike share and on-demand snapshots
+        self.places = PlaceStore()  # the place search index (gtfs.places)
+        self.shapes = ShapeCache()  # shapes and route colours for maps (gtfs.maps)
 
     def source_path(self, version: str) -> Path:
         """Where the stored copy of a GTFS feed version lives."""
@@ -93,6 +97,15 @@ class NetworkStore:
         process: a plan request then needs no database round trip, and an import reaches
         every worker within ``ACTIVE_TTL_SECONDS``.
         """
+        return self._refresh(session)[2]
+
+    def active_feeds(self, session: Session) -> list[tuple[str, str]]:
+        """``(name, version)`` of the active GTFS feeds, in the network's order (re-read with
+        the network, at most every ``ACTIVE_TTL_SECONDS``)."""
+        return self._refresh(session)[1]
+
+    def _refresh(self, session: Session
+                 ) -> tuple[float, list[tuple[str, str]], Timetable | None]:
         now = time.monotonic()
         active = self._active
         if active is None or now - active[0] > self.ACTIVE_TTL_SECONDS:
@@ -103,8 +116,8 @@ class NetworkStore:
             ).all()
             feeds = [(name, version) for name, version in rows]
             # the network is kept with the list: no key hashing on every request
-            active = self._active = (now, self.network(feeds) if feeds else None)
-        return active[1]
+            active = self._active = (now, feeds, self.network(feeds) if feeds else None)
+        return active
 
     def forget_active(self) -> None:
         """Re-read the active feeds on the next request (this process just changed them)."""

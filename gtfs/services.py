@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -39,9 +39,12 @@ from gtfs.limits import (
     read_bounded,
     zip_damage,
 )
+from gtfs.maps.geojson import add_geometry
+from gtfs.maps.shapes import feed_shapes
 from gtfs.mobility import Mobility
 from gtfs.models import Feed, FeedSnapshot, Operator
 from gtfs.network import NetworkStore
+from gtfs.places.services import place_index, resolve
 from gtfs.planner import (
     Endpoint,
     Journey,
@@ -55,6 +58,7 @@ from gtfs.timetable import Timetable, mode_of_route_type
 from maas.core.clock import TOKYO, Clock
 from maas.core.errors import FieldError, InvalidInput, NotFound
 from maas.core.events import publish
+from maas.core.geo import parse_lat_lon
 
 if TYPE_CHECKING:  # the reader pulls in pandas; serving must not
     from gtfs.feed import FeedData
@@ -349,7 +353,8 @@ def _operators(feed: FeedData) -> list[Operator]:
 
 @dataclass(frozen=True)
 class PlanRequest:
-    """A journey request as riders and the CLI give it (``origin``: ``LAT,LON`` or ``stop:ID``)."""
+    """A journey request as riders and the CLI give it (``origin``: ``LAT,LON``, ``stop:ID`` or
+    ``place:ID``)."""
 
     origin: str
     destination: str
@@ -360,6 +365,8 @@ class PlanRequest:
     max_transfers: int = 5
     window_minutes: int = 0
     pass_product: str | None = None  # a one-day pass: legs it covers cost ¥0
+    language: str = "ja"  # names of places, stops and routes (gtfs.languages.LANGUAGES)
+    geometry: bool = False  # legs' lines for a map (gtfs.maps)
 
 
 TRANSIT_MODES = frozenset({"bus", "tram", "rail", "subway", "ferry"})
@@ -392,6 +399,23 @@ def _network(session: Session, store: NetworkStore) -> Timetable:
     return timetable
 
 
+def _place_endpoint(session: Session, store: NetworkStore, timetable: Timetable, text: str,
+                    field: str, language: str) -> Endpoint:
+    """``place:ID`` (a stop, bike port or point of interest of the place search) as an end of
+    the journey, named in ``language``; anything else as :func:`_endpoint` reads it."""
+    text = text.strip()
+    if not text.startswith("place:"):
+        return _endpoint(timetable, text, field)
+    place = resolve(session, store, text[6:], field)
+    name = place.name(language)
+    if place.stop_id is not None:
+        index = timetable.stop_index(place.stop_id)
+        if index >= 0:
+            return Endpoint(float(timetable.stop_lat[index]), float(timetable.stop_lon[index]),
+                            name, index, place.id)
+    return Endpoint(place.lat, place.lon, name, place=place.id)
+
+
 def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
     text = text.strip()
     if text.startswith("stop:"):
@@ -401,15 +425,12 @@ def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
             raise InvalidInput(f"{field}: unknown stop {stop_id!r}",
                                errors=[FieldError(field, f"unknown stop {stop_id!r}")])
         return Endpoint(float(timetable.stop_lat[index]), float(timetable.stop_lon[index]),
-                        timetable.meta["stop_names"][index], index)
-    lat_text, _, lon_text = text.partition(",")
-    try:
-        lat, lon = float(lat_text), float(lon_text)
-    except ValueError:
-        lat = lon = float("nan")
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        message = f"{text!r} is neither LAT,LON nor stop:STOP_ID"
+                        timetable.meta["stop_names"][index], index, f"stop:{stop_id}")
+    point = parse_lat_lon(text)
+    if point is None:
+        message = f"{text[:60]!r} is neither LAT,LON, stop:STOP_ID nor place:PLACE_ID"
         raise InvalidInput(f"{field}: {message}", errors=[FieldError(field, message)])
+    lat, lon = point
     return Endpoint(lat, lon, f"{lat:.6f},{lon:.6f}")
 
 
@@ -427,8 +448,10 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     answered request is published as :class:`PlanAnswered`.
     """
     timetable = _network(session, store)
-    origin = _endpoint(timetable, request.origin, "from")
-    destination = _endpoint(timetable, request.destination, "to")
+    origin = _place_endpoint(session, store, timetable, request.origin, "from",
+                             request.language)
+    destination = _place_endpoint(session, store, timetable, request.destination, "to",
+                                  request.language)
     covered = None
     if request.pass_product is not None:
         if coverage is None:
@@ -444,10 +467,24 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     )
     journeys = _journeys(session, store, timetable, query, now or request.time,
                          availability or gbfs.Availability(), covered)
-    document = plan_document(timetable, journeys, origin, destination, covered)
+    document = plan_document(timetable, journeys, origin, destination, covered,
+                             language=request.language,
+                             port_names=_port_names(session, store, journeys))
+    if request.geometry:
+        add_geometry(document, journeys, timetable, feed_shapes(session, store))
     publish(session, PlanAnswered(now or request.time, (origin.lat, origin.lon),
                                   (destination.lat, destination.lon), request.modes))
     return document
+
+
+def _port_names(session: Session, store: NetworkStore, journeys: Sequence[Journey]
+                ) -> Callable[[str], Mapping[str, str]]:
+    """Bike ports' names by language from the place search (looked up only when a journey
+    rides a bike: the default path stays free of it)."""
+    if not any(leg.place_from is not None or leg.place_to is not None
+               for journey in journeys for leg in journey.legs):
+        return lambda _name: {}
+    return place_index(session, store).port_names
 
 
 def _journeys(session: Session, store: NetworkStore, timetable: Timetable, query: Query,
@@ -466,8 +503,9 @@ def _journeys(session: Session, store: NetworkStore, timetable: Timetable, query
 def prepare(session: Session, store: NetworkStore, now: dt.datetime) -> Timetable | None:
     """Build what a process's first plan request would: the active network and mobility
     snapshots, the day views of the service day of ``now`` and either side, the network's lazy
-    indexes (fares, stations) and the planner's code paths, by planning one query with the
-    default modes (nothing is published: statistics count riders' requests only).
+    indexes (fares, stations), the planner's code paths, by planning one query with the
+    default modes (nothing is published: statistics count riders' requests only), and the
+    place search's index.
 
     gunicorn calls it in the master before forking (``maas.gunicorn_conf``), so every worker
     shares these pages copy-on-write and answers its first request at full speed.
@@ -485,6 +523,7 @@ def prepare(session: Session, store: NetworkStore, now: dt.datetime) -> Timetabl
     query = Query(origin=origin, destination=destination, time=now, modes=ALL_MODES)
     journeys = _journeys(session, store, timetable, query, now, gbfs.Availability(), None)
     plan_document(timetable, journeys, origin, destination, frozenset())
+    place_index(session, store)  # the place search's index, shared like the network
     return timetable
 
 

@@ -92,6 +92,8 @@ QUERY_BASELINES: dict[str, dict[str, str]] = {
                   "depart": "2026-12-01T09:00:00+09:00"},
     "StopSearch": {"q": "片町"},
     "NearQuery": {"lat": "36.5625", "lon": "136.6560"},
+    "PlaceQuery": {"q": "けんろく", "near": "36.5781,136.6480", "lang": "en"},
+    "NetworkQuery": {"lang": "en", "bbox": "136.60,36.53,136.70,36.62"},
 }
 PATH_BASELINES = {"stop_id": "katamachi", "code": "kanazawa-1day", "filename": "maas.css"}
 

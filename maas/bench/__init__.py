@@ -11,6 +11,7 @@ All benchmark code lives in this package, in the shell layer (it may import ever
 - :mod:`maas.bench.fuzz` — ``bench fuzz-codes``: mutated genuine codes the verifier must refuse;
 - :mod:`maas.bench.load` — ``bench load``: a city's mix against 1 and 2 app instances;
 - :mod:`maas.bench.metrics` — ``bench metrics``: the metric updates beside a whole request;
+- :mod:`maas.bench.places` — ``bench places``: the place search beside a scan and FTS5;
 - :mod:`maas.bench.startup` — ``bench cli``: start-up of ``maas`` and ``maas-validator``;
 - :mod:`maas.bench.timing` — the one timer and the one percentile definition they all use;
 - :mod:`maas.bench.fixtures` — signed material (keys, trust bundle, a validator home).
@@ -52,6 +53,9 @@ COMMANDS = {
              "PostgreSQL and Redis."),
     "metrics": ("maas.bench.metrics:bench_metrics",
                 "What /metrics costs a request (two updates), beside GET /health in-process."),
+    "places": ("maas.bench.places:places_command",
+               "The place search over 10,000 places (in process and GET /api/v1/places) "
+               "beside a linear scan and SQLite FTS5."),
     "cli": ("maas.bench.startup:bench_cli",
             "Start-up times of maas and maas-validator beside a bare Python."),
 }
