@@ -73,6 +73,16 @@ def _service_worker(filename: str, scope: str) -> Response:
     return response
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """The site icon browsers ask for on every page (a 404 there fills logs and consoles)."""
+    response = current_app.send_static_file("favicon.ico")
+    response.mimetype = "image/x-icon"
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
+
+
 @bp.get("/partners")
 def partners() -> str:
     """The partners' dashboard."""

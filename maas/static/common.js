@@ -123,6 +123,13 @@ export function setText(node, ja, en = ja) {
   node.textContent = pick(ja, en);
 }
 
+/** Empty a node and forget its texts, so no later switch of language brings them back. */
+export function clearText(node) {
+  delete node.dataset.ja;
+  delete node.dataset.en;
+  node.textContent = "";
+}
+
 /** An aria-label in both languages. */
 export function setLabel(node, ja, en = ja) {
   node.dataset.ariaJa = ja;

@@ -51,7 +51,9 @@ const offline = () => {
   status.dataset.en = "Offline";
   status.textContent = pick(status.dataset.ja, status.dataset.en);
 };
-api("/health").then((h) => { status.textContent = h.database.backend + " · " + h.time; renderFeeds(h); })
+// the status line says only what a rider can act on (offline); how the service is built
+// (its database kind, versions) is for operators, who have /api/v1/health
+api("/health").then((h) => { status.textContent = ""; renderFeeds(h); })
   .catch((e) => { if (e instanceof TypeError) offline(); else status.textContent = String(e); });
 if (page === "app") {
   api("/products").then(renderProducts).catch((e) => { status.textContent = String(e); });
