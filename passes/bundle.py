@@ -2,9 +2,10 @@
 
 A compact ES256 JWS, signed by a bundle key that devices pin at enrolment, holding the issuing
 keys with their windows, the deny-list of pass ids revoked for yesterday (valid until the day
-boundary), today and tomorrow, product coverage, the colour of the day, ``issued_at`` and
-``max_age``. ``version`` is a hash of the content without ``issued_at``, so a device fetches
-only when something changed.
+boundary), today and tomorrow, beside it the ids of credentials withdrawn by a move to another
+phone (``deny_credentials``, :func:`passes.credential.credential_id`) for the same days,
+product coverage, the colour of the day, ``issued_at`` and ``max_age``. ``version`` is a hash
+of the content without ``issued_at``, so a device fetches only when something changed.
 """
 
 from __future__ import annotations
@@ -45,8 +46,14 @@ def deny_dates(today: dt.date) -> list[dt.date]:
 
 def build(issuing_keys: Iterable[Mapping[str, Any]], denied: Iterable[tuple[str, dt.date]],
           products: Iterable[Mapping[str, Any]], today: dt.date, secret: str,
-          issued_at: dt.datetime) -> dict[str, Any]:
-    """The bundle document (unsigned)."""
+          issued_at: dt.datetime, *,
+          denied_credentials: Iterable[tuple[str, dt.date]] = ()) -> dict[str, Any]:
+    """The bundle document (unsigned).
+
+    ``denied`` are (pass id, service date) of revoked or flagged passes, ``denied_credentials``
+    (credential id, service date) of credentials a move withdrew; both are kept for the
+    service dates of :func:`deny_dates`.
+    """
     days = [today, today + dt.timedelta(days=1)]
     # yesterday's passes ride the last buses until the day boundary (03:00): deny those too
     deny_days = deny_dates(today)
@@ -54,6 +61,8 @@ def build(issuing_keys: Iterable[Mapping[str, Any]], denied: Iterable[tuple[str,
         "keys": sorted(issuing_keys, key=lambda k: str(k["kid"])),
         "deny": sorted(pass_id for pass_id, service_date in denied
                        if service_date in deny_days),
+        "deny_credentials": sorted(credential_id for credential_id, service_date
+                                   in denied_credentials if service_date in deny_days),
         "products": {str(p["code"]): {k: v for k, v in p.items() if k != "code"}
                      for p in sorted(products, key=lambda p: str(p["code"]))},
         "colours": {day.isoformat(): colour_of_day(day, secret) for day in days},

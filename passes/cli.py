@@ -117,6 +117,31 @@ def revoke(state: CliState, pass_id: str, reason: str, as_json: bool) -> None:
          f"{found.id}: revoked ({found.revoked_reason})")
 
 
+@passes.command("move")
+@click.argument("pass_id")
+@click.option("--device-key", type=click.Path(path_type=Path), required=True,
+              help="PEM public key of the phone the pass moves to.")
+@click.option("--force", is_flag=True,
+              help="Go past MAAS_PASS_MOVES_PER_DAY (support, having checked with the rider).")
+@json_option
+@pass_state
+def move(state: CliState, pass_id: str, device_key: Path, force: bool, as_json: bool) -> None:
+    """Move a pass to another phone; validators refuse the old phone's code after their next
+    sync (the same service, limits and deny-list as the rider's move)."""
+    runtime = state.runtime()
+    phone = credential.compress_public_key(_public_key(device_key))
+    with state.session() as session:
+        found = services.move_pass(session, pass_id, phone, _store(state), runtime.clock,
+                                   per_day=runtime.settings.pass_moves_per_day, force=force)
+        document = {"id": found.id, "token": found.token,
+                    "service_date": found.service_date.isoformat(),
+                    "credential_id": found.credential_id,
+                    "bound_key_thumbprint": services.bound_key_thumbprint(found)}
+    emit(as_json, document,
+         f"{found.id}: moved; credential {document['credential_id']} bound to key "
+         f"{document['bound_key_thumbprint']}")
+
+
 @passes.command("present")
 @click.argument("token")
 @click.option("--device-key", type=click.Path(path_type=Path), required=True,

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import re
 import secrets
@@ -125,6 +126,19 @@ def low_s_token(token: str) -> str:
     if len(raw) != 64 or not signing_input:
         return token
     return f"{signing_input}.{b64url(low_s(raw))}"
+
+
+def credential_id(token: str) -> str:
+    """The id of one issued credential: the first 32 hex characters of SHA-256 of its text
+    in the accepted (low-s) form.
+
+    Distinct from the pass id: binding a pass to a phone, or moving it to another one, issues
+    a new credential of the same pass, and the issuer's ECDSA signature is drawn afresh each
+    time (with one accepted spelling, low s), so each issue has its own id — without a claim,
+    which the QR budget has no room for (a 32-bit claim would already push the worst-case
+    rotating code past version 15-M). The deny-list of moved credentials carries these ids.
+    """
+    return hashlib.sha256(low_s_token(token).encode("ascii", "replace")).hexdigest()[:32]
 
 
 def check_signature_form(signature: bytes) -> None:

@@ -65,7 +65,30 @@ class Pass(Base):
     category: Mapped[str] = mapped_column(String(8))
     service_date: Mapped[dt.date] = mapped_column(Date, index=True)
     token: Mapped[str] = mapped_column(Text)
+    # the id of the credential in ``token`` (passes.credential.credential_id): each issue of a
+    # pass's credential — binding, a move to another phone — has its own
+    credential_id: Mapped[str] = mapped_column(String(32), index=True)
     device_key: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="valid")  # valid, revoked
     revoked_reason: Mapped[str | None] = mapped_column(String(200))
     issued_at: Mapped[dt.datetime]
+
+
+class PassMove(Base):
+    """A pass moved to another phone: the credential it had is withdrawn (the trust bundle's
+    deny-list carries ``from_credential_id`` while the pass can be used) and a new one bound to
+    the new phone's key replaces it."""
+
+    __tablename__ = "pass_moves"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pass_id: Mapped[str] = mapped_column(ForeignKey("passes.id"), index=True)
+    # a credential is withdrawn once: moving on from the new one withdraws that one
+    from_credential_id: Mapped[str] = mapped_column(String(32), unique=True)
+    to_credential_id: Mapped[str] = mapped_column(String(32))
+    # RFC 7638 thumbprints of the phone keys (support can tell phones apart, never see keys)
+    from_key_thumbprint: Mapped[str] = mapped_column(String(43))
+    to_key_thumbprint: Mapped[str] = mapped_column(String(43))
+    moved_at: Mapped[dt.datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(16))  # rider, support
+    forced: Mapped[bool] = mapped_column(default=False)  # support, past the daily limit

@@ -13,18 +13,25 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from maas.accounts.models import Rider
 from maas.core.clock import TOKYO, Clock
-from maas.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from maas.core.errors import (
+    Conflict,
+    FieldError,
+    Gone,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+)
 from maas.core.events import publish
 from passes import bundle, credential
 from passes.events import OrderChanged, OrderState
-from passes.keys import KeyStore, public_jwk
-from passes.models import Order, Pass, Product
+from passes.keys import KeyStore, public_jwk, thumbprint
+from passes.models import Order, Pass, PassMove, Product
 from passes.payments import PaymentProvider
 
 
@@ -164,18 +171,28 @@ def _new_pass(session: Session, keys: KeyStore, product_code: str, category: str
               service_date: dt.date, device_key: ec.EllipticCurvePublicKey | None,
               order: Order | None, clock: Clock) -> tuple[Pass, str]:
     """Sign a credential and add its pass row (the caller commits); returns it and the kid."""
-    kid, signing_key = keys.signing_key(clock())
-    claims = credential.PassClaims(credential.new_pass_id(), product_code, category,
-                                   service_date, device_key)
-    issued = Pass(id=claims.pass_id, order_id=order.id if order else None,
+    issued = Pass(id=credential.new_pass_id(), order_id=order.id if order else None,
                   rider_id=order.rider_id if order else None, product_code=product_code,
-                  category=category, service_date=service_date,
-                  token=credential.issue(claims, signing_key, kid),
-                  device_key=credential.compress_public_key(device_key) if device_key else None,
-                  status="valid", revoked_reason=None, issued_at=clock())
-    keys.record_use(kid, service_date)
+                  category=category, service_date=service_date, status="valid",
+                  revoked_reason=None, issued_at=clock())
+    kid = _issue_credential(issued, device_key, keys, clock)
     session.add(issued)
     return issued, kid
+
+
+def _issue_credential(found: Pass, device_key: ec.EllipticCurvePublicKey | None,
+                      keys: KeyStore, clock: Clock) -> str:
+    """Sign a new credential of ``found`` (bound to ``device_key`` when given) and make it the
+    pass's one credential: token, bound key and credential id change together. Returns the
+    kid that signed it."""
+    kid, signing_key = keys.signing_key(clock())
+    found.token = credential.issue(
+        credential.PassClaims(found.id, found.product_code, found.category, found.service_date,
+                              device_key), signing_key, kid)
+    found.credential_id = credential.credential_id(found.token)
+    found.device_key = credential.compress_public_key(device_key) if device_key else None
+    keys.record_use(kid, found.service_date)
+    return kid
 
 
 Owned = TypeVar("Owned", Order, Pass)
@@ -360,26 +377,146 @@ def pass_colour(service_date: dt.date, secret: str, now: dt.datetime) -> str | N
     return bundle.colour_of_day(service_date, secret)
 
 
-def bind_device(session: Session, rider: Rider, pass_id: str, public_key: str,
-                keys: KeyStore, clock: Clock) -> Pass:
-    """Bind a pass to the phone's P-256 key (compressed point, base64url) and reissue it."""
-    found = rider_pass(session, rider, pass_id)
-    if found.status != "valid":
-        raise Conflict(f"pass is {found.status}")
+class PassBoundElsewhere(Conflict):
+    """The pass is bound to another phone's key: showing it here needs a move."""
+
+    title = "Pass bound to another phone"
+    problem_type = "pass-bound-elsewhere"
+
+
+class PassNotUsable(Conflict):
+    """A revoked (refunded, support) or fraud-flagged pass: it cannot be bound or moved."""
+
+    title = "Pass not usable"
+    problem_type = "pass-not-usable"
+
+
+class PassExpired(Gone):
+    """The pass's service day is over: nothing to bind or move any more."""
+
+    title = "Pass expired"
+    problem_type = "pass-expired"
+
+
+class MoveLimitReached(TooManyRequests):
+    """The pass was moved as often today as ``MAAS_PASS_MOVES_PER_DAY`` allows."""
+
+    title = "Move limit reached"
+    problem_type = "pass-move-limit"
+
+
+def phone_key(public_key: str) -> ec.EllipticCurvePublicKey:
+    """A phone's P-256 public key from its compressed point, base64url (the rider page's
+    form), or :class:`InvalidInput` naming ``public_key``."""
     try:
-        phone = credential.expand_public_key(public_key)
+        return credential.expand_public_key(public_key)
     except (ValueError, TypeError):
         message = "a P-256 public key as a base64url compressed point"
         raise InvalidInput(f"public_key: {message}",
                            errors=[FieldError("public_key", message)]) from None
-    if found.device_key is not None and found.device_key != public_key:
-        raise Conflict("this pass is already bound to another phone")
-    kid, signing_key = keys.signing_key(clock())
-    found.token = credential.issue(
-        credential.PassClaims(found.id, found.product_code, found.category, found.service_date,
-                              phone), signing_key, kid)
-    found.device_key = public_key
-    keys.record_use(kid, found.service_date)
+
+
+def bound_key_thumbprint(found: Pass) -> str | None:
+    """The RFC 7638 thumbprint of the phone key the pass is bound to (None when unbound): a
+    phone compares it with its own key's before showing the pass; the key itself stays in
+    the credential, which only the pass's owner gets."""
+    if found.device_key is None:
+        return None
+    return thumbprint(credential.expand_public_key(found.device_key))
+
+
+def _usable(session: Session, found: Pass, now: dt.datetime) -> None:
+    """Refuse a pass that is revoked, flagged or past its service day."""
+    if found.status != "valid":
+        reason = f" ({found.revoked_reason})" if found.revoked_reason else ""
+        raise PassNotUsable(f"pass is {found.status}{reason}")
+    product = session.get(Product, found.product_code)
+    boundary = product.day_boundary_minutes if product else 3 * 60
+    end = dt.datetime.combine(found.service_date, dt.time(), TOKYO) + dt.timedelta(
+        days=1, minutes=boundary)
+    if now >= end:
+        raise PassExpired(f"pass expired at {end.isoformat()}")
+
+
+def bind_device(session: Session, rider: Rider, pass_id: str, public_key: str,
+                keys: KeyStore, clock: Clock) -> Pass:
+    """Bind a pass to the phone's P-256 key (compressed point, base64url) and reissue it.
+
+    Binding the key it is already bound to returns the pass as it is (a retry after a lost
+    answer): the phone keeps one credential, so a later move withdraws all it ever had. A pass
+    bound to another key is :class:`PassBoundElsewhere` (the rider may move it).
+    """
+    found = rider_pass(session, rider, pass_id)
+    if found.status != "valid":
+        raise PassNotUsable(f"pass is {found.status}")
+    phone = phone_key(public_key)
+    compressed = credential.compress_public_key(phone)
+    if found.device_key == compressed:
+        return found
+    if found.device_key is not None:
+        raise PassBoundElsewhere("this pass is bound to another phone; move it to this one "
+                                 "to show it here (the other phone's code stops working)")
+    _issue_credential(found, phone, keys, clock)
+    session.commit()
+    return found
+
+
+def service_day_start(now: dt.datetime, boundary_minutes: int) -> dt.datetime:
+    """When the service day around ``now`` began: the day boundary (03:00 by default)."""
+    local = now.astimezone(TOKYO)
+    start = dt.datetime.combine(local.date(), dt.time(), TOKYO) + dt.timedelta(
+        minutes=boundary_minutes)
+    return start if local >= start else start - dt.timedelta(days=1)
+
+
+def move_pass(session: Session, pass_id: str, public_key: str, keys: KeyStore, clock: Clock,
+              *, per_day: int, rider: Rider | None = None, force: bool = False) -> Pass:
+    """Move a pass to another phone: a new credential bound to ``public_key`` (compressed
+    point, base64url) replaces the one it had, whose id goes onto the trust bundle's deny-list
+    (``deny_credentials``) while the pass can be used.
+
+    The one place a pass moves — the rider API (``rider`` given: only their pass, else
+    :class:`NotFound`) and support staff (``rider=None``) both call it. At most ``per_day``
+    moves per pass per service day (from the product's day boundary), else
+    :class:`MoveLimitReached` with the seconds until the next service day; ``force`` (support
+    staff only) goes past that. A revoked or flagged pass is :class:`PassNotUsable`, one past
+    its service day :class:`PassExpired`. Moving to the key the pass is bound to already
+    changes nothing (a retried request); an unbound pass is simply bound.
+    """
+    found = session.get(Pass, pass_id, with_for_update=True)  # one move at a time per pass
+    if found is None or (rider is not None and found.rider_id != rider.id):
+        raise NotFound(f"no pass {pass_id!r}")
+    phone = phone_key(public_key)
+    now = clock()
+    _usable(session, found, now)
+    compressed = credential.compress_public_key(phone)
+    if found.device_key == compressed:
+        return found
+    if found.device_key is None:
+        _issue_credential(found, phone, keys, clock)
+        session.commit()
+        return found
+    product = session.get(Product, found.product_code)
+    start = service_day_start(now, product.day_boundary_minutes if product else 3 * 60)
+    moved_today = session.scalar(select(func.count()).select_from(PassMove).where(
+        PassMove.pass_id == found.id, PassMove.moved_at >= start)) or 0
+    if moved_today >= per_day and not force:
+        next_day = start + dt.timedelta(days=1)
+        wait = max(1, int((next_day - now).total_seconds()))
+        raise MoveLimitReached(
+            f"this pass has been moved {moved_today} times today; the limit is {per_day} a "
+            f"day, so it can move again from {next_day.astimezone(TOKYO):%H:%M} "
+            f"({next_day.astimezone(TOKYO).date()}), or ask support",
+            retry_after=wait)
+    before_id, before_key = found.credential_id, found.device_key
+    _issue_credential(found, phone, keys, clock)
+    session.add(PassMove(
+        id=str(uuid.uuid4()), pass_id=found.id, from_credential_id=before_id,
+        to_credential_id=found.credential_id,
+        from_key_thumbprint=thumbprint(credential.expand_public_key(before_key)),
+        to_key_thumbprint=thumbprint(phone), moved_at=now,
+        actor="rider" if rider is not None else "support",
+        forced=force and moved_today >= per_day))
     session.commit()
     return found
 
@@ -424,6 +561,12 @@ def trust_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret
             Pass.status.in_(DENIED_STATUSES),
             Pass.service_date.in_(bundle.deny_dates(today)))
     ).all()
+    # credentials withdrawn by a move, while their pass can still be used
+    moved = session.execute(
+        select(PassMove.from_credential_id, Pass.service_date)
+        .join(Pass, Pass.id == PassMove.pass_id)
+        .where(Pass.service_date.in_(bundle.deny_dates(today)))
+    ).all()
     products = [
         {"code": p.code, "operators": p.operators, "static_allowed": p.static_allowed,
          "valid_from_minutes": p.valid_from_minutes,
@@ -431,6 +574,7 @@ def trust_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret
         for p in list_products(session)
     ]
     document = bundle.build(issuing, [(row[0], row[1]) for row in denied], products, today,
-                            secret, now)
+                            secret, now,
+                            denied_credentials=[(row[0], row[1]) for row in moved])
     kid, signing_key = bundle_keys.signing_key(now)
     return document, bundle.sign(document, signing_key, kid)

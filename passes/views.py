@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, url_for
 from pydantic import BaseModel, ConfigDict, Field
 
 from maas.accounts.models import Rider
@@ -151,6 +151,13 @@ class PassOut(BaseModel):
     category: str
     status: str = Field(description="valid or revoked")
     bound: bool = Field(description="bound to a phone key (shows a rotating code)")
+    bound_key_thumbprint: str | None = Field(
+        default=None, description="RFC 7638 JWK thumbprint of the phone key the credential is "
+        "bound to (null when unbound): a phone compares it with its own key's before showing "
+        "the pass, and offers to move the pass when they differ")
+    credential_id: str = Field(
+        description="id of the pass's current credential; a move to another phone "
+        "issues a new one and puts this one on the validators' deny-list")
     colour: str | None = Field(
         default=None, description="colour of the service date (#RRGGBB) the rider page shows "
         "and validators check, given from the day before; null for other days")
@@ -178,7 +185,9 @@ def _pass_out(found: Pass) -> PassOut:
     return PassOut(id=found.id, token=credential.low_s_token(found.token),
                    service_date=found.service_date.isoformat(),
                    product=found.product_code, category=found.category, status=found.status,
-                   bound=found.device_key is not None, colour=colour)
+                   bound=found.device_key is not None,
+                   bound_key_thumbprint=services.bound_key_thumbprint(found),
+                   credential_id=found.credential_id, colour=colour)
 
 
 def _result(result: services.OrderResult) -> OrderResultOut:
@@ -228,7 +237,8 @@ class DeviceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    public_key: str = Field(description="P-256 public key, compressed point, base64url")
+    public_key: str = Field(max_length=100,
+                            description="P-256 public key, compressed point, base64url")
 
 
 @bp.post("/passes/<pass_id>/device")
@@ -236,9 +246,27 @@ class DeviceIn(BaseModel):
           response=PassOut, body=DeviceIn, tags=["passes"], security=["rider"],
           errors=[404, 409])
 def bind_device(pass_id: str, body: DeviceIn) -> PassOut:
-    """After binding, only that phone's signature makes a valid rotating code."""
-    return _pass_out(services.bind_device(db_session(), _rider(), pass_id, body.public_key,
-                                          _keys(), clock()))
+    """After binding, only that phone's signature makes a valid rotating code. Bound to another
+    phone already: 409 ``/problems/pass-bound-elsewhere`` with a ``move`` link."""
+    try:
+        return _pass_out(services.bind_device(db_session(), _rider(), pass_id,
+                                              body.public_key, _keys(), clock()))
+    except services.PassBoundElsewhere as exc:
+        exc.extra["links"] = {"move": url_for("passes.move_pass", pass_id=pass_id)}
+        raise
+
+
+@bp.post("/passes/<pass_id>/move")
+@endpoint(summary="Move a pass to this phone's key: a new credential; the old phone's code is "
+                  "refused once validators sync (MAAS_PASS_MOVES_PER_DAY a service day)",
+          response=PassOut, body=DeviceIn, tags=["passes"], security=["rider"],
+          errors=[404, 409, 410, 429])
+def move_pass(pass_id: str, body: DeviceIn) -> PassOut:
+    """Only the pass's owner; 429 with Retry-After past the daily limit, 409 for a revoked or
+    flagged pass, 410 after its service day. The same key again changes nothing."""
+    return _pass_out(services.move_pass(db_session(), pass_id, body.public_key, _keys(),
+                                        clock(), per_day=settings().pass_moves_per_day,
+                                        rider=_rider()))
 
 
 def _qr(pass_id: str, render: Callable[[str, int], bytes], mimetype: str) -> Response:

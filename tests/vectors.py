@@ -27,6 +27,7 @@ from passes.credential import (
     CURVE_ORDER,
     PassClaims,
     b64url,
+    credential_id,
     issue,
     low_s,
     new_pass_id,
@@ -67,7 +68,6 @@ def build() -> dict[str, Any]:
     ]
     revoked_id = new_pass_id()
     today = NOW.date()
-    document = trust.build(keys, [(revoked_id, today)], products, today, "vectors", NOW)
 
     def credential(product: str = "kanazawa-1day", day: dt.date = today,
                    bound: ec.EllipticCurvePrivateKey | None = phone,
@@ -80,6 +80,13 @@ def build() -> dict[str, Any]:
     def shown(token: str, at: dt.datetime = NOW - dt.timedelta(seconds=4),
               by: ec.EllipticCurvePrivateKey = phone) -> str:
         return present(token, by, at)
+
+    # a pass moved from `phone` to `other_phone`: the first credential is withdrawn
+    moved_id = new_pass_id()
+    moved_from, moved_to = credential(pass_id=moved_id), credential(pass_id=moved_id,
+                                                                    bound=other_phone)
+    document = trust.build(keys, [(revoked_id, today)], products, today, "vectors", NOW,
+                           denied_credentials=[(credential_id(moved_from), today)])
 
     good_id, static_id = new_pass_id(), new_pass_id()
     good_at = NOW - dt.timedelta(seconds=4)
@@ -156,6 +163,10 @@ def build() -> dict[str, Any]:
                           dt.datetime(2026, 11, 30, 18, 59, tzinfo=dt.UTC))},
         {"name": "revoked pass", "expected": "revoked",
          "payload": shown(credential(pass_id=revoked_id))},
+        {"name": "credential moved to another phone, shown by the first", "payload":
+         shown(moved_from), "expected": "credential_moved"},
+        {"name": "the moved pass's new credential on the new phone", "expected": "accept",
+         "payload": shown(moved_to, by=other_phone)},
         {"name": "operator not covered", "expected": "not_covered", "operator": "machinori",
          "payload": good},
         {"name": "unknown product", "expected": "not_covered",

@@ -17,15 +17,17 @@ Nothing of it counts until the server has verified the code itself, with the sam
 
 A code the verifier accepts must then name a pass the server issued: the ``passes`` row must
 exist with the same product, category and service date; a pass revoked (a refund, support)
-counts as revoked at any time, a pass flagged for fraud from the flag's time on. When the
-device names a pass id, it must be the code's.
+counts as revoked at any time, a pass flagged for fraud from the flag's time on; a credential
+withdrawn by a move to another phone counts from the move on (``credential_moved``: the old
+phone's code scanned before the move still counts). When the device names a pass id, it must
+be the code's.
 
 What follows (``Scan.status``):
 
 - the device accepted, the server accepts: ``confirmed`` — it counts in statistics,
   apportionment and fraud checks;
-- the device accepted, the server finds the pass ``revoked`` (the device's deny-list was older
-  than the server's): ``rejected``;
+- the device accepted, the server finds the pass ``revoked`` or the credential moved away
+  (``credential_moved``; the device's deny-list was older than the server's): ``rejected``;
 - the device accepted, the server finds anything else — no code, not a pass code, an unknown
   key, a bad signature, another phone, outside the window, a replay, no such pass:
   ``disputed``, evidence against the device, counted nowhere;
@@ -46,9 +48,9 @@ from sqlalchemy import ColumnElement, String, any_, bindparam, func, literal_col
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from passes.credential import unb64url
+from passes.credential import credential_id, unb64url
 from passes.keys import KeyStore
-from passes.models import Pass, Product
+from passes.models import Pass, PassMove, Product
 from validators import fraud
 from validators.models import CONFIRMED, DISPUTED, REJECTED, FraudFlag, Scan
 from validators.verify import (
@@ -68,7 +70,7 @@ UNKNOWN_PASS = "unknown_pass"  # noqa: S105 - a code that verifies, of a pass ne
 PASS_MISMATCH = "pass_mismatch"  # noqa: S105 - the pass row (or the device) says otherwise
 # what a device may rightly accept and the server still refuse: the device judged on an older
 # deny-list than the server's
-EXPLAINED = frozenset({"revoked"})
+EXPLAINED = frozenset({"revoked", "credential_moved"})
 # never stale: the server judges as the device did at the time, not by the bundle's age
 _TIMELESS = dt.datetime.min.replace(tzinfo=dt.UTC)
 _CHUNK = 500
@@ -180,14 +182,16 @@ class Judge:
         pass_ids = sorted(p for p in named if p)
         passes = self._passes(pass_ids)
         flagged_at = self._flag_times([p for p, row in passes.items() if row.status == "flagged"])
+        moved_at = self._move_times(list(passes))
         seen = self._seen(pass_ids)
         verdicts = {}
         for upload in sorted(uploads, key=lambda u: u.scanned_at):
-            verdicts[upload.id] = self._one(upload, passes, flagged_at, seen)
+            verdicts[upload.id] = self._one(upload, passes, flagged_at, moved_at, seen)
         return verdicts
 
     def _one(self, upload: Upload, passes: Mapping[str, _PassRow],
-             flagged_at: Mapping[str, dt.datetime], seen: dict[str, dt.datetime]) -> Verdict:
+             flagged_at: Mapping[str, dt.datetime], moved_at: Mapping[str, dt.datetime],
+             seen: dict[str, dt.datetime]) -> Verdict:
         when = upload.scanned_at
         payload = upload.payload
         if not payload:
@@ -201,6 +205,10 @@ class Judge:
             if result.accepted:
                 code = pass_code(result, passes.get(result.pass_id or ""),
                                  flagged_at.get(result.pass_id or ""), when)
+                withdrawn = moved_at.get(credential_id(payload.split("~", 1)[0])) if (
+                    moved_at) else None
+                if code in ACCEPT_CODES and withdrawn is not None and withdrawn <= when:
+                    code = "credential_moved"
                 if upload.pass_id and upload.pass_id != result.pass_id:
                     code = PASS_MISMATCH
         server_result = "accept" if code in ACCEPT_CODES else (
@@ -232,6 +240,16 @@ class Judge:
                            Pass.status).where(among(self.session, Pass.id, chunk))):
                 rows[pass_id] = _PassRow(product, category, service_date, status)
         return rows
+
+    def _move_times(self, pass_ids: Sequence[str]) -> dict[str, dt.datetime]:
+        """When each credential of these passes was withdrawn by a move, by credential id."""
+        times: dict[str, dt.datetime] = {}
+        for chunk in _chunks(pass_ids):
+            for withdrawn, at in self.session.execute(
+                    select(PassMove.from_credential_id, PassMove.moved_at)
+                    .where(among(self.session, PassMove.pass_id, chunk))):
+                times[withdrawn] = at
+        return times
 
     def _flag_times(self, pass_ids: Sequence[str]) -> dict[str, dt.datetime]:
         times: dict[str, dt.datetime] = {}

@@ -3,7 +3,8 @@
 ``verify(payload, bundle, now, context)`` answers from the opened trust bundle alone. The
 checks run from the cheapest to the costliest and stop at the first failure, in this order:
 bundle present and fresh → code well-formed → issuing key known and valid for the service
-date → credential signature → deny-list → product known and covering this operator → service
+date → credential signature → deny-list (pass ids, then credential ids withdrawn by a move
+to another phone) → product known and covering this operator → service
 date window → static or rotating (phone signature, ±45 s window) → replay on this device.
 
 A code has one accepted byte form (see :mod:`passes.credential`); the replay key is made from
@@ -36,6 +37,7 @@ from maas.core.clock import TOKYO
 from passes.credential import (
     CredentialError,
     PassClaims,
+    credential_id,
     parse_presentation,
     verify_presentation,
 )
@@ -65,6 +67,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "too_early": ("利用日前です", "Not valid yet: the pass is for a later date"),
     "expired": ("有効期限切れです", "Expired: the pass was for an earlier date"),
     "revoked": ("無効化された乗車券です", "Revoked or flagged pass"),
+    "credential_moved": ("別の端末に移された乗車券です。移した先の端末で表示してください",
+                         "Pass moved to another phone: show it on that phone"),
     "not_covered": ("この事業者では使えません", "Not valid with this operator"),
     "static_not_allowed": ("印刷券は使えません。アプリで表示してください",
                            "Printed codes not accepted: show the pass in the app"),
@@ -142,6 +146,8 @@ class TrustBundle:
     deny: frozenset[str]
     products: Mapping[str, Mapping[str, Any]]
     colours: Mapping[str, str]
+    # ids of credentials withdrawn by a move to another phone (passes.credential.credential_id)
+    deny_credentials: frozenset[str] = frozenset()
 
     @functools.cached_property
     def public_keys(self) -> dict[str, ec.EllipticCurvePublicKey]:
@@ -167,6 +173,8 @@ class TrustBundle:
             deny=frozenset(document["deny"]),
             products=document["products"],
             colours=document["colours"],
+            # a bundle from a server before moves existed has none
+            deny_credentials=frozenset(document.get("deny_credentials", ())),
         )
 
     def is_stale(self, now: dt.datetime) -> bool:
@@ -249,6 +257,9 @@ def verify(payload: str, bundle: TrustBundle | None, now: dt.datetime,
     key = replay_key(claims.pass_id, presentation.shown_at)
     if claims.pass_id in bundle.deny:
         return _judged("revoked", claims, key)
+    if bundle.deny_credentials and credential_id(presentation.credential) in (
+            bundle.deny_credentials):
+        return _judged("credential_moved", claims, key)
     product = bundle.products.get(claims.product)
     if product is None or context.operator not in product.get("operators", ()):
         return _judged("not_covered", claims, key)

@@ -29,7 +29,7 @@ from maas.bench.timing import percentiles, timed
 from maas.core.cli import emit, json_option
 from maas.core.clistate import CliState, pass_state
 from maas.core.db import create_db_engine, session_factory, upgrade
-from passes.credential import PassClaims, issue, new_pass_id, present
+from passes.credential import PassClaims, credential_id, issue, new_pass_id, present
 from passes.keys import KeyStore
 from passes.models import Pass, Product
 from validators import services
@@ -134,7 +134,8 @@ def bench_ingest(state: CliState, scans: int, batch: int) -> dict[str, Any]:
             session.execute(insert(Pass), [
                 {"id": pass_id, "order_id": None, "rider_id": None,
                  "product_code": PRODUCT, "category": "adult",
-                 "service_date": NOON.date(), "token": token, "device_key": None,
+                 "service_date": NOON.date(), "token": token,
+                 "credential_id": credential_id(token), "device_key": None,
                  "status": "valid", "revoked_reason": None, "issued_at": NOON}
                 for pass_id, token in tokens.items()])
             device = services.add_device(session, "bench", "bench-bus", None,

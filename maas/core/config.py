@@ -73,6 +73,9 @@ class Settings:
     # a validator device sending this many disputed scans within the window is flagged
     disputed_scans_limit: int = 5
     disputed_scans_window_hours: int = 24
+    # how often a rider may move a pass to another phone per service day (support staff may
+    # go past it with `maas passes move --force`)
+    pass_moves_per_day: int = 2
 
     @property
     def database(self) -> URL:
@@ -118,6 +121,7 @@ ENV_VARS: dict[str, str] = {
     "MAAS_ALLOW_SANDBOX_PAYMENTS": "allow_sandbox_payments",
     "MAAS_DISPUTED_SCANS_LIMIT": "disputed_scans_limit",
     "MAAS_DISPUTED_SCANS_WINDOW_HOURS": "disputed_scans_window_hours",
+    "MAAS_PASS_MOVES_PER_DAY": "pass_moves_per_day",
 }
 # the feed import limits: field -> (lowest, highest) accepted
 _FEED_LIMITS = {
@@ -255,6 +259,8 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
                                   "a number of scans (1-100000)"),
         disputed_scans_window_hours=_int(raw, "disputed_scans_window_hours", 24, 1, 24 * 31,
                                          "a number of hours (1-744)"),
+        pass_moves_per_day=_int(raw, "pass_moves_per_day", 2, 0, 100,
+                                "a number of moves (0-100)"),
     )
 
 

@@ -6,8 +6,9 @@ to a status code and a problem type. Services raise them; views and the CLI tran
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,14 +27,20 @@ class MaasError(Exception):
     """Base of every error the system reports to a user on purpose."""
 
     title = "Request failed"
+    # a narrower problem type than the class's registered one (a slug under /problems/), for
+    # a case a client acts on by itself, e.g. ``pass-bound-elsewhere`` under Conflict's 409
+    problem_type: str | None = None
 
     def __init__(self, detail: str, *, errors: Sequence[FieldError] = (),
-                 retry_after: int | None = None) -> None:
+                 retry_after: int | None = None,
+                 extra: Mapping[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = tuple(errors)
         # seconds after which the same request may succeed (sent as ``Retry-After``)
         self.retry_after = retry_after
+        # RFC 9457 extension members of the problem document (e.g. links to what to do next)
+        self.extra: dict[str, Any] = dict(extra or {})
 
 
 class ConfigError(MaasError):
@@ -64,6 +71,12 @@ class Conflict(MaasError):
     """The request conflicts with the current state."""
 
     title = "Conflict"
+
+
+class Gone(MaasError):
+    """The thing asked for existed but is over for good (an expired pass)."""
+
+    title = "Gone"
 
 
 class Unauthorized(MaasError):

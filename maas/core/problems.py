@@ -21,12 +21,14 @@ PROBLEM_BASE = "/problems/"
 log = logging.getLogger(__name__)
 
 # The single mapping from domain exception to (status, problem type slug). Subclasses inherit
-# the entry of their nearest registered ancestor.
+# the entry of their nearest registered ancestor; one may name a narrower problem type under
+# the same status (``MaasError.problem_type``, e.g. ``pass-bound-elsewhere`` for a 409).
 PROBLEM_REGISTRY: Mapping[type[MaasError], tuple[int, str]] = {
     errors.InvalidInput: (422, "invalid-input"),
     errors.PayloadTooLarge: (413, "payload-too-large"),
     errors.NotFound: (404, "not-found"),
     errors.Conflict: (409, "conflict"),
+    errors.Gone: (410, "gone"),
     errors.Unauthorized: (401, "unauthorized"),
     errors.Forbidden: (403, "forbidden"),
     errors.TooManyRequests: (429, "too-many-requests"),
@@ -81,8 +83,8 @@ def _handle_domain(exc: MaasError) -> Response:
     if exc.retry_after is not None:
         headers["Retry-After"] = str(max(1, exc.retry_after))
     return problem(
-        status, exc.detail, title=exc.title, type_=PROBLEM_BASE + slug, errors=exc.errors,
-        headers=headers,
+        status, exc.detail, title=exc.title, type_=PROBLEM_BASE + (exc.problem_type or slug),
+        errors=exc.errors, headers=headers, extra=exc.extra,
     )
 
 

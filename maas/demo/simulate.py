@@ -33,12 +33,15 @@ from maas.stats.models import PlanRequest
 from maas.stats.rollup import ScanFacts, rollup
 from maas.stats.services import SalesKey, add_plan_cells, add_sales, add_to_cells, sale_of
 from maas.stats.zones import zone_of
+from passes.credential import credential_id
 from passes.models import Order, Pass, Product
 from validators.models import Device, FraudFlag, Scan
 
 NAMESPACE = uuid.UUID("5f0c7c53-9f55-4c43-a3a5-7a3c2d9e6a10")
 RIDERS = 5000
 VEHICLES_PER_ROUTE = 6
+# simulated passes carry no real credential: the id of their placeholder token
+SIMULATED_CREDENTIAL = credential_id("simulated")
 REJECT_CODES = (("expired", 40), ("outside_window", 25), ("not_covered", 15), ("replay", 10),
                 ("wrong_device", 5), ("revoked", 5))
 MODE_MIXES = (("default", 45), ("bus,walk", 30), ("bike,bus,walk", 15),
@@ -180,7 +183,8 @@ def _simulate_day(session: Session, day: dt.date, products: list[Product],
         passes.append({
             "id": pass_id, "order_id": order_id, "rider_id": rider,
             "product_code": product.code, "category": category, "service_date": day,
-            "token": "simulated", "device_key": None,
+            "token": "simulated", "credential_id": SIMULATED_CREDENTIAL,
+            "device_key": None,
             "status": "revoked" if status == "refunded" else "valid", "revoked_reason": None,
             "issued_at": paid_at})
         if status == "refunded":
