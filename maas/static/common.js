@@ -9,12 +9,14 @@ export const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- HTTP
 
-/** A non-2xx answer: `status`, and the problem document's `detail` (or the status text). */
+/** A non-2xx answer: `status`, the problem document's `detail` (or the status text), and
+ * its `type` ("" when none) so a page can act on a case such as pass-bound-elsewhere. */
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, type = "") {
     super(detail || String(status));
     this.status = status;
     this.detail = detail || "";
+    this.type = type || "";
   }
 }
 
@@ -41,7 +43,8 @@ export async function request(path, {
   if (!response.ok) {
     const problem = await response.json().catch(() => null);
     throw new ApiError(response.status,
-      (problem && (problem.detail || problem.title)) || response.statusText);
+      (problem && (problem.detail || problem.title)) || response.statusText,
+      problem && problem.type);
   }
   const content = accept === "application/json"
     ? await response.json().catch(() => null)

@@ -7,7 +7,7 @@
 // renewed every ROTATE_MS, so a screenshot is useless within a minute. A service worker
 // (/app/sw.js) keeps the page, the scripts and the QR encoder for use with no network.
 import {
-  $, ApiError, api as callApi, b64url, lang, lowS, onLanguageChange, pick as say, setLabel,
+  $, ApiError, api as callApi, b64url, clearText, lang, lowS, onLanguageChange, pick as say, setLabel,
   setText, setupLanguage,
 } from "./common.js";
 
@@ -65,21 +65,45 @@ const loadRecord = (id) => store("readonly", (passes) => passes.get(id));
 const saveRecord = (record) => store("readwrite", (passes) => passes.put(record));
 
 // ---- binding: the key is stored before the server hears of it, so a lost answer loses nothing
-async function bind(record) {
+async function publicKeyOf(record) {
   if (!record.keys) {
     record.keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false,
       ["sign", "verify"]);
     await saveRecord(record);
   }
-  if (record.pass.bound && record.boundKey) return record;
   const raw = new Uint8Array(await crypto.subtle.exportKey("raw", record.keys.publicKey));
-  const publicKey = b64url(compressPoint(raw));
-  record.pass = await api(`/passes/${encodeURIComponent(record.id)}/device`,
+  return b64url(compressPoint(raw));
+}
+
+async function bind(record, action = "device") { // "device" binds, "move" moves it here
+  if (action === "device" && record.pass.bound && record.boundKey) return record;
+  const publicKey = await publicKeyOf(record);
+  record.pass = await api(`/passes/${encodeURIComponent(record.id)}/${action}`,
     { method: "POST", body: { public_key: publicKey } });
   record.boundKey = publicKey;
   await saveRecord(record);
   return record;
 }
+
+/** RFC 7638 thumbprint of this phone's public key (what the pass document names). */
+async function thumbprint(publicKey) {
+  const jwk = await crypto.subtle.exportKey("jwk", publicKey);
+  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  return b64url(new Uint8Array(await crypto.subtle.digest("SHA-256",
+    new TextEncoder().encode(canonical))));
+}
+
+/** null: the pass is bound to no phone yet; true: to this one; false: to another phone. */
+async function boundHere(record) {
+  if (!record.pass.bound) return null;
+  if (!record.keys) return false;
+  const expected = record.pass.bound_key_thumbprint;
+  if (!expected) return Boolean(record.boundKey); // a copy from before the server named it
+  return (await thumbprint(record.keys.publicKey)) === expected;
+}
+
+const boundElsewhere = (error) => error instanceof ApiError
+  && error.type.endsWith("pass-bound-elsewhere");
 
 // ---- the presentation: credential~time~signature (passes/credential.py present())
 async function present(record, seconds) {
@@ -185,7 +209,11 @@ document.addEventListener("visibilitychange", () => {
 async function showPass(id) {
   const status = $("pass-status");
   let record = (await loadRecord(id).catch(() => undefined)) || { id };
-  const listed = passesById.get(id);
+  // the server's copy now, when there is a network: a move to another phone shows at once
+  const fresh = navigator.onLine && localStorage.getItem(TOKEN_KEY)
+    ? await api(`/passes/${encodeURIComponent(id)}`, { cache: "no-store" }).catch(() => null)
+    : null;
+  const listed = fresh || passesById.get(id);
   // the server's copy is the fresher one, unless it is a cached list from before the binding
   if (listed && (listed.bound || !record.pass || !record.pass.bound)) record.pass = listed;
   if (!record.pass) return;
@@ -194,21 +222,74 @@ async function showPass(id) {
   hidePass();
   $("pass-view").hidden = false;
   renderPassText(record);
-  status.textContent = "";
+  clearText(status);
+  const here = await boundHere(record);
+  if (here === false) { // another phone holds it: a clear screen, never a QR that fails
+    offerMove(record);
+    return;
+  }
+  if (here === null && !record.boundKey) {
+    await ask("bind-notice", "bind-confirm"); // first show: say that it ties the pass here
+  }
   try {
     record = await bind(record);
   } catch (error) {
+    if (boundElsewhere(error)) {
+      offerMove(record);
+      return;
+    }
     if (!record.pass.bound || !record.keys) {
       setText(status, "この端末では表示できません：" + errorText(error),
         "Cannot show this pass on this phone: " + errorText(error));
       return;
     }
   }
+  await startShowing(record);
+}
+
+/** Show one notice of the pass screen instead of the code until its button is pressed. */
+function ask(noticeId, buttonId) {
+  $("qr-frame").hidden = true;
+  $(noticeId).hidden = false;
+  return new Promise((resolve) => {
+    $(buttonId).onclick = () => {
+      $(noticeId).hidden = true;
+      $("qr-frame").hidden = false;
+      resolve();
+    };
+  });
+}
+
+async function offerMove(record) {
+  const message = $("move-message");
+  clearText(message);
+  for (;;) {
+    await ask("move-notice", "move-confirm");
+    try {
+      record = await bind(record, "move");
+      break;
+    } catch (error) {
+      $("qr-frame").hidden = true;
+      $("move-notice").hidden = false;
+      if (error instanceof ApiError && error.status === 429) {
+        setText(message, "今日はこれ以上移せません。" + error.detail,
+          "This pass cannot be moved again today. " + error.detail);
+      } else {
+        setText(message, errorText(error), errorText(error));
+      }
+      $("move-confirm").disabled = error instanceof ApiError && error.status === 429;
+    }
+  }
+  await startShowing(record);
+}
+
+async function startShowing(record) {
+  const status = $("pass-status");
   if (record.pass.status !== "valid") {
     setText(status, "この乗車券は無効です。", "This pass is no longer valid.");
   }
   await saveRecord(record);
-  localStorage.setItem(SHOWN_KEY, id);
+  localStorage.setItem(SHOWN_KEY, record.id);
   current = { record, timer: setInterval(rotate, ROTATE_MS), clockTimer: setInterval(tickClock, 1000) };
   tickClock();
   try {
@@ -228,6 +309,9 @@ function hidePass() {
   }
   current = null;
   $("pass-view").hidden = true;
+  ["bind-notice", "move-notice"].forEach((id) => { $(id).hidden = true; });
+  $("qr-frame").hidden = false;
+  $("move-confirm").disabled = false;
   if (wakeLock) wakeLock.release().catch(() => {});
 }
 
