@@ -14,7 +14,6 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from maas.core.clock import TOKYO
-
 from tests.conftest import RunningServer
 from tests.test_pages_browser import ARTIFACTS
 from tests.test_rider_browser import read_code
@@ -47,7 +46,7 @@ def sign_in(page: Page, base_url: str, email: str, *, create: bool) -> None:
 
 
 def test_a_second_phone_moves_the_pass_and_the_first_phone_s_code_is_refused(
-    page: Page, browser: Browser, demo_server: RunningServer, enrolled: Path,  # noqa: F811 - the fixture imported above
+    page: Page, browser: Browser, demo_server: RunningServer, enrolled: Path,
 ) -> None:
     email = f"mover-{uuid.uuid4().hex[:8]}@example.jp"
     noon = noon_today()
