@@ -2,7 +2,8 @@
 //
 // Pure: no storage, no DOM. The checks run in the same order as the Python verifier and stop
 // at the first failure: bundle present and fresh → code in its one canonical form → issuing
-// key known and valid for the service date → credential signature → deny-list → product known
+// key known and valid for the service date → credential signature → deny-list (pass ids, then
+// credential ids withdrawn by a move to another phone) → product known
 // and covering this operator → service date window → static or rotating (phone signature,
 // ±45 s window) → replay on this device (the same code by its content, or the same pass within
 // the same-device window). Both verifiers read the shared vectors in
@@ -322,6 +323,8 @@ export async function loadBundle(document) {
     cryptoKeys,
     notAfter,
     deny: new Set(document.deny),
+    // credentials withdrawn by a move to another phone (absent from older servers' bundles)
+    denyCredentials: new Set(document.deny_credentials ?? []),
     products: document.products,
     colours: document.colours,
     document,
@@ -440,6 +443,9 @@ export async function verify(payload, bundle, now, context) {
   const key = await replayKey(claims.passId, presentation.shownAt);
   const judged = (code) => verdict(code, claims, key);
   if (bundle.deny.has(claims.passId)) return judged("revoked");
+  if (bundle.denyCredentials.size && bundle.denyCredentials.has(await digest(presentation.credential))) {
+    return judged("credential_moved");
+  }
   const product = has(bundle.products, claims.product) ? bundle.products[claims.product] : null;
   const operators = product && has(product, "operators") ? product.operators : [];
   if (!product || !Array.isArray(operators) || !operators.includes(context.operator)) {
