@@ -119,16 +119,16 @@ def plan(state: CliState, origin: str, destination: str, depart: str | None,
         document = services.plan_trip(session, networks_of(runtime), request,
                                       coverage=runtime.domains.get(PASS_COVERAGE),
                                       now=runtime.clock(), availability=_availability(state))
-    payload = document.model_dump(mode="json", by_alias=True)
     lines = []
-    for itinerary in document.itineraries:
-        lines.append(f"{itinerary.departure[11:16]} → {itinerary.arrival[11:16]}  "
-                     f"{itinerary.duration_s // 60} min, {itinerary.transfers} transfer(s), "
-                     f"walk {itinerary.walk_m} m, ¥{itinerary.fare.total_yen}")
-        for leg in itinerary.legs:
-            what = (f"{leg.route_short_name} {leg.headsign}" if leg.trip_id else
-                    f"{leg.mode} {leg.distance_m or 0} m"
-                    + (f", ¥{leg.fare_yen}" if leg.mode in ("bike", "taxi") else ""))
-            lines.append(f"    {leg.departure[11:16]} {leg.from_.name} → "
-                         f"{leg.arrival[11:16]} {leg.to.name}  ({what})")
-    emit(as_json, payload, "\n".join(lines) or "no journey found")
+    for itinerary in document["itineraries"]:
+        lines.append(f"{itinerary['departure'][11:16]} → {itinerary['arrival'][11:16]}  "
+                     f"{itinerary['duration_s'] // 60} min, {itinerary['transfers']} "
+                     f"transfer(s), walk {itinerary['walk_m']} m, "
+                     f"¥{itinerary['fare']['total_yen']}")
+        for leg in itinerary["legs"]:
+            what = (f"{leg['route_short_name']} {leg['headsign']}" if leg["trip_id"] else
+                    f"{leg['mode']} {leg['distance_m'] or 0} m"
+                    + (f", ¥{leg['fare_yen']}" if leg["mode"] in ("bike", "taxi") else ""))
+            lines.append(f"    {leg['departure'][11:16]} {leg['from']['name']} → "
+                         f"{leg['arrival'][11:16]} {leg['to']['name']}  ({what})")
+    emit(as_json, document, "\n".join(lines) or "no journey found")

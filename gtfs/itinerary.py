@@ -1,11 +1,20 @@
-"""The plan document of CONTRACT.md, built from planner journeys (pure)."""
+"""The plan document of CONTRACT.md, built from planner journeys (pure).
+
+The pydantic models describe the document (the OpenAPI schema is generated from them); the
+request path never builds them. :func:`plan_document` assembles plain dicts in the models'
+field order with every field present, exactly as the models would dump them, and :func:`dump`
+writes it with orjson. ``tests/test_plan_document.py`` validates generated documents against
+the models and the OpenAPI schema, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, Field
 
 from gtfs.planner import Endpoint, Journey, Leg, to_datetime
@@ -96,23 +105,34 @@ class PlanOut(BaseModel):
     itineraries: list[ItineraryOut]
 
 
-# The document is built from trusted planner output with ``model_construct`` (no validation):
-# building it is most of a query's time otherwise.
+# One function per leg kind: a walk, a transit ride, a bike or taxi ride. Each starts from
+# the same template (every LegOut field, in order, at its default) and fills in its own fields.
+
+Document = dict[str, Any]
+
+_LEG_TEMPLATE: Document = {
+    "mode": None, "departure": None, "arrival": None, "duration_s": None, "from": None,
+    "to": None, "distance_m": None, "trip_id": None, "route_id": None,
+    "route_short_name": None, "route_long_name": None, "headsign": None, "agency_id": None,
+    "stops": None, "service_date": None, "fare_yen": 0, "operator_id": None,
+    "covered_by_pass": False, "pickup_station_id": None, "dropoff_station_id": None,
+    "availability": None, "wait_s": None, "service_id": None, "booking": None,
+}
 
 
 def _place(timetable: Timetable, stop: int, end: Endpoint, place: Endpoint | None = None
-           ) -> PlaceOut:
+           ) -> Document:
     """A named place (a bike port), a stop of the network, or the query's own endpoint."""
     if place is not None:
-        return PlaceOut.model_construct(name=place.name, lat=place.lat, lon=place.lon)
+        return {"name": place.name, "name_en": None, "lat": place.lat, "lon": place.lon,
+                "stop_id": None}
     if stop < 0:
-        return PlaceOut.model_construct(name=end.name, lat=end.lat, lon=end.lon)
+        return {"name": end.name, "name_en": None, "lat": end.lat, "lon": end.lon,
+                "stop_id": None}
     meta = timetable.meta
-    return PlaceOut.model_construct(
-        name=meta["stop_names"][stop], name_en=meta["stop_names_en"][stop],
-        lat=float(timetable.stop_lat[stop]), lon=float(timetable.stop_lon[stop]),
-        stop_id=meta["stop_ids"][stop],
-    )
+    return {"name": meta["stop_names"][stop], "name_en": meta["stop_names_en"][stop],
+            "lat": float(timetable.stop_lat[stop]), "lon": float(timetable.stop_lon[stop]),
+            "stop_id": meta["stop_ids"][stop]}
 
 
 def _fare_rules(timetable: Timetable) -> dict[tuple[int, str], list[dict[str, Any]]]:
@@ -152,29 +172,52 @@ def agency_of(timetable: Timetable, trip: int) -> str:
     return str(timetable.meta["agency_ids"][int(timetable.route_agency[route])])
 
 
-def _leg(timetable: Timetable, journey: Journey, leg: Leg, origin: Endpoint,
-         destination: Endpoint, covered: Collection[str]) -> tuple[LegOut, bool]:
-    """The leg's document and whether its fare is known."""
-    meta = timetable.meta
-    fields: dict[str, Any] = {
+@dataclasses.dataclass(frozen=True)
+class _Context:
+    """What every leg of one journey is built with."""
+
+    timetable: Timetable
+    journey: Journey
+    midnight: dt.datetime  # of the journey's service day
+    origin: Endpoint
+    destination: Endpoint
+    covered: Collection[str]
+
+    def moment(self, seconds: int) -> str:
+        """ISO 8601 (seconds) of a time of the journey's service day."""
+        return (self.midnight + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+
+def _common(context: _Context, leg: Leg) -> Document:
+    """The template with what every leg has: mode, times, both ends."""
+    timetable = context.timetable
+    return {
+        **_LEG_TEMPLATE,
         "mode": leg.mode,
-        "departure": to_datetime(timetable, journey.day, leg.departure).isoformat(
-            timespec="seconds"),
-        "arrival": to_datetime(timetable, journey.day, leg.arrival).isoformat(
-            timespec="seconds"),
+        "departure": context.moment(leg.departure),
+        "arrival": context.moment(leg.arrival),
         "duration_s": leg.arrival - leg.departure,
-        "from_": _place(timetable, leg.from_stop, origin, leg.place_from),
-        "to": _place(timetable, leg.to_stop, destination, leg.place_to),
+        "from": _place(timetable, leg.from_stop, context.origin, leg.place_from),
+        "to": _place(timetable, leg.to_stop, context.destination, leg.place_to),
     }
-    if leg.trip < 0:
-        if leg.mode == "walk":
-            return LegOut.model_construct(distance_m=leg.walk_m, **fields), True
-        return _vehicle_leg(leg, fields, covered)
+
+
+def _walk_leg(context: _Context, leg: Leg) -> tuple[Document, bool]:
+    """A walk: its distance (free, so its fare is known)."""
+    out = _common(context, leg)
+    out["distance_m"] = leg.walk_m
+    return out, True
+
+
+def _transit_leg(context: _Context, leg: Leg) -> tuple[Document, bool]:
+    """A ride on a trip of the feed: trip, route, agency, stops ridden past, fare."""
+    timetable, meta = context.timetable, context.timetable.meta
     route = int(timetable.pattern_route[timetable.trip_pattern[leg.trip]])
     fare = leg_fare(timetable, leg)
     agency = meta["agency_ids"][int(timetable.route_agency[route])]
-    covered_leg = agency in covered
-    out = LegOut.model_construct(
+    covered_leg = agency in context.covered
+    out = _common(context, leg)
+    out.update(
         trip_id=meta["trip_ids"][leg.trip],
         route_id=meta["route_ids"][route],
         route_short_name=meta["route_short_names"][route],
@@ -182,57 +225,79 @@ def _leg(timetable: Timetable, journey: Journey, leg: Leg, origin: Endpoint,
         headsign=meta["trip_headsigns"][leg.trip],
         agency_id=agency,
         stops=leg.alight_pos - leg.board_pos,
-        service_date=(journey.day + dt.timedelta(days=leg.day_shift)).isoformat(),
+        service_date=(context.journey.day + dt.timedelta(days=leg.day_shift)).isoformat(),
         fare_yen=0 if covered_leg else fare or 0,
         covered_by_pass=covered_leg,
-        **fields,
     )
     return out, fare is not None or covered_leg
 
 
-def _vehicle_leg(leg: Leg, fields: dict[str, Any], covered: Collection[str]
-                 ) -> tuple[LegOut, bool]:
+def _vehicle_leg(context: _Context, leg: Leg) -> tuple[Document, bool]:
     """A bike or taxi leg: its operator, price, ports or wait."""
-    info = dict(leg.info or {})
-    covered_leg = leg.operator in covered
+    info = leg.info or {}
+    covered_leg = leg.operator in context.covered
     availability = info.get("availability")
-    out = LegOut.model_construct(
+    out = _common(context, leg)
+    out.update(
         distance_m=leg.walk_m, operator_id=leg.operator,
         fare_yen=0 if covered_leg else leg.fare_yen or 0, covered_by_pass=covered_leg,
         pickup_station_id=info.get("pickup_station_id"),
         dropoff_station_id=info.get("dropoff_station_id"),
-        availability=None if availability is None else AvailabilityOut.model_construct(
-            **availability),
+        availability=None if availability is None else {
+            "bikes_at_pickup": availability["bikes_at_pickup"],
+            "docks_at_dropoff": availability["docks_at_dropoff"],
+            "as_of": availability["as_of"], "stale": availability["stale"]},
         wait_s=info.get("wait_s"), service_id=info.get("service_id"),
-        booking=info.get("booking"), **fields,
+        booking=info.get("booking"),
     )
     return out, leg.fare_yen is not None or covered_leg
 
 
+def _leg(context: _Context, leg: Leg) -> tuple[Document, bool]:
+    """The leg's document and whether its fare is known."""
+    if leg.trip >= 0:
+        return _transit_leg(context, leg)
+    if leg.mode == "walk":
+        return _walk_leg(context, leg)
+    return _vehicle_leg(context, leg)
+
+
+def _itinerary(context: _Context, covered: Collection[str] | None) -> Document:
+    """One journey with its legs, fare and tags."""
+    journey = context.journey
+    built = [_leg(context, leg) for leg in journey.legs]
+    legs = [out for out, _ in built]
+    total = sum(out["fare_yen"] for out in legs)
+    return {
+        "departure": context.moment(journey.departure),
+        "arrival": context.moment(journey.arrival),
+        "duration_s": journey.arrival - journey.departure,
+        "transfers": journey.transfers,
+        "walk_m": sum(leg.walk_m for leg in journey.legs if leg.mode == "walk"),
+        "service_date": next((out["service_date"] for out in legs if out["service_date"]),
+                             journey.day.isoformat()),
+        "fare": {
+            "total_yen": total,
+            "covered_by_pass": covered is not None and total == 0
+            and any(out["covered_by_pass"] for out in legs),
+            "complete": all(known for _, known in built),
+        },
+        "legs": legs,
+        "tags": list(journey.tags),
+        "notes": list(journey.notes),
+    }
+
+
 def plan_document(timetable: Timetable, journeys: Sequence[Journey], origin: Endpoint,
-                  destination: Endpoint, covered: Collection[str] | None = None) -> PlanOut:
-    """The plan document for ``journeys``; ``covered``: operator ids of the pass asked for."""
-    itineraries = []
-    for journey in journeys:
-        legs = [_leg(timetable, journey, leg, origin, destination, covered or ())
-                for leg in journey.legs]
-        total = sum(out.fare_yen for out, _ in legs)
-        start = to_datetime(timetable, journey.day, journey.departure)
-        end = to_datetime(timetable, journey.day, journey.arrival)
-        itineraries.append(ItineraryOut.model_construct(
-            departure=start.isoformat(timespec="seconds"),
-            arrival=end.isoformat(timespec="seconds"),
-            duration_s=journey.arrival - journey.departure,
-            transfers=journey.transfers,
-            walk_m=sum(leg.walk_m for leg in journey.legs if leg.mode == "walk"),
-            service_date=next((out.service_date for out, _ in legs if out.service_date),
-                              journey.day.isoformat()),
-            fare=FareOut.model_construct(
-                total_yen=total,
-                covered_by_pass=covered is not None and total == 0
-                and any(out.covered_by_pass for out, _ in legs),
-                complete=all(known for _, known in legs)),
-            legs=[out for out, _ in legs],
-            tags=list(journey.tags), notes=list(journey.notes),
-        ))
-    return PlanOut.model_construct(itineraries=itineraries)
+                  destination: Endpoint, covered: Collection[str] | None = None) -> Document:
+    """The plan document (:class:`PlanOut` as plain data) for ``journeys``; ``covered``:
+    operator ids of the pass asked for (None: no pass asked for)."""
+    return {"itineraries": [
+        _itinerary(_Context(timetable, journey, to_datetime(timetable, journey.day, 0), origin,
+                            destination, covered or ()), covered)
+        for journey in journeys]}
+
+
+def dump(document: Document) -> bytes:
+    """The document as UTF-8 JSON (Japanese unescaped, fields in order), written by orjson."""
+    return orjson.dumps(document)

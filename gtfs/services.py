@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from gtfs import fetch, gbfs, multimodal, ondemand
 from gtfs.events import PlanAnswered
-from gtfs.itinerary import PlanOut, plan_document
+from gtfs.itinerary import Document, plan_document
 from gtfs.limits import (
     CHUNK,
     DEFAULT_LIMITS,
@@ -42,11 +42,13 @@ from gtfs.limits import (
 from gtfs.mobility import Mobility
 from gtfs.models import Feed, FeedSnapshot, Operator
 from gtfs.network import NetworkStore
+from gtfs.places.services import resolve
 from gtfs.planner import Endpoint, Query, departures_after, plan, to_datetime
 from gtfs.timetable import Timetable, mode_of_route_type
 from maas.core.clock import TOKYO, Clock
 from maas.core.errors import FieldError, InvalidInput, NotFound
 from maas.core.events import publish
+from maas.core.geo import parse_lat_lon
 
 if TYPE_CHECKING:  # the reader pulls in pandas; serving must not
     from gtfs.feed import FeedData
@@ -341,7 +343,8 @@ def _operators(feed: FeedData) -> list[Operator]:
 
 @dataclass(frozen=True)
 class PlanRequest:
-    """A journey request as riders and the CLI give it (``origin``: ``LAT,LON`` or ``stop:ID``)."""
+    """A journey request as riders and the CLI give it (``origin``: ``LAT,LON``, ``stop:ID`` or
+    ``place:ID``)."""
 
     origin: str
     destination: str
@@ -352,6 +355,7 @@ class PlanRequest:
     max_transfers: int = 5
     window_minutes: int = 0
     pass_product: str | None = None  # a one-day pass: legs it covers cost ¥0
+    language: str = "ja"  # names of places, stops and routes (gtfs.languages.LANGUAGES)
 
 
 TRANSIT_MODES = frozenset({"bus", "tram", "rail", "subway", "ferry"})
@@ -384,6 +388,23 @@ def _network(session: Session, store: NetworkStore) -> Timetable:
     return timetable
 
 
+def _place_endpoint(session: Session, store: NetworkStore, timetable: Timetable, text: str,
+                    field: str, language: str) -> Endpoint:
+    """``place:ID`` (a stop, bike port or point of interest of the place search) as an end of
+    the journey, named in ``language``; anything else as :func:`_endpoint` reads it."""
+    text = text.strip()
+    if not text.startswith("place:"):
+        return _endpoint(timetable, text, field)
+    place = resolve(session, store, text[6:], field)
+    name = place.name(language)
+    if place.stop_id is not None:
+        index = timetable.stop_index(place.stop_id)
+        if index >= 0:
+            return Endpoint(float(timetable.stop_lat[index]), float(timetable.stop_lon[index]),
+                            name, index)
+    return Endpoint(place.lat, place.lon, name)
+
+
 def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
     text = text.strip()
     if text.startswith("stop:"):
@@ -394,22 +415,20 @@ def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
                                errors=[FieldError(field, f"unknown stop {stop_id!r}")])
         return Endpoint(float(timetable.stop_lat[index]), float(timetable.stop_lon[index]),
                         timetable.meta["stop_names"][index], index)
-    lat_text, _, lon_text = text.partition(",")
-    try:
-        lat, lon = float(lat_text), float(lon_text)
-    except ValueError:
-        lat = lon = float("nan")
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        message = f"{text!r} is neither LAT,LON nor stop:STOP_ID"
+    point = parse_lat_lon(text)
+    if point is None:
+        message = f"{text[:60]!r} is neither LAT,LON, stop:STOP_ID nor place:PLACE_ID"
         raise InvalidInput(f"{field}: {message}", errors=[FieldError(field, message)])
+    lat, lon = point
     return Endpoint(lat, lon, f"{lat:.6f},{lon:.6f}")
 
 
 def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
               now: dt.datetime | None = None,
               availability: gbfs.Availability | None = None,
-              coverage: PassCoverage | None = None) -> PlanOut:
-    """Journeys for ``request`` as the plan document.
+              coverage: PassCoverage | None = None) -> Document:
+    """Journeys for ``request`` as the plan document (plain data: :func:`gtfs.itinerary.dump`
+    writes it).
 
     With ``bike`` or ``taxi`` among the modes the multimodal planner combines them with
     transit; ``now`` (default: the request's time) dates bike availability, ``availability``
@@ -418,8 +437,10 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     answered request is published as :class:`PlanAnswered`.
     """
     timetable = _network(session, store)
-    origin = _endpoint(timetable, request.origin, "from")
-    destination = _endpoint(timetable, request.destination, "to")
+    origin = _place_endpoint(session, store, timetable, request.origin, "from",
+                             request.language)
+    destination = _place_endpoint(session, store, timetable, request.destination, "to",
+                                  request.language)
     covered = None
     if request.pass_product is not None:
         if coverage is None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from flask import Blueprint
+from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gtfs import services
 from gtfs.gbfs import Availability
-from gtfs.itinerary import PlanOut
+from gtfs.itinerary import PlanOut, dump
 from gtfs.network import PASS_COVERAGE, NetworkStore, networks_of
 from maas.core.clock import TOKYO
 from maas.core.dates import Moment
@@ -93,8 +93,12 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 @endpoint(summary="Plan a journey", response=PlanOut, query=PlanQuery, tags=["transit"],
           errors=[404],
           description="Pareto-optimal journeys over arrival time and transfers (RAPTOR).")
-def plan(query: PlanQuery) -> PlanOut:
-    """Journeys between two places, departing at or arriving by a time."""
+def plan(query: PlanQuery) -> Response:
+    """Journeys between two places, departing at or arriving by a time.
+
+    The document is plain data written by orjson (see :mod:`gtfs.itinerary`); ``PlanOut``
+    declares it for the OpenAPI document.
+    """
     moment = _aware(query.arrive or query.depart or clock()())
     request = services.PlanRequest(
         origin=query.from_, destination=query.to, time=moment,
@@ -102,9 +106,10 @@ def plan(query: PlanQuery) -> PlanOut:
         min_transfer_seconds=query.min_transfer_seconds, max_transfers=query.max_transfers,
         window_minutes=query.window, pass_product=query.pass_,
     )
-    return services.plan_trip(db_session(), networks(), request, now=clock()(),
-                              availability=_availability(),
-                              coverage=state().domains.get(PASS_COVERAGE))
+    document = services.plan_trip(db_session(), networks(), request, now=clock()(),
+                                  availability=_availability(),
+                                  coverage=state().domains.get(PASS_COVERAGE))
+    return Response(dump(document), mimetype="application/json")
 
 
 def _availability() -> Availability:

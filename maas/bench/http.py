@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gtfs.itinerary import dump
 from gtfs.network import NetworkStore
 from gtfs.services import PlanRequest, import_gtfs, plan_trip
 from maas.bench.plan import feed_options, parse_day
@@ -108,9 +109,9 @@ def run_http_bench(feed: Path, day: dt.date, queries: int, seed: int) -> HttpBen
     )
 
 
-def _plan_document(session: Session, store: NetworkStore, request: PlanRequest) -> str:
+def _plan_document(session: Session, store: NetworkStore, request: PlanRequest) -> bytes:
     """What the view does in-process: plan, then the JSON document."""
-    return plan_trip(session, store, request).model_dump_json(by_alias=True)
+    return dump(plan_trip(session, store, request))
 
 
 def _time_over_http(home: Path, url: str, requests: list[PlanRequest]) -> list[float]:
