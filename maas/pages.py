@@ -35,7 +35,8 @@ def index() -> Response:
 
 def _page(key: str) -> str:
     template, title_ja, title_en = PAGES[key]
-    return render_template(f"{template}.html", title_ja=title_ja, title_en=title_en, page=key)
+    return render_template(f"{template}.html", title_ja=title_ja, title_en=title_en, page=key,
+                           map_style=settings().map_style or "")
 
 
 @bp.get("/app")

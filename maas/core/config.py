@@ -76,6 +76,17 @@ class Settings:
     # how often a rider may move a pass to another phone per service day (support staff may
     # go past it with `maas passes move --force`)
     pass_moves_per_day: int = 2
+    # the rider page's base map: a tile URL template (https://…/{z}/{x}/{y}.png); None draws
+    # the network on a plain background. Its origin is the only one the CSP lets images from.
+    map_style: str | None = None
+
+    @property
+    def map_origin(self) -> str | None:
+        """scheme://host[:port] of the base map's tiles, or None without one."""
+        if not self.map_style:
+            return None
+        parts = urlsplit(self.map_style)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def database(self) -> URL:
@@ -122,6 +133,7 @@ ENV_VARS: dict[str, str] = {
     "MAAS_DISPUTED_SCANS_LIMIT": "disputed_scans_limit",
     "MAAS_DISPUTED_SCANS_WINDOW_HOURS": "disputed_scans_window_hours",
     "MAAS_PASS_MOVES_PER_DAY": "pass_moves_per_day",
+    "MAAS_MAP_STYLE": "map_style",
 }
 # the feed import limits: field -> (lowest, highest) accepted
 _FEED_LIMITS = {
@@ -261,7 +273,23 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
                                          "a number of hours (1-744)"),
         pass_moves_per_day=_int(raw, "pass_moves_per_day", 2, 0, 100,
                                 "a number of moves (0-100)"),
+        map_style=_map_style(raw.get("map_style")),
     )
+
+
+_TILE_TEMPLATE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[^\s\"'<>]*$")
+
+
+def _map_style(value: object) -> str | None:
+    """A tile URL template with {z}, {x} and {y}, on http(s) and one host (it goes into CSP)."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if (len(text) > 500 or not _TILE_TEMPLATE.match(text)
+            or not all(part in text for part in ("{z}", "{x}", "{y}"))):
+        raise ConfigError(f"MAAS_MAP_STYLE: {text[:80]!r} is not a tile URL template such as "
+                          "https://tiles.example.jp/{z}/{x}/{y}.png")
+    return text
 
 
 SANDBOX = "sandbox"

@@ -1,0 +1,151 @@
+"""Trip planning on the rider page in Chromium, on a 390×844 phone: find 兼六園 by kana and by
+its English name, plan from 金沢駅, see the trip on the map (the drawn GeoJSON features are
+counted on the map element; a screenshot is kept), choose the cheapest, buy the day pass from
+the result and show it. Also what the page transfers on first load."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import RunningServer
+
+pytestmark = pytest.mark.browser
+PHONE = {"width": 390, "height": 844}
+
+
+def choose_place(page: Page, field: str, typed: str, option: str) -> None:
+    """Type into a place field and pick the option with the keyboard (the list is a listbox)."""
+    box = page.locator(f"#plan-{field}")
+    box.fill(typed)
+    listbox = page.locator(f"#plan-{field}-list")
+    expect(listbox.get_by_role("option", name=re.compile(option)).first).to_be_visible()
+    names = listbox.get_by_role("option").all_inner_texts()
+    index = next(i for i, name in enumerate(names) if re.search(option, name))
+    for _ in range(index + 1):
+        box.press("ArrowDown")
+    expect(box).to_have_attribute("aria-activedescendant", f"plan-{field}-option-{index}")
+    box.press("Enter")
+    expect(listbox).to_be_hidden()
+
+
+def plan_and_map(page: Page, tmp_path: Path, name: str) -> dict[str, str]:
+    page.locator("#plan-button").click()
+    results = page.locator("#plan-results > li")
+    expect(results.first).to_be_visible(timeout=20_000)
+    page_map = page.locator("#plan-map")
+    expect(page_map).not_to_have_attribute("data-features", "0")
+    page.wait_for_function("() => typeof L !== 'undefined'")
+    attributes: dict[str, str] = page.evaluate(
+        "() => ({...document.getElementById('plan-map').dataset})")
+    assert int(attributes["legs"]) >= 1
+    assert int(attributes["drawnLayers"]) == int(attributes["features"])
+    # the map's layers are what the page says it drew: Leaflet's own count of paths and markers
+    drawn = page.evaluate("() => document.querySelectorAll('#plan-map path.leaflet-interactive')"
+                          ".length")
+    assert drawn == int(attributes["features"])
+    page.screenshot(path=str(tmp_path / f"plan-{name}.png"), full_page=True)
+    return attributes
+
+
+def test_plan_from_kanazawa_station_to_kenrokuen_then_buy_the_pass(
+    page: Page, demo_server: RunningServer, tmp_path: Path
+) -> None:
+    base = demo_server.base_url
+    page.goto(f"{base}/app")
+    # signed in first: the pass is bought from the result
+    page.get_by_label("メールアドレス").fill(f"planner-{uuid.uuid4().hex[:8]}@example.jp")
+    page.get_by_label("パスワード（8文字以上）").fill("correct horse battery")
+    page.get_by_role("button", name="新規登録").click()
+    expect(page.locator("#rider-email")).to_contain_text("@example.jp")
+
+    choose_place(page, "from", "金沢駅", "金沢駅")
+    choose_place(page, "to", "けんろくえん", "兼六園")
+    attributes = plan_and_map(page, tmp_path, "ja")
+    # the trip's stops and bike ports are drawn as points beside its legs
+    assert int(attributes["stops"]) + int(attributes["bikeStations"]) >= 1
+    assert int(attributes["features"]) == (int(attributes["legs"]) + int(attributes["stops"])
+                                           + int(attributes["bikeStations"]))
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    # the cheapest trip is chosen and counted for its day against the one-day pass
+    cards = page.locator("#plan-results > li")
+    fares = [int(card.get_attribute("data-fare-yen") or "0") for card in cards.all()]
+    cheapest = fares.index(min(fares))
+    cards.nth(cheapest).get_by_role("button", name="この経路にする").click()
+    day = page.locator("#plan-day")
+    expect(day).to_be_visible()
+    assert day.get_attribute("data-total-yen") == str(min(fares))
+    expect(page.locator("#plan-day-sum")).to_contain_text("乗車券なしで")
+    page.get_by_role("button", name="この日の乗車券を買う").click()
+    date = day.get_attribute("data-date")
+    expect(page.locator("#buy-date")).to_have_value(date or "")
+    expect(page.locator("#buy-product")).to_have_value(day.get_attribute("data-product") or "")
+    page.get_by_role("button", name="購入する").click()
+    page.get_by_role("button", name="この端末で表示する").click()
+    qr = page.get_by_role("img", name="乗車券のQRコード（5秒ごとに更新）")
+    expect(qr).to_have_attribute("data-shown-at", re.compile(r"^\d+$"))
+    page.locator("#pass-close").click()
+
+    # the last plan stays readable: a reload shows it from localStorage
+    page.reload()
+    expect(page.locator("#plan-results > li").first).to_be_visible()
+    expect(page.locator("#plan-to")).to_have_value("兼六園")
+
+
+def test_kenrokuen_by_its_english_name(
+    browser: Browser, demo_server: RunningServer, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport=PHONE, locale="en-US", timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{demo_server.base_url}/app")
+        page.get_by_role("button", name="English / 日本語").click()
+        choose_place(page, "from", "Kanazawa Station", "Kanazawa")
+        choose_place(page, "to", "Kenroku", "Kenroku")
+        plan_and_map(page, tmp_path, "en")
+        expect(page.locator("#plan-results > li").first).to_contain_text("min")
+    finally:
+        context.close()
+    assert errors == []
+
+
+def test_first_load_transfers(browser: Browser, demo_server: RunningServer,
+                              tmp_path: Path) -> None:
+    """What a rider's phone downloads to open /app the first time (the map library comes with
+    the first plan): recorded, and held under a budget."""
+    context = browser.new_context(viewport=PHONE, locale="ja-JP", timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    sizes: list[tuple[str, str, int]] = []
+
+    def finished(request: object) -> None:
+        from playwright.sync_api import Request
+
+        assert isinstance(request, Request)
+        measured = request.sizes()
+        sizes.append((request.url, request.resource_type,
+                      measured["responseBodySize"] + measured["responseHeadersSize"]))
+
+    page.on("requestfinished", finished)
+    try:
+        page.goto(f"{demo_server.base_url}/app")
+        page.wait_for_function("() => document.body.dataset.planReady === 'true'")
+        page.wait_for_load_state("networkidle")
+    finally:
+        context.close()
+    script_bytes = sum(size for url, kind, size in sizes if kind == "script")
+    total = sum(size for _, _, size in sizes)
+    report = {"requests": len(sizes), "script_bytes": script_bytes, "total_bytes": total,
+              "files": sizes}
+    (tmp_path / "first-load.json").write_text(json.dumps(report, indent=2))
+    print(f"first load of /app: {len(sizes)} requests, JavaScript {script_bytes} bytes, "
+          f"total {total} bytes")
+    assert not any("leaflet" in url for url, _, _ in sizes)  # loaded with the first plan
+    assert script_bytes < 150_000
