@@ -5,6 +5,7 @@ the result and show it. Also what the page transfers on first load."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid
@@ -149,3 +150,39 @@ def test_first_load_transfers(browser: Browser, demo_server: RunningServer,
           f"total {total} bytes")
     assert not any("leaflet" in url for url, _, _ in sizes)  # loaded with the first plan
     assert script_bytes < 150_000
+
+
+def test_the_day_pass_is_recommended_once_the_day_s_trips_cost_more(
+    page: Page, demo_server: RunningServer
+) -> None:
+    """Four bus trips of one day cost more than the ¥800 bus pass: the page says so and buying
+    from there fills in that pass and that day."""
+    page.goto(f"{demo_server.base_url}/app")
+    page.get_by_role("checkbox", name="まちのり").uncheck()  # buses only
+    choose_place(page, "from", "金沢駅", "金沢駅")
+    choose_place(page, "to", "けんろくえん", "兼六園")
+    day = page.locator("#plan-day")
+    total = 0
+    for hour in (9, 11, 14, 16):
+        page.fill("#plan-time", f"{tomorrow()}T{hour:02d}:00")
+        page.locator("#plan-button").click()
+        card = page.locator("#plan-results > li").first
+        expect(card).to_contain_text(f"{hour:02d}:", timeout=20_000)
+        fare = int(card.get_attribute("data-fare-yen") or "0")
+        assert fare > 0
+        total += fare
+        card.get_by_role("button", name="この経路にする").click()
+        expect(day).to_have_attribute("data-total-yen", str(total))
+    assert total > 800
+    expect(day).to_have_attribute("data-recommend", "true")
+    expect(day).to_have_attribute("data-product", "kanazawa-1day")
+    expect(day).to_have_attribute("data-date", tomorrow())
+    expect(page.locator("#plan-day-sum")).to_contain_text("お得です")
+    page.get_by_role("button", name="この日の乗車券を買う").click()
+    expect(page.locator("#auth-email")).to_be_focused()  # signed out: the account form first
+
+
+def tomorrow() -> str:
+    from maas.core.clock import TOKYO
+
+    return (dt.datetime.now(TOKYO).date() + dt.timedelta(days=1)).isoformat()
