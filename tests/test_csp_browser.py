@@ -29,8 +29,8 @@ from passes import credential
 from passes import services as pass_services
 from passes.keys import KeyStore
 from tests.conftest import RunningServer, wait_until_controlled
-from tests.test_plan_browser import choose_place, plan_and_map
 from tests.test_driver_browser import KANAZAWA_STATION, _boarding_time, _enrol, _qr_file, _scan
+from tests.test_plan_browser import choose_place, plan_and_map
 from validators import services as device_services
 
 pytestmark = pytest.mark.browser
