@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, wait_until_controlled
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -93,10 +93,15 @@ def test_plan_from_kanazawa_station_to_kenrokuen_then_buy_the_pass(
     expect(qr).to_have_attribute("data-shown-at", re.compile(r"^\d+$"))
     page.locator("#pass-close").click()
 
-    # the last plan stays readable: a reload shows it from localStorage
+    # the last plan stays readable with no network: the service worker has the page, its
+    # scripts and Leaflet, localStorage the plan
+    wait_until_controlled(page)
+    page.context.set_offline(True)
     page.reload()
     expect(page.locator("#plan-results > li").first).to_be_visible()
     expect(page.locator("#plan-to")).to_have_value("兼六園")
+    expect(page.locator("#plan-map")).to_have_attribute("data-features", attributes["features"])
+    page.context.set_offline(False)
 
 
 def test_kenrokuen_by_its_english_name(
