@@ -40,6 +40,9 @@ class Problem(BaseModel):
     instance: str | None = None
     request_id: str | None = None
     errors: list[ProblemFieldError] | None = None
+    links: dict[str, str] | None = Field(
+        default=None, description="where to go next, for problem types a client acts on, e.g. "
+        "`move` (POST) for /problems/pass-bound-elsewhere")
 
 
 class _Components:

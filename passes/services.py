@@ -425,15 +425,21 @@ def bound_key_thumbprint(found: Pass) -> str | None:
     return thumbprint(credential.expand_public_key(found.device_key))
 
 
-def _usable(session: Session, found: Pass, now: dt.datetime) -> None:
+def _day_boundary(session: Session, found: Pass) -> int:
+    """Minutes after midnight the pass's service day ends (its product's setting)."""
+    product = session.get(Product, found.product_code)
+    if product is None:  # the foreign key makes this impossible
+        raise NotFound(f"no product {found.product_code!r}")
+    return product.day_boundary_minutes
+
+
+def _usable(found: Pass, boundary_minutes: int, now: dt.datetime) -> None:
     """Refuse a pass that is revoked, flagged or past its service day."""
     if found.status != "valid":
         reason = f" ({found.revoked_reason})" if found.revoked_reason else ""
         raise PassNotUsable(f"pass is {found.status}{reason}")
-    product = session.get(Product, found.product_code)
-    boundary = product.day_boundary_minutes if product else 3 * 60
     end = dt.datetime.combine(found.service_date, dt.time(), TOKYO) + dt.timedelta(
-        days=1, minutes=boundary)
+        days=1, minutes=boundary_minutes)
     if now >= end:
         raise PassExpired(f"pass expired at {end.isoformat()}")
 
@@ -488,7 +494,8 @@ def move_pass(session: Session, pass_id: str, public_key: str, keys: KeyStore, c
         raise NotFound(f"no pass {pass_id!r}")
     phone = phone_key(public_key)
     now = clock()
-    _usable(session, found, now)
+    boundary = _day_boundary(session, found)
+    _usable(found, boundary, now)
     compressed = credential.compress_public_key(phone)
     if found.device_key == compressed:
         return found
@@ -496,8 +503,7 @@ def move_pass(session: Session, pass_id: str, public_key: str, keys: KeyStore, c
         _issue_credential(found, phone, keys, clock)
         session.commit()
         return found
-    product = session.get(Product, found.product_code)
-    start = service_day_start(now, product.day_boundary_minutes if product else 3 * 60)
+    start = service_day_start(now, boundary)
     moved_today = session.scalar(select(func.count()).select_from(PassMove).where(
         PassMove.pass_id == found.id, PassMove.moved_at >= start)) or 0
     if moved_today >= per_day and not force:
