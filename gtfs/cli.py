@@ -8,6 +8,7 @@ import click
 
 from gtfs import services
 from gtfs.gbfs import Availability
+from gtfs.languages import choose
 from gtfs.limits import FeedLimits
 from gtfs.network import PASS_COVERAGE, networks_of
 from maas.core.cli import MaasGroup, emit, json_option, progress
@@ -88,8 +89,10 @@ def _moment(text: str, option: str) -> dt.datetime:
 
 
 @click.command()
-@click.option("--from", "origin", required=True, help="LAT,LON or stop:STOP_ID")
-@click.option("--to", "destination", required=True, help="LAT,LON or stop:STOP_ID")
+@click.option("--from", "origin", required=True,
+              help="LAT,LON, stop:STOP_ID or place:PLACE_ID")
+@click.option("--to", "destination", required=True,
+              help="LAT,LON, stop:STOP_ID or place:PLACE_ID")
 @click.option("--depart", help="Departure, ISO 8601 (default: now).")
 @click.option("--arrive", help="Arrive by, ISO 8601.")
 @click.option("--modes", help="Comma-separated: walk,bus,tram,rail,subway,ferry,bike,taxi.")
@@ -99,11 +102,13 @@ def _moment(text: str, option: str) -> dt.datetime:
 @click.option("--window", type=click.IntRange(0, 240), default=0, show_default=True,
               help="Minutes: the best journeys departing within this window.")
 @click.option("--pass", "pass_product", help="A one-day pass product: covered legs cost ¥0.")
+@click.option("--lang", help="Names in ja, en, zh-Hans, zh-Hant or ko (default ja).")
 @json_option
 @pass_state
 def plan(state: CliState, origin: str, destination: str, depart: str | None,
          arrive: str | None, modes: str | None, min_transfer_seconds: int,
-         max_transfers: int, window: int, pass_product: str | None, as_json: bool) -> None:
+         max_transfers: int, window: int, pass_product: str | None, lang: str | None,
+         as_json: bool) -> None:
     """Plan a journey (the same document as GET /api/v1/plan with --json)."""
     if depart and arrive:
         raise InvalidInput("give --depart or --arrive, not both")
@@ -114,6 +119,7 @@ def plan(state: CliState, origin: str, destination: str, depart: str | None,
         origin=origin, destination=destination, time=moment, arrive_by=bool(arrive),
         modes=services.parse_modes(modes), min_transfer_seconds=min_transfer_seconds,
         max_transfers=max_transfers, window_minutes=window, pass_product=pass_product,
+        language=choose(lang, None),
     )
     with state.session() as session:
         document = services.plan_trip(session, networks_of(runtime), request,

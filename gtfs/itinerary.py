@@ -11,24 +11,29 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Collection, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, Field
 
+from gtfs.languages import FALLBACKS, localised
 from gtfs.planner import Endpoint, Journey, Leg, to_datetime
 from gtfs.timetable import Timetable
 
 
 class PlaceOut(BaseModel):
-    """One end of a leg."""
+    """One end of a leg: a stop, a bike port, or the place the rider chose (named in the
+    language asked for, never raw coordinates when the rider chose a place)."""
 
     name: str
     name_en: str | None = None
     lat: float
     lon: float
     stop_id: str | None = None
+    place_id: str | None = Field(default=None, description=(
+        "the first leg's from and the last leg's to: the place the rider chose (poi:…, "
+        "stop:…, bike:…), as GET /places gives it"))
 
 
 class FareOut(BaseModel):
@@ -48,6 +53,13 @@ class AvailabilityOut(BaseModel):
     as_of: str = Field(description="when the ports reported it (ISO 8601)")
     stale: bool = Field(description="older than the freshness threshold: planned with a "
                                     "doubled margin")
+
+
+class LineStringOut(BaseModel):
+    """A GeoJSON LineString: ``[lon, lat]`` positions."""
+
+    type: Literal["LineString"]
+    coordinates: list[list[float]]
 
 
 class LegOut(BaseModel):
@@ -78,6 +90,9 @@ class LegOut(BaseModel):
     wait_s: int | None = Field(default=None, description="taxi legs: expected pick-up wait")
     service_id: str | None = Field(default=None, description="taxi legs: on-demand service")
     booking: str | None = Field(default=None, description="taxi legs: how to book")
+    geometry: LineStringOut | None = Field(default=None, description=(
+        "with geometry=1: the leg's line, along the GTFS shape between its stops for a ride "
+        "(through the stops when the feed has no shapes), straight otherwise"))
 
     model_config = {"populate_by_name": True}
 
@@ -94,9 +109,12 @@ class ItineraryOut(BaseModel):
     fare: FareOut
     legs: list[LegOut]
     tags: list[str] = Field(default_factory=list, description=(
-        "multimodal results: earliest, fewest_transfers, cheapest, no_taxi"))
+        "why it is offered (never empty): earliest, fewest_transfers, cheapest, no_taxi, "
+        "least_walking, alternative"))
     notes: list[str] = Field(default_factory=list,
                              description='such as "availability as of 08:55"')
+    reason: str = Field(default="", description=(
+        "why this itinerary is offered, in the language asked for (from its tags)"))
 
 
 class PlanOut(BaseModel):
@@ -117,22 +135,51 @@ _LEG_TEMPLATE: Document = {
     "stops": None, "service_date": None, "fare_yen": 0, "operator_id": None,
     "covered_by_pass": False, "pickup_station_id": None, "dropoff_station_id": None,
     "availability": None, "wait_s": None, "service_id": None, "booking": None,
+    "geometry": None,
 }
 
 
-def _place(timetable: Timetable, stop: int, end: Endpoint, place: Endpoint | None = None
+def _names(meta: dict[str, Any], field: str, index: int, language: str) -> str:
+    """``meta[field][index]`` in ``language``, along its fallbacks: English from
+    ``<field>_en``, other languages from ``<field>_i18n`` (translations.txt)."""
+    base: str = meta[field][index]
+    if language == "ja":
+        return base
+    for code in FALLBACKS[language]:
+        if code == "ja":
+            return base
+        column = (meta.get(f"{field}_en") if code == "en"
+                  else meta.get(f"{field}_i18n", {}).get(code))
+        if column is not None and column[index]:
+            found: str = column[index]
+            return found
+    return base
+
+
+def _stop(context: _Context, stop: int, place_id: str | None = None) -> Document:
+    meta = context.timetable.meta
+    return {"name": _names(meta, "stop_names", stop, context.language),
+            "name_en": meta["stop_names_en"][stop],
+            "lat": float(context.timetable.stop_lat[stop]),
+            "lon": float(context.timetable.stop_lon[stop]),
+            "stop_id": meta["stop_ids"][stop], "place_id": place_id}
+
+
+def _place(context: _Context, stop: int, end: Endpoint, place: Endpoint | None = None
            ) -> Document:
-    """A named place (a bike port), a stop of the network, or the query's own endpoint."""
+    """A named place (a bike port), a stop of the network, or the query's own end (the stop
+    or place the rider chose, else the coordinate)."""
     if place is not None:
-        return {"name": place.name, "name_en": None, "lat": place.lat, "lon": place.lon,
-                "stop_id": None}
-    if stop < 0:
-        return {"name": end.name, "name_en": None, "lat": end.lat, "lon": end.lon,
-                "stop_id": None}
-    meta = timetable.meta
-    return {"name": meta["stop_names"][stop], "name_en": meta["stop_names_en"][stop],
-            "lat": float(timetable.stop_lat[stop]), "lon": float(timetable.stop_lon[stop]),
-            "stop_id": meta["stop_ids"][stop]}
+        names = context.port_names(place.name)
+        return {"name": localised(names, context.language) or place.name,
+                "name_en": names.get("en"), "lat": place.lat, "lon": place.lon,
+                "stop_id": None, "place_id": None}
+    if stop >= 0:
+        return _stop(context, stop)
+    if end.stop >= 0:
+        return _stop(context, end.stop, end.place)
+    return {"name": end.name, "name_en": None, "lat": end.lat, "lon": end.lon,
+            "stop_id": None, "place_id": end.place}
 
 
 def _fare_rules(timetable: Timetable) -> dict[tuple[int, str], list[dict[str, Any]]]:
@@ -172,6 +219,10 @@ def agency_of(timetable: Timetable, trip: int) -> str:
     return str(timetable.meta["agency_ids"][int(timetable.route_agency[route])])
 
 
+def _no_names(_name: str) -> Mapping[str, str]:
+    return {}
+
+
 @dataclasses.dataclass(frozen=True)
 class _Context:
     """What every leg of one journey is built with."""
@@ -182,6 +233,9 @@ class _Context:
     origin: Endpoint
     destination: Endpoint
     covered: Collection[str]
+    language: str = "ja"
+    # a bike port's names by language, from its Japanese name (the place search's glossary)
+    port_names: Callable[[str], Mapping[str, str]] = _no_names
 
     def moment(self, seconds: int) -> str:
         """ISO 8601 (seconds) of a time of the journey's service day."""
@@ -190,15 +244,14 @@ class _Context:
 
 def _common(context: _Context, leg: Leg) -> Document:
     """The template with what every leg has: mode, times, both ends."""
-    timetable = context.timetable
     return {
         **_LEG_TEMPLATE,
         "mode": leg.mode,
         "departure": context.moment(leg.departure),
         "arrival": context.moment(leg.arrival),
         "duration_s": leg.arrival - leg.departure,
-        "from": _place(timetable, leg.from_stop, context.origin, leg.place_from),
-        "to": _place(timetable, leg.to_stop, context.destination, leg.place_to),
+        "from": _place(context, leg.from_stop, context.origin, leg.place_from),
+        "to": _place(context, leg.to_stop, context.destination, leg.place_to),
     }
 
 
@@ -221,8 +274,8 @@ def _transit_leg(context: _Context, leg: Leg) -> tuple[Document, bool]:
         trip_id=meta["trip_ids"][leg.trip],
         route_id=meta["route_ids"][route],
         route_short_name=meta["route_short_names"][route],
-        route_long_name=meta["route_long_names"][route],
-        headsign=meta["trip_headsigns"][leg.trip],
+        route_long_name=_names(meta, "route_long_names", route, context.language),
+        headsign=_names(meta, "trip_headsigns", leg.trip, context.language),
         agency_id=agency,
         stops=leg.alight_pos - leg.board_pos,
         service_date=(context.journey.day + dt.timedelta(days=leg.day_shift)).isoformat(),
@@ -267,6 +320,9 @@ def _itinerary(context: _Context, covered: Collection[str] | None) -> Document:
     journey = context.journey
     built = [_leg(context, leg) for leg in journey.legs]
     legs = [out for out, _ in built]
+    if legs:  # the ends the rider chose
+        legs[0]["from"]["place_id"] = context.origin.place
+        legs[-1]["to"]["place_id"] = context.destination.place
     total = sum(out["fare_yen"] for out in legs)
     return {
         "departure": context.moment(journey.departure),
@@ -285,17 +341,70 @@ def _itinerary(context: _Context, covered: Collection[str] | None) -> Document:
         "legs": legs,
         "tags": list(journey.tags),
         "notes": list(journey.notes),
+        "reason": "",
     }
 
 
 def plan_document(timetable: Timetable, journeys: Sequence[Journey], origin: Endpoint,
-                  destination: Endpoint, covered: Collection[str] | None = None) -> Document:
+                  destination: Endpoint, covered: Collection[str] | None = None, *,
+                  language: str = "ja",
+                  port_names: Callable[[str], Mapping[str, str]] = _no_names) -> Document:
     """The plan document (:class:`PlanOut` as plain data) for ``journeys``; ``covered``:
-    operator ids of the pass asked for (None: no pass asked for)."""
-    return {"itineraries": [
+    operator ids of the pass asked for (None: no pass asked for). Names of stops, routes,
+    headsigns and bike ports (``port_names``) are in ``language`` where the feeds have them;
+    every itinerary gets tags and a reason (:func:`explain`)."""
+    itineraries = [
         _itinerary(_Context(timetable, journey, to_datetime(timetable, journey.day, 0), origin,
-                            destination, covered or ()), covered)
-        for journey in journeys]}
+                            destination, covered or (), language, port_names), covered)
+        for journey in journeys]
+    explain(itineraries, language)
+    return {"itineraries": itineraries}
+
+
+# why an itinerary is offered, by tag, in each language
+REASONS: dict[str, dict[str, str]] = {
+    "earliest": {"ja": "最も早く着く", "en": "Arrives earliest", "zh-Hans": "最早到达",
+                 "zh-Hant": "最早抵達", "ko": "가장 빨리 도착"},
+    "fewest_transfers": {"ja": "乗り換えが最も少ない", "en": "Fewest transfers",
+                         "zh-Hans": "换乘最少", "zh-Hant": "轉乘最少", "ko": "환승 최소"},
+    "cheapest": {"ja": "最も安い", "en": "Cheapest", "zh-Hans": "最便宜", "zh-Hant": "最便宜",
+                 "ko": "가장 저렴"},
+    "no_taxi": {"ja": "タクシーを使わない", "en": "Without a taxi", "zh-Hans": "不乘出租车",
+                "zh-Hant": "不搭計程車", "ko": "택시 없이"},
+    "least_walking": {"ja": "歩く距離が最も短い", "en": "Least walking", "zh-Hans": "步行最少",
+                      "zh-Hant": "步行最少", "ko": "도보 최소"},
+    "alternative": {"ja": "別の出発時刻・経路", "en": "Another departure or route",
+                    "zh-Hans": "其他班次或路线", "zh-Hant": "其他班次或路線",
+                    "ko": "다른 출발·경로"},
+}
+SEPARATORS = {"ja": "・", "zh-Hans": "、", "zh-Hant": "、"}
+
+
+def explain(itineraries: list[Document], language: str) -> None:
+    """Give every itinerary without tags the ones that hold among these itineraries
+    (earliest, fewest_transfers, cheapest, least_walking — those the planner did not already
+    give another; else alternative), and every itinerary its ``reason`` in ``language``."""
+    if not itineraries:
+        return
+    best = {
+        "earliest": min(i["arrival"] for i in itineraries),
+        "fewest_transfers": min(i["transfers"] for i in itineraries),
+        "cheapest": min(i["fare"]["total_yen"] for i in itineraries),
+        "least_walking": min(i["walk_m"] for i in itineraries),
+    }
+    separator = SEPARATORS.get(language, ", ")
+    # the planner's own designations (multimodal results) are not given twice
+    given = {tag for itinerary in itineraries for tag in itinerary["tags"]}
+    for itinerary in itineraries:
+        if not itinerary["tags"]:
+            values = {"earliest": itinerary["arrival"],
+                      "fewest_transfers": itinerary["transfers"],
+                      "cheapest": itinerary["fare"]["total_yen"],
+                      "least_walking": itinerary["walk_m"]}
+            itinerary["tags"] = [tag for tag, value in values.items()
+                                 if value == best[tag] and tag not in given] or ["alternative"]
+        itinerary["reason"] = separator.join(
+            REASONS[tag][language] for tag in itinerary["tags"] if tag in REASONS)
 
 
 def dump(document: Document) -> bytes:

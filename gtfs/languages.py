@@ -8,6 +8,8 @@ English first).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 LANGUAGES = ("ja", "en", "zh-Hans", "zh-Hant", "ko")
 DEFAULT_LANGUAGE = "ja"
 NAME_FIELDS = ("ja", "kana", "en", "zh-Hans", "zh-Hant", "ko")
@@ -62,7 +64,7 @@ def negotiate(accept_language: str | None) -> str:
     return min(choices)[2] if choices else DEFAULT_LANGUAGE
 
 
-def localised(names: dict[str, str | None], language: str) -> str | None:
+def localised(names: Mapping[str, str | None], language: str) -> str | None:
     """The name in ``language``, else along its fallbacks (None when no name is known)."""
     for code in FALLBACKS.get(language, (language,)):
         name = names.get(code)

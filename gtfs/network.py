@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:  # the reader pulls in pandas; only a rebuild needs it
     from gtfs.feed import FeedData
     from maas.core.state import AppState
+from gtfs.maps.shapes import ShapeCache
 from gtfs.mobility import MobilityStore
 from gtfs.models import Feed
 from gtfs.places.sources import PlaceStore
@@ -42,6 +43,7 @@ class NetworkStore:
         self._active: tuple[float, list[tuple[str, str]]] | None = None
         self.mobility = MobilityStore()  # bike share and on-demand snapshots
         self.places = PlaceStore()  # the place search index (gtfs.places)
+        self.shapes = ShapeCache()  # shapes and route colours for maps (gtfs.maps)
 
     def source_path(self, version: str) -> Path:
         """Where the stored copy of a GTFS feed version lives."""
@@ -95,6 +97,12 @@ class NetworkStore:
         process: a plan request then needs no database round trip, and an import reaches
         every worker within ``ACTIVE_TTL_SECONDS``.
         """
+        feeds = self.active_feeds(session)
+        return self.network(feeds) if feeds else None
+
+    def active_feeds(self, session: Session) -> list[tuple[str, str]]:
+        """``(name, version)`` of the active GTFS feeds, in the network's order (re-read at
+        most every ``ACTIVE_TTL_SECONDS``)."""
         now = time.monotonic()
         if self._active is None or now - self._active[0] > self.ACTIVE_TTL_SECONDS:
             rows = session.execute(
@@ -103,8 +111,7 @@ class NetworkStore:
                 .order_by(Feed.name)
             ).all()
             self._active = (now, [(name, version) for name, version in rows])
-        feeds = self._active[1]
-        return self.network(feeds) if feeds else None
+        return self._active[1]
 
     def forget_active(self) -> None:
         """Re-read the active feeds on the next request (this process just changed them)."""

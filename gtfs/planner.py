@@ -26,12 +26,14 @@ WALK_ONLY_MAX_M = 2000.0
 
 @dataclasses.dataclass(frozen=True)
 class Endpoint:
-    """Where a journey starts or ends: a stop (index) or a coordinate."""
+    """Where a journey starts or ends: a stop (index) or a coordinate; ``place`` is the id of
+    the place the rider chose (``poi:…``, ``stop:…``, ``bike:…``), if any."""
 
     lat: float
     lon: float
     name: str
     stop: int = -1
+    place: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -39,11 +39,13 @@ from gtfs.limits import (
     read_bounded,
     zip_damage,
 )
+from gtfs.maps.geojson import add_geometry
+from gtfs.maps.shapes import feed_shapes
 from gtfs.mobility import Mobility
 from gtfs.models import Feed, FeedSnapshot, Operator
 from gtfs.network import NetworkStore
-from gtfs.places.services import resolve
-from gtfs.planner import Endpoint, Query, departures_after, plan, to_datetime
+from gtfs.places.services import place_index, resolve
+from gtfs.planner import Endpoint, Journey, Query, departures_after, plan, to_datetime
 from gtfs.timetable import Timetable, mode_of_route_type
 from maas.core.clock import TOKYO, Clock
 from maas.core.errors import FieldError, InvalidInput, NotFound
@@ -356,6 +358,7 @@ class PlanRequest:
     window_minutes: int = 0
     pass_product: str | None = None  # a one-day pass: legs it covers cost ¥0
     language: str = "ja"  # names of places, stops and routes (gtfs.languages.LANGUAGES)
+    geometry: bool = False  # legs' lines for a map (gtfs.maps)
 
 
 TRANSIT_MODES = frozenset({"bus", "tram", "rail", "subway", "ferry"})
@@ -401,8 +404,8 @@ def _place_endpoint(session: Session, store: NetworkStore, timetable: Timetable,
         index = timetable.stop_index(place.stop_id)
         if index >= 0:
             return Endpoint(float(timetable.stop_lat[index]), float(timetable.stop_lon[index]),
-                            name, index)
-    return Endpoint(place.lat, place.lon, name)
+                            name, index, place.id)
+    return Endpoint(place.lat, place.lon, name, place=place.id)
 
 
 def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
@@ -414,7 +417,7 @@ def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
             raise InvalidInput(f"{field}: unknown stop {stop_id!r}",
                                errors=[FieldError(field, f"unknown stop {stop_id!r}")])
         return Endpoint(float(timetable.stop_lat[index]), float(timetable.stop_lon[index]),
-                        timetable.meta["stop_names"][index], index)
+                        timetable.meta["stop_names"][index], index, f"stop:{stop_id}")
     point = parse_lat_lon(text)
     if point is None:
         message = f"{text[:60]!r} is neither LAT,LON, stop:STOP_ID nor place:PLACE_ID"
@@ -462,10 +465,24 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     else:
         modes = None if request.modes is None else request.modes & TRANSIT_MODES
         journeys = plan(timetable, dataclasses.replace(query, modes=modes))
-    document = plan_document(timetable, journeys, origin, destination, covered)
+    document = plan_document(timetable, journeys, origin, destination, covered,
+                             language=request.language,
+                             port_names=_port_names(session, store, journeys))
+    if request.geometry:
+        add_geometry(document, journeys, timetable, feed_shapes(session, store))
     publish(session, PlanAnswered(now or request.time, (origin.lat, origin.lon),
                                   (destination.lat, destination.lon), request.modes))
     return document
+
+
+def _port_names(session: Session, store: NetworkStore, journeys: Sequence[Journey]
+                ) -> Callable[[str], Mapping[str, str]]:
+    """Bike ports' names by language from the place search (looked up only when a journey
+    rides a bike: the default path stays free of it)."""
+    if not any(leg.place_from is not None or leg.place_to is not None
+               for journey in journeys for leg in journey.legs):
+        return lambda _name: {}
+    return place_index(session, store).port_names
 
 
 def mobility(session: Session, store: NetworkStore) -> Mobility:

@@ -40,7 +40,7 @@ from maas.core.geo import haversine_m as haversine_m  # re-exported: the planner
 if TYPE_CHECKING:  # the reader pulls in pandas; serving a compiled network must not
     from gtfs.feed import FeedData
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: names in zh-Hans, zh-Hant and ko (meta *_i18n)
 WALK_SPEED_MPS = 4.8 / 3.6
 DETOUR = 1.3
 FORBIDDEN = -2
@@ -202,6 +202,8 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
         "trip_headsigns": [], "trip_headsigns_en": [], "service_ids": [], "fares": [],
         "stop_zones": [],
     }
+    others: dict[str, list[dict[str, str]]] = {
+        "stop_names": [], "route_long_names": [], "trip_headsigns": []}
     lats: list[float] = []
     lons: list[float] = []
     parents: list[int] = []
@@ -228,6 +230,7 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
             meta["stop_names_kana"].append(stop.name_kana)
             meta["stop_location_type"].append(stop.location_type)
             meta["stop_zones"].append(stop.zone_id)
+            others["stop_names"].append(stop.names)
             lats.append(stop.lat)
             lons.append(stop.lon)
             parents.append(stop.parent + stop_base if stop.parent >= 0 else -1)
@@ -240,6 +243,7 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
             meta["route_short_names"].append(route.short_name)
             meta["route_long_names"].append(route.long_name)
             meta["route_long_names_en"].append(route.long_name_en)
+            others["route_long_names"].append(route.long_names)
             meta["route_modes"].append(mode_of_route_type(route.route_type))
             route_agency.append(route.agency + agency_base)
             route_type.append(route.route_type)
@@ -254,6 +258,7 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
             meta["trip_ids"].append(trip.id)
             meta["trip_headsigns"].append(trip.headsign)
             meta["trip_headsigns_en"].append(trip.headsign_en)
+            others["trip_headsigns"].append(trip.headsigns)
             trip_route.append(trip.route + route_base)
             trip_service.append(trip.service + service_base)
         st_trip.append(feed.st_trip.astype(np.int32) + trip_base)
@@ -276,6 +281,10 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
         service_base += len(feed.services)
         agency_base += len(feed.agencies)
 
+    for field, names in others.items():  # names from translations.txt beyond en and kana
+        languages = sorted({language for entry in names for language in entry})
+        meta[f"{field}_i18n"] = {language: [entry.get(language) for entry in names]
+                                 for language in languages}
     stop_lat = np.asarray(lats, dtype=np.float64)
     stop_lon = np.asarray(lons, dtype=np.float64)
     stop_parent = np.asarray(parents, dtype=np.int32)

@@ -6,11 +6,13 @@ import datetime as dt
 from typing import Literal
 
 from flask import Blueprint, Response
+from flask import request as http_request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gtfs import services
 from gtfs.gbfs import Availability
 from gtfs.itinerary import PlanOut, dump
+from gtfs.languages import choose
 from gtfs.network import PASS_COVERAGE, NetworkStore, networks_of
 from maas.core.clock import TOKYO
 from maas.core.dates import Moment
@@ -65,8 +67,11 @@ class PlanQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: str = Field(alias="from", description="LAT,LON or stop:STOP_ID")
-    to: str = Field(description="LAT,LON or stop:STOP_ID")
+    from_: str = Field(alias="from", max_length=200, description=(
+        "LAT,LON, stop:STOP_ID or place:PLACE_ID (an id of GET /places)"),
+        examples=["place:poi:kenrokuen", "stop:S0001", "36.5781,136.6480"])
+    to: str = Field(max_length=200, description=(
+        "LAT,LON, stop:STOP_ID or place:PLACE_ID (an id of GET /places)"))
     depart: Moment | None = Field(default=None, description="ISO 8601; default now")
     arrive: Moment | None = Field(default=None, description="arrive by, ISO 8601")
     modes: str | None = Field(
@@ -77,6 +82,11 @@ class PlanQuery(BaseModel):
     window: int = Field(default=0, ge=0, le=240, description="minutes of departures")
     pass_: str | None = Field(default=None, alias="pass", description=(
         "a one-day pass product code: legs it covers cost ¥0 and say covered_by_pass"))
+    geometry: bool = Field(default=False, description=(
+        "1: every leg gets its GeoJSON LineString (along GTFS shapes) for a map"))
+    lang: str | None = Field(default=None, max_length=35, description=(
+        "names of places, stops, routes and headsigns, and each itinerary's reason: ja, en, "
+        "zh-Hans, zh-Hant or ko (default: Accept-Language, else ja)"))
 
     @model_validator(mode="after")
     def _one_time(self) -> PlanQuery:
@@ -105,6 +115,8 @@ def plan(query: PlanQuery) -> Response:
         arrive_by=query.arrive is not None, modes=services.parse_modes(query.modes),
         min_transfer_seconds=query.min_transfer_seconds, max_transfers=query.max_transfers,
         window_minutes=query.window, pass_product=query.pass_,
+        language=choose(query.lang, http_request.headers.get("Accept-Language")),
+        geometry=query.geometry,
     )
     document = services.plan_trip(db_session(), networks(), request, now=clock()(),
                                   availability=_availability(),

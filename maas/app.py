@@ -245,6 +245,7 @@ def _elapsed_ms(started: float) -> float:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each domain's API under ``/api/v1``."""
+    from gtfs.maps.views import bp as maps_bp
     from gtfs.places.views import bp as places_bp
     from gtfs.views import bp as gtfs_bp
     from maas.accounts.views import bp as accounts_bp
@@ -254,8 +255,8 @@ def register_blueprints(app: Flask) -> None:
     from passes.views import wellknown
     from validators.views import bp as validators_bp
 
-    for blueprint in (system_bp, accounts_bp, gtfs_bp, places_bp, passes_bp, validators_bp,
-                      stats_bp):
+    for blueprint in (system_bp, accounts_bp, gtfs_bp, places_bp, maps_bp, passes_bp,
+                      validators_bp, stats_bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(wellknown)
 

@@ -77,7 +77,9 @@ def test_no_modes_means_every_mode_and_modes_restrict(client: FlaskClient) -> No
     assert any("bike" in modes_of(itinerary) for itinerary in everything)
     for itinerary in plan(client, **query, modes="walk,bus"):
         assert modes_of(itinerary) <= {"walk", "bus"}
-        assert itinerary["tags"] == []
+        # every itinerary says why it is offered (issue 14), transit-only ones too
+        assert itinerary["tags"]
+        assert itinerary["reason"]
 
 
 def test_taxi_first_mile_and_a_journey_without_taxi(client: FlaskClient) -> None:

@@ -183,3 +183,58 @@ def test_languages() -> None:
 def test_distance_is_haversine() -> None:
     assert distance_m(36.0, 136.0, 37.0, 136.0) == pytest.approx(
         6_371_000 * math.radians(1), rel=1e-9)
+
+
+TRANSLATIONS = (
+    "table_name,field_name,language,translation,record_id,record_sub_id,field_value\n"
+    "stops,stop_name,en,Kanazawa Station,,,金沢駅\n"
+    "stops,stop_name,zh-Hans,金泽站,kanazawa,,\n"
+    "stops,stop_name,zh-TW,金澤站,kanazawa,,\n"
+    "stops,stop_name,ko,가나자와역,,,金沢駅\n"
+    "stops,stop_name,ko,가타마치,katamachi,,\n"
+    "stops,stop_name,zh-Hans,片町,katamachi,,\n"
+    "trips,trip_headsign,ko,가타마치 행,,,片町\n"
+    "routes,route_long_name,zh-Hans,金泽站–片町,r1,,\n"
+)
+
+
+def test_translations_give_stops_routes_and_headsigns_every_language(tmp_path: Path) -> None:
+    """Names in zh-Hans, zh-Hant and ko come from translations.txt into the compiled network,
+    the place search and the plan document."""
+    import datetime as dt
+
+    from gtfs.feed import read_feed
+    from gtfs.itinerary import plan_document
+    from gtfs.places.sources import stop_places
+    from gtfs.planner import Endpoint, Query, plan
+    from gtfs.timetable import compile_feeds
+    from tests.feed_samples import write_feed
+
+    feed = read_feed(write_feed(tmp_path / "feed", {"translations.txt": TRANSLATIONS}))
+    assert feed.stops[0].names == {"zh-Hans": "金泽站", "zh-Hant": "金澤站", "ko": "가나자와역"}
+    assert feed.trips[0].headsigns == {"ko": "가타마치 행"}
+    timetable = compile_feeds([("sample", feed)])
+    places = {place.id: place for place in stop_places(timetable)}
+    station = places["stop:kanazawa"]
+    assert [station.name(lang) for lang in LANGUAGES] == [
+        "金沢駅", "Kanazawa Station", "金泽站", "金澤站", "가나자와역"]
+    assert "stop:kanazawa_1" not in places  # the platform folds into its station
+    index = PlaceIndex(places.values())
+    assert index.search("가나자와")[0].place.id == "stop:kanazawa"
+    assert index.search("金泽")[0].place.id == "stop:kanazawa"
+    origin = Endpoint(36.5781, 136.6480, "金沢駅", timetable.stop_index("kanazawa"),
+                      "stop:kanazawa")
+    destination = Endpoint(36.5581, 136.6508, "片町", timetable.stop_index("katamachi"),
+                           "stop:katamachi")
+    journeys = plan(timetable, Query(origin, destination, dt.datetime(
+        2026, 12, 1, 7, 30, tzinfo=dt.timezone(dt.timedelta(hours=9)))))
+    document = plan_document(timetable, journeys, origin, destination, language="ko")
+    [ride] = [leg for i in document["itineraries"] for leg in i["legs"] if leg["trip_id"]]
+    assert ride["headsign"] == "가타마치 행"
+    assert ride["to"]["name"] == "가타마치"
+    assert ride["route_long_name"] == "金沢駅–片町"  # no Korean: the Japanese name (fallback)
+    assert ride["from"]["stop_id"] == "kanazawa_1"
+    chinese = plan_document(timetable, journeys, origin, destination, language="zh-Hans")
+    [ride] = [leg for i in chinese["itineraries"] for leg in i["legs"] if leg["trip_id"]]
+    assert ride["route_long_name"] == "金泽站–片町"
+    assert ride["to"]["name"] == "片町"

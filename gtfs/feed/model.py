@@ -39,6 +39,7 @@ class Stop:
     zone_id: str = ""
     name_en: str | None = None
     name_kana: str | None = None
+    names: dict[str, str] = field(default_factory=dict)  # zh-Hans, zh-Hant, ko
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Route:
     route_type: int
     color: str = ""
     long_name_en: str | None = None
+    long_names: dict[str, str] = field(default_factory=dict)  # zh-Hans, zh-Hant, ko
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Trip:
     headsign: str = ""
     direction_id: int = -1
     headsign_en: str | None = None
+    headsigns: dict[str, str] = field(default_factory=dict)  # zh-Hans, zh-Hant, ko
 
 
 @dataclass(frozen=True)

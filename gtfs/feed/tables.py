@@ -79,6 +79,7 @@ def read_stops(table: Table, translations: Translations) -> tuple[list[Stop], di
             zone_id=zone_id,
             name_en=translations.get("stops", "stop_name", "en", stop_id, name),
             name_kana=translations.get("stops", "stop_name", "kana", stop_id, name),
+            names=translations.others("stops", "stop_name", stop_id, name),
         )
         for row, (stop_id, name, platform_code, zone_id) in enumerate(
             zip(ids, names, table.strings("platform_code"), table.strings("zone_id"), strict=True)
@@ -113,6 +114,7 @@ def read_routes(
             route_type=int(route_types[row]),
             color=color,
             long_name_en=translations.get("routes", "route_long_name", "en", route_id, long_name),
+            long_names=translations.others("routes", "route_long_name", route_id, long_name),
         )
         for row, (route_id, short_name, long_name, color) in enumerate(
             zip(ids, table.strings("route_short_name"), long_names, table.strings("route_color"),
@@ -201,6 +203,7 @@ def read_trips(
             headsign=headsign,
             direction_id=int(directions[row]),
             headsign_en=translations.get("trips", "trip_headsign", "en", trip_id, headsign),
+            headsigns=translations.others("trips", "trip_headsign", trip_id, headsign),
         )
         for row, (trip_id, headsign) in enumerate(zip(ids, headsigns, strict=True))
     ]

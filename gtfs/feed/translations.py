@@ -1,8 +1,13 @@
-"""translations.txt: English and kana names, in the GTFS shape or the GTFS-JP v2 shape."""
+"""translations.txt: English, kana, Chinese and Korean names, in the GTFS shape or the GTFS-JP
+v2 shape."""
 
 from __future__ import annotations
 
 from gtfs.feed.source import Source
+from gtfs.languages import language_of
+
+# languages kept beside English and kana (names riders read on /app)
+OTHER_LANGUAGES = ("zh-Hans", "zh-Hant", "ko")
 
 # The translations.txt (GTFS-JP v2) trans_id is the Japanese text; these fields may carry it.
 TRANSLATED_FIELDS = (
@@ -52,6 +57,16 @@ class Translations:
                         record["trans_id"], translation
                     )
 
+    def others(self, table: str, field_name: str, record_id: str, value: str
+               ) -> dict[str, str]:
+        """The field's translations into :data:`OTHER_LANGUAGES` (zh-Hans, zh-Hant, ko)."""
+        found = {}
+        for language in OTHER_LANGUAGES:
+            translation = self.get(table, field_name, language, record_id, value)
+            if translation:
+                found[language] = translation
+        return found
+
     def get(self, table: str, field_name: str, language: str, record_id: str, value: str) -> (
         str | None
     ):
@@ -65,7 +80,8 @@ class Translations:
 
 def _language(code: str) -> str:
     lowered = code.lower()
-    if lowered == "en" or lowered.startswith("en-"):
-        return "en"
-    return "kana" if lowered == "ja-hrkt" else ""
+    if lowered == "ja-hrkt":
+        return "kana"
+    found = language_of(code)
+    return found if found in ("en", *OTHER_LANGUAGES) else ""
 

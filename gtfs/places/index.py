@@ -1,17 +1,21 @@
 """The place index: one search over stops, bike share ports and points of interest (pure).
 
-All keys of all places (see :mod:`gtfs.places.text`) are joined into one string, separated by
-:data:`~gtfs.places.text.SEPARATOR`; a query key is found with ``str.find`` (C speed) as an
-exact key (``␟key␟``), a key prefix (``␟key``) or anywhere in a key, and each hit's place is
-found by bisecting the keys' start offsets. Better matches are looked for first; a weaker kind
-of match is only searched when the better ones found fewer than ``limit`` places. Results are
-ranked by match quality, then distance from ``near`` (when given), then kind and name length.
+Every place has search keys (see :mod:`gtfs.places.text`). Exact and prefix matches come from
+one sorted list of all keys: the keys starting with a query key are one contiguous run, found
+by bisection. Matches inside a key come from the keys joined into one string per script (Latin
+keys, which Python stores one byte a character, and the others), separated by
+:data:`~gtfs.places.text.SEPARATOR`, searched with ``str.find`` (C speed); each hit's place is
+found by bisecting the keys' start offsets. Inside matches are only looked for when exact and
+prefix matches found fewer than ``limit`` places. Results are ranked by match quality, then
+distance from ``near`` (when given), then kind and name length.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import heapq
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from gtfs.languages import localised
@@ -46,7 +50,7 @@ class Place:
 
     def name(self, language: str = "ja") -> str:
         """The name in ``language`` (with fallbacks), else the id."""
-        return localised(dict(self.names), language) or self.id
+        return localised(self.names, language) or self.id
 
     def keys(self) -> set[str]:
         """Every search key of every name and alias."""
@@ -85,80 +89,109 @@ class PlaceIndex:
             else:
                 self.places.append(place)
             self.by_id[place.id] = place
-        starts: list[int] = []
-        owners: list[int] = []
-        parts: list[str] = []
-        offset = 1
         self._keys = [sorted(place.keys()) for place in self.places]
-        for number, keys in enumerate(self._keys):
-            for key in keys:
-                starts.append(offset)
-                owners.append(number)
-                parts.append(key)
-                offset += len(key) + 1
-        self._haystack = SEPARATOR + SEPARATOR.join(parts) + SEPARATOR
-        self._starts = starts
-        self._owners = owners
-        self._kind_rank = {kind: rank for rank, kind in enumerate(KINDS)}
+        pairs = sorted((key, number) for number, keys in enumerate(self._keys) for key in keys)
+        self._sorted_keys = [key for key, _ in pairs]
+        self._sorted_owners = [number for _, number in pairs]
+        self._hays = {latin: self._haystack([(key, number) for key, number in pairs
+                                             if key.isascii() == latin])
+                      for latin in (True, False)}
+        self._ports = {place.names["ja"]: place.names for place in self.places
+                       if place.kind == "bike_station" and "ja" in place.names}
+        kind_rank = {kind: rank for rank, kind in enumerate(KINDS)}
+        # what ranks equal matches at equal distance: kind, then the shorter name, then id
+        self._order = [(kind_rank.get(place.kind, len(KINDS)), len(place.name()), place.id)
+                       for place in self.places]
+        self._lats = [place.lat for place in self.places]
+        self._lons = [place.lon for place in self.places]
 
     def __len__(self) -> int:
         return len(self.places)
+
+    def port_names(self, name: str) -> Mapping[str, str]:
+        """A bike port's names by language, from its Japanese name (empty when unknown)."""
+        return self._ports.get(name, {})
 
     def get(self, place_id: str) -> Place | None:
         """The place with this id, if any."""
         return self.by_id.get(place_id)
 
-    def _find(self, needle: str, quality: int, found: dict[int, int]) -> None:
-        """Record the places with a key matching ``needle`` at ``quality`` (best kept)."""
-        haystack, starts, owners = self._haystack, self._starts, self._owners
-        pattern = {EXACT: SEPARATOR + needle + SEPARATOR, PREFIX: SEPARATOR + needle,
-                   INSIDE: needle}[quality]
-        position = haystack.find(pattern)
+    @staticmethod
+    def _haystack(pairs: list[tuple[str, int]]) -> tuple[str, list[int], list[int]]:
+        """Keys joined by the separator, with each key's start offset and place."""
+        starts, owners, offset = [], [], 1
+        for key, number in pairs:
+            starts.append(offset)
+            owners.append(number)
+            offset += len(key) + 1
+        return SEPARATOR + SEPARATOR.join(key for key, _ in pairs) + SEPARATOR, starts, owners
+
+    def _prefixed(self, needle: str, found: dict[int, int]) -> None:
+        """Record the places with a key equal to (exact) or starting with (prefix) ``needle``."""
+        keys, owners = self._sorted_keys, self._sorted_owners
+        position = bisect.bisect_left(keys, needle)
+        end = min(len(keys), position + MAX_HITS)
+        while position < end and keys[position].startswith(needle):
+            quality = EXACT if len(keys[position]) == len(needle) else PREFIX
+            owner = owners[position]
+            if found.get(owner, INSIDE + 1) > quality:
+                found[owner] = quality
+            position += 1
+
+    def _inside(self, needle: str, found: dict[int, int]) -> None:
+        """Record the places with a key containing ``needle`` (not already found better)."""
+        haystack, starts, owners = self._hays[needle.isascii()]
+        position = haystack.find(needle)
         hits = 0
         while position >= 0 and hits < MAX_HITS:
             hits += 1
-            key = bisect.bisect_right(starts, position + (quality != INSIDE)) - 1
-            owner = owners[key]
-            if found.get(owner, INSIDE + 1) > quality:
-                found[owner] = quality
-            position = haystack.find(pattern, position + 1)
+            owner = owners[bisect.bisect_right(starts, position) - 1]
+            if owner not in found:
+                found[owner] = INSIDE
+            position = haystack.find(needle, position + 1)
 
     def search(self, query: str, *, near: tuple[float, float] | None = None,
                limit: int = 10, kinds: Sequence[str] | None = None) -> list[Hit]:
         """The best ``limit`` places for ``query`` (module doc for the order)."""
         keys = query_keys(query)
         found: dict[int, int] = {}
-        for quality in (EXACT, PREFIX, INSIDE):
+        for key in keys:
+            self._prefixed(key, found)
+        if len(found) < limit or kinds is not None:
             for key in keys:
-                if quality == INSIDE and not _inside_ok(key):
-                    continue
-                self._find(key, quality, found)
-            if len(found) >= limit and kinds is None:
-                break
-        hits = []
-        for owner, quality in found.items():
-            place = self.places[owner]
-            if kinds is not None and place.kind not in kinds:
-                continue
-            distance = (None if near is None
-                        else distance_m(near[0], near[1], place.lat, place.lon))
-            hits.append(Hit(place, quality, distance))
-        return self._best(hits, limit)
+                if _inside_ok(key):
+                    self._inside(key, found)
+        return self._rank(found, near, limit, kinds)
 
-    def _best(self, hits: list[Hit], limit: int) -> list[Hit]:
-        """The first ``limit`` hits by quality, distance, kind, name length and id."""
-        hits.sort(key=lambda hit: (hit.quality, hit.distance_m or 0.0,
-                                   self._kind_rank.get(hit.place.kind, len(KINDS)),
-                                   len(hit.place.name()), hit.place.id))
-        return hits[:limit]
+    def _rank(self, found: dict[int, int], near: tuple[float, float] | None, limit: int,
+              kinds: Sequence[str] | None) -> list[Hit]:
+        """The first ``limit`` of ``found`` (place → quality) by quality, distance from
+        ``near`` (equirectangular, exact enough within a city), kind, name length and id; the
+        hits carry great-circle distances."""
+        order, places = self._order, self.places
+        owners = (list(found) if kinds is None
+                  else [owner for owner in found if places[owner].kind in kinds])
+        if near is None:
+            best = heapq.nsmallest(limit, owners, key=lambda o: (found[o], 0.0, order[o]))
+            return [Hit(places[o], found[o], None) for o in best]
+        lat0, lon0 = near
+        scale = math.cos(math.radians(lat0))
+        lats, lons = self._lats, self._lons
+
+        def key(owner: int) -> tuple[int, float, tuple[int, int, str]]:
+            dy, dx = lats[owner] - lat0, (lons[owner] - lon0) * scale
+            return found[owner], dx * dx + dy * dy, order[owner]
+
+        return [Hit(places[o], found[o], distance_m(lat0, lon0, places[o].lat, places[o].lon))
+                for o in heapq.nsmallest(limit, owners, key=key)]
 
     def linear_search(self, query: str, *, near: tuple[float, float] | None = None,
                       limit: int = 10) -> list[Hit]:
         """The same answer as :meth:`search` by comparing every key of every place (the
         benchmark's plain peer and the tests' reference)."""
         keys = query_keys(query)
-        hits = []
-        for place, place_keys in zip(self.places, self._keys, strict=True):
+        found: dict[int, int] = {}
+        for number, place_keys in enumerate(self._keys):
             quality = INSIDE + 1
             for key in place_keys:
                 for needle in keys:
@@ -169,7 +202,5 @@ class PlaceIndex:
                     elif _inside_ok(needle) and needle in key:
                         quality = min(quality, INSIDE)
             if quality <= INSIDE:
-                distance = (None if near is None
-                            else distance_m(near[0], near[1], place.lat, place.lon))
-                hits.append(Hit(place, quality, distance))
-        return self._best(hits, limit)
+                found[number] = quality
+        return self._rank(found, near, limit, None)

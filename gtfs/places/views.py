@@ -13,7 +13,7 @@ from maas.core.http import db_session, endpoint, state
 bp = Blueprint("places", __name__)
 
 
-class PlaceOut(BaseModel):
+class PlaceFoundOut(BaseModel):
     """A place found: a stop or station, a bike share port, or a point of interest."""
 
     id: str = Field(description="use as from=place:ID / to=place:ID in GET /plan",
@@ -52,14 +52,14 @@ class PlaceQuery(BaseModel):
 
 @bp.get("/places")
 @endpoint(summary="Find places: stops, bike ports and points of interest",
-          response=list[PlaceOut], query=PlaceQuery, tags=["transit"],
+          response=list[PlaceFoundOut], query=PlaceQuery, tags=["transit"],
           description="One search over stations and stops (platforms folded into their "
                       "station), まちのり ports and points of interest, across scripts and "
                       "spellings; best match first, then nearest to near=.")
-def places(query: PlaceQuery) -> list[PlaceOut]:
+def places(query: PlaceQuery) -> list[PlaceFoundOut]:
     """Places whose name in any language matches ``q``."""
     language = choose(query.lang, request.headers.get("Accept-Language"))
     found = services.search(
         db_session(), networks_of(state()), query.q, near=services.parse_near(query.near),
         language=language, limit=query.limit, kinds=services.parse_kinds(query.kinds))
-    return [PlaceOut.model_construct(**document) for document in found]
+    return [PlaceFoundOut.model_construct(**document) for document in found]

@@ -8,6 +8,7 @@ All benchmark code lives in this package, in the shell layer (it may import ever
 - :mod:`maas.bench.validators` — ``bench validators``: verification and scan ingestion;
 - :mod:`maas.bench.stats` — ``bench stats``: the partner statistics endpoints;
 - :mod:`maas.bench.fuzz` — ``bench fuzz-codes``: mutated genuine codes the verifier must refuse;
+- :mod:`maas.bench.places` — ``bench places``: the place search beside a scan and FTS5;
 - :mod:`maas.bench.startup` — ``bench cli``: start-up of ``maas`` and ``maas-validator``;
 - :mod:`maas.bench.timing` — the one timer and the one percentile definition they all use;
 - :mod:`maas.bench.fixtures` — signed material (keys, trust bundle, a validator home).
@@ -41,6 +42,9 @@ COMMANDS = {
                    "Mutate genuine pass codes and count how many the verifier accepts (0)."),
     "logins": ("maas.bench.logins:bench_logins",
                "GET /products idle and during a burst of sign-ins, under gunicorn."),
+    "places": ("maas.bench.places:places_command",
+               "The place search over 10,000 places (in process and GET /api/v1/places) "
+               "beside a linear scan and SQLite FTS5."),
     "cli": ("maas.bench.startup:bench_cli",
             "Start-up times of maas and maas-validator beside a bare Python."),
 }
