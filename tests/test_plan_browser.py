@@ -50,6 +50,9 @@ def plan_and_map(page: Page, tmp_path: Path, name: str) -> dict[str, str]:
     drawn = page.evaluate("() => document.querySelectorAll('#plan-map path.leaflet-interactive')"
                           ".length")
     assert drawn == int(attributes["features"])
+    # the network under it (GET /api/v1/map/network), drawn but not counted as the trip
+    page.wait_for_function("() => Number(document.getElementById('plan-map')"
+                           ".dataset.networkFeatures) > 0")
     page.screenshot(path=str(tmp_path / f"plan-{name}.png"), full_page=True)
     return attributes
 

@@ -131,8 +131,9 @@ async function plan(event) {
   }
   const modes = ["walk", ...[...document.querySelectorAll("input[name=mode]:checked")]
     .flatMap((box) => (box.value === "bus" ? ["bus", "tram", "rail"] : [box.value]))];
+  // names in the page's language; each leg's line along the GTFS shape for the map
   const params = new URLSearchParams({ from: endpoint(chosenPlace.from), to: endpoint(chosenPlace.to),
-    modes: modes.join(",") });
+    modes: modes.join(","), lang: lang(), geometry: "1" });
   const time = $("plan-time").value;
   if (time) params.set($("plan-when").value, time);
   setText(message, "検索しています…", "Searching…");
@@ -384,11 +385,14 @@ async function drawMap(itinerary) {
     const map = L.map(box, { zoomControl: true, attributionControl: Boolean(box.dataset.style) });
     if (box.dataset.style) L.tileLayer(box.dataset.style, { maxZoom: 19 }).addTo(map);
     leaflet = { map, layer: null, network: null };
-    api("/map/network").then((network) => { // the lines, ports and on-demand areas, when served
+    // the lines, stops, ports and on-demand areas under the trip (not clickable: the trip is)
+    api(`/map/network?lang=${encodeURIComponent(lang())}`).then((network) => {
       leaflet.network = L.geoJSON(network, {
+        interactive: false,
         style: (f) => (f.geometry.type === "Polygon" || f.geometry.type === "MultiPolygon"
           ? { color: "#e67e22", weight: 1, fillOpacity: 0.08 } : { color: "#9e9e9e", weight: 2, opacity: 0.6 }),
-        pointToLayer: (f, at) => L.circleMarker(at, { radius: 2, color: "#9e9e9e", weight: 1 }),
+        pointToLayer: (f, at) => L.circleMarker(at, { radius: 2, color: "#9e9e9e", weight: 1,
+          interactive: false }),
       }).addTo(map);
       leaflet.network.bringToBack();
       box.dataset.networkFeatures = String(network.features.length);
