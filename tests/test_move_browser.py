@@ -98,10 +98,12 @@ def test_a_second_phone_moves_the_pass_and_the_first_phone_s_code_is_refused(
         assert accepted.returncode == 0, accepted.stdout + accepted.stderr
         assert json.loads(accepted.stdout)["result"] == "accept"
 
-        # moved back and forth: the daily limit (2) answers 429, which the screen tells
-        page.locator("#pass-close").click()
-        page.locator("#passes .show-pass").first.click()
+        # the first phone, back in front, learns of the move: the move screen replaces its code
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
         expect(page.locator("#move-notice")).to_be_visible()
+        expect(page.locator("#qr-frame")).to_be_hidden()
+
+        # moved back and forth: the daily limit (2) answers 429, which the screen tells
         page.get_by_role("button", name="この端末に移す").click()
         expect(first_qr).to_be_visible()
         second.locator("#pass-close").click()

@@ -204,7 +204,22 @@ async function keepAwake() {
 }
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && current && !wakeLock) keepAwake();
+  if (document.visibilityState === "visible") checkStillHere();
 });
+
+// A pass moved to another phone while this one shows it: as soon as the server says so (when
+// the page comes back to the front, or every CHECK_MS), the move screen replaces the code.
+const CHECK_MS = 60000;
+async function checkStillHere() {
+  if (!current || !navigator.onLine || !localStorage.getItem(TOKEN_KEY)) return;
+  const { record } = current;
+  const fresh = await api(`/passes/${encodeURIComponent(record.id)}`, { cache: "no-store" })
+    .catch(() => null);
+  if (!fresh || !current || current.record !== record || !fresh.bound_key_thumbprint) return;
+  if (fresh.bound_key_thumbprint !== await thumbprint(record.keys.publicKey)) {
+    await showPass(record.id); // reads the pass again and offers the move
+  }
+}
 
 async function showPass(id) {
   const status = $("pass-status");
@@ -290,7 +305,8 @@ async function startShowing(record) {
   }
   await saveRecord(record);
   localStorage.setItem(SHOWN_KEY, record.id);
-  current = { record, timer: setInterval(rotate, ROTATE_MS), clockTimer: setInterval(tickClock, 1000) };
+  current = { record, timer: setInterval(rotate, ROTATE_MS), clockTimer: setInterval(tickClock, 1000),
+    checkTimer: setInterval(checkStillHere, CHECK_MS) };
   tickClock();
   try {
     await rotate();
@@ -306,6 +322,7 @@ function hidePass() {
   if (current) {
     clearInterval(current.timer);
     clearInterval(current.clockTimer);
+    clearInterval(current.checkTimer);
   }
   current = null;
   $("pass-view").hidden = true;
