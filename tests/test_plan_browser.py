@@ -116,11 +116,34 @@ def test_kenrokuen_by_its_english_name(
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         page.goto(f"{demo_server.base_url}/app")
-        page.get_by_role("button", name="English / 日本語").click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")  # navigator.languages
         choose_place(page, "from", "Kanazawa Station", "Kanazawa")
         choose_place(page, "to", "Kenroku", "Kenroku")
         plan_and_map(page, tmp_path, "en")
         expect(page.locator("#plan-results > li").first).to_contain_text("min")
+    finally:
+        context.close()
+    assert errors == []
+
+
+def test_a_chinese_browser_gets_the_page_in_simplified_chinese(
+    browser: Browser, demo_server: RunningServer, tmp_path: Path
+) -> None:
+    """navigator.languages picks the language; 兼六園 is still found by its kana."""
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{demo_server.base_url}/app")
+        expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+        expect(page.locator("#plan-heading")).to_have_text("查询路线")
+        choose_place(page, "from", "金沢駅", "金")
+        choose_place(page, "to", "けんろくえん", "兼六")
+        plan_and_map(page, tmp_path, "zh-Hans")
+        card = page.locator("#plan-results > li").first
+        expect(card).to_contain_text("分钟")
+        expect(card.get_by_role("button", name="选择此路线")).to_be_visible()
     finally:
         context.close()
     assert errors == []

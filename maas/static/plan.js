@@ -4,7 +4,12 @@
 // loaded on the first result), and what the day's trips cost against a one-day pass. The last
 // plan is kept in localStorage, so it stays readable offline.
 /* global L */
-import { $, api, lang, onLanguageChange, pick, setLabel, setText, setupLanguage } from "./common.js";
+import {
+  $, api, lang, locale, onLanguageChange, pick, setLabel, setText, setupLanguage, useCatalogue,
+} from "./common.js";
+import translations from "./i18n.js";
+
+useCatalogue(translations); // this module runs first on /app: its texts are translated at once
 
 const PLAN_KEY = "maas-rider-plan"; // {query, document, chosen}: the last plan, shown offline
 const DAY_KEY = "maas-rider-day"; // {date, trips: [{key, yen, label}]}: trips chosen for a day
@@ -16,8 +21,6 @@ let products = [];
 let last = null; // {query, document, chosen}
 
 // ---------------------------------------------------------------- formatting (Intl)
-const locale = () => (lang() === "en" ? "en-US" : "ja-JP");
-const yen = (n) => new Intl.NumberFormat(locale(), { style: "currency", currency: "JPY" }).format(n);
 const clock = (iso) => new Intl.DateTimeFormat(locale(), { timeZone: TOKYO, hour: "2-digit",
   minute: "2-digit" }).format(new Date(iso));
 const minutes = (seconds) => Math.round(seconds / 60);
@@ -152,7 +155,8 @@ async function plan(event) {
     }
     renderPlan();
   } catch (error) {
-    setText(message, error.message || "通信できません。", error.message || "No connection.");
+    if (error.message) setText(message, error.message, error.message);
+    else setText(message, "通信できません。", "No connection.");
   } finally {
     $("plan-button").disabled = false;
   }
@@ -213,18 +217,20 @@ function renderDay() {
   box.dataset.totalYen = String(total);
   box.dataset.product = pass ? pass.code : "";
   const trips = saved.trips.length;
-  const head = pick(`${day(saved.date)}：${trips} 件の経路、乗車券なしで ${yen(total)}`,
-    `${day(saved.date)}: ${trips} trip${trips > 1 ? "s" : ""}, ${yen(total)} without a pass`);
+  const head = pick("{day}：{trips} 件の経路、乗車券なしで {total:yen}",
+    trips > 1 ? "{day}: {trips} trips, {total:yen} without a pass"
+      : "{day}: 1 trip, {total:yen} without a pass", { day: day(saved.date), trips, total });
   let verdict = "";
   if (pass) {
     const price = pass.prices.adult;
     const name = pick(pass.name, pass.name_en);
     box.dataset.recommend = String(price < total);
+    const values = { name, price, saved: total - price };
     verdict = price < total
-      ? pick(`。${name}（${yen(price)}）なら ${yen(total - price)} お得です。`,
-        `. ${name} (${yen(price)}) saves you ${yen(total - price)}.`)
-      : pick(`。${name}（${yen(price)}）より安く乗れます。`,
-        `. Cheaper than ${name} (${yen(price)}).`);
+      ? pick("。{name}（{price:yen}）なら {saved:yen} お得です。",
+        ". {name} ({price:yen}) saves you {saved:yen}.", values)
+      : pick("。{name}（{price:yen}）より安く乗れます。", ". Cheaper than {name} ({price:yen}).",
+        values);
   }
   $("plan-day-sum").textContent = head + verdict;
   $("plan-buy").hidden = !pass;
@@ -248,23 +254,27 @@ function legText(leg) {
   const from = pick(leg.from.name, leg.from.name_en || leg.from.name);
   const to = pick(leg.to.name, leg.to.name_en || leg.to.name);
   if (["bus", "tram", "rail", "subway", "ferry"].includes(leg.mode)) {
-    const route = [leg.route_short_name, leg.headsign && pick(`${leg.headsign} 行き`, `to ${leg.headsign}`)]
-      .filter(Boolean).join(" ");
-    return [pick(`${ja} ${route}`, `${en} ${route}`), pick(`${from} のりば${leg.from.stop_id ? `（${leg.from.stop_id}）` : ""} → ${to}`,
-      `${from}${leg.from.stop_id ? ` (stop ${leg.from.stop_id})` : ""} → ${to}`)];
+    const headsign = leg.headsign ? pick("{headsign} 行き", "to {headsign}", leg) : "";
+    const route = [leg.route_short_name, headsign].filter(Boolean).join(" ");
+    const stop = { from, to, stop: leg.from.stop_id };
+    return [`${pick(ja, en)} ${route}`, leg.from.stop_id
+      ? pick("{from} のりば（{stop}）→ {to}", "{from} (stop {stop}) → {to}", stop)
+      : `${from} → ${to}`];
   }
   if (leg.mode === "bike") {
     const a = leg.availability;
-    const note = a ? pick(`貸出ポートの自転車 ${a.bikes_at_pickup} 台・返却ポートの空き ${a.docks_at_dropoff ?? "?"}（${clock(a.as_of)} 時点）`,
-      `${a.bikes_at_pickup} bikes at the start, ${a.docks_at_dropoff ?? "?"} free docks at the end (as of ${clock(a.as_of)})`) : "";
-    return [pick(`${ja} ${from} → ${to}`, `${en} ${from} → ${to}`), note];
+    const note = a ? pick("貸出ポートの自転車 {bikes} 台・返却ポートの空き {docks}（{time} 時点）",
+      "{bikes} bikes at the start, {docks} free docks at the end (as of {time})",
+      { bikes: a.bikes_at_pickup, docks: a.docks_at_dropoff ?? "?", time: clock(a.as_of) }) : "";
+    return [`${pick(ja, en)} ${from} → ${to}`, note];
   }
   if (leg.mode === "taxi") {
-    const wait = leg.wait_s ? pick(`迎車 約${minutes(leg.wait_s)}分`, `pick-up in about ${minutes(leg.wait_s)} min`) : "";
-    return [pick(`${ja} ${from} → ${to}`, `${en} ${from} → ${to}`), [wait, leg.booking].filter(Boolean).join(" · ")];
+    const wait = leg.wait_s ? pick("迎車 約{n}分", "pick-up in about {n} min",
+      { n: minutes(leg.wait_s) }) : "";
+    return [`${pick(ja, en)} ${from} → ${to}`, [wait, leg.booking].filter(Boolean).join(" · ")];
   }
   const metres = leg.distance_m ? ` ${leg.distance_m} m` : "";
-  return [pick(`${ja}${metres} ${from} → ${to}`, `${en}${metres} ${from} → ${to}`), ""];
+  return [`${pick(ja, en)}${metres} ${from} → ${to}`, ""];
 }
 
 function card(itinerary, index) {
@@ -277,17 +287,19 @@ function card(itinerary, index) {
   const times = document.createElement("span");
   times.textContent = `${clock(itinerary.departure)} → ${clock(itinerary.arrival)}`;
   const length = document.createElement("span");
-  length.textContent = pick(`${minutes(itinerary.duration_s)}分`, `${minutes(itinerary.duration_s)} min`);
+  length.textContent = pick("{n}分", "{n} min", { n: minutes(itinerary.duration_s) });
   head.append(times, length);
   const facts = document.createElement("p");
   const product = productFor(itinerary);
   const withPass = product ? fareWith(itinerary, product) : null;
   facts.className = "itinerary-facts";
-  facts.textContent = pick(
-    `乗り換え ${itinerary.transfers} 回 · 徒歩 ${itinerary.walk_m} m · ${yen(itinerary.fare.total_yen)}`
-      + (product ? `（${product.name}なら ${yen(withPass)}）` : ""),
-    `${itinerary.transfers} transfer${itinerary.transfers === 1 ? "" : "s"} · walk ${itinerary.walk_m} m · ${yen(itinerary.fare.total_yen)}`
-      + (product ? ` (${yen(withPass)} with the ${product.name_en})` : ""));
+  const values = { transfers: itinerary.transfers, walk: itinerary.walk_m,
+    fare: itinerary.fare.total_yen, pass: product ? pick(product.name, product.name_en) : "",
+    withPass };
+  facts.textContent = pick("乗り換え {transfers} 回 · 徒歩 {walk} m · {fare:yen}",
+    itinerary.transfers === 1 ? "1 transfer · walk {walk} m · {fare:yen}"
+      : "{transfers} transfers · walk {walk} m · {fare:yen}", values)
+    + (product ? pick("（{pass}なら {withPass:yen}）", " ({withPass:yen} with the {pass})", values) : "");
   const tags = document.createElement("ul");
   tags.className = "tags";
   tags.setAttribute("aria-label", pick("この経路の特徴", "Why this trip"));
@@ -333,7 +345,8 @@ function renderPlan() {
   list.dataset.count = String(last.document.itineraries.length);
   const chosen = last.document.itineraries[last.chosen];
   if (chosen) drawMap(chosen).catch((error) => {
-    setText($("plan-message"), "地図を表示できません：" + error.message, "Cannot draw the map: " + error.message);
+    setText($("plan-message"), "地図を表示できません：{reason}", "Cannot draw the map: {reason}",
+      { reason: error.message });
   });
 }
 

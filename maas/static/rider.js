@@ -7,9 +7,12 @@
 // renewed every ROTATE_MS, so a screenshot is useless within a minute. A service worker
 // (/app/sw.js) keeps the page, the scripts and the QR encoder for use with no network.
 import {
-  $, ApiError, api as callApi, b64url, clearText, lang, lowS, onLanguageChange, pick as say, setLabel,
+  $, ApiError, api as callApi, b64url, clearText, locale, useCatalogue, lowS, onLanguageChange, pick as say, setLabel,
   setText, setupLanguage,
 } from "./common.js";
+import translations from "./i18n.js";
+
+useCatalogue(translations); // zh-Hans, zh-Hant and ko beside the Japanese and English here
 
 const ROTATE_MS = 5000; // validators accept ±45 s; the design asks for a new code every ≤10 s
 const QR_MODULE_PX = 4; // pixels per module at device scale 1 (version 15 is 77 modules)
@@ -159,21 +162,24 @@ function renderPassText(record) {
   setText($("pass-product"), product ? product.name : pass.product,
     product ? product.name_en : pass.product);
   const day = tokyoDate(pass.service_date);
-  setText($("pass-date"),
-    new Intl.DateTimeFormat("ja-JP", { timeZone: TOKYO, dateStyle: "full" }).format(day),
-    new Intl.DateTimeFormat("en-GB", { timeZone: TOKYO, dateStyle: "full" }).format(day));
+  clearText($("pass-date")); // a date, not a text: Intl writes it again in each language
+  $("pass-date").textContent = new Intl.DateTimeFormat(locale(), { timeZone: TOKYO,
+    dateStyle: "full" }).format(day);
   const band = $("pass-band");
   band.style.setProperty("--day-colour", pass.colour || "#9e9e9e");
   band.classList.toggle("unknown", !pass.colour);
-  setLabel(band, pass.colour ? `今日の色 ${pass.colour}` : "今日の色は前日から表示されます",
-    pass.colour ? `Colour of the day ${pass.colour}` : "The colour is shown from the day before");
+  if (pass.colour) {
+    setLabel(band, "今日の色 {colour}", "Colour of the day {colour}", { colour: pass.colour });
+  } else {
+    setLabel(band, "今日の色は前日から表示されます", "The colour is shown from the day before");
+  }
   setLabel($("pass-qr"), "乗車券のQRコード（5秒ごとに更新）",
     "Pass QR code (renewed every 5 seconds)");
 }
 
 function tickClock() {
   const now = new Date();
-  $("pass-clock").textContent = new Intl.DateTimeFormat(lang() === "en" ? "en-GB" : "ja-JP",
+  $("pass-clock").textContent = new Intl.DateTimeFormat(locale(),
     { timeZone: TOKYO, hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(now);
 }
 
@@ -254,8 +260,8 @@ async function showPass(id) {
       return;
     }
     if (!record.pass.bound || !record.keys) {
-      setText(status, "この端末では表示できません：" + errorText(error),
-        "Cannot show this pass on this phone: " + errorText(error));
+      setText(status, "この端末では表示できません：{reason}",
+        "Cannot show this pass on this phone: {reason}", { reason: errorText(error) });
       return;
     }
   }
@@ -287,8 +293,8 @@ async function offerMove(record) {
       $("qr-frame").hidden = true;
       $("move-notice").hidden = false;
       if (error instanceof ApiError && error.status === 429) {
-        setText(message, "今日はこれ以上移せません。" + error.detail,
-          "This pass cannot be moved again today. " + error.detail);
+        setText(message, "今日はこれ以上移せません。{reason}",
+          "This pass cannot be moved again today. {reason}", { reason: error.detail });
       } else {
         setText(message, errorText(error), errorText(error));
       }
@@ -311,8 +317,8 @@ async function startShowing(record) {
   try {
     await rotate();
   } catch (error) {
-    setText(status, "QRコードを作れません（maas assets が必要です）：" + error.message,
-      "Cannot draw the QR code (run maas assets): " + error.message);
+    setText(status, "QRコードを作れません（maas assets が必要です）：{reason}",
+      "Cannot draw the QR code (run maas assets): {reason}", { reason: error.message });
   }
   keepAwake();
   $("pass-view").scrollIntoView();
@@ -371,7 +377,7 @@ async function loadProducts() {
   select.replaceChildren(...productList.map((p) => {
     const option = document.createElement("option");
     option.value = p.code;
-    setText(option, `${p.name} ¥${p.prices.adult}`, `${p.name_en} ¥${p.prices.adult}`);
+    setText(option, p.name + " {price:yen}", p.name_en + " {price:yen}", { price: p.prices.adult });
     return option;
   }));
 }
@@ -403,8 +409,8 @@ async function buy(event) {
     localStorage.removeItem(PURCHASE_KEY); // answered: the next purchase is a new attempt
     const status = result.order.status;
     if (status === "paid") {
-      setText(message, `購入しました（¥${result.order.amount_yen}）。`,
-        `Bought (¥${result.order.amount_yen}).`);
+      setText(message, "購入しました（{price:yen}）。", "Bought ({price:yen}).",
+        { price: result.order.amount_yen });
       await loadPasses();
       if (result.pass) await showPass(result.pass.id);
     } else if (status === "declined") {
@@ -444,13 +450,16 @@ async function loadPasses() {
     setText(title, product ? product.name : pass.product, product ? product.name_en : pass.product);
     const detail = document.createElement("p");
     const adult = pass.category === "adult";
-    setText(detail, `${pass.service_date}　${adult ? "大人" : "小児"}　${pass.status === "valid" ? "" : "無効"}`,
-      `${pass.service_date} · ${adult ? "Adult" : "Child"} ${pass.status === "valid" ? "" : "· not valid"}`);
+    const category = document.createElement("span");
+    setText(category, adult ? "大人" : "小児", adult ? "Adult" : "Child");
+    const valid = document.createElement("span");
+    if (pass.status !== "valid") setText(valid, "無効", "not valid");
+    detail.append(`${pass.service_date} · `, category, " ", valid);
     const show = document.createElement("button");
     show.type = "button";
     show.className = "show-pass";
     setText(show, "表示する", "Show");
-    setLabel(show, `${pass.service_date} の乗車券を表示する`, `Show the pass for ${pass.service_date}`);
+    setLabel(show, "{date} の乗車券を表示する", "Show the pass for {date}", { date: pass.service_date });
     show.addEventListener("click", () => showPass(pass.id));
     item.append(title, detail, show);
     return item;
