@@ -57,93 +57,79 @@ def plan_and_map(page: Page, tmp_path: Path, name: str) -> dict[str, str]:
     return attributes
 
 
+# (browser locale, page language, from: typed and option, to: typed and option, the texts a
+# rider sees: the choose button, the day's summary, the QR code's name)
+LANGUAGE_RUNS = [
+    ("ja-JP", "ja", ("金沢駅", "金沢駅"), ("けんろくえん", "兼六園"),
+     ("この経路にする", "乗車券なしで", "乗車券のQRコード（5秒ごとに更新）")),
+    ("en-US", "en", ("Kanazawa Station", "Kanazawa"), ("Kenroku", "Kenroku"),
+     ("Choose this trip", "without a pass", "Pass QR code (renewed every 5 seconds)")),
+    ("zh-CN", "zh-Hans", ("金沢駅", "金"), ("けんろくえん", "兼六"),
+     ("选择此路线", "不用乘车券", "乘车券二维码（每 5 秒更新）")),
+]
+
+
+@pytest.mark.parametrize(("locale", "language", "start", "end", "texts"), LANGUAGE_RUNS,
+                         ids=[run[1] for run in LANGUAGE_RUNS])
 def test_plan_from_kanazawa_station_to_kenrokuen_then_buy_the_pass(
-    page: Page, demo_server: RunningServer, tmp_path: Path
+    browser: Browser, demo_server: RunningServer, tmp_path: Path, locale: str, language: str,
+    start: tuple[str, str], end: tuple[str, str], texts: tuple[str, str, str],
 ) -> None:
-    base = demo_server.base_url
-    page.goto(f"{base}/app")
-    # signed in first: the pass is bought from the result
-    page.get_by_label("メールアドレス").fill(f"planner-{uuid.uuid4().hex[:8]}@example.jp")
-    page.get_by_label("パスワード（8文字以上）").fill("correct horse battery")
-    page.get_by_role("button", name="新規登録").click()
-    expect(page.locator("#rider-email")).to_contain_text("@example.jp")
-
-    choose_place(page, "from", "金沢駅", "金沢駅")
-    choose_place(page, "to", "けんろくえん", "兼六園")
-    attributes = plan_and_map(page, tmp_path, "ja")
-    # the trip's stops and bike ports are drawn as points beside its legs
-    assert int(attributes["stops"]) + int(attributes["bikeStations"]) >= 1
-    assert int(attributes["features"]) == (int(attributes["legs"]) + int(attributes["stops"])
-                                           + int(attributes["bikeStations"]))
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-
-    # the cheapest trip is chosen and counted for its day against the one-day pass
-    cards = page.locator("#plan-results > li")
-    fares = [int(card.get_attribute("data-fare-yen") or "0") for card in cards.all()]
-    cheapest = fares.index(min(fares))
-    cards.nth(cheapest).get_by_role("button", name="この経路にする").click()
-    day = page.locator("#plan-day")
-    expect(day).to_be_visible()
-    assert day.get_attribute("data-total-yen") == str(min(fares))
-    expect(page.locator("#plan-day-sum")).to_contain_text("乗車券なしで")
-    page.get_by_role("button", name="この日の乗車券を買う").click()
-    date = day.get_attribute("data-date")
-    expect(page.locator("#buy-date")).to_have_value(date or "")
-    expect(page.locator("#buy-product")).to_have_value(day.get_attribute("data-product") or "")
-    page.get_by_role("button", name="購入する").click()
-    page.get_by_role("button", name="この端末で表示する").click()
-    qr = page.get_by_role("img", name="乗車券のQRコード（5秒ごとに更新）")
-    expect(qr).to_have_attribute("data-shown-at", re.compile(r"^\d+$"))
-    page.locator("#pass-close").click()
-
-    # the last plan stays readable with no network: the service worker has the page, its
-    # scripts and Leaflet, localStorage the plan
-    wait_until_controlled(page)
-    page.context.set_offline(True)
-    page.reload()
-    expect(page.locator("#plan-results > li").first).to_be_visible()
-    expect(page.locator("#plan-to")).to_have_value("兼六園")
-    expect(page.locator("#plan-map")).to_have_attribute("data-features", attributes["features"])
-    page.context.set_offline(False)
-
-
-def test_kenrokuen_by_its_english_name(
-    browser: Browser, demo_server: RunningServer, tmp_path: Path
-) -> None:
-    context = browser.new_context(viewport=PHONE, locale="en-US", timezone_id="Asia/Tokyo")
+    """The whole trip in the browser's language (navigator.languages picks it): find 兼六園 by
+    kana or by English, plan from 金沢駅, the map, the cheapest trip, the pass bought from the
+    result and shown, and the last plan read again offline."""
+    choose_text, day_text, qr_name = texts
+    context = browser.new_context(viewport=PHONE, locale=locale, timezone_id="Asia/Tokyo")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         page.goto(f"{demo_server.base_url}/app")
-        expect(page.locator("html")).to_have_attribute("lang", "en")  # navigator.languages
-        choose_place(page, "from", "Kanazawa Station", "Kanazawa")
-        choose_place(page, "to", "Kenroku", "Kenroku")
-        plan_and_map(page, tmp_path, "en")
-        expect(page.locator("#plan-results > li").first).to_contain_text("min")
-    finally:
-        context.close()
-    assert errors == []
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        # signed in first: the pass is bought from the result
+        page.locator("#auth-email").fill(f"planner-{uuid.uuid4().hex[:8]}@example.jp")
+        page.locator("#auth-password").fill("correct horse battery")
+        page.locator("#sign-up").click()
+        expect(page.locator("#rider-email")).to_contain_text("@example.jp")
 
+        choose_place(page, "from", *start)
+        choose_place(page, "to", *end)
+        attributes = plan_and_map(page, tmp_path, language)
+        # the trip's stops and bike ports are drawn as points beside its legs
+        assert int(attributes["stops"]) + int(attributes["bikeStations"]) >= 1
+        assert int(attributes["features"]) == (
+            int(attributes["legs"]) + int(attributes["stops"]) + int(attributes["bikeStations"]))
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
-def test_a_chinese_browser_gets_the_page_in_simplified_chinese(
-    browser: Browser, demo_server: RunningServer, tmp_path: Path
-) -> None:
-    """navigator.languages picks the language; 兼六園 is still found by its kana."""
-    context = browser.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Tokyo")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(f"{demo_server.base_url}/app")
-        expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
-        expect(page.locator("#plan-heading")).to_have_text("查询路线")
-        choose_place(page, "from", "金沢駅", "金")
-        choose_place(page, "to", "けんろくえん", "兼六")
-        plan_and_map(page, tmp_path, "zh-Hans")
-        card = page.locator("#plan-results > li").first
-        expect(card).to_contain_text("分钟")
-        expect(card.get_by_role("button", name="选择此路线")).to_be_visible()
+        # the cheapest trip is chosen and counted for its day against the one-day pass
+        cards = page.locator("#plan-results > li")
+        fares = [int(card.get_attribute("data-fare-yen") or "0") for card in cards.all()]
+        cheapest = fares.index(min(fares))
+        cards.nth(cheapest).get_by_role("button", name=choose_text).click()
+        day = page.locator("#plan-day")
+        expect(day).to_be_visible()
+        assert day.get_attribute("data-total-yen") == str(min(fares))
+        expect(page.locator("#plan-day-sum")).to_contain_text(day_text)
+        page.locator("#plan-buy").click()
+        expect(page.locator("#buy-date")).to_have_value(day.get_attribute("data-date") or "")
+        expect(page.locator("#buy-product")).to_have_value(
+            day.get_attribute("data-product") or "")
+        page.locator("#buy-button").click()
+        page.locator("#bind-confirm").click()
+        qr = page.get_by_role("img", name=qr_name)
+        expect(qr).to_have_attribute("data-shown-at", re.compile(r"^\d+$"))
+        page.locator("#pass-close").click()
+
+        # the last plan stays readable with no network: the service worker has the page, its
+        # scripts and Leaflet, localStorage the plan
+        destination = page.locator("#plan-to").input_value()
+        wait_until_controlled(page)
+        context.set_offline(True)
+        page.reload()
+        expect(page.locator("#plan-results > li").first).to_be_visible()
+        expect(page.locator("#plan-to")).to_have_value(destination)
+        expect(page.locator("#plan-map")).to_have_attribute("data-features",
+                                                            attributes["features"])
     finally:
         context.close()
     assert errors == []
