@@ -236,8 +236,12 @@ HSTS = "max-age=63072000; includeSubDomains"
 
 def security_headers(settings: Settings) -> dict[str, str]:
     """The headers every response carries (HSTS only in production, which runs behind TLS)."""
+    policy = CONTENT_SECURITY_POLICY
+    if settings.map_origin:  # the rider page's base map tiles: that origin only, when set
+        policy = policy.replace("img-src 'self' data: blob:",
+                                f"img-src 'self' data: blob: {settings.map_origin}")
     headers = {
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "Content-Security-Policy": policy,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Cross-Origin-Opener-Policy": "same-origin",

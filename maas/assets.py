@@ -50,6 +50,10 @@ VENDOR_FILES: tuple[tuple[str, str], ...] = (
     # charts of the partner dashboard (global `Chart`)
     ("chart.js/dist/chart.umd.js", "chart.js/chart.umd.js"),
     ("chart.js/LICENSE.md", "chart.js/LICENSE.md"),
+    # the rider page's trip map (global `L`, loaded when a plan is first drawn), its stylesheet
+    ("leaflet/dist/leaflet.js", "leaflet/leaflet.js"),
+    ("leaflet/dist/leaflet.css", "leaflet/leaflet.css"),
+    ("leaflet/LICENSE", "leaflet/LICENSE"),
 )
 MANIFEST = "manifest.json"
 # what the vendor files are served as, whatever /etc/mime.types says (browsers refuse a module
@@ -59,6 +63,7 @@ MEDIA_TYPES = {
     ".mjs": "text/javascript",
     ".wasm": "application/wasm",
     ".json": "application/json",
+    ".css": "text/css",
     ".md": "text/plain",
     "": "text/plain",  # LICENSE
 }

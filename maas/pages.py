@@ -35,7 +35,8 @@ def index() -> Response:
 
 def _page(key: str) -> str:
     template, title_ja, title_en = PAGES[key]
-    return render_template(f"{template}.html", title_ja=title_ja, title_en=title_en, page=key)
+    return render_template(f"{template}.html", title_ja=title_ja, title_en=title_en, page=key,
+                           map_style=settings().map_style or "")
 
 
 @bp.get("/app")
@@ -70,6 +71,16 @@ def _service_worker(filename: str, scope: str) -> Response:
     response = current_app.send_static_file(filename)
     response.headers["Service-Worker-Allowed"] = scope
     response.headers["Cache-Control"] = "no-cache"  # a new release reaches devices at once
+    return response
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """The site icon browsers ask for on every page (a 404 there fills logs and consoles)."""
+    response = current_app.send_static_file("favicon.ico")
+    response.mimetype = "image/x-icon"
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
     return response
 
 

@@ -206,6 +206,8 @@ def test_driver_enrols_judges_offline_and_syncs(
     expect(page.locator("#enrol-message")).to_have_text("登録コードが無効か、使用済みです。")
     _enrol(page, demo_server.base_url, enrolment.enrollment_code)
     expect(page.locator("#status-operator")).to_have_text("hokutetsu")
+    # nothing on the scanner is wider than the phone (the image input once made it 554 px)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     expect(page.locator("#day-swatch")).to_have_attribute("data-colour",
                                                           re.compile("^#[0-9A-F]{6}$"))
 
@@ -232,6 +234,13 @@ def test_driver_enrols_judges_offline_and_syncs(
     page.get_by_label("コードを貼り付け・入力").fill("https://example.jp/")
     page.get_by_role("button", name="判定する").click()
     expect(page.locator("#result")).to_have_attribute("data-code", "malformed")
+    # a junk code after a pass leaves none of that pass behind, in either language
+    expect(page.locator("#result .pass-category")).to_have_text("")
+    page.get_by_role("button", name="English / 日本語").click()
+    expect(page.locator("#result .verdict")).to_have_text("Not valid")
+    for detail in (".pass-category", ".pass-product", ".pass-date"):
+        expect(page.locator(f"#result {detail}")).to_have_text("")
+    page.get_by_role("button", name="English / 日本語").click()
 
     # no network: the service worker serves the page, its scripts and the wasm
     wait_until_controlled(page)

@@ -88,6 +88,17 @@ class Settings:
     rate_limit_scans: str = "120 per minute"  # POST /scans per enrolled device
     # GET /metrics needs "Authorization: Bearer <this>"; empty: /metrics is not served
     metrics_token: str = dataclasses.field(default="", repr=False)
+    # the rider page's base map: a tile URL template (https://…/{z}/{x}/{y}.png); None draws
+    # the network on a plain background. Its origin is the only one the CSP lets images from.
+    map_style: str | None = None
+
+    @property
+    def map_origin(self) -> str | None:
+        """scheme://host[:port] of the base map's tiles, or None without one."""
+        if not self.map_style:
+            return None
+        parts = urlsplit(self.map_style)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def database(self) -> URL:
@@ -142,6 +153,7 @@ ENV_VARS: dict[str, str] = {
     "MAAS_RATE_LIMIT_ENROLL": "rate_limit_enroll",
     "MAAS_RATE_LIMIT_SCANS": "rate_limit_scans",
     "MAAS_METRICS_TOKEN": "metrics_token",
+    "MAAS_MAP_STYLE": "map_style",
 }
 RATE_LIMITS = ("rate_limit_login_account", "rate_limit_login_address", "rate_limit_orders",
                "rate_limit_plan", "rate_limit_enroll", "rate_limit_scans")
@@ -293,6 +305,7 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         redis_url=_redis_url(raw),
         **rate_limits,
         metrics_token=_metrics_token(raw, env),
+        map_style=_map_style(raw.get("map_style")),
     )
 
 
@@ -327,6 +340,21 @@ def _metrics_token(raw: Mapping[str, Any], env: str) -> str:
     if env == "production" and value and len(value) < 32:
         raise ConfigError("MAAS_METRICS_TOKEN: must be at least 32 characters in production")
     return value
+
+
+_TILE_TEMPLATE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[^\s\"'<>]*$")
+
+
+def _map_style(value: object) -> str | None:
+    """A tile URL template with {z}, {x} and {y}, on http(s) and one host (it goes into CSP)."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if (len(text) > 500 or not _TILE_TEMPLATE.match(text)
+            or not all(part in text for part in ("{z}", "{x}", "{y}"))):
+        raise ConfigError(f"MAAS_MAP_STYLE: {text[:80]!r} is not a tile URL template such as "
+                          "https://tiles.example.jp/{z}/{x}/{y}.png")
+    return text
 
 
 SANDBOX = "sandbox"

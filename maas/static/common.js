@@ -9,12 +9,14 @@ export const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- HTTP
 
-/** A non-2xx answer: `status`, and the problem document's `detail` (or the status text). */
+/** A non-2xx answer: `status`, the problem document's `detail` (or the status text), and
+ * its `type` ("" when none) so a page can act on a case such as pass-bound-elsewhere. */
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, type = "") {
     super(detail || String(status));
     this.status = status;
     this.detail = detail || "";
+    this.type = type || "";
   }
 }
 
@@ -41,7 +43,8 @@ export async function request(path, {
   if (!response.ok) {
     const problem = await response.json().catch(() => null);
     throw new ApiError(response.status,
-      (problem && (problem.detail || problem.title)) || response.statusText);
+      (problem && (problem.detail || problem.title)) || response.statusText,
+      problem && problem.type);
   }
   const content = accept === "application/json"
     ? await response.json().catch(() => null)
@@ -110,36 +113,90 @@ export function lowS(signature) {
 
 const LANG_KEY = "maas-lang";
 
-/** "ja" or "en", as the page shows it now. */
-export const lang = () => (document.documentElement.lang === "en" ? "en" : "ja");
+/** The rider page's languages; the driver and partner pages have Japanese and English. */
+export const LANGUAGES = ["ja", "en", "zh-Hans", "zh-Hant", "ko"];
+const LOCALES = { ja: "ja-JP", en: "en-US", "zh-Hans": "zh-CN", "zh-Hant": "zh-TW", ko: "ko-KR" };
+let catalogue = {}; // {language: {Japanese text or template: translation}} (maas/static/i18n.js)
 
-/** The text for the page's language (Japanese when there is no English). */
-export const pick = (ja, en) => (lang() === "en" && en ? en : ja);
-
-/** Text in both languages: the toggle rewrites nodes that carry data-ja/data-en. */
-export function setText(node, ja, en = ja) {
-  node.dataset.ja = ja;
-  node.dataset.en = en || ja;
-  node.textContent = pick(ja, en);
+/** Give the translations of the languages beyond Japanese and English (the rider page's). */
+export function useCatalogue(translations) {
+  catalogue = translations;
 }
 
-/** An aria-label in both languages. */
-export function setLabel(node, ja, en = ja) {
+/** The page's language as it shows it now: one of LANGUAGES. */
+export const lang = () => {
+  const current = document.documentElement.lang;
+  return LANGUAGES.includes(current) ? current : "ja";
+};
+
+/** The locale Intl formats numbers, money and dates in for the page's language. */
+export const locale = () => LOCALES[lang()];
+
+/** Yen through Intl, as the page's language writes it. */
+export const yen = (n) => new Intl.NumberFormat(locale(), { style: "currency", currency: "JPY",
+  currencyDisplay: "narrowSymbol" }) // ¥, never JP¥ (zh, ko)
+  .format(n);
+
+/** `{name}` in a template replaced by values[name]; `{name:yen}` by that number as yen in the
+ * page's language (formatted when shown, so a switch of language formats it again). */
+export const fill = (template, values) => (values
+  ? template.replace(/\{(\w+)(:yen)?\}/g, (all, name, money) => {
+    if (!(name in values)) return all;
+    return money ? yen(values[name]) : String(values[name]);
+  })
+  : template);
+
+/** The text for the page's language: Japanese, the English given, or the catalogue's
+ * translation of the Japanese (English when it has none); `{name}`s filled from values. */
+export function pick(ja, en, values) {
+  const language = lang();
+  let text = ja;
+  if (language === "en") text = en || ja;
+  else if (language !== "ja") text = (catalogue[language] || {})[ja] || en || ja;
+  return fill(text, values);
+}
+
+/** A text in every language: a switch of language rewrites nodes that carry data-ja/data-en
+ * (and data-values, the JSON of a template's values). */
+export function setText(node, ja, en = ja, values = null) {
+  node.dataset.ja = ja;
+  node.dataset.en = en || ja;
+  if (values) node.dataset.values = JSON.stringify(values);
+  else delete node.dataset.values;
+  node.textContent = pick(ja, en, values);
+}
+
+/** Empty a node and forget its texts, so no later switch of language brings them back. */
+export function clearText(node) {
+  delete node.dataset.ja;
+  delete node.dataset.en;
+  delete node.dataset.values;
+  node.textContent = "";
+}
+
+/** An aria-label in every language. */
+export function setLabel(node, ja, en = ja, values = null) {
   node.dataset.ariaJa = ja;
   node.dataset.ariaEn = en || ja;
-  node.setAttribute("aria-label", pick(ja, en));
+  if (values) node.dataset.ariaValues = JSON.stringify(values);
+  else delete node.dataset.ariaValues;
+  node.setAttribute("aria-label", pick(ja, en, values));
 }
 
 /** Rewrite every bilingual text and label for the current language. */
 export function applyLanguage() {
+  const values = (json) => (json ? JSON.parse(json) : null);
   document.querySelectorAll("[data-ja]").forEach((node) => {
-    node.textContent = pick(node.dataset.ja, node.dataset.en);
+    node.textContent = pick(node.dataset.ja, node.dataset.en, values(node.dataset.values));
   });
   document.querySelectorAll("[data-aria-ja]").forEach((node) => {
-    node.setAttribute("aria-label", pick(node.dataset.ariaJa, node.dataset.ariaEn));
+    node.setAttribute("aria-label", pick(node.dataset.ariaJa, node.dataset.ariaEn,
+      values(node.dataset.ariaValues)));
   });
   const toggle = $("lang-toggle");
   if (toggle) toggle.textContent = lang() === "ja" ? "EN" : "日本語";
+  const select = $("lang-select");
+  if (select) select.value = lang();
 }
 
 /** Run `callback` after each switch of language (once the page's texts are rewritten). */
@@ -152,7 +209,19 @@ let languageReady = false;
 export function setupLanguage() {
   if (languageReady) return;
   languageReady = true;
-  document.documentElement.lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "ja";
+  const saved = localStorage.getItem(LANG_KEY);
+  const select = $("lang-select");
+  if (select) { // the rider page: five languages, the browser's first that it has by default
+    document.documentElement.lang = LANGUAGES.includes(saved) ? saved : fromBrowser();
+    select.addEventListener("change", () => {
+      document.documentElement.lang = select.value;
+      localStorage.setItem(LANG_KEY, lang());
+      applyLanguage();
+      document.dispatchEvent(new CustomEvent("maas:language"));
+    });
+  } else {
+    document.documentElement.lang = saved === "en" ? "en" : "ja";
+  }
   applyLanguage();
   const toggle = $("lang-toggle");
   if (!toggle) return;
@@ -162,4 +231,17 @@ export function setupLanguage() {
     applyLanguage();
     document.dispatchEvent(new CustomEvent("maas:language"));
   });
+}
+
+/** The first of the browser's languages the rider page has (Japanese when none). */
+function fromBrowser() {
+  for (const tag of navigator.languages || [navigator.language || "ja"]) {
+    const lower = tag.toLowerCase();
+    if (lower.startsWith("zh")) {
+      return /-(hant|tw|hk|mo)\b/.test(lower) ? "zh-Hant" : "zh-Hans";
+    }
+    const base = lower.split("-")[0];
+    if (["ja", "en", "ko"].includes(base)) return base;
+  }
+  return "ja";
 }

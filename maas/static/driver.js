@@ -5,7 +5,9 @@
 // durably BEFORE its result is shown, with `pending: 1` until the server has acknowledged it.
 // The service worker (/driver/sw.js) keeps the page, its scripts and the QR reader's wasm, so
 // the page loads and judges with no network at all.
-import { $, ApiError, lang, onLanguageChange, request, setText as say, setupLanguage } from "./common.js";
+import {
+  $, ApiError, clearText, lang, onLanguageChange, request, setText as say, setupLanguage,
+} from "./common.js";
 import { MESSAGES, openBundle, peekPassId, scanDigest, verify } from "./verify.js";
 
 const DB_NAME = "maas-driver";
@@ -206,8 +208,10 @@ function showVerdict(v) {
   const category = box.querySelector(".pass-category");
   const product = box.querySelector(".pass-product");
   const date = box.querySelector(".pass-date");
-  if (v.category) say(category, ...CATEGORY[v.category]); else category.textContent = "";
-  if (v.product) say(product, ...productName(v.product)); else product.textContent = "";
+  // a verdict without a pass (junk, a bad signature) forgets the previous pass's texts too:
+  // clearText drops their data-ja/data-en, which a switch of language would otherwise restore
+  if (v.category) say(category, ...CATEGORY[v.category]); else clearText(category);
+  if (v.product) say(product, ...productName(v.product)); else clearText(product);
   date.textContent = v.service_date || "";
   const colour = state.bundle && state.bundle.colours[v.service_date || tokyoDate(Date.now())];
   box.style.setProperty("--day-colour", colour || "transparent");
@@ -223,6 +227,8 @@ function showProblem(ja, en, error) {
   say(box.querySelector(".verdict"), ja, en);
   box.querySelector(".reason-ja").textContent = "";
   box.querySelector(".reason-en").textContent = error ? String(error.message || error) : "";
+  [".pass-category", ".pass-product", ".pass-date"].forEach((s) => clearText(box.querySelector(s)));
+  box.querySelector(".day-band").hidden = true;
 }
 
 async function renderJournal() {

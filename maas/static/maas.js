@@ -1,6 +1,6 @@
 // Shared page script (every page): the language toggle, the service status line, and on the
 // rider page the products and operators lists.
-import { $, api, applyLanguage, pick, setupLanguage } from "./common.js";
+import { $, api, applyLanguage, pick, setText, setupLanguage } from "./common.js";
 
 function el(tag, attrs, text) {
   const node = document.createElement(tag);
@@ -12,12 +12,13 @@ function el(tag, attrs, text) {
 function renderProducts(products) {
   const list = $("products");
   list.replaceChildren();
-  const yen = (n) => "¥" + n.toLocaleString("ja-JP");
   for (const p of products) {
     const item = el("li", { "data-code": p.code });
     item.append(el("h3", { "data-ja": p.name, "data-en": p.name_en }, pick(p.name, p.name_en)));
-    item.append(el("p", { class: "price", "data-ja": "大人 " + yen(p.prices.adult) + " / 小児 " + yen(p.prices.child),
-      "data-en": "Adult " + yen(p.prices.adult) + " / Child " + yen(p.prices.child) }));
+    const price = el("p", { class: "price" });
+    setText(price, "大人 {adult:yen} / 小児 {child:yen}", "Adult {adult:yen} / Child {child:yen}",
+      { adult: p.prices.adult, child: p.prices.child });
+    item.append(price);
     list.append(item);
   }
   list.setAttribute("aria-busy", "false");
@@ -47,11 +48,11 @@ const page = document.body.dataset.page;
 const status = $("service-status");
 const offline = () => {
   // no network is a normal state for these pages (service workers keep them working)
-  status.dataset.ja = "オフライン";
-  status.dataset.en = "Offline";
-  status.textContent = pick(status.dataset.ja, status.dataset.en);
+  setText(status, "オフライン", "Offline");
 };
-api("/health").then((h) => { status.textContent = h.database.backend + " · " + h.time; renderFeeds(h); })
+// the status line says only what a rider can act on (offline); how the service is built
+// (its database kind, versions) is for operators, who have /api/v1/health
+api("/health").then((h) => { status.textContent = ""; renderFeeds(h); })
   .catch((e) => { if (e instanceof TypeError) offline(); else status.textContent = String(e); });
 if (page === "app") {
   api("/products").then(renderProducts).catch((e) => { status.textContent = String(e); });

@@ -2,15 +2,26 @@
 // then charts of daily sales, validations by hour and operator shares, with CSV downloads.
 // Chart.js is the classic vendor script before this module (global `Chart`).
 /* global Chart */
-import { $, api, pick as t, setupLanguage } from "./common.js";
+import { $, api, lang, onLanguageChange, pick as t, setupLanguage } from "./common.js";
 
 setupLanguage();
 {
   const KEY = "maas-partner-key";
-  const yen = (n) => (n === null || n === undefined ? "—" : "¥" + n.toLocaleString("ja-JP"));
-  const num = (n) => (n === null || n === undefined ? "—" : n.toLocaleString("ja-JP"));
+  const locale = () => (lang() === "en" ? "en-US" : "ja-JP"); // en-US writes ¥, en-GB JP¥
+  const yen = (n) => (n === null || n === undefined ? "—"
+    : new Intl.NumberFormat(locale(), { style: "currency", currency: "JPY" }).format(n));
+  const num = (n) => (n === null || n === undefined ? "—"
+    : new Intl.NumberFormat(locale()).format(n));
   const charts = {};
   let partner = null;
+  let operatorList = []; // [{id, name, name_en}] from /operators: charts and tables show names
+  let shown = null; // the last reports, drawn again in the other language
+  const OTHERS = "(others)"; // the apportionment's one share of every other operator
+  function operatorName(id) {
+    if (id === OTHERS) return t("その他の事業者", "Other operators");
+    const operator = operatorList.find((o) => o.id === id);
+    return operator ? t(operator.name, operator.name_en || operator.name) : id;
+  }
 
   function ymd(date) {
     // a calendar date in Kanazawa, whatever the browser's zone
@@ -48,11 +59,21 @@ setupLanguage();
       },
       options: { animation: false, scales: { passes: { position: "left", beginAtZero: true }, yen: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } } } },
     });
-    const passes = rows.reduce((sum, r) => sum + (r.passes || 0), 0);
-    const revenue = rows.reduce((sum, r) => sum + (r.revenue_yen || 0), 0);
-    const hidden = rows.filter((r) => r.suppressed).length;
-    $("sales-total").textContent = t("合計 ", "Total ") + num(passes) + t(" 枚 / ", " passes / ") + yen(revenue)
-      + (hidden ? t("(非表示のセル " + hidden + ")", " (" + hidden + " suppressed cells)") : "");
+    // a suppressed cell withholds its numbers (maas/stats/privacy.py): it is said so, never
+    // counted as 0 passes / ¥0, and the total covers only the cells shown
+    const open = rows.filter((r) => !r.suppressed);
+    const hidden = rows.length - open.length;
+    const passes = open.reduce((sum, r) => sum + r.passes, 0);
+    const revenue = open.reduce((sum, r) => sum + r.revenue_yen, 0);
+    const box = $("sales-total");
+    box.dataset.suppressed = String(hidden);
+    if (rows.length && !open.length) {
+      box.textContent = t("非表示（" + report.k + " 枚未満のため）",
+        "Suppressed (fewer than " + report.k + " passes)");
+      return;
+    }
+    box.textContent = t("合計 ", "Total ") + num(passes) + t(" 枚 / ", " passes / ") + yen(revenue)
+      + (hidden ? t("（ほかに非表示のセル " + hidden + "）", " (plus " + hidden + " suppressed cells)") : "");
   }
 
   function renderHours(report) {
@@ -75,14 +96,14 @@ setupLanguage();
     const colours = ["#c0392b", "#1f6fb2", "#2e8b57", "#e67e22", "#8e44ad", "#7f8c8d"];
     draw("chart-shares", {
       type: "doughnut",
-      data: { labels: report.shares.map((s) => s.operator), datasets: [{ data: report.shares.map((s) => s.yen), backgroundColor: colours }] },
+      data: { labels: report.shares.map((s) => operatorName(s.operator)), datasets: [{ data: report.shares.map((s) => s.yen), backgroundColor: colours }] },
       options: { animation: false },
     });
     const body = document.querySelector("#shares tbody");
     body.replaceChildren(...report.shares.map((s) => {
       const row = document.createElement("tr");
       row.dataset.operator = s.operator;
-      [s.operator, yen(s.yen), s.suppressed ? t("非表示", "suppressed") : num(s.validations)].forEach((v) => {
+      [operatorName(s.operator), yen(s.yen), s.suppressed ? t("非表示", "suppressed") : num(s.validations)].forEach((v) => {
         const td = document.createElement("td");
         td.textContent = v;
         row.append(td);
@@ -99,6 +120,18 @@ setupLanguage();
     body.append(total);
   }
 
+  function render() {
+    if (!shown) return;
+    const { sales, hours, shares } = shown;
+    $("privacy-note").textContent = t("乗車券が " + sales.k + " 枚未満のセルは数を表示しません。"
+      + "配分は利用日、販売は支払日で数えます。",
+    "Cells with fewer than " + sales.k + " passes are suppressed. Shares count passes by the "
+      + "day of travel, sales by the day of payment.");
+    renderSales(sales);
+    renderHours(hours);
+    renderShares(shares);
+  }
+
   async function refresh() {
     const params = period();
     try {
@@ -107,10 +140,8 @@ setupLanguage();
         call("/stats/validations", { ...params, group: "hour" }),
         call("/stats/apportionment", params),
       ]);
-      $("privacy-note").textContent = t("乗車券が " + sales.k + " 枚未満のセルは数を表示しません。", "Cells with fewer than " + sales.k + " passes are suppressed.");
-      renderSales(sales);
-      renderHours(hours);
-      renderShares(shares);
+      shown = { sales, hours, shares };
+      render();
     } catch (error) {
       $("privacy-note").textContent = String(error.message);
       if (error.status === 401) signOut(String(error.message));
@@ -132,18 +163,24 @@ setupLanguage();
   async function operators() {
     const select = $("period-operator");
     const own = partner.operator;
-    const list = await api("/operators").catch(() => []);
+    const chosen = select.value;
     const options = partner.role === "admin"
-      ? [{ id: "", name: t("すべて", "All operators") }, ...list]
-      : list.filter((o) => o.id === own);
+      ? [{ id: "" }, ...operatorList]
+      : operatorList.filter((o) => o.id === own);
     select.replaceChildren(...options.map((o) => {
       const option = document.createElement("option");
       option.value = o.id;
-      option.textContent = o.id ? o.name + " (" + o.id + ")" : o.name;
+      option.textContent = o.id ? operatorName(o.id) : t("すべて", "All operators");
       return option;
     }));
     select.disabled = partner.role !== "admin";
-    if (own) select.value = own;
+    select.value = own || chosen;
+  }
+
+  function renderPartner() {
+    $("partner-name").textContent = partner.name;
+    $("partner-role").textContent = partner.role === "admin" ? t("管理者", "administrator")
+      : operatorName(partner.operator);
   }
 
   async function signIn() {
@@ -155,12 +192,13 @@ setupLanguage();
     }
     $("partner-login").hidden = true;
     $("dashboard").hidden = false;
-    $("partner-name").textContent = partner.name;
-    $("partner-role").textContent = partner.role === "admin" ? t("管理者", "administrator") : partner.operator;
+    operatorList = await api("/operators").catch(() => []);
+    renderPartner();
+    // the period ends today: today's sales show as soon as they are made
     const today = new Date();
-    $("period-to").value = ymd(new Date(today.getTime() - 86400000));
+    $("period-to").value = ymd(today);
     $("period-from").value = ymd(new Date(today.getTime() - 30 * 86400000));
-    await operators();
+    operators();
     await refresh();
   }
 
@@ -182,5 +220,11 @@ setupLanguage();
   $("logout").addEventListener("click", () => signOut(""));
   document.querySelectorAll("button.csv").forEach((button) =>
     button.addEventListener("click", () => download(button).catch((e) => { $("privacy-note").textContent = String(e.message); })));
+  onLanguageChange(() => { // every text the script wrote, in the new language
+    if (!partner) return;
+    renderPartner();
+    operators();
+    render();
+  });
   if (sessionStorage.getItem(KEY)) signIn();
 }

@@ -7,6 +7,7 @@ const CACHE = "maas-rider-v1";
 const SHELL = [
   "/app", "/static/maas.css", "/static/maas.js", "/static/common.js", "/static/rider.js",
   "/static/vendor/qrcode-generator/qrcode.mjs", "/api/v1/products", "/api/v1/operators",
+  "/static/plan.js", "/static/i18n.js", "/static/vendor/leaflet/leaflet.js", "/static/vendor/leaflet/leaflet.css",
 ];
 const CACHED = [/^\/app$/, /^\/static\//, /^\/api\/v1\/(products|operators|passes)(\/[^/]+)?$/];
 const PATIENCE_MS = 4000; // a network slower than this answers from the cache when it can

@@ -7,9 +7,12 @@
 // renewed every ROTATE_MS, so a screenshot is useless within a minute. A service worker
 // (/app/sw.js) keeps the page, the scripts and the QR encoder for use with no network.
 import {
-  $, ApiError, api as callApi, b64url, lang, lowS, onLanguageChange, pick as say, setLabel,
+  $, ApiError, api as callApi, b64url, clearText, locale, useCatalogue, lowS, onLanguageChange, pick as say, setLabel,
   setText, setupLanguage,
 } from "./common.js";
+import translations from "./i18n.js";
+
+useCatalogue(translations); // zh-Hans, zh-Hant and ko beside the Japanese and English here
 
 const ROTATE_MS = 5000; // validators accept ±45 s; the design asks for a new code every ≤10 s
 const QR_MODULE_PX = 4; // pixels per module at device scale 1 (version 15 is 77 modules)
@@ -65,21 +68,45 @@ const loadRecord = (id) => store("readonly", (passes) => passes.get(id));
 const saveRecord = (record) => store("readwrite", (passes) => passes.put(record));
 
 // ---- binding: the key is stored before the server hears of it, so a lost answer loses nothing
-async function bind(record) {
+async function publicKeyOf(record) {
   if (!record.keys) {
     record.keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false,
       ["sign", "verify"]);
     await saveRecord(record);
   }
-  if (record.pass.bound && record.boundKey) return record;
   const raw = new Uint8Array(await crypto.subtle.exportKey("raw", record.keys.publicKey));
-  const publicKey = b64url(compressPoint(raw));
-  record.pass = await api(`/passes/${encodeURIComponent(record.id)}/device`,
+  return b64url(compressPoint(raw));
+}
+
+async function bind(record, action = "device") { // "device" binds, "move" moves it here
+  if (action === "device" && record.pass.bound && record.boundKey) return record;
+  const publicKey = await publicKeyOf(record);
+  record.pass = await api(`/passes/${encodeURIComponent(record.id)}/${action}`,
     { method: "POST", body: { public_key: publicKey } });
   record.boundKey = publicKey;
   await saveRecord(record);
   return record;
 }
+
+/** RFC 7638 thumbprint of this phone's public key (what the pass document names). */
+async function thumbprint(publicKey) {
+  const jwk = await crypto.subtle.exportKey("jwk", publicKey);
+  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  return b64url(new Uint8Array(await crypto.subtle.digest("SHA-256",
+    new TextEncoder().encode(canonical))));
+}
+
+/** null: the pass is bound to no phone yet; true: to this one; false: to another phone. */
+async function boundHere(record) {
+  if (!record.pass.bound) return null;
+  if (!record.keys) return false;
+  const expected = record.pass.bound_key_thumbprint;
+  if (!expected) return Boolean(record.boundKey); // a copy from before the server named it
+  return (await thumbprint(record.keys.publicKey)) === expected;
+}
+
+const boundElsewhere = (error) => error instanceof ApiError
+  && error.type.endsWith("pass-bound-elsewhere");
 
 // ---- the presentation: credential~time~signature (passes/credential.py present())
 async function present(record, seconds) {
@@ -135,21 +162,24 @@ function renderPassText(record) {
   setText($("pass-product"), product ? product.name : pass.product,
     product ? product.name_en : pass.product);
   const day = tokyoDate(pass.service_date);
-  setText($("pass-date"),
-    new Intl.DateTimeFormat("ja-JP", { timeZone: TOKYO, dateStyle: "full" }).format(day),
-    new Intl.DateTimeFormat("en-GB", { timeZone: TOKYO, dateStyle: "full" }).format(day));
+  clearText($("pass-date")); // a date, not a text: Intl writes it again in each language
+  $("pass-date").textContent = new Intl.DateTimeFormat(locale(), { timeZone: TOKYO,
+    dateStyle: "full" }).format(day);
   const band = $("pass-band");
   band.style.setProperty("--day-colour", pass.colour || "#9e9e9e");
   band.classList.toggle("unknown", !pass.colour);
-  setLabel(band, pass.colour ? `今日の色 ${pass.colour}` : "今日の色は前日から表示されます",
-    pass.colour ? `Colour of the day ${pass.colour}` : "The colour is shown from the day before");
+  if (pass.colour) {
+    setLabel(band, "今日の色 {colour}", "Colour of the day {colour}", { colour: pass.colour });
+  } else {
+    setLabel(band, "今日の色は前日から表示されます", "The colour is shown from the day before");
+  }
   setLabel($("pass-qr"), "乗車券のQRコード（5秒ごとに更新）",
     "Pass QR code (renewed every 5 seconds)");
 }
 
 function tickClock() {
   const now = new Date();
-  $("pass-clock").textContent = new Intl.DateTimeFormat(lang() === "en" ? "en-GB" : "ja-JP",
+  $("pass-clock").textContent = new Intl.DateTimeFormat(locale(),
     { timeZone: TOKYO, hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(now);
 }
 
@@ -180,12 +210,31 @@ async function keepAwake() {
 }
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && current && !wakeLock) keepAwake();
+  if (document.visibilityState === "visible") checkStillHere();
 });
+
+// A pass moved to another phone while this one shows it: as soon as the server says so (when
+// the page comes back to the front, or every CHECK_MS), the move screen replaces the code.
+const CHECK_MS = 60000;
+async function checkStillHere() {
+  if (!current || !navigator.onLine || !localStorage.getItem(TOKEN_KEY)) return;
+  const { record } = current;
+  const fresh = await api(`/passes/${encodeURIComponent(record.id)}`, { cache: "no-store" })
+    .catch(() => null);
+  if (!fresh || !current || current.record !== record || !fresh.bound_key_thumbprint) return;
+  if (fresh.bound_key_thumbprint !== await thumbprint(record.keys.publicKey)) {
+    await showPass(record.id); // reads the pass again and offers the move
+  }
+}
 
 async function showPass(id) {
   const status = $("pass-status");
   let record = (await loadRecord(id).catch(() => undefined)) || { id };
-  const listed = passesById.get(id);
+  // the server's copy now, when there is a network: a move to another phone shows at once
+  const fresh = navigator.onLine && localStorage.getItem(TOKEN_KEY)
+    ? await api(`/passes/${encodeURIComponent(id)}`, { cache: "no-store" }).catch(() => null)
+    : null;
+  const listed = fresh || passesById.get(id);
   // the server's copy is the fresher one, unless it is a cached list from before the binding
   if (listed && (listed.bound || !record.pass || !record.pass.bound)) record.pass = listed;
   if (!record.pass) return;
@@ -194,28 +243,82 @@ async function showPass(id) {
   hidePass();
   $("pass-view").hidden = false;
   renderPassText(record);
-  status.textContent = "";
+  clearText(status);
+  const here = await boundHere(record);
+  if (here === false) { // another phone holds it: a clear screen, never a QR that fails
+    offerMove(record);
+    return;
+  }
+  if (here === null && !record.boundKey) {
+    await ask("bind-notice", "bind-confirm"); // first show: say that it ties the pass here
+  }
   try {
     record = await bind(record);
   } catch (error) {
+    if (boundElsewhere(error)) {
+      offerMove(record);
+      return;
+    }
     if (!record.pass.bound || !record.keys) {
-      setText(status, "この端末では表示できません：" + errorText(error),
-        "Cannot show this pass on this phone: " + errorText(error));
+      setText(status, "この端末では表示できません：{reason}",
+        "Cannot show this pass on this phone: {reason}", { reason: errorText(error) });
       return;
     }
   }
+  await startShowing(record);
+}
+
+/** Show one notice of the pass screen instead of the code until its button is pressed. */
+function ask(noticeId, buttonId) {
+  $("qr-frame").hidden = true;
+  $(noticeId).hidden = false;
+  return new Promise((resolve) => {
+    $(buttonId).onclick = () => {
+      $(noticeId).hidden = true;
+      $("qr-frame").hidden = false;
+      resolve();
+    };
+  });
+}
+
+async function offerMove(record) {
+  const message = $("move-message");
+  clearText(message);
+  for (;;) {
+    await ask("move-notice", "move-confirm");
+    try {
+      record = await bind(record, "move");
+      break;
+    } catch (error) {
+      $("qr-frame").hidden = true;
+      $("move-notice").hidden = false;
+      if (error instanceof ApiError && error.status === 429) {
+        setText(message, "今日はこれ以上移せません。{reason}",
+          "This pass cannot be moved again today. {reason}", { reason: error.detail });
+      } else {
+        setText(message, errorText(error), errorText(error));
+      }
+      $("move-confirm").disabled = error instanceof ApiError && error.status === 429;
+    }
+  }
+  await startShowing(record);
+}
+
+async function startShowing(record) {
+  const status = $("pass-status");
   if (record.pass.status !== "valid") {
     setText(status, "この乗車券は無効です。", "This pass is no longer valid.");
   }
   await saveRecord(record);
-  localStorage.setItem(SHOWN_KEY, id);
-  current = { record, timer: setInterval(rotate, ROTATE_MS), clockTimer: setInterval(tickClock, 1000) };
+  localStorage.setItem(SHOWN_KEY, record.id);
+  current = { record, timer: setInterval(rotate, ROTATE_MS), clockTimer: setInterval(tickClock, 1000),
+    checkTimer: setInterval(checkStillHere, CHECK_MS) };
   tickClock();
   try {
     await rotate();
   } catch (error) {
-    setText(status, "QRコードを作れません（maas assets が必要です）：" + error.message,
-      "Cannot draw the QR code (run maas assets): " + error.message);
+    setText(status, "QRコードを作れません（maas assets が必要です）：{reason}",
+      "Cannot draw the QR code (run maas assets): {reason}", { reason: error.message });
   }
   keepAwake();
   $("pass-view").scrollIntoView();
@@ -225,9 +328,13 @@ function hidePass() {
   if (current) {
     clearInterval(current.timer);
     clearInterval(current.clockTimer);
+    clearInterval(current.checkTimer);
   }
   current = null;
   $("pass-view").hidden = true;
+  ["bind-notice", "move-notice"].forEach((id) => { $(id).hidden = true; });
+  $("qr-frame").hidden = false;
+  $("move-confirm").disabled = false;
   if (wakeLock) wakeLock.release().catch(() => {});
 }
 
@@ -270,7 +377,7 @@ async function loadProducts() {
   select.replaceChildren(...productList.map((p) => {
     const option = document.createElement("option");
     option.value = p.code;
-    setText(option, `${p.name} ¥${p.prices.adult}`, `${p.name_en} ¥${p.prices.adult}`);
+    setText(option, p.name + " {price:yen}", p.name_en + " {price:yen}", { price: p.prices.adult });
     return option;
   }));
 }
@@ -302,8 +409,8 @@ async function buy(event) {
     localStorage.removeItem(PURCHASE_KEY); // answered: the next purchase is a new attempt
     const status = result.order.status;
     if (status === "paid") {
-      setText(message, `購入しました（¥${result.order.amount_yen}）。`,
-        `Bought (¥${result.order.amount_yen}).`);
+      setText(message, "購入しました（{price:yen}）。", "Bought ({price:yen}).",
+        { price: result.order.amount_yen });
       await loadPasses();
       if (result.pass) await showPass(result.pass.id);
     } else if (status === "declined") {
@@ -343,13 +450,16 @@ async function loadPasses() {
     setText(title, product ? product.name : pass.product, product ? product.name_en : pass.product);
     const detail = document.createElement("p");
     const adult = pass.category === "adult";
-    setText(detail, `${pass.service_date}　${adult ? "大人" : "小児"}　${pass.status === "valid" ? "" : "無効"}`,
-      `${pass.service_date} · ${adult ? "Adult" : "Child"} ${pass.status === "valid" ? "" : "· not valid"}`);
+    const category = document.createElement("span");
+    setText(category, adult ? "大人" : "小児", adult ? "Adult" : "Child");
+    const valid = document.createElement("span");
+    if (pass.status !== "valid") setText(valid, "無効", "not valid");
+    detail.append(`${pass.service_date} · `, category, " ", valid);
     const show = document.createElement("button");
     show.type = "button";
     show.className = "show-pass";
     setText(show, "表示する", "Show");
-    setLabel(show, `${pass.service_date} の乗車券を表示する`, `Show the pass for ${pass.service_date}`);
+    setLabel(show, "{date} の乗車券を表示する", "Show the pass for {date}", { date: pass.service_date });
     show.addEventListener("click", () => showPass(pass.id));
     item.append(title, detail, show);
     return item;
