@@ -134,9 +134,10 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     from gtfs.network import networks_of
     from maas.accounts.services import ensure_demo_rider
     from maas.core import db
+    from maas.core.secrets import key_encryptor
     from maas.demo.services import ensure_demo_logins, load_demo
     from maas.demo.services import simulate_days as simulate
-    from passes.keys import KeyStore
+    from passes.keys import KINDS, KeyStore
 
     settings = _serving_settings(state, host=host, port=port)
     _demo_assets(settings.assets_dir, quiet=as_json)
@@ -148,7 +149,8 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
             loaded = load_demo(session, networks_of(state.runtime()), state.runtime().clock)
             rider_email, rider_password = ensure_demo_rider(session, state.runtime().clock)
             logins = ensure_demo_logins(session, settings.home, state.runtime().clock)
-        KeyStore(settings.home).ensure(state.runtime().clock())
+            for kind in KINDS:
+                KeyStore(session, key_encryptor(settings), kind).ensure(state.runtime().clock())
         step("done")
     simulated = None
     if simulate_days:

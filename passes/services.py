@@ -23,7 +23,7 @@ from maas.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from maas.core.events import publish
 from passes import bundle, credential
 from passes.events import OrderChanged, OrderState
-from passes.keys import KeyStore, public_jwk
+from passes.keys import KeyInfo, KeyStore, public_jwk
 from passes.models import Order, Pass, Product
 from passes.payments import PaymentProvider
 
@@ -405,6 +405,14 @@ def _revoke(found: Pass, reason: str) -> None:
 
 # a flagged pass (validators' fraud checks) is denied like a revoked one
 DENIED_STATUSES = ("revoked", "flagged")
+
+
+def rotate_keys(session: Session, keys: KeyStore, now: dt.datetime) -> list[KeyInfo]:
+    """Rotate ``keys`` (see :meth:`KeyStore.rotate`) and commit: every host publishes the new
+    ``next`` key and signs with the promoted one from its next request on."""
+    infos = keys.rotate(now, now.astimezone(TOKYO).date())
+    session.commit()
+    return infos
 
 
 def trust_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret: str,

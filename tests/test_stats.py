@@ -24,10 +24,9 @@ from maas.stats import services
 from maas.stats.models import PassCell, PlanRequest, ScanCell
 from passes import credential
 from passes.events import OrderChanged, OrderState
-from passes.keys import KeyStore
 from passes.models import Order, Pass
 from passes.services import issue_pass
-from tests.conftest import FIXED_NOW, Runner, fixed_clock
+from tests.conftest import FIXED_NOW, Runner, app_keys, fixed_clock
 from validators.events import ScansIngested
 from validators.evidence import key_windows
 from validators.models import Device, FraudFlag, Scan
@@ -362,7 +361,7 @@ def test_ingestion_events_keep_the_roll_ups(app: Flask, db_session: Session) -> 
     assert services.on_scans in app.extensions["maas"].events.handlers(ScansIngested)
     added = validators.add_device(db_session, "hokutetsu", "bus-3", None, fixed_clock)
     device, _token = validators.enroll(db_session, added.enrollment_code, fixed_clock)
-    store = KeyStore(app.extensions["maas"].settings.home)
+    store = app_keys(app, db_session)
     phone = ec.generate_private_key(ec.SECP256R1())
     tokens = [issue_pass(db_session, store, "kanazawa-1day", DAY, "adult", phone.public_key(),
                          fixed_clock).token for _ in range(3)]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from maas.core.dates import AwareMoment, Day
 from maas.core.http import bearer_token, clock, db_session, endpoint, settings
+from maas.core.secrets import key_encryptor
 from passes.bundle import colour_secret
 from passes.keys import KeyStore
 from passes.services import trust_bundle
@@ -45,7 +46,7 @@ class EnrollOut(BaseModel):
 def enroll(body: EnrollIn) -> EnrollOut:
     """The code works once; the token is shown only here."""
     device, token = services.enroll(db_session(), body.code, clock())
-    bundle_keys = KeyStore(settings().home, kind="bundle")
+    bundle_keys = _keys("bundle")
     bundle_keys.ensure(clock()())
     return EnrollOut(device_id=device.id, operator=device.operator_id, token=token,
                      bundle_keys=bundle_keys.jwks()["keys"])
@@ -75,6 +76,11 @@ def bundle() -> BundleOut | Response:
     return response
 
 
+def _keys(kind: str = "issuing") -> KeyStore:
+    """The deployment's issuing (or trust-bundle) keys, read through the request's session."""
+    return KeyStore(db_session(), key_encryptor(settings()), kind)
+
+
 def _fraud_limits() -> FraudLimits:
     """The configured rule for flagging a device that keeps sending disputed scans."""
     config = settings()
@@ -83,8 +89,7 @@ def _fraud_limits() -> FraudLimits:
 
 
 def _current_bundle(session: Session) -> tuple[dict[str, Any], str]:
-    home = settings().home
-    return trust_bundle(session, KeyStore(home), KeyStore(home, kind="bundle"),
+    return trust_bundle(session, _keys(), _keys("bundle"),
                         colour_secret(settings().secret_key), clock())
 
 
@@ -123,7 +128,7 @@ def validation(body: ValidationIn) -> CheckOut:
     document, _ = _current_bundle(session)
     result, scan_id = services.validate(
         session, device, body.payload, body.at, TrustBundle.from_document(document), clock(),
-        key_windows(KeyStore(settings().home)), _fraud_limits())
+        key_windows(_keys()), _fraud_limits())
     return CheckOut(**result.as_json(), scan_id=scan_id)
 
 
@@ -185,5 +190,5 @@ def scans(body: ScansIn) -> ScansOut:
     device = services.authenticate(session, bearer_token())
     records = [services.ScanRecord(**scan.model_dump()) for scan in body.scans]
     outcome = services.ingest_scans(session, device, records, clock(),
-                                    key_windows(KeyStore(settings().home)), _fraud_limits())
+                                    key_windows(_keys()), _fraud_limits())
     return ScansOut(accepted=outcome.accepted, duplicates=outcome.duplicates)

@@ -73,6 +73,9 @@ class Settings:
     # a validator device sending this many disputed scans within the window is flagged
     disputed_scans_limit: int = 5
     disputed_scans_window_hours: int = 24
+    # wraps the private parts of the signing keys stored in the database (base64 of 32 bytes;
+    # maas.core.secrets); required in production, derived from the secret key otherwise
+    key_encryption_key: str = dataclasses.field(default="", repr=False)
 
     @property
     def database(self) -> URL:
@@ -118,6 +121,7 @@ ENV_VARS: dict[str, str] = {
     "MAAS_ALLOW_SANDBOX_PAYMENTS": "allow_sandbox_payments",
     "MAAS_DISPUTED_SCANS_LIMIT": "disputed_scans_limit",
     "MAAS_DISPUTED_SCANS_WINDOW_HOURS": "disputed_scans_window_hours",
+    "MAAS_KEY_ENCRYPTION_KEY": "key_encryption_key",
 }
 # the feed import limits: field -> (lowest, highest) accepted
 _FEED_LIMITS = {
@@ -219,6 +223,14 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
             raise ConfigError("MAAS_SECRET_KEY: must be at least 32 characters in production")
         if not raw.get("database_url"):
             raise ConfigError("MAAS_DATABASE_URL: must be set in production")
+        if not raw.get("key_encryption_key"):
+            raise ConfigError("MAAS_KEY_ENCRYPTION_KEY: must be set in production (the base64 "
+                              "of 32 random bytes; it encrypts the signing keys in the database)")
+    key_encryption_key = str(raw.get("key_encryption_key", ""))
+    if key_encryption_key:
+        from maas.core.secrets import parse_kek
+
+        parse_kek(key_encryption_key)  # fail at start, naming the variable
 
     payment_provider, allow_sandbox = _payments(raw, env)
     stats_min_passes = _int(raw, "stats_min_passes", 5, 1, 1000, "a pass count (1-1000)")
@@ -255,6 +267,7 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
                                   "a number of scans (1-100000)"),
         disputed_scans_window_hours=_int(raw, "disputed_scans_window_hours", 24, 1, 24 * 31,
                                          "a number of hours (1-744)"),
+        key_encryption_key=key_encryption_key,
     )
 
 
