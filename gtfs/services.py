@@ -444,6 +444,7 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     document = plan_document(timetable, journeys, origin, destination, covered)
     publish(session, PlanAnswered(now or request.time, (origin.lat, origin.lon),
                                   (destination.lat, destination.lon), request.modes))
+    session.commit()  # what subscribers noted of the answer (statistics) is stored now
     return document
 
 

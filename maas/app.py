@@ -118,18 +118,14 @@ def register_events(app: Flask) -> None:
     sessions and bus, then call this again).
     """
     from gtfs.events import PlanAnswered
-    from maas.stats.services import PlanRecorder, on_order_changed, on_scans
-    from maas.stats.views import RECORDER
+    from maas.stats.services import on_order_changed, on_plan_answered, on_scans
     from passes.events import OrderChanged
     from validators.events import ScansIngested
 
     state: AppState = app.extensions[EXTENSION]
-    # the recorder writes through whatever session factory the app has when it flushes
-    recorder = PlanRecorder(lambda: app.extensions[EXTENSION].sessions(), state.clock)
-    state.domains[RECORDER] = recorder
     state.events.subscribe(ScansIngested, on_scans)
     state.events.subscribe(OrderChanged, on_order_changed)
-    state.events.subscribe(PlanAnswered, recorder.on_plan)
+    state.events.subscribe(PlanAnswered, on_plan_answered)
 
 
 def register_request_id(app: Flask) -> None:

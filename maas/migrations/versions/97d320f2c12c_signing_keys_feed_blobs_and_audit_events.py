@@ -6,6 +6,9 @@ files are imported by ``maas keys import-files`` after upgrading (docs/fleet.md)
 copies move into ``feed_blobs``: an active feed imported before this revision keeps serving
 from the compiled network on its host; import it again to store it for other hosts.
 
+Plan requests gain ``counted``: web workers store each answered request at once and the
+worker (or the statistics endpoint) adds them to the planner cells.
+
 Revision ID: 97d320f2c12c
 Revises: d39c8595cc76
 Create Date: 2026-12-02 16:26:23.424567
@@ -78,9 +81,30 @@ def upgrade() -> None:
             postgresql_where=sa.text("state IN ('current', 'next')"),
         )
 
+    # plan requests are stored as answered and added to the cells later (counted = false
+    # until then); the rows stored before this revision are in the cells already
+    with op.batch_alter_table("plan_requests", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("counted", sa.Boolean(), server_default=sa.true(), nullable=False)
+        )
+        batch_op.create_index(
+            "ix_plan_requests_uncounted",
+            ["id"],
+            unique=False,
+            sqlite_where=sa.text("counted = 0"),
+            postgresql_where=sa.text("NOT counted"),
+        )
+
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table("plan_requests", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_plan_requests_uncounted",
+            sqlite_where=sa.text("counted = 0"),
+            postgresql_where=sa.text("NOT counted"),
+        )
+        batch_op.drop_column("counted")
 
     with op.batch_alter_table("signing_keys", schema=None) as batch_op:
         batch_op.drop_index(
