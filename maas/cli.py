@@ -33,12 +33,14 @@ DOMAIN_COMMANDS = {
     "gtfs": ("gtfs.cli:gtfs", "GTFS / GTFS-JP timetables."),
     "gbfs": ("gtfs.cli:gbfs", "GBFS bike share systems (まちのり)."),
     "plan": ("gtfs.cli:plan", "Plan a journey (the document of GET /api/v1/plan)."),
-    "keys": ("passes.cli:keys", "Issuing keys."),
+    "keys": ("passes.cli:keys", "Signing keys: list, rotate, import the files of old versions."),
     "passes": ("passes.cli:passes", "Pass credentials: issue, present, revoke."),
     "devices": ("validators.cli:devices", "Validator devices (operator side)."),
     "partners": ("maas.stats.cli:partners", "Consortium partners and their API keys."),
     "stats": ("maas.stats.cli:stats", "Partner statistics upkeep."),
-    "worker": ("maas.worker:worker", "The background process: polls live feeds."),
+    "worker": ("maas.worker:worker",
+               "The background process: feeds, key rotation, orders, statistics."),
+    "audit": ("maas.core.auditcli:audit_group", "The audit trail of operator actions."),
     "bench": ("maas.bench:bench", "Benchmarks, each beside a peer in the same run."),
 }
 

@@ -57,9 +57,10 @@ def list_keys(state: CliState, kind: str, as_json: bool) -> None:
 def rotate_keys(state: CliState, kind: str, as_json: bool) -> None:
     """Promote the next key, retire the current one, publish a new next key."""
     now = state.runtime().clock()
-    with state.session() as session:
+    with state.audited("keys.rotate", kind) as (session, detail):
         infos = [vars(info) for info in services.rotate_keys(
             session, _store(state, session, kind), now)]
+        detail["keys"] = {info["kid"]: info["state"] for info in infos}
     emit(as_json, {"keys": infos},
          "\n".join(f"{i['kid']}  {i['state']}" for i in infos))
 
@@ -77,12 +78,13 @@ def import_key_files(state: CliState, home: Path | None, as_json: bool) -> None:
     """
     folder = (home or state.runtime().settings.home) / "keys"
     imported: dict[str, list[str]] = {}
-    with state.session() as session:
+    with state.audited("keys.import", str(folder)) as (session, detail):
         for kind, where in (("issuing", folder), ("bundle", folder / "bundle")):
             if (where / "keys.json").exists():
                 imported[kind] = _store(state, session, kind).import_folder(where)
         if not imported:
             raise InvalidInput(f"{folder}: no keys.json here (nothing to import)")
+        detail["imported"] = imported
         session.commit()
     emit(as_json, {"imported": imported}, "\n".join(
         f"{kind}: {', '.join(kids) or 'nothing new'}" for kind, kids in imported.items()))
@@ -131,9 +133,10 @@ def issue(state: CliState, product: str, day: str, category: str, device_key: Pa
         raise InvalidInput(f"--date: {day!r} is not a date (YYYY-MM-DD)") from None
     runtime = state.runtime()
     phone = _public_key(device_key) if device_key else None
-    with state.session() as session:
+    with state.audited("passes.issue", f"{product} {service_date}") as (session, detail):
         issued = services.issue_pass(session, _store(state, session), product, service_date,
                                      category, phone, runtime.clock)
+        detail["pass_id"] = issued.pass_id
     document = {"id": issued.pass_id, "token": issued.token,
                 "service_date": issued.service_date.isoformat()}
     emit(as_json, document, issued.token)
@@ -146,7 +149,8 @@ def issue(state: CliState, product: str, day: str, category: str, device_key: Pa
 @pass_state
 def revoke(state: CliState, pass_id: str, reason: str, as_json: bool) -> None:
     """Revoke a pass; validators refuse it from the next trust bundle on."""
-    with state.session() as session:
+    with state.audited("passes.revoke", pass_id) as (session, detail):
+        detail["reason"] = reason[:200]
         found = services.revoke_pass(session, pass_id, reason)
     emit(as_json, {"id": found.id, "status": found.status, "reason": found.revoked_reason},
          f"{found.id}: revoked ({found.revoked_reason})")

@@ -47,7 +47,7 @@ class Order(Base):
     category: Mapped[str] = mapped_column(String(8))
     service_date: Mapped[dt.date] = mapped_column(Date)
     amount_yen: Mapped[int]
-    status: Mapped[str] = mapped_column(String(16))  # pending, paid, declined, refunded
+    status: Mapped[str] = mapped_column(String(16))  # pending, paid, declined, refunded, expired
     provider: Mapped[str] = mapped_column(String(32))
     payment_ref: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime]

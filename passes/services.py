@@ -299,7 +299,8 @@ def settle_payment(session: Session, reference: str, status: str, keys: KeyStore
                            .with_for_update())
     if order is None:
         raise NotFound(f"no order for payment {reference!r}")
-    if order.status == "pending":
+    # an order the worker expired while waiting is still fulfilled when the money arrives
+    if order.status in ("pending", "expired"):
         if status == "succeeded":
             _fulfil(session, order, keys, clock)
         elif status == "failed":
@@ -405,6 +406,27 @@ def _revoke(found: Pass, reason: str) -> None:
 
 # a flagged pass (validators' fraud checks) is denied like a revoked one
 DENIED_STATUSES = ("revoked", "flagged")
+
+
+def expire_pending_orders(session: Session, clock: Clock, after: dt.timedelta) -> int:
+    """Mark orders still waiting for their payment after ``after`` as ``expired`` and commit;
+    returns how many. A payment confirmed later still fulfils the order (settle_payment)."""
+    cutoff = clock() - after
+    stale = list(session.scalars(
+        select(Order).where(Order.status == "pending", Order.created_at < cutoff)
+        .order_by(Order.created_at).limit(1000).with_for_update(skip_locked=True)))
+    for order in stale:
+        _set_status(session, order, "expired")
+    session.commit()
+    return len(stale)
+
+
+def rotation_due(keys: KeyStore, now: dt.datetime, every: dt.timedelta) -> bool:
+    """True when the newest key (the ``next`` one, made at the last rotation) is ``every``
+    old: the scheduled rotation is due."""
+    keys.ensure(now)
+    newest = max(dt.datetime.fromisoformat(info.created_at) for info in keys.infos())
+    return now - newest >= every
 
 
 def rotate_keys(session: Session, keys: KeyStore, now: dt.datetime) -> list[KeyInfo]:

@@ -135,7 +135,8 @@ class OrderOut(BaseModel):
     """An order's state."""
 
     id: str
-    status: str = Field(description="pending, paid, declined or refunded")
+    status: str = Field(description="pending, paid, declined, refunded or expired (no payment "
+                        "confirmed within MAAS_ORDER_PENDING_MINUTES)")
     amount_yen: int
     product: str
     category: str

@@ -76,6 +76,10 @@ class Settings:
     # wraps the private parts of the signing keys stored in the database (base64 of 32 bytes;
     # maas.core.secrets); required in production, derived from the secret key otherwise
     key_encryption_key: str = dataclasses.field(default="", repr=False)
+    # maas worker: rotate the issuing keys this often (0: only by hand, `maas keys rotate`),
+    # and expire orders still pending payment after this many minutes
+    key_rotation_days: int = 30
+    order_pending_minutes: int = 60
 
     @property
     def database(self) -> URL:
@@ -122,6 +126,8 @@ ENV_VARS: dict[str, str] = {
     "MAAS_DISPUTED_SCANS_LIMIT": "disputed_scans_limit",
     "MAAS_DISPUTED_SCANS_WINDOW_HOURS": "disputed_scans_window_hours",
     "MAAS_KEY_ENCRYPTION_KEY": "key_encryption_key",
+    "MAAS_KEY_ROTATION_DAYS": "key_rotation_days",
+    "MAAS_ORDER_PENDING_MINUTES": "order_pending_minutes",
 }
 # the feed import limits: field -> (lowest, highest) accepted
 _FEED_LIMITS = {
@@ -268,6 +274,10 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         disputed_scans_window_hours=_int(raw, "disputed_scans_window_hours", 24, 1, 24 * 31,
                                          "a number of hours (1-744)"),
         key_encryption_key=key_encryption_key,
+        key_rotation_days=_int(raw, "key_rotation_days", 30, 0, 3650,
+                               "a number of days (0-3650; 0: rotate by hand only)"),
+        order_pending_minutes=_int(raw, "order_pending_minutes", 60, 5, 7 * 24 * 60,
+                                   "a number of minutes (5-10080)"),
     )
 
 
