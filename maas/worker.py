@@ -68,6 +68,9 @@ class Leadership:
             return True
         if self.engine.dialect.name == "postgresql":
             connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            # a connection of its own, never returned to the pool: closing it really ends the
+            # database session, and with it the lock
+            connection.detach()
             try:
                 won = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"),
                                              {"key": LOCK_KEY}))
