@@ -136,10 +136,8 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     from gtfs.network import networks_of
     from maas.accounts.services import ensure_demo_rider
     from maas.core import db
-    from maas.core.secrets import key_encryptor
     from maas.demo.services import ensure_demo_logins, load_demo
     from maas.demo.services import simulate_days as simulate
-    from passes.keys import KINDS, KeyStore
 
     settings = _serving_settings(state, host=host, port=port)
     _demo_assets(settings.assets_dir, quiet=as_json)
@@ -151,8 +149,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
             loaded = load_demo(session, networks_of(state.runtime()), state.runtime().clock)
             rider_email, rider_password = ensure_demo_rider(session, state.runtime().clock)
             logins = ensure_demo_logins(session, settings.home, state.runtime().clock)
-            for kind in KINDS:
-                KeyStore(session, key_encryptor(settings), kind).ensure(state.runtime().clock())
+        _ensure_keys(state)
         step("done")
     simulated = None
     if simulate_days:
@@ -254,7 +251,20 @@ def serve(state: CliState, host: str | None, port: int | None, workers: int | No
     if current != head:
         raise MaasError(f"database schema is at {current or 'nothing'}, need {head}: "
                         "run `maas db upgrade` first")
+    _ensure_keys(state)
     _exec_gunicorn(settings)
+
+
+def _ensure_keys(state: CliState) -> None:
+    """Make the first signing keys before serving (once per deployment: every host reads
+    them), so no request has to."""
+    from maas.core.secrets import key_encryptor
+    from passes.keys import KINDS, KeyStore
+
+    runtime = state.runtime()
+    with state.session() as session:
+        for kind in KINDS:
+            KeyStore(session, key_encryptor(runtime.settings), kind).ensure(runtime.clock())
 
 
 def _ensure_port_free(host: str, port: int) -> None:
