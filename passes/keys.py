@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from maas.core.errors import InvalidInput
 from maas.core.secrets import KeyEncryptor
-from passes.credential import b64url, unb64url
+from passes.jwk import jwk_public, public_jwk, thumbprint
 from passes.models import SigningKey
 
 STATES = ("next", "current", "retired")
@@ -47,31 +47,6 @@ class KeyInfo:
     state: str
     created_at: str
     last_service_date: str | None = None  # the latest service date it has signed for
-
-
-def thumbprint(key: ec.EllipticCurvePublicKey) -> str:
-    """The RFC 7638 JWK thumbprint (base64url SHA-256 of the canonical JWK)."""
-    numbers = key.public_numbers()
-    canonical = json.dumps(
-        {"crv": "P-256", "kty": "EC", "x": b64url(numbers.x.to_bytes(32, "big")),
-         "y": b64url(numbers.y.to_bytes(32, "big"))},
-        separators=(",", ":"), sort_keys=True,
-    )
-    return b64url(hashlib.sha256(canonical.encode()).digest())
-
-
-def public_jwk(key: ec.EllipticCurvePublicKey, kid: str) -> dict[str, str]:
-    """The public key as a JWK for the JWKS document."""
-    numbers = key.public_numbers()
-    return {"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
-            "x": b64url(numbers.x.to_bytes(32, "big")), "y": b64url(numbers.y.to_bytes(32, "big"))}
-
-
-def _jwk_public(jwk: dict[str, Any]) -> ec.EllipticCurvePublicKey:
-    """A P-256 public JWK as a key."""
-    return ec.EllipticCurvePublicNumbers(
-        int.from_bytes(unb64url(jwk["x"]), "big"), int.from_bytes(unb64url(jwk["y"]), "big"),
-        ec.SECP256R1()).public_key()
 
 
 def _info(row: SigningKey) -> KeyInfo:
@@ -206,7 +181,7 @@ class KeyStore:
         Archived keys have the state ``archived``; their ``last_service_date`` bounds what
         they may have signed, as for a retired key.
         """
-        return [(_info(row), _jwk_public(row.public_jwk)) for row in self._rows()]
+        return [(_info(row), jwk_public(row.public_jwk)) for row in self._rows()]
 
     def stamp(self) -> tuple[tuple[str, str, str | None], ...]:
         """Changes whenever the keys do (each key's kid, state and last service date)."""
@@ -240,7 +215,7 @@ class KeyStore:
 
     def public_keys(self) -> dict[str, ec.EllipticCurvePublicKey]:
         """Every published key by kid (next, current, retired)."""
-        return {row.kid: _jwk_public(row.public_jwk) for row in self._rows(*STATES)}
+        return {row.kid: jwk_public(row.public_jwk) for row in self._rows(*STATES)}
 
     def jwks(self) -> dict[str, Any]:
         """The JWKS document of the published keys."""

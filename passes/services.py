@@ -23,7 +23,8 @@ from maas.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from maas.core.events import publish
 from passes import bundle, credential
 from passes.events import OrderChanged, OrderState
-from passes.keys import KeyInfo, KeyStore, public_jwk
+from passes.jwk import public_jwk
+from passes.keys import KeyInfo, KeyStore
 from passes.models import Order, Pass, Product
 from passes.payments import PaymentProvider
 

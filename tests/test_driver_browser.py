@@ -32,7 +32,7 @@ from maas.core.db import create_db_engine, session_factory
 from passes import bundle as trust
 from passes import credential, qr
 from passes import services as pass_services
-from passes.keys import public_jwk
+from passes.jwk import public_jwk
 from tests.conftest import (
     CHROMIUM_ARGS,
     RunningServer,

@@ -27,7 +27,8 @@ from maas.core.errors import MaasError
 from maas.core.secrets import AesGcmEncryptor
 from passes import credential, qr
 from passes.credential import CredentialError, PassClaims
-from passes.keys import KeyStore, public_jwk, thumbprint
+from passes.jwk import public_jwk, thumbprint
+from passes.keys import KeyStore
 from passes.models import SigningKey
 from tests.conftest import FIXED_NOW, Runner, app_keys
 

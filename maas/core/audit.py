@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import getpass
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +24,7 @@ from maas.core.clock import Clock
 from maas.core.db import Base
 
 OUTCOMES = ("success", "failure")
+log = logging.getLogger(__name__)
 
 
 class AuditEvent(Base):
@@ -77,9 +79,14 @@ def audited(session: Session, clock: Clock, *, actor: str, action: str,
         yield detail
     except Exception as exc:
         session.rollback()
-        record(session, actor=actor, action=action, target=target, outcome="failure",
-               at=clock(), detail={**detail, "error": str(exc)[:500]})
-        session.commit()
+        try:
+            record(session, actor=actor, action=action, target=target, outcome="failure",
+                   at=clock(), detail={**detail, "error": str(exc)[:500]})
+            session.commit()
+        except Exception:  # an unreachable or unmigrated database: the action's own error is
+            session.rollback()  # what the operator must see (one line), not this one
+            log.debug("could not record the failure of %s on %s in the audit trail",
+                        action, target, exc_info=True)
         raise
     record(session, actor=actor, action=action, target=target, outcome="success", at=clock(),
            detail=detail)
