@@ -134,6 +134,7 @@ def tasks(runtime: AppState) -> list[Task]:
     from maas.core.secrets import key_encryptor
     from maas.stats.services import roll_up_plan_requests
     from passes import services as passes
+    from passes.bundle import colour_secret
     from passes.keys import KINDS, KeyStore
 
     settings = runtime.settings
@@ -168,8 +169,16 @@ def tasks(runtime: AppState) -> list[Task]:
         with runtime.sessions() as session:
             return roll_up_plan_requests(session)
 
+    def bundle() -> bool:
+        with runtime.sessions() as session:
+            encryptor = key_encryptor(settings)
+            return passes.publish_bundle(
+                session, KeyStore(session, encryptor), KeyStore(session, encryptor, "bundle"),
+                colour_secret(settings.secret_key), runtime.clock)
+
     return [Task("gbfs", 5.0, gbfs), Task("keys", 3600.0, keys),
-            Task("orders", 60.0, orders), Task("statistics", 30.0, statistics)]
+            Task("bundle", 30.0, bundle), Task("orders", 60.0, orders),
+            Task("statistics", 30.0, statistics)]
 
 
 def run_due(jobs: list[Task], now: float) -> dict[str, Any]:

@@ -99,3 +99,20 @@ class SigningKey(Base):
     private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     wrapped_by: Mapped[str] = mapped_column(String(64))
     archived_at: Mapped[dt.datetime | None]
+
+
+class SignedBundle(Base):
+    """The trust bundle the worker last built and signed (``name``: ``validators``).
+
+    ``checked_at`` is when the worker last confirmed it current; the bundle endpoint serves it
+    only while that is recent, and builds one itself otherwise (see passes.services).
+    """
+
+    __tablename__ = "signed_bundles"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    document: Mapped[dict[str, Any]]
+    token: Mapped[str] = mapped_column(Text)
+    built_at: Mapped[dt.datetime]
+    checked_at: Mapped[dt.datetime]

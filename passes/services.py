@@ -25,7 +25,7 @@ from passes import bundle, credential
 from passes.events import OrderChanged, OrderState
 from passes.jwk import public_jwk
 from passes.keys import KeyInfo, KeyStore
-from passes.models import Order, Pass, Product
+from passes.models import Order, Pass, Product, SignedBundle
 from passes.payments import PaymentProvider
 
 
@@ -465,3 +465,41 @@ def trust_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret
                             secret, now)
     kid, signing_key = bundle_keys.signing_key(now)
     return document, bundle.sign(document, signing_key, kid)
+
+
+BUNDLE_NAME = "validators"
+# a bundle the worker confirmed within this long is served as it is (else built on request)
+BUNDLE_FRESH = dt.timedelta(minutes=2)
+# an unchanged bundle is signed again this often, so its issued_at stays far from max_age
+BUNDLE_RESIGN = dt.timedelta(hours=1)
+
+
+def publish_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret: str,
+                   clock: Clock) -> bool:
+    """Build the trust bundle and store it for every host to serve (``maas worker``'s task);
+    commits. True when a new bundle was signed, False when the stored one was still current
+    (it is then marked checked)."""
+    now = clock()
+    stored = session.get(SignedBundle, BUNDLE_NAME, with_for_update=True)
+    document, token = trust_bundle(session, keys, bundle_keys, secret, clock)
+    fresh = stored is None or stored.version != document["version"] \
+        or now - stored.built_at >= BUNDLE_RESIGN
+    if stored is None:
+        stored = SignedBundle(name=BUNDLE_NAME)
+        session.add(stored)
+    if fresh:
+        stored.version, stored.document, stored.token = document["version"], document, token
+        stored.built_at = now
+    stored.checked_at = now
+    session.commit()
+    return fresh
+
+
+def published_bundle(session: Session, clock: Clock) -> tuple[dict[str, Any], str] | None:
+    """The bundle the worker stored, if it confirmed it within :data:`BUNDLE_FRESH` (a
+    revocation reaches it at the worker's next run); None when there is none or the worker
+    has stopped confirming it."""
+    stored = session.get(SignedBundle, BUNDLE_NAME)
+    if stored is None or clock() - stored.checked_at > BUNDLE_FRESH:
+        return None
+    return dict(stored.document), stored.token

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -15,9 +16,10 @@ from sqlalchemy.orm import Session
 from maas.core.audit import AuditEvent
 from maas.worker import Leadership, Task, run_due
 from passes import payments
-from passes.models import Order
+from passes.models import Order, SignedBundle
 from tests.conftest import FIXED_NOW, Runner, app_keys
 from tests.test_orders import order, rider
+from tests.test_scans import TODAY, enrol
 
 
 @pytest.mark.usefixtures("loaded_demo")
@@ -102,3 +104,32 @@ def test_a_failing_task_does_not_stop_the_others() -> None:
     assert run_due(jobs, 105.0) == {}  # neither is due again yet
     assert run_due(jobs, 110.0) == {"broken": None, "fine": 1}
     assert ran == ["fine", "fine"]
+
+
+@pytest.mark.usefixtures("loaded_demo")
+def test_the_worker_signs_the_bundle_every_host_serves(
+        client: FlaskClient, runner: Runner, db_session: Session) -> None:
+    device = enrol(runner, client)
+    built_here = client.get("/api/v1/validators/bundle", headers=device.auth).get_json()
+    assert json.loads(runner.invoke("worker", "--once", "--json").stdout)["bundle"] is True
+    stored = db_session.get(SignedBundle, "validators")
+    assert stored is not None
+    served = client.get("/api/v1/validators/bundle", headers=device.auth).get_json()
+    assert served == {"version": stored.version, "bundle": stored.token}
+    assert served["version"] == built_here["version"]  # the same content, wherever it is built
+    # unchanged content is not signed again on the next run, only confirmed
+    assert json.loads(runner.invoke("worker", "--once", "--json").stdout)["bundle"] is False
+    issued = runner.invoke("passes", "issue", "--product", "kanazawa-1day", "--date",
+                           TODAY.isoformat(), "--json")
+    revoked = json.loads(issued.stdout)["id"]
+    assert runner.invoke("passes", "revoke", revoked, "--reason", "stolen").exit_code == 0
+    assert json.loads(runner.invoke("worker", "--once", "--json").stdout)["bundle"] is True
+    after = client.get("/api/v1/validators/bundle", headers=device.auth).get_json()
+    assert after["version"] != served["version"]
+    assert revoked in jwt.decode(after["bundle"], options={"verify_signature": False})["deny"]
+    # a worker that stopped confirming it: the endpoint builds the bundle itself again
+    db_session.execute(update(SignedBundle).values(
+        checked_at=FIXED_NOW - dt.timedelta(minutes=5), token="stale", version="stale"))
+    rebuilt = client.get("/api/v1/validators/bundle", headers=device.auth).get_json()
+    assert rebuilt["version"] == after["version"]
+    assert rebuilt["bundle"] != "stale"

@@ -6,7 +6,8 @@ files are imported by ``maas keys import-files`` after upgrading (docs/fleet.md)
 copies move into ``feed_blobs``: an active feed imported before this revision keeps serving
 from the compiled network on its host; import it again to store it for other hosts.
 
-Plan requests gain ``counted``: web workers store each answered request at once and the
+``signed_bundles`` keeps the trust bundle the worker signs for every host to serve. Plan
+requests gain ``counted``: web workers store each answered request at once and the
 worker (or the statistics endpoint) adds them to the planner cells.
 
 Revision ID: 97d320f2c12c
@@ -81,6 +82,16 @@ def upgrade() -> None:
             postgresql_where=sa.text("state IN ('current', 'next')"),
         )
 
+    op.create_table(
+        "signed_bundles",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("version", sa.String(length=32), nullable=False),
+        sa.Column("document", sa.JSON(), nullable=False),
+        sa.Column("token", sa.Text(), nullable=False),
+        sa.Column("built_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("checked_at", maas.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_signed_bundles")),
+    )
     # plan requests are stored as answered and added to the cells later (counted = false
     # until then); the rows stored before this revision are in the cells already
     with op.batch_alter_table("plan_requests", schema=None) as batch_op:
@@ -98,6 +109,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_table("signed_bundles")
     with op.batch_alter_table("plan_requests", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_plan_requests_uncounted",
