@@ -119,6 +119,20 @@ def database_url(
     return url
 
 
+@pytest.fixture(params=_backends())
+def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database of each backend for this test alone: for a server process, whose
+    commits (the first signing keys, say) no transaction of the test can roll back."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'own.sqlite3'}"
+    else:
+        url = request.getfixturevalue("make_postgres_database")()
+    engine = create_db_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on the shared test database."""

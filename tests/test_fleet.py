@@ -28,7 +28,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 
 from maas.core.clock import TOKYO
 from maas.core.db import create_db_engine, session_factory, upgrade
@@ -145,9 +145,17 @@ def _kid(token: str) -> str:
     return kid
 
 
-def test_two_hosts_share_feeds_keys_and_devices(fleet: tuple[Host, Host, str],
+@pytest.fixture
+def fleet_engine(fleet: tuple[Host, Host, str]) -> Iterator[Engine]:
+    """An engine of the test's own on the hosts' database."""
+    engine = create_db_engine(fleet[2])
+    yield engine
+    engine.dispose()
+
+
+def test_two_hosts_share_feeds_keys_and_devices(fleet: tuple[Host, Host, str], fleet_engine: Engine,
                                                  tmp_path: Path) -> None:
-    a, b, url = fleet
+    a, b, _url = fleet
     now = dt.datetime.now(dt.UTC)
     today = now.astimezone(TOKYO).date()
     plan = (f"/api/v1/plan?from=stop:kanazawa-sta-east&to=stop:kenrokuen-shita"
@@ -157,8 +165,7 @@ def test_two_hosts_share_feeds_keys_and_devices(fleet: tuple[Host, Host, str],
     # --- a feed imported through one host is served by both
     parts = write_demo(tmp_path / "demo", today)
     imported = a.cli("gtfs", "import", str(parts["gtfs"]), "--name", "kanazawa-demo")
-    engine = create_db_engine(url)
-    with session_factory(engine)() as session:
+    with session_factory(fleet_engine)() as session:
         load_products(session, parts["products"])
         session.commit()
     answers = [_until(lambda host=host: (lambda r: r[1] if r[0] == 200 else None)(
@@ -208,15 +215,14 @@ def test_two_hosts_share_feeds_keys_and_devices(fleet: tuple[Host, Host, str],
     (tmp_path / "validator" / "device.json").write_text(json.dumps({**saved, "server": b.url}))
     report = Device(tmp_path / "validator").sync()
     assert report.uploaded == 1
-    with session_factory(engine)() as session:
+    with session_factory(fleet_engine)() as session:
         statuses = session.execute(select(Scan.status, func.count()).group_by(Scan.status))
         assert dict(statuses.all()) == {"confirmed": 1}
-    engine.dispose()
 
 
-def test_one_worker_polls_and_another_takes_over(fleet: tuple[Host, Host, str],
-                                                  tmp_path: Path) -> None:
-    a, b, url = fleet
+def test_one_worker_polls_and_another_takes_over(
+        fleet: tuple[Host, Host, str], fleet_engine: Engine, tmp_path: Path) -> None:
+    a, b, _url = fleet
     parts = write_demo(tmp_path / "demo", dt.datetime.now(TOKYO).date())
     status_file = parts["gbfs"] / "station_status.json"
     document = json.loads(status_file.read_text(encoding="utf-8"))
@@ -242,8 +248,7 @@ def test_one_worker_polls_and_another_takes_over(fleet: tuple[Host, Host, str],
 
         first = _until(leaders, 60, "a worker leads")
         assert len(first) == 1
-        engine = create_db_engine(url)
-        with engine.connect() as connection:
+        with fleet_engine.connect() as connection:
             held = connection.scalar(text(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"))
         assert held == 1
@@ -259,7 +264,6 @@ def test_one_worker_polls_and_another_takes_over(fleet: tuple[Host, Host, str],
         _until(lambda: follower in leaders(), 30, "the other worker takes over")
         taken_over = len(handler.requests)
         _until(lambda: len(handler.requests) > taken_over, 30, "the new leader polls")
-        engine.dispose()
     finally:
         for process in workers.values():
             if process.poll() is None:
