@@ -1,7 +1,11 @@
 # kanazawa-maas production image: gunicorn serving maas:create_app() as a non-root user.
 # Build:   docker build -t kanazawa-maas .
-# Migrate: docker run --rm -e MAAS_DATABASE_URL=... -e MAAS_SECRET_KEY=... kanazawa-maas maas db upgrade
-# Run:     docker run -p 8000:8000 -e MAAS_DATABASE_URL=... -e MAAS_SECRET_KEY=... kanazawa-maas
+# Migrate: docker run --rm --env-file maas.env kanazawa-maas maas db upgrade
+# Run:     docker run -p 8000:8000 --env-file maas.env kanazawa-maas            (the app)
+#          docker run --env-file maas.env kanazawa-maas maas worker             (the one worker)
+# maas.env holds MAAS_DATABASE_URL, MAAS_REDIS_URL, MAAS_SECRET_KEY, MAAS_KEY_ENCRYPTION_KEY and
+# MAAS_PAYMENT_PROVIDER (production refuses to start without them); compose.yaml runs the whole
+# fleet, docs/deploy.md explains it.
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -35,7 +39,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MAAS_PORT=8000 \
     MAAS_WORKERS=2 \
     MAAS_LOG_FORMAT=json \
-    NUMBA_CACHE_DIR=/var/lib/maas/numba-cache
+    NUMBA_CACHE_DIR=/var/lib/maas/numba-cache \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/maas-metrics
 RUN groupadd --system maas \
     && useradd --system --gid maas --home-dir /var/lib/maas --create-home --shell /usr/sbin/nologin maas
 COPY --from=build /wheels /wheels
@@ -48,4 +53,6 @@ USER maas
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD python -c "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/api/v1/health' % os.environ.get('MAAS_PORT', '8000'), timeout=4).status == 200 else 1)"
-CMD ["gunicorn", "--config", "python:maas.gunicorn_conf", "maas:create_app()"]
+# maas serve checks the schema is at this release's revision (else exits naming `maas db
+# upgrade`), then execs gunicorn with maas.gunicorn_conf: gunicorn is pid 1 and gets SIGTERM
+CMD ["maas", "serve"]

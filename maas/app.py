@@ -50,11 +50,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_domains(app)
     register_events(app)
     register_request_id(app)
+    register_metrics(app)
     register_request_limits(app)
     register_security_headers(app, settings)
     register_error_handlers(app)
     register_blueprints(app)
     register_pages(app)
+    register_rate_limits(app, settings)
     return app
 
 
@@ -118,6 +120,7 @@ def register_events(app: Flask) -> None:
     sessions and bus, then call this again).
     """
     from gtfs.events import PlanAnswered
+    from maas import metrics
     from maas.stats.services import on_order_changed, on_plan_answered, on_scans
     from passes.events import OrderChanged
     from validators.events import ScansIngested
@@ -126,6 +129,14 @@ def register_events(app: Flask) -> None:
     state.events.subscribe(ScansIngested, on_scans)
     state.events.subscribe(OrderChanged, on_order_changed)
     state.events.subscribe(PlanAnswered, on_plan_answered)
+    metrics.subscribe(state)
+
+
+def register_metrics(app: Flask) -> None:
+    """Request latency by URL rule, and GET /metrics for MAAS_METRICS_TOKEN (maas.metrics)."""
+    from maas import metrics
+
+    metrics.register_metrics(app)
 
 
 def register_request_id(app: Flask) -> None:
@@ -248,6 +259,14 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (system_bp, accounts_bp, gtfs_bp, passes_bp, validators_bp, stats_bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(wellknown)
+
+
+def register_rate_limits(app: Flask, settings: Settings) -> None:
+    """Request limits on sign-in, orders, plans, enrolment and scan uploads (maas.ratelimits),
+    counted in MAAS_REDIS_URL; after the blueprints, whose views it wraps."""
+    from maas import ratelimits
+
+    ratelimits.register_rate_limits(app, settings)
 
 
 def register_pages(app: Flask) -> None:

@@ -97,3 +97,20 @@ def post_fork(server: Any, worker: Any) -> None:
     """Give each worker its own database connections (never share sockets across fork)."""
     app = worker.app.wsgi()
     app.extensions["maas"].engine.dispose(close=False)
+
+
+# /metrics (maas.metrics): every worker writes its counts under PROMETHEUS_MULTIPROC_DIR, made
+# (or emptied) here in the master before the preloaded app imports prometheus_client
+from maas import metrics as _metrics  # noqa: E402 - only after the settings above are loaded
+
+_metrics_dir = _metrics.prepare_multiprocess_dir()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: drop its live gauges from /metrics (its counts stay in the sums)."""
+    _metrics.worker_exited(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """The server stops: remove the metrics folder if it was a temporary one made above."""
+    _metrics.remove_multiprocess_dir(_metrics_dir)

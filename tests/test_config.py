@@ -64,6 +64,7 @@ def test_production_fails_fast_without_secret_and_database() -> None:
             "MAAS_KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
             "MAAS_PAYMENT_PROVIDER": "sandbox",
             "MAAS_ALLOW_SANDBOX_PAYMENTS": "1",
+            "MAAS_REDIS_URL": "redis://cache:6379/0",
         }
     )
     assert settings.log_format == "json"

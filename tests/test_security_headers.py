@@ -92,7 +92,7 @@ def test_hsts_only_in_production(database_url: str, shared_home: Path) -> None:
                   "database_url": database_url, "secret_key": "k" * 40,
                   "key_encryption_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
                   "payment_provider": "sandbox", "allow_sandbox_payments": True,
-                  "clock": fixed_clock}
+                  "redis_url": "memory://", "clock": fixed_clock}
     app = create_app(production)
     try:
         with app.test_client().get("/api/v1/health") as response:

@@ -81,7 +81,8 @@ def test_serve_runs_gunicorn_on_the_configured_database(own_database_url: str,
     env = {**os.environ, "MAAS_HOME": str(tmp_path), "MAAS_DATABASE_URL": database_url,
            "MAAS_ENV": "production", "MAAS_SECRET_KEY": "s" * 40,
            "MAAS_KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-           "MAAS_PAYMENT_PROVIDER": "sandbox", "MAAS_ALLOW_SANDBOX_PAYMENTS": "1"}
+           "MAAS_PAYMENT_PROVIDER": "sandbox", "MAAS_ALLOW_SANDBOX_PAYMENTS": "1",
+           "MAAS_REDIS_URL": "memory://"}
     process = subprocess.Popen(
         [maas_executable(), "serve", "--port", str(port), "--workers", "2"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

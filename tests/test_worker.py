@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from maas.core.audit import AuditEvent
 from maas.worker import Leadership, Task, run_due
 from passes import payments
-from passes.models import Order, SignedBundle
+from passes.models import Order, SignedBundle, SigningKey
 from tests.conftest import FIXED_NOW, Runner, app_keys
 from tests.test_orders import order, rider
 from tests.test_scans import TODAY, enrol
@@ -33,7 +33,9 @@ def test_one_pass_of_the_worker_expires_rotates_and_counts(
     db_session.execute(update(Order).where(Order.id == waiting["order"]["id"])
                        .values(created_at=FIXED_NOW - dt.timedelta(hours=2)))
     keys = app_keys(app, db_session)
-    keys.ensure(FIXED_NOW - dt.timedelta(days=40))  # made 40 days ago: rotation is due
+    keys.ensure(FIXED_NOW)
+    db_session.execute(update(SigningKey).values(  # made 40 days ago: rotation is due
+        created_at=FIXED_NOW - dt.timedelta(days=40)))
     before = {info.state: info.kid for info in keys.infos()}
     planned = client.get("/api/v1/plan", query_string={
         "from": "stop:kanazawa-sta-east", "to": "stop:kenrokuen-shita",

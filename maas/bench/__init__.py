@@ -8,6 +8,8 @@ All benchmark code lives in this package, in the shell layer (it may import ever
 - :mod:`maas.bench.validators` — ``bench validators``: verification and scan ingestion;
 - :mod:`maas.bench.stats` — ``bench stats``: the partner statistics endpoints;
 - :mod:`maas.bench.fuzz` — ``bench fuzz-codes``: mutated genuine codes the verifier must refuse;
+- :mod:`maas.bench.load` — ``bench load``: a city's mix against 1 and 2 app instances;
+- :mod:`maas.bench.metrics` — ``bench metrics``: the metric updates beside a whole request;
 - :mod:`maas.bench.startup` — ``bench cli``: start-up of ``maas`` and ``maas-validator``;
 - :mod:`maas.bench.timing` — the one timer and the one percentile definition they all use;
 - :mod:`maas.bench.fixtures` — signed material (keys, trust bundle, a validator home).
@@ -41,6 +43,11 @@ COMMANDS = {
                    "Mutate genuine pass codes and count how many the verifier accepts (0)."),
     "logins": ("maas.bench.logins:bench_logins",
                "GET /products idle and during a burst of sign-ins, under gunicorn."),
+    "load": ("maas.bench.load:bench_load",
+             "Riders, validators and partners at once against 1 and 2 app instances on "
+             "PostgreSQL and Redis."),
+    "metrics": ("maas.bench.metrics:bench_metrics",
+                "What /metrics costs a request (two updates), beside GET /health in-process."),
     "cli": ("maas.bench.startup:bench_cli",
             "Start-up times of maas and maas-validator beside a bare Python."),
 }

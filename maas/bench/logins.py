@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
@@ -139,14 +139,17 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _server(url: str, home: Path, workers: int, threads: int | None) -> Iterator[str]:
-    """gunicorn with the production configuration (``maas.gunicorn_conf``)."""
+def _server(url: str, home: Path, workers: int, threads: int | None,
+            extra: Mapping[str, str] | None = None) -> Iterator[str]:
+    """gunicorn with the production configuration (``maas.gunicorn_conf``); ``extra`` adds
+    to its environment."""
     port = _free_port()
     env = {**os.environ, "MAAS_HOME": str(home), "MAAS_DATABASE_URL": url,
            "MAAS_PORT": str(port), "MAAS_HOST": "127.0.0.1", "MAAS_WORKERS": str(workers),
            "MAAS_ENV": "development", "MAAS_LOG_LEVEL": "warning"}
     if threads is not None:
         env["MAAS_THREADS"] = str(threads)
+    env.update(extra or {})
     argv = [sys.executable, "-P", "-m", "gunicorn", "--config", "python:maas.gunicorn_conf",
             "maas:create_app()"]
     base = f"http://127.0.0.1:{port}"

@@ -80,6 +80,18 @@ class Settings:
     # and expire orders still pending payment after this many minutes
     key_rotation_days: int = 30
     order_pending_minutes: int = 60
+    # where rate-limit counters live: redis://HOST:PORT/DB shares them between every worker and
+    # host; memory:// (the demo's default) counts per process. Required in production.
+    redis_url: str = "memory://"
+    # request limits (maas.ratelimits), each "N per SECOND|MINUTE|HOUR|DAY" (several: "a; b")
+    rate_limit_login_account: str = "30 per minute"  # sign-ins per e-mail address
+    rate_limit_login_address: str = "120 per minute"  # sign-ins per client address
+    rate_limit_orders: str = "30 per minute"  # POST /orders per rider
+    rate_limit_plan: str = "120 per minute"  # GET /plan per client address
+    rate_limit_enroll: str = "10 per minute"  # POST /devices/enroll per client address
+    rate_limit_scans: str = "120 per minute"  # POST /scans per enrolled device
+    # GET /metrics needs "Authorization: Bearer <this>"; empty: /metrics is not served
+    metrics_token: str = dataclasses.field(default="", repr=False)
 
     @property
     def database(self) -> URL:
@@ -128,7 +140,18 @@ ENV_VARS: dict[str, str] = {
     "MAAS_KEY_ENCRYPTION_KEY": "key_encryption_key",
     "MAAS_KEY_ROTATION_DAYS": "key_rotation_days",
     "MAAS_ORDER_PENDING_MINUTES": "order_pending_minutes",
+    "MAAS_REDIS_URL": "redis_url",
+    "MAAS_RATE_LIMIT_LOGIN_ACCOUNT": "rate_limit_login_account",
+    "MAAS_RATE_LIMIT_LOGIN_ADDRESS": "rate_limit_login_address",
+    "MAAS_RATE_LIMIT_ORDERS": "rate_limit_orders",
+    "MAAS_RATE_LIMIT_PLAN": "rate_limit_plan",
+    "MAAS_RATE_LIMIT_ENROLL": "rate_limit_enroll",
+    "MAAS_RATE_LIMIT_SCANS": "rate_limit_scans",
+    "MAAS_METRICS_TOKEN": "metrics_token",
 }
+RATE_LIMITS = ("rate_limit_login_account", "rate_limit_login_address", "rate_limit_orders",
+               "rate_limit_plan", "rate_limit_enroll", "rate_limit_scans")
+REDIS_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 # the feed import limits: field -> (lowest, highest) accepted
 _FEED_LIMITS = {
     "feed_max_archive_bytes": (1, 2**40), "feed_max_file_bytes": (1, 2**40),
@@ -239,10 +262,17 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         parse_kek(key_encryption_key)  # fail at start, naming the variable
 
     payment_provider, allow_sandbox = _payments(raw, env)
+    if env == "production" and not raw.get("redis_url"):
+        raise ConfigError("MAAS_REDIS_URL: must be set in production (redis://HOST:PORT/DB, "
+                          "where every worker and host counts rate limits together)")
     stats_min_passes = _int(raw, "stats_min_passes", 5, 1, 1000, "a pass count (1-1000)")
     base_share = _fraction(raw, "apportion_base_share", 0.2)
     weights = _weights(raw.get("apportion_weights", ()))
 
+    feed_limits: dict[str, Any] = {
+        field: _int(raw, field, _DEFAULTS[field], low, high, f"a number ({low}-{high})")
+        for field, (low, high) in _FEED_LIMITS.items()}
+    rate_limits: dict[str, Any] = {field: _rate_limit(raw, field) for field in RATE_LIMITS}
     return Settings(
         env=cast(Environment, env),
         home=home,
@@ -264,8 +294,7 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         apportion_base_share=base_share,
         apportion_weights=weights,
         allow_private_urls=_flag(raw, "allow_private_urls"),
-        **{field: _int(raw, field, _DEFAULTS[field], low, high, f"a number ({low}-{high})")
-           for field, (low, high) in _FEED_LIMITS.items()},
+        **feed_limits,
         trusted_proxies=_int(raw, "trusted_proxies", 0, 0, 10, "a number of proxies (0-10)"),
         payment_provider=payment_provider,
         allow_sandbox_payments=allow_sandbox,
@@ -278,7 +307,43 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
                                "a number of days (0-3650; 0: rotate by hand only)"),
         order_pending_minutes=_int(raw, "order_pending_minutes", 60, 5, 7 * 24 * 60,
                                    "a number of minutes (5-10080)"),
+        redis_url=_redis_url(raw),
+        **rate_limits,
+        metrics_token=_metrics_token(raw, env),
     )
+
+
+def _redis_url(raw: Mapping[str, Any]) -> str:
+    value = str(raw.get("redis_url", "")).strip() or "memory://"
+    scheme = urlsplit(value).scheme
+    if scheme not in REDIS_SCHEMES or "://" not in value:
+        raise ConfigError(f"MAAS_REDIS_URL: {value!r} is not a Redis URL "
+                          "(redis://HOST:PORT/DB, rediss://..., or memory:// for one process)")
+    return value
+
+
+def _rate_limit(raw: Mapping[str, Any], field: str) -> str:
+    """A limit in the notation of the ``limits`` package: "10 per minute", "5/second; 100/day"."""
+    from limits import parse_many
+
+    value = str(raw.get(field, _DEFAULTS[field])).strip()
+    try:
+        parsed = parse_many(value)
+    except ValueError:
+        parsed = []
+    if not parsed or len(value) > 200 or any(item.amount < 1 for item in parsed):
+        raise ConfigError(f"{_name(field)}: {value!r} is not a rate limit "
+                          "(N per second|minute|hour|day, several separated by ';')")
+    return value
+
+
+def _metrics_token(raw: Mapping[str, Any], env: str) -> str:
+    value = str(raw.get("metrics_token", "")).strip()
+    if value and (len(value) < 16 or any(c.isspace() for c in value)):
+        raise ConfigError("MAAS_METRICS_TOKEN: use at least 16 characters and no spaces")
+    if env == "production" and value and len(value) < 32:
+        raise ConfigError("MAAS_METRICS_TOKEN: must be at least 32 characters in production")
+    return value
 
 
 SANDBOX = "sandbox"

@@ -73,7 +73,9 @@ def problem(
     return response
 
 
-def _handle_domain(exc: MaasError) -> Response:
+def problem_for(exc: MaasError) -> Response:
+    """The problem response of a domain exception, as the registry above maps it (for error
+    handlers of exceptions a library raises, which translate them to ours first)."""
     status, slug = status_for(exc)
     if status >= 500:
         log.error("%s: %s", type(exc).__name__, exc.detail)
@@ -134,7 +136,7 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     """Make every error of ``app`` a problem response."""
-    app.register_error_handler(MaasError, _handle_domain)
+    app.register_error_handler(MaasError, problem_for)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(DBAPIError, _handle_database)
     app.register_error_handler(Exception, _handle_unexpected)
