@@ -3,8 +3,9 @@
 Two real ``maas serve`` instances (gunicorn) with separate MAAS_HOMEs share only the database
 URL and the secrets: a feed imported through one is served by both (the other compiles it from
 the stored copy), a key rotation through one is published and used by both, a validator
-enrolled through one syncs through the other, and of two ``maas worker`` processes only one
-leads (polling a local GBFS server) until it is killed and the other takes over.
+enrolled through one syncs through the other, a rate limit counts the requests to both (in one
+Redis, database 7), and of two ``maas worker`` processes only one leads (polling a local GBFS
+server) until it is killed and the other takes over.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 import jwt
 import pytest
+import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine, func, select, text
@@ -40,6 +42,7 @@ from validators.device import Device
 from validators.models import Scan
 
 KEK = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
 @dataclasses.dataclass
@@ -101,6 +104,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     engine = create_db_engine(url)
     upgrade(engine)
     engine.dispose()
+    redis.Redis.from_url(REDIS_URL).flushdb()  # this test's own Redis database
     hosts = []
     for name in ("a", "b"):
         home = tmp_path / name
@@ -109,7 +113,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
                "MAAS_DATABASE_URL": url, "MAAS_SECRET_KEY": "s" * 40,
                "MAAS_KEY_ENCRYPTION_KEY": KEK, "MAAS_PAYMENT_PROVIDER": "sandbox",
                "MAAS_ALLOW_SANDBOX_PAYMENTS": "1", "MAAS_ALLOW_PRIVATE_URLS": "1",
-               "MAAS_LOG_FORMAT": "text"}
+               "MAAS_LOG_FORMAT": "text", "MAAS_REDIS_URL": REDIS_URL,
+               "MAAS_RATE_LIMIT_ORDERS": "4 per minute"}
         hosts.append(Host(name, home, env))
     try:
         for host in hosts:
@@ -218,6 +223,28 @@ def test_two_hosts_share_feeds_keys_and_devices(fleet: tuple[Host, Host, str], f
     with session_factory(fleet_engine)() as session:
         statuses = session.execute(select(Scan.status, func.count()).group_by(Scan.status))
         assert dict(statuses.all()) == {"confirmed": 1}
+
+
+def test_a_rate_limit_counts_requests_to_both_hosts(
+        fleet: tuple[Host, Host, str], fleet_engine: Engine, tmp_path: Path) -> None:
+    a, b, _url = fleet
+    parts = write_demo(tmp_path / "demo", dt.datetime.now(TOKYO).date())
+    with session_factory(fleet_engine)() as session:
+        load_products(session, parts["products"])  # the same products again: no change
+        session.commit()
+    a.call("POST", "/api/v1/riders", {"email": "limit@example.jp", "password": "correct horse"})
+    token = b.call("POST", "/api/v1/auth/token",
+                   {"email": "limit@example.jp", "password": "correct horse"})[1]["access_token"]
+    tomorrow = (dt.datetime.now(TOKYO).date() + dt.timedelta(days=1)).isoformat()
+    statuses = []
+    for number, host in enumerate((a, b, a, b, a, b)):
+        statuses.append(host.call(
+            "POST", "/api/v1/orders",
+            {"product": "kanazawa-1day", "service_date": tomorrow, "category": "child",
+             "payment": {"method": "sandbox", "card_number": "4242424242424242"}},
+            {"Authorization": f"Bearer {token}", "Idempotency-Key": f"limit-{number}"})[0])
+    # 4 per minute per rider, counted in the one Redis: two on each host, then refused on both
+    assert statuses == [201, 201, 201, 201, 429, 429]
 
 
 def test_one_worker_polls_and_another_takes_over(
