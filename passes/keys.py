@@ -66,8 +66,9 @@ class KeyStore:
     """The issuing keys (or, with ``kind="bundle"``, the trust-bundle keys) of a deployment.
 
     Reads and writes go through ``session``; what changes is committed by the caller's
-    service, except the first keys :meth:`ensure` creates, which it commits at once (every host
-    must see the same first keys; this happens once per deployment, normally at setup).
+    service. The first keys are made once per deployment, normally before serving
+    (``maas serve``, ``maas demo``, the worker): :meth:`ensure` commits them at once, except when
+    a sale needs them first (:meth:`signing_key`), which stores them in its own transaction.
     """
 
     def __init__(self, session: Session, encryptor: KeyEncryptor, kind: str = "issuing") -> None:
@@ -125,11 +126,13 @@ class KeyStore:
             _unwrapped[cache_key] = key
         return key
 
-    def ensure(self, now: dt.datetime) -> None:
+    def ensure(self, now: dt.datetime, *, commit: bool = True) -> None:
         """Create a current and a next key when there are none (first start, demo).
 
         Two hosts doing this at once: the unique index on live states lets one win, and the
-        other reads the winner's keys.
+        other reads the winner's keys. With ``commit`` the new keys are committed at once (the
+        session's earlier work with them: call it before writing); without, they commit with
+        the caller's transaction (a first sale signs with keys stored in its own commit).
         """
         if {"current", "next"} <= {row.state for row in self._rows("current", "next")}:
             return
@@ -142,7 +145,8 @@ class KeyStore:
                     self._add(ec.generate_private_key(ec.SECP256R1()), state, now)
             except IntegrityError:
                 continue  # another process created it first
-        self.session.commit()
+        if commit:
+            self.session.commit()
 
     def rotate(self, now: dt.datetime, today: dt.date) -> list[KeyInfo]:
         """Promote ``next`` to ``current``, retire the old current, publish a new ``next``.
@@ -195,7 +199,8 @@ class KeyStore:
         kid = self.session.scalar(select(SigningKey.kid).where(
             SigningKey.kind == self.kind, SigningKey.state == "current"))
         if kid is None:
-            self.ensure(now)
+            # inside the caller's transaction: committing here would commit half of a sale
+            self.ensure(now, commit=False)
             return self.signing_key(now)
         return kid, self.private_key(kid)
 
