@@ -36,9 +36,10 @@ def gbfs_import(state: CliState, source: str, name: str | None, as_json: bool) -
     """Import a GBFS 2.x/3.0 system: a folder is a snapshot; a URL is then polled by its ttl
     by the servers."""
     runtime = state.runtime()
-    with state.session() as session:
+    with state.audited("feeds.import", f"gbfs {name or '-'} {source}") as (session, detail):
         result = services.import_gbfs(session, source, name, runtime.clock,
                                       FeedLimits.from_settings(runtime.settings))
+        detail.update(name=result.feed.name, version=result.feed.version, new=result.created)
         stations = services.bike_stations(session, networks_of(runtime), runtime.clock(),
                                           _availability(state), system=result.feed.name)
     feed = result.feed
@@ -67,9 +68,10 @@ def import_command(state: CliState, source: str, name: str | None, as_json: bool
     """Import a GTFS zip or folder; it serves only once fully read and compiled."""
     runtime = state.runtime()
     with progress(1, f"reading and compiling {source}", quiet=as_json) as step, \
-            state.session() as session:
+            state.audited("feeds.import", f"gtfs {name or '-'} {source}") as (session, detail):
         result = services.import_gtfs(session, networks_of(runtime), source, name, runtime.clock,
                                       FeedLimits.from_settings(runtime.settings))
+        detail.update(name=result.feed.name, version=result.feed.version, new=result.created)
         step("done")
     feed = result.feed
     document = {"name": feed.name, "version": feed.version, "new": result.created,

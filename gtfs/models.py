@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maas.core.db import Base
@@ -67,3 +67,21 @@ class FeedSnapshot(Base):
     last_updated: Mapped[dt.datetime | None]
     ttl: Mapped[int] = mapped_column(default=0)
     document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class FeedBlob(Base):
+    """The stored copy of a GTFS feed version (a zip), content-addressed, in the database.
+
+    ``sha256`` is the hash of ``content`` (the zip's bytes); ``version`` the feed version it
+    holds (the hash over the feed's files, :meth:`gtfs.services.FeedFiles.version`). Every
+    host rebuilds a network it has not compiled yet from here, so no host needs another's
+    files.
+    """
+
+    __tablename__ = "feed_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int]
+    stored_at: Mapped[dt.datetime]
+    content: Mapped[bytes] = mapped_column(LargeBinary)

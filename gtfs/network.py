@@ -1,14 +1,19 @@
-"""Where compiled networks live: stored feed copies and timetables under ``MAAS_HOME``.
+"""Where compiled networks live: stored feed copies in the database, timetables per host.
 
-The network served is the combination of all active GTFS feeds. It is compiled once per
-combination (keyed by the feeds' content hashes and the build options) into
-``MAAS_HOME/timetables/<key>/`` and memory-mapped by every process that needs it; each process
-keeps the networks it opened in a small cache.
+The network served is the combination of all active GTFS feeds. The stored copy of each feed
+version is a row of ``feed_blobs`` (content-addressed, shared by every host); each host
+compiles a combination it has not seen yet (keyed by the feeds' content hashes and the build
+options) into its own ``MAAS_HOME/timetables/<key>/`` on first use, and every process of the
+host memory-maps it; each process keeps the networks it opened in a small cache. A new host
+therefore needs nothing from another host's disk. ``MAAS_HOME/feeds/gtfs/`` holds the copies a
+host took out of the database to compile (a cache: deleting it is safe).
 """
 
 from __future__ import annotations
 
-import shutil
+import datetime as dt
+import hashlib
+import io
 import tempfile
 import threading
 import time
@@ -25,9 +30,10 @@ if TYPE_CHECKING:  # the reader pulls in pandas; only a rebuild needs it
     from maas.core.state import AppState
 from gtfs.maps.shapes import ShapeCache
 from gtfs.mobility import MobilityStore
-from gtfs.models import Feed
+from gtfs.models import Feed, FeedBlob
 from gtfs.places.sources import PlaceStore
 from gtfs.timetable import BuildOptions, Timetable, compile_feeds, load, network_key, save
+from maas.core.errors import NotFound
 
 
 class NetworkStore:
@@ -46,32 +52,58 @@ class NetworkStore:
         self.shapes = ShapeCache()  # shapes and route colours for maps (gtfs.maps)
 
     def source_path(self, version: str) -> Path:
-        """Where the stored copy of a GTFS feed version lives."""
+        """Where this host keeps its local copy of a GTFS feed version (a cache)."""
         return self.home / "feeds" / "gtfs" / f"{version}.zip"
 
-    def store_source(self, source: Path, version: str) -> Path:
-        """Keep a copy of the feed (a zip) so networks can be rebuilt from it later."""
-        target = self.source_path(version)
-        if target.exists():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as tmp:
-            temporary = Path(tmp.name)
+    def store_source(self, session: Session, source: Path, version: str,
+                     stored_at: dt.datetime) -> FeedBlob:
+        """Keep a copy of the feed (a zip) in the database so any host can rebuild networks
+        from it later; the caller commits (with the feed's activation)."""
+        existing = session.scalar(select(FeedBlob).where(FeedBlob.version == version))
+        if existing is not None:
+            return existing
         if source.is_dir():
-            with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for child in sorted(source.iterdir()):
                     if child.is_file():
                         archive.write(child, child.name)
+            content = buffer.getvalue()
         else:
-            shutil.copyfile(source, temporary)
+            content = source.read_bytes()
+        digest = hashlib.sha256(content).hexdigest()
+        blob = session.get(FeedBlob, digest)
+        if blob is None:
+            blob = FeedBlob(sha256=digest, version=version, size=len(content),
+                            stored_at=stored_at, content=content)
+            session.add(blob)
+            session.flush()
+        return blob
+
+    def _local_source(self, session: Session | None, version: str) -> Path:
+        """This host's copy of a stored feed version, taken out of the database if needed."""
+        target = self.source_path(version)
+        if target.exists():
+            return target
+        content = None if session is None else session.scalar(
+            select(FeedBlob.content).where(FeedBlob.version == version))
+        if content is None:
+            raise NotFound(f"feed version {version[:12]} has no stored copy: import it again "
+                           "with `maas gtfs import`")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as tmp:
+            tmp.write(content)
+            temporary = Path(tmp.name)
         temporary.replace(target)
         return target
 
     def network(self, feeds: Sequence[tuple[str, str]],
-                loaded: Mapping[str, FeedData] | None = None) -> Timetable:
+                loaded: Mapping[str, FeedData] | None = None,
+                session: Session | None = None) -> Timetable:
         """The compiled network of ``(name, version)`` feeds, building it when needed.
 
-        ``loaded`` supplies already-read feeds by version (an import has just read one).
+        ``loaded`` supplies already-read feeds by version (an import has just read one); the
+        others are read from this host's copies, or from the database through ``session``.
         """
         key = network_key([version for _, version in feeds], self.options)
         with self._lock:
@@ -81,7 +113,8 @@ class NetworkStore:
             if not (folder / "meta.json").exists():
                 from gtfs.feed import read_feed
 
-                data = [(name, (loaded or {}).get(version) or read_feed(self.source_path(version)))
+                data = [(name, (loaded or {}).get(version)
+                         or read_feed(self._local_source(session, version)))
                         for name, version in feeds]
                 save(compile_feeds(data, self.options), folder)
             timetable = load(folder)
@@ -115,8 +148,10 @@ class NetworkStore:
                 .order_by(Feed.name)
             ).all()
             feeds = [(name, version) for name, version in rows]
-            # the network is kept with the list: no key hashing on every request
-            active = self._active = (now, feeds, self.network(feeds) if feeds else None)
+            # the network is kept with the list: no key hashing on every request (a host
+            # without the feed's file takes it out of the database: hence the session)
+            active = self._active = (now, feeds,
+                                     self.network(feeds, session=session) if feeds else None)
         return active
 
     def forget_active(self) -> None:

@@ -102,16 +102,19 @@ def live_gbfs_feeds(session: Session) -> dict[str, str]:
             if urlsplit(source).scheme in ("http", "https")}
 
 
-def start_pollers(sessions: Callable[[], Session], clock: Clock,
-                  running: dict[str, GbfsPoller], limits: FeedLimits = DEFAULT_LIMITS
-                  ) -> list[str]:
-    """Start a poller thread for each live GBFS feed not in ``running``; the names started."""
+def poll_live_gbfs(sessions: Callable[[], Session], clock: Clock,
+                   pollers: dict[str, GbfsPoller], limits: FeedLimits = DEFAULT_LIMITS
+                   ) -> dict[str, bool]:
+    """Poll each live GBFS feed once if its ttl has passed (``maas worker``'s task): name →
+    whether it fetched. ``pollers`` keeps one poller per feed between calls."""
     with sessions() as session:
         feeds = live_gbfs_feeds(session)
-    started = []
+    for name in set(pollers) - set(feeds):
+        del pollers[name]  # no longer stored, or no longer live
+    polled = {}
     for name, url in sorted(feeds.items()):
-        if name not in running:
-            running[name] = poller = GbfsPoller(sessions, name, url, clock, limits)
-            poller.start()
-            started.append(name)
-    return started
+        poller = pollers.get(name)
+        if poller is None or poller.url != url:
+            pollers[name] = poller = GbfsPoller(sessions, name, url, clock, limits)
+        polled[name] = poller.poll_once()
+    return polled

@@ -326,13 +326,13 @@ def import_gtfs(session: Session, store: NetworkStore, source: str, name: str | 
     from gtfs.feed import feed_summary, read_feed  # pandas and gtfs-kit: imports only
 
     feed = read_feed(path, limits)
-    store.store_source(path, version)
+    store.store_source(session, path, version, clock())
     others = session.execute(
         select(Feed.name, Feed.version)
         .where(Feed.kind == "gtfs", Feed.active.is_(True), Feed.name != name)
     ).all()
     feeds = sorted([(n, v) for n, v in others] + [(name, version)])
-    store.network(feeds, loaded={version: feed})
+    store.network(feeds, loaded={version: feed}, session=session)
     operators = _operators(feed)
     result = activate(session, "gtfs", name, version, source, feed_summary(feed), operators,
                       clock)
@@ -474,6 +474,7 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
         add_geometry(document, journeys, timetable, feed_shapes(session, store))
     publish(session, PlanAnswered(now or request.time, (origin.lat, origin.lon),
                                   (destination.lat, destination.lon), request.modes))
+    session.commit()  # what subscribers noted of the answer (statistics) is stored now
     return document
 
 

@@ -126,18 +126,14 @@ def register_events(app: Flask) -> None:
     """
     from gtfs.events import PlanAnswered
     from maas import metrics
-    from maas.stats.services import PlanRecorder, on_order_changed, on_scans
-    from maas.stats.views import RECORDER
+    from maas.stats.services import on_order_changed, on_plan_answered, on_scans
     from passes.events import OrderChanged
     from validators.events import ScansIngested
 
     state: AppState = app.extensions[EXTENSION]
-    # the recorder writes through whatever session factory the app has when it flushes
-    recorder = PlanRecorder(lambda: app.extensions[EXTENSION].sessions(), state.clock)
-    state.domains[RECORDER] = recorder
     state.events.subscribe(ScansIngested, on_scans)
     state.events.subscribe(OrderChanged, on_order_changed)
-    state.events.subscribe(PlanAnswered, recorder.on_plan)
+    state.events.subscribe(PlanAnswered, on_plan_answered)
     metrics.subscribe(state)
 
 

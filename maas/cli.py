@@ -34,12 +34,14 @@ DOMAIN_COMMANDS = {
     "gbfs": ("gtfs.cli:gbfs", "GBFS bike share systems (まちのり)."),
     "plan": ("gtfs.cli:plan", "Plan a journey (the document of GET /api/v1/plan)."),
     "places": ("gtfs.places.cli:places", "Places riders search for: import operators' own."),
-    "keys": ("passes.cli:keys", "Issuing keys."),
+    "keys": ("passes.cli:keys", "Signing keys: list, rotate, import the files of old versions."),
     "passes": ("passes.cli:passes", "Pass credentials: issue, present, revoke."),
     "devices": ("validators.cli:devices", "Validator devices (operator side)."),
     "partners": ("maas.stats.cli:partners", "Consortium partners and their API keys."),
     "stats": ("maas.stats.cli:stats", "Partner statistics upkeep."),
-    "worker": ("maas.worker:worker", "The background process: polls live feeds."),
+    "worker": ("maas.worker:worker",
+               "The background process: feeds, key rotation, orders, statistics."),
+    "audit": ("maas.core.auditcli:audit_group", "The audit trail of operator actions."),
     "bench": ("maas.bench:bench", "Benchmarks, each beside a peer in the same run."),
 }
 
@@ -137,7 +139,6 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     from maas.core import db
     from maas.demo.services import ensure_demo_logins, load_demo
     from maas.demo.services import simulate_days as simulate
-    from passes.keys import KeyStore
 
     settings = _serving_settings(state, host=host, port=port)
     _demo_assets(settings.assets_dir, quiet=as_json)
@@ -149,7 +150,7 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
             loaded = load_demo(session, networks_of(state.runtime()), state.runtime().clock)
             rider_email, rider_password = ensure_demo_rider(session, state.runtime().clock)
             logins = ensure_demo_logins(session, settings.home, state.runtime().clock)
-        KeyStore(settings.home).ensure(state.runtime().clock())
+        _ensure_keys(state)
         step("done")
     simulated = None
     if simulate_days:
@@ -251,7 +252,20 @@ def serve(state: CliState, host: str | None, port: int | None, workers: int | No
     if current != head:
         raise MaasError(f"database schema is at {current or 'nothing'}, need {head}: "
                         "run `maas db upgrade` first")
+    _ensure_keys(state)
     _exec_gunicorn(settings)
+
+
+def _ensure_keys(state: CliState) -> None:
+    """Make the first signing keys before serving (once per deployment: every host reads
+    them), so no request has to."""
+    from maas.core.secrets import key_encryptor
+    from passes.keys import KINDS, KeyStore
+
+    runtime = state.runtime()
+    with state.session() as session:
+        for kind in KINDS:
+            KeyStore(session, key_encryptor(runtime.settings), kind).ensure(runtime.clock())
 
 
 def _ensure_port_free(host: str, port: int) -> None:

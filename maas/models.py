@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = ("maas.accounts.models", "gtfs.models", "gtfs.places.models", "passes.models",
+MODEL_MODULES = ("maas.core.audit", "maas.accounts.models", "gtfs.models", "gtfs.places.models",
+                 "passes.models",
                  "validators.models", "maas.stats.models")
 
 

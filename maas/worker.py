@@ -1,49 +1,223 @@
 """``maas worker``: the one background process of a deployment.
 
-Web workers never start threads; this process keeps what changes by itself current. Today that
-is the live GBFS systems (a poller per feed, each fetching about once per the feed's ttl); the
-issue "Run as a fleet" adds GTFS-Realtime, key rotation, bundles and leader election.
+Web workers never start threads; this process keeps what changes by itself current, as a list
+of periodic tasks (:func:`tasks`): polling live GBFS systems, rotating the issuing keys on
+schedule (and making sure the signing keys exist), expiring orders whose payment never came,
+and adding answered plan requests to the statistics. A new poller is one more entry.
+
+Several workers may run (one per host, or a spare): only the leader works. On PostgreSQL the
+leader holds a session-level advisory lock (``pg_try_advisory_lock``) on a connection of its
+own; when it dies its connection closes, the lock is released, and a waiting worker takes over
+within :data:`FOLLOWER_RETRY_SECONDS`. On SQLite (one host) the lock is a file lock under
+``MAAS_HOME``: run one worker.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import hashlib
+import logging
 import os
 import signal
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
 
 import click
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
+from maas.core import audit
 from maas.core.cli import emit, json_option
 from maas.core.clistate import CliState, pass_state
+from maas.core.state import AppState
 
-RESCAN_SECONDS = 60.0
-PARENT_CHECK_SECONDS = 2.0
+log = logging.getLogger(__name__)
+
+PARENT_CHECK_SECONDS = 1.0
+FOLLOWER_RETRY_SECONDS = 2.0
+# the advisory lock's key: the first 8 bytes of a hash of a fixed name (a signed bigint)
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"kanazawa-maas worker leader").digest()[:8], "big",
+                          signed=True)
+WORKER_ACTOR = "worker"
+
+
+class Leadership:
+    """Whether this worker leads: a PostgreSQL advisory lock on a dedicated connection, or an
+    exclusive file lock under ``home`` on SQLite."""
+
+    def __init__(self, engine: Engine, home: Path) -> None:
+        self.engine = engine
+        self.home = home
+        self._connection: Connection | None = None
+        self._file: IO[str] | None = None
+
+    @property
+    def held(self) -> bool:
+        """True while this process leads."""
+        return self._connection is not None or self._file is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lead if nobody has it (never waits)."""
+        if self.held:
+            return True
+        if self.engine.dialect.name == "postgresql":
+            connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            # a connection of its own, never returned to the pool: closing it really ends the
+            # database session, and with it the lock
+            connection.detach()
+            try:
+                won = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"),
+                                             {"key": LOCK_KEY}))
+            except DBAPIError:
+                connection.close()
+                raise
+            if won:
+                self._connection = connection
+            else:
+                connection.close()
+            return won
+        self.home.mkdir(parents=True, exist_ok=True)
+        handle = (self.home / "worker.lock").open("a", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def still_held(self) -> bool:
+        """Check the lock's connection is alive (the lock goes with it); False when lost."""
+        if self._connection is None:
+            return self._file is not None
+        try:
+            self._connection.scalar(text("SELECT 1"))
+        except DBAPIError:
+            log.warning("the worker lost its database connection, and with it the lead")
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give up the lead (closing the connection releases the advisory lock)."""
+        if self._connection is not None:
+            with contextlib.suppress(DBAPIError):  # already gone: so is the lock
+                self._connection.close()
+            self._connection = None
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+@dataclasses.dataclass
+class Task:
+    """One periodic job of the leader: ``run`` every ``every`` seconds; what it returns is
+    reported by ``--once``."""
+
+    name: str
+    every: float
+    run: Callable[[], Any]
+    due: float = 0.0
+
+
+def tasks(runtime: AppState) -> list[Task]:
+    """The leader's periodic jobs, in the order they run."""
+    from gtfs.limits import FeedLimits
+    from gtfs.poller import GbfsPoller, poll_live_gbfs
+    from maas.core.secrets import key_encryptor
+    from maas.stats.services import roll_up_plan_requests
+    from passes import services as passes
+    from passes.bundle import colour_secret
+    from passes.keys import KINDS, KeyStore
+
+    settings = runtime.settings
+    limits = FeedLimits.from_settings(settings)
+    pollers: dict[str, GbfsPoller] = {}
+
+    def gbfs() -> dict[str, bool]:
+        return poll_live_gbfs(runtime.sessions, runtime.clock, pollers, limits)
+
+    def keys() -> dict[str, Any]:
+        now = runtime.clock()
+        with runtime.sessions() as session:
+            for kind in KINDS:
+                KeyStore(session, key_encryptor(settings), kind).ensure(now)
+            if not settings.key_rotation_days:
+                return {"rotated": False}
+            store = KeyStore(session, key_encryptor(settings))
+            if not passes.rotation_due(store, now, dt.timedelta(days=settings.key_rotation_days)):
+                return {"rotated": False}
+            with audit.audited(session, runtime.clock, actor=WORKER_ACTOR,
+                               action="keys.rotate", target="issuing") as detail:
+                rotated = passes.rotate_keys(session, store, now)
+                detail["keys"] = {info.kid: info.state for info in rotated}
+        return {"rotated": True}
+
+    def orders() -> int:
+        with runtime.sessions() as session:
+            return passes.expire_pending_orders(
+                session, runtime.clock, dt.timedelta(minutes=settings.order_pending_minutes))
+
+    def statistics() -> int:
+        with runtime.sessions() as session:
+            return roll_up_plan_requests(session)
+
+    def bundle() -> bool:
+        with runtime.sessions() as session:
+            encryptor = key_encryptor(settings)
+            return passes.publish_bundle(
+                session, KeyStore(session, encryptor), KeyStore(session, encryptor, "bundle"),
+                colour_secret(settings.secret_key), runtime.clock)
+
+    return [Task("gbfs", 5.0, gbfs), Task("keys", 3600.0, keys),
+            Task("bundle", 30.0, bundle), Task("orders", 60.0, orders),
+            Task("statistics", 30.0, statistics)]
+
+
+def run_due(jobs: list[Task], now: float) -> dict[str, Any]:
+    """Run every job that is due (a failure is logged; the others still run)."""
+    done: dict[str, Any] = {}
+    for job in jobs:
+        if now < job.due:
+            continue
+        job.due = now + job.every
+        try:
+            done[job.name] = job.run()
+        except Exception:  # one failing job must not stop the worker or the other jobs
+            log.exception("worker task %s failed", job.name)
+            done[job.name] = None
+    return done
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Poll every live feed once and exit.")
+@click.option("--once", is_flag=True,
+              help="Run every task once (if no other worker leads) and exit.")
 @click.option("--exit-with-parent", is_flag=True, hidden=True,
               help="Stop when the process that started this one ends (maas demo).")
 @json_option
 @pass_state
 def worker(state: CliState, once: bool, exit_with_parent: bool, as_json: bool) -> None:
-    """Keep live feeds current until stopped (SIGTERM or Ctrl-C)."""
-    from gtfs.limits import FeedLimits
-    from gtfs.poller import GbfsPoller, live_gbfs_feeds, start_pollers
+    """Keep live feeds, keys, orders and statistics current until stopped (SIGTERM or Ctrl-C).
 
+    One worker leads at a time; start a second one (on another host) as a spare.
+    """
     runtime = state.runtime()
-    limits = FeedLimits.from_settings(runtime.settings)
+    leadership = Leadership(runtime.engine, runtime.settings.home)
     if once:
-        with runtime.sessions() as session:
-            feeds = live_gbfs_feeds(session)
-        polled = {name: GbfsPoller(runtime.sessions, name, url, runtime.clock,
-                                     limits).poll_once()
-                  for name, url in sorted(feeds.items())}
-        emit(as_json, {"gbfs": polled},
-             "\n".join(f"gbfs {name}: {'fetched' if done else 'fresh or failed'}"
-                       for name, done in polled.items()) or "no live feeds")
+        if not leadership.try_acquire():
+            raise click.ClickException("another worker leads: --once does nothing meanwhile")
+        try:
+            done = run_due(tasks(runtime), time.monotonic())
+        finally:
+            leadership.release()
+        emit(as_json, done, "\n".join(f"{name}: {result}" for name, result in done.items()))
         return
     stop = threading.Event()
 
@@ -53,15 +227,23 @@ def worker(state: CliState, once: bool, exit_with_parent: bool, as_json: bool) -
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     parent = os.getppid()
-    running: dict[str, GbfsPoller] = {}
-    rescan_at = 0.0
+    jobs = tasks(runtime)
     while not stop.is_set():
-        if time.monotonic() >= rescan_at:
-            for name in start_pollers(runtime.sessions, runtime.clock, running, limits):
-                click.echo(f"polling gbfs {name}", err=True)
-            rescan_at = time.monotonic() + RESCAN_SECONDS
         if exit_with_parent and os.getppid() != parent:
             break
+        if not leadership.held:
+            try:
+                if leadership.try_acquire():
+                    click.echo(f"worker {os.getpid()} leads", err=True)
+                    for job in jobs:
+                        job.due = 0.0
+            except DBAPIError:
+                log.warning("database unreachable; trying again")
+            if not leadership.held:
+                stop.wait(FOLLOWER_RETRY_SECONDS)
+                continue
+        if not leadership.still_held():
+            continue
+        run_due(jobs, time.monotonic())
         stop.wait(PARENT_CHECK_SECONDS)
-    for poller in running.values():
-        poller.stop()
+    leadership.release()

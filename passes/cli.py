@@ -11,46 +11,83 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.orm import Session
 
 from maas.core.cli import MaasGroup, emit, json_option
 from maas.core.clistate import CliState, pass_state
 from maas.core.clock import TOKYO
 from maas.core.errors import InvalidInput
+from maas.core.secrets import key_encryptor
 from passes import credential, services
-from passes.keys import KeyStore
+from passes.keys import KINDS, KeyStore
 
 
-def _store(state: CliState) -> KeyStore:
-    return KeyStore(state.runtime().settings.home)
+def _store(state: CliState, session: Session, kind: str = "issuing") -> KeyStore:
+    return KeyStore(session, key_encryptor(state.runtime().settings), kind)
 
 
 @click.group(cls=MaasGroup)
 def keys() -> None:
-    """Issuing keys (files under MAAS_HOME/keys)."""
+    """Signing keys (in the database, private parts encrypted with MAAS_KEY_ENCRYPTION_KEY)."""
+
+
+KIND = click.option("--kind", type=click.Choice(KINDS), default="issuing", show_default=True,
+                    help="Pass-issuing keys or the keys that sign the validators' trust bundle.")
 
 
 @keys.command("list")
+@KIND
 @json_option
 @pass_state
-def list_keys(state: CliState, as_json: bool) -> None:
+def list_keys(state: CliState, kind: str, as_json: bool) -> None:
     """Show the published keys: next, current and retired."""
-    store = _store(state)
-    store.ensure(state.runtime().clock())
-    infos = [vars(info) for info in store.infos()]
+    with state.session() as session:
+        store = _store(state, session, kind)
+        store.ensure(state.runtime().clock())
+        infos = [vars(info) for info in store.infos()]
     emit(as_json, {"keys": infos}, "\n".join(
         f"{i['kid']}  {i['state']:<8} created {i['created_at']}  last service date "
         f"{i['last_service_date'] or '-'}" for i in infos))
 
 
 @keys.command("rotate")
+@KIND
 @json_option
 @pass_state
-def rotate_keys(state: CliState, as_json: bool) -> None:
+def rotate_keys(state: CliState, kind: str, as_json: bool) -> None:
     """Promote the next key, retire the current one, publish a new next key."""
     now = state.runtime().clock()
-    infos = [vars(info) for info in _store(state).rotate(now, now.astimezone(TOKYO).date())]
+    with state.audited("keys.rotate", kind) as (session, detail):
+        infos = [vars(info) for info in services.rotate_keys(
+            session, _store(state, session, kind), now)]
+        detail["keys"] = {info["kid"]: info["state"] for info in infos}
     emit(as_json, {"keys": infos},
          "\n".join(f"{i['kid']}  {i['state']}" for i in infos))
+
+
+@keys.command("import-files")
+@click.option("--home", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="The MAAS_HOME whose keys/ folder to import (default: MAAS_HOME).")
+@json_option
+@pass_state
+def import_key_files(state: CliState, home: Path | None, as_json: bool) -> None:
+    """Import the key files of an earlier version (MAAS_HOME/keys) into the database.
+
+    Run once after upgrading; afterwards the files may be deleted (the database has them,
+    encrypted). Issuing keys and trust-bundle keys are both imported.
+    """
+    folder = (home or state.runtime().settings.home) / "keys"
+    imported: dict[str, list[str]] = {}
+    with state.audited("keys.import", str(folder)) as (session, detail):
+        for kind, where in (("issuing", folder), ("bundle", folder / "bundle")):
+            if (where / "keys.json").exists():
+                imported[kind] = _store(state, session, kind).import_folder(where)
+        if not imported:
+            raise InvalidInput(f"{folder}: no keys.json here (nothing to import)")
+        detail["imported"] = imported
+        session.commit()
+    emit(as_json, {"imported": imported}, "\n".join(
+        f"{kind}: {', '.join(kids) or 'nothing new'}" for kind, kids in imported.items()))
 
 
 def _public_key(path: Path) -> ec.EllipticCurvePublicKey:
@@ -96,9 +133,10 @@ def issue(state: CliState, product: str, day: str, category: str, device_key: Pa
         raise InvalidInput(f"--date: {day!r} is not a date (YYYY-MM-DD)") from None
     runtime = state.runtime()
     phone = _public_key(device_key) if device_key else None
-    with state.session() as session:
-        issued = services.issue_pass(session, _store(state), product, service_date, category,
-                                     phone, runtime.clock)
+    with state.audited("passes.issue", f"{product} {service_date}") as (session, detail):
+        issued = services.issue_pass(session, _store(state, session), product, service_date,
+                                     category, phone, runtime.clock)
+        detail["pass_id"] = issued.pass_id
     document = {"id": issued.pass_id, "token": issued.token,
                 "service_date": issued.service_date.isoformat()}
     emit(as_json, document, issued.token)
@@ -111,7 +149,8 @@ def issue(state: CliState, product: str, day: str, category: str, device_key: Pa
 @pass_state
 def revoke(state: CliState, pass_id: str, reason: str, as_json: bool) -> None:
     """Revoke a pass; validators refuse it from the next trust bundle on."""
-    with state.session() as session:
+    with state.audited("passes.revoke", pass_id) as (session, detail):
+        detail["reason"] = reason[:200]
         found = services.revoke_pass(session, pass_id, reason)
     emit(as_json, {"id": found.id, "status": found.status, "reason": found.revoked_reason},
          f"{found.id}: revoked ({found.revoked_reason})")
@@ -130,9 +169,11 @@ def move(state: CliState, pass_id: str, device_key: Path, force: bool, as_json: 
     sync (the same service, limits and deny-list as the rider's move)."""
     runtime = state.runtime()
     phone = credential.compress_public_key(_public_key(device_key))
-    with state.session() as session:
-        found = services.move_pass(session, pass_id, phone, _store(state), runtime.clock,
-                                   per_day=runtime.settings.pass_moves_per_day, force=force)
+    with state.audited("passes.move", pass_id) as (session, detail):
+        detail["forced"] = force
+        found = services.move_pass(session, pass_id, phone, _store(state, session),
+                                   runtime.clock, per_day=runtime.settings.pass_moves_per_day,
+                                   force=force)
         document = {"id": found.id, "token": found.token,
                     "service_date": found.service_date.isoformat(),
                     "credential_id": found.credential_id,

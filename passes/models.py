@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maas.core.db import Base
@@ -46,7 +47,7 @@ class Order(Base):
     category: Mapped[str] = mapped_column(String(8))
     service_date: Mapped[dt.date] = mapped_column(Date)
     amount_yen: Mapped[int]
-    status: Mapped[str] = mapped_column(String(16))  # pending, paid, declined, refunded
+    status: Mapped[str] = mapped_column(String(16))  # pending, paid, declined, refunded, expired
     provider: Mapped[str] = mapped_column(String(32))
     payment_ref: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime]
@@ -92,3 +93,47 @@ class PassMove(Base):
     moved_at: Mapped[dt.datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(16))  # rider, support
     forced: Mapped[bool] = mapped_column(default=False)  # support, past the daily limit
+class SigningKey(Base):
+    """An issuing key or a trust-bundle key (``kind``) with its life cycle (see passes.keys).
+
+    ``private_key`` is the PKCS#8 DER wrapped by the key encryptor named ``wrapped_by``
+    (maas.core.secrets); it is dropped when the key is archived, and the public half stays for
+    re-verifying scans uploaded late. At most one ``current`` and one ``next`` key per kind
+    (a partial unique index: two hosts creating the first keys at once cannot both win).
+    """
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (
+        UniqueConstraint("kind", "kid"),
+        Index("uq_signing_keys_live_state", "kind", "state", unique=True,
+              sqlite_where=text("state IN ('current', 'next')"),
+              postgresql_where=text("state IN ('current', 'next')")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # issuing, bundle
+    kid: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(10))  # next, current, retired, archived
+    created_at: Mapped[dt.datetime]
+    last_service_date: Mapped[dt.date | None] = mapped_column(Date)
+    public_jwk: Mapped[dict[str, Any]]
+    private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wrapped_by: Mapped[str] = mapped_column(String(64))
+    archived_at: Mapped[dt.datetime | None]
+
+
+class SignedBundle(Base):
+    """The trust bundle the worker last built and signed (``name``: ``validators``).
+
+    ``checked_at`` is when the worker last confirmed it current; the bundle endpoint serves it
+    only while that is recent, and builds one itself otherwise (see passes.services).
+    """
+
+    __tablename__ = "signed_bundles"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    document: Mapped[dict[str, Any]]
+    token: Mapped[str] = mapped_column(Text)
+    built_at: Mapped[dt.datetime]
+    checked_at: Mapped[dt.datetime]

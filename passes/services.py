@@ -30,8 +30,9 @@ from maas.core.errors import (
 from maas.core.events import publish
 from passes import bundle, credential
 from passes.events import OrderChanged, OrderState
-from passes.keys import KeyStore, public_jwk, thumbprint
-from passes.models import Order, Pass, PassMove, Product
+from passes.jwk import public_jwk, thumbprint
+from passes.keys import KeyInfo, KeyStore
+from passes.models import Order, Pass, PassMove, Product, SignedBundle
 from passes.payments import PaymentProvider
 
 
@@ -316,7 +317,8 @@ def settle_payment(session: Session, reference: str, status: str, keys: KeyStore
                            .with_for_update())
     if order is None:
         raise NotFound(f"no order for payment {reference!r}")
-    if order.status == "pending":
+    # an order the worker expired while waiting is still fulfilled when the money arrives
+    if order.status in ("pending", "expired"):
         if status == "succeeded":
             _fulfil(session, order, keys, clock)
         elif status == "failed":
@@ -550,6 +552,35 @@ def _revoke(found: Pass, reason: str) -> None:
 DENIED_STATUSES = ("revoked", "flagged")
 
 
+def expire_pending_orders(session: Session, clock: Clock, after: dt.timedelta) -> int:
+    """Mark orders still waiting for their payment after ``after`` as ``expired`` and commit;
+    returns how many. A payment confirmed later still fulfils the order (settle_payment)."""
+    cutoff = clock() - after
+    stale = list(session.scalars(
+        select(Order).where(Order.status == "pending", Order.created_at < cutoff)
+        .order_by(Order.created_at).limit(1000).with_for_update(skip_locked=True)))
+    for order in stale:
+        _set_status(session, order, "expired")
+    session.commit()
+    return len(stale)
+
+
+def rotation_due(keys: KeyStore, now: dt.datetime, every: dt.timedelta) -> bool:
+    """True when the newest key (the ``next`` one, made at the last rotation) is ``every``
+    old: the scheduled rotation is due."""
+    keys.ensure(now)
+    newest = max(dt.datetime.fromisoformat(info.created_at) for info in keys.infos())
+    return now - newest >= every
+
+
+def rotate_keys(session: Session, keys: KeyStore, now: dt.datetime) -> list[KeyInfo]:
+    """Rotate ``keys`` (see :meth:`KeyStore.rotate`) and commit: every host publishes the new
+    ``next`` key and signs with the promoted one from its next request on."""
+    infos = keys.rotate(now, now.astimezone(TOKYO).date())
+    session.commit()
+    return infos
+
+
 def trust_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret: str,
                  clock: Clock) -> tuple[dict[str, Any], str]:
     """The current trust bundle: the document and its signed form."""
@@ -584,3 +615,41 @@ def trust_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret
                             denied_credentials=[(row[0], row[1]) for row in moved])
     kid, signing_key = bundle_keys.signing_key(now)
     return document, bundle.sign(document, signing_key, kid)
+
+
+BUNDLE_NAME = "validators"
+# a bundle the worker confirmed within this long is served as it is (else built on request)
+BUNDLE_FRESH = dt.timedelta(minutes=2)
+# an unchanged bundle is signed again this often, so its issued_at stays far from max_age
+BUNDLE_RESIGN = dt.timedelta(hours=1)
+
+
+def publish_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret: str,
+                   clock: Clock) -> bool:
+    """Build the trust bundle and store it for every host to serve (``maas worker``'s task);
+    commits. True when a new bundle was signed, False when the stored one was still current
+    (it is then marked checked)."""
+    now = clock()
+    stored = session.get(SignedBundle, BUNDLE_NAME, with_for_update=True)
+    document, token = trust_bundle(session, keys, bundle_keys, secret, clock)
+    fresh = stored is None or stored.version != document["version"] \
+        or now - stored.built_at >= BUNDLE_RESIGN
+    if stored is None:
+        stored = SignedBundle(name=BUNDLE_NAME)
+        session.add(stored)
+    if fresh:
+        stored.version, stored.document, stored.token = document["version"], document, token
+        stored.built_at = now
+    stored.checked_at = now
+    session.commit()
+    return fresh
+
+
+def published_bundle(session: Session, clock: Clock) -> tuple[dict[str, Any], str] | None:
+    """The bundle the worker stored, if it confirmed it within :data:`BUNDLE_FRESH` (a
+    revocation reaches it at the worker's next run); None when there is none or the worker
+    has stopped confirming it."""
+    stored = session.get(SignedBundle, BUNDLE_NAME)
+    if stored is None or clock() - stored.checked_at > BUNDLE_FRESH:
+        return None
+    return dict(stored.document), stored.token

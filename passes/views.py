@@ -14,6 +14,7 @@ from maas.core import jsonin
 from maas.core.dates import Day
 from maas.core.errors import InvalidInput, Unauthorized
 from maas.core.http import bearer_token, clock, db_session, endpoint, settings
+from maas.core.secrets import key_encryptor
 from passes import bundle, credential, qr, services
 from passes.keys import KeyStore
 from passes.models import Order, Pass, Product
@@ -93,8 +94,8 @@ class JwksOut(BaseModel):
 @wellknown.get("/.well-known/jwks.json")
 @endpoint(summary="Published pass-issuing keys (JWKS)", response=JwksOut, tags=["passes"])
 def jwks() -> JwksOut:
-    """Next, current and retired issuing keys; private keys never leave MAAS_HOME."""
-    return JwksOut.model_validate(KeyStore(settings().home).jwks())
+    """Next, current and retired issuing keys; private keys never leave the server."""
+    return JwksOut.model_validate(_keys().jwks())
 
 
 def _provider() -> PaymentProvider:
@@ -107,7 +108,7 @@ def _rider() -> Rider:
 
 
 def _keys() -> KeyStore:
-    return KeyStore(settings().home)
+    return KeyStore(db_session(), key_encryptor(settings()))
 
 
 class PaymentIn(BaseModel):
@@ -134,7 +135,8 @@ class OrderOut(BaseModel):
     """An order's state."""
 
     id: str
-    status: str = Field(description="pending, paid, declined or refunded")
+    status: str = Field(description="pending, paid, declined, refunded or expired (no payment "
+                        "confirmed within MAAS_ORDER_PENDING_MINUTES)")
     amount_yen: int
     product: str
     category: str

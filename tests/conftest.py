@@ -32,8 +32,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from gtfs.network import networks_of
 from maas.app import create_app, register_events
 from maas.cli import CliState, cli
+from maas.core.config import load_settings
 from maas.core.db import create_db_engine, upgrade
 from maas.core.events import SESSION_KEY, Events
+from maas.core.secrets import key_encryptor
+from passes.keys import KeyStore
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -45,6 +48,16 @@ FIXED_NOW = dt.datetime(2026, 12, 1, 0, 3, tzinfo=dt.UTC)  # 09:03 in Kanazawa
 # this one folder, where scripts/test runs `maas assets` first: no test runs npm or needs the
 # registry. By default it is the folder `maas demo` fills in this clone (MAAS_HOME=./instance).
 os.environ.setdefault("MAAS_ASSETS_DIR", str(REPO / "instance" / "static" / "vendor"))
+
+
+def app_keys(app: Flask, session: Session, kind: str = "issuing") -> KeyStore:
+    """The app's signing keys, read and written through ``session`` (the test's transaction)."""
+    return KeyStore(session, key_encryptor(app.extensions["maas"].settings), kind)
+
+
+def demo_keys(session: Session) -> KeyStore:
+    """The issuing keys of a demo server (default secret, so the KEK derived from it)."""
+    return KeyStore(session, key_encryptor(load_settings(environ={})))
 
 
 def fixed_clock() -> dt.datetime:
@@ -98,6 +111,20 @@ def database_url(
     """A migrated database of each backend, shared by the whole run."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'maas.sqlite3'}"
+    else:
+        url = request.getfixturevalue("make_postgres_database")()
+    engine = create_db_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=_backends())
+def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database of each backend for this test alone: for a server process, whose
+    commits (the first signing keys, say) no transaction of the test can roll back."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'own.sqlite3'}"
     else:
         url = request.getfixturevalue("make_postgres_database")()
     engine = create_db_engine(url)

@@ -53,17 +53,33 @@ def test_production_fails_fast_without_secret_and_database() -> None:
         load_settings(environ={"MAAS_ENV": "production", "MAAS_SECRET_KEY": "short"})
     with pytest.raises(ConfigError, match="MAAS_DATABASE_URL: must be set in production"):
         load_settings(environ={"MAAS_ENV": "production", "MAAS_SECRET_KEY": "k" * 40})
+    with pytest.raises(ConfigError, match="MAAS_KEY_ENCRYPTION_KEY: must be set in production"):
+        load_settings(environ={"MAAS_ENV": "production", "MAAS_SECRET_KEY": "k" * 40,
+                               "MAAS_DATABASE_URL": "postgresql://u@h/db"})
     settings = load_settings(
         environ={
             "MAAS_ENV": "production",
             "MAAS_SECRET_KEY": "k" * 40,
             "MAAS_DATABASE_URL": "postgresql://u@h/db",
+            "MAAS_KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
             "MAAS_PAYMENT_PROVIDER": "sandbox",
             "MAAS_ALLOW_SANDBOX_PAYMENTS": "1",
             "MAAS_REDIS_URL": "redis://cache:6379/0",
         }
     )
     assert settings.log_format == "json"
+
+
+@pytest.mark.parametrize("value", ["not base64!", "c2hvcnQ=", "A" * 60])
+def test_a_key_encryption_key_must_be_32_bytes_of_base64(value: str) -> None:
+    with pytest.raises(ConfigError, match="MAAS_KEY_ENCRYPTION_KEY: must be the base64 of 32"):
+        load_settings(environ={"MAAS_KEY_ENCRYPTION_KEY": value})
+
+
+def test_the_key_encryption_key_is_never_shown() -> None:
+    kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+    settings = load_settings(environ={"MAAS_KEY_ENCRYPTION_KEY": kek})
+    assert "AAECAwQF" not in repr(settings)
 
 
 def test_unknown_override_is_refused() -> None:

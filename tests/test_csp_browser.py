@@ -27,8 +27,7 @@ from maas.core.clock import system_clock
 from maas.core.db import create_db_engine, session_factory
 from passes import credential
 from passes import services as pass_services
-from passes.keys import KeyStore
-from tests.conftest import RunningServer, wait_until_controlled
+from tests.conftest import RunningServer, demo_keys, wait_until_controlled
 from tests.test_driver_browser import KANAZAWA_STATION, _boarding_time, _enrol, _qr_file, _scan
 from tests.test_plan_browser import choose_place, plan_and_map
 from validators import services as device_services
@@ -148,7 +147,7 @@ def test_driver_page_enrols_and_reads_a_code_without_violations(
     with session_factory(engine)() as session:
         enrolment = device_services.add_device(session, "hokutetsu", "bus-csp", None,
                                                system_clock)
-        issued = pass_services.issue_pass(session, KeyStore(demo_server.home), "kanazawa-1day",
+        issued = pass_services.issue_pass(session, demo_keys(session), "kanazawa-1day",
                                           moment.date(), "adult", phone.public_key(),
                                           system_clock)
     engine.dispose()

@@ -32,8 +32,14 @@ from maas.core.db import create_db_engine, session_factory
 from passes import bundle as trust
 from passes import credential, qr
 from passes import services as pass_services
-from passes.keys import KeyStore, public_jwk
-from tests.conftest import CHROMIUM_ARGS, RunningServer, chromium_path, wait_until_controlled
+from passes.jwk import public_jwk
+from tests.conftest import (
+    CHROMIUM_ARGS,
+    RunningServer,
+    chromium_path,
+    demo_keys,
+    wait_until_controlled,
+)
 from tests.test_pages_browser import ARTIFACTS
 from tests.vectors import load
 from validators import services as device_services
@@ -180,8 +186,8 @@ def test_driver_enrols_judges_offline_and_syncs(
     moment = _boarding_time()
     phone = ec.generate_private_key(ec.SECP256R1())
     engine = create_db_engine(f"sqlite:///{demo_server.home / 'maas.sqlite3'}")
-    keys = KeyStore(demo_server.home)
     with session_factory(engine)() as session:
+        keys = demo_keys(session)
         enrolment = device_services.add_device(session, "hokutetsu", "bus-1", None, system_clock)
         good, revoked, later, second = (
             pass_services.issue_pass(session, keys, "kanazawa-1day", day, "adult",
@@ -341,7 +347,7 @@ def test_driver_scans_with_the_camera(
     with session_factory(engine)() as session:
         enrolment = device_services.add_device(session, "jrbus", None, "kanazawa-station",
                                                system_clock)
-        issued = pass_services.issue_pass(session, KeyStore(demo_server.home), "kanazawa-1day",
+        issued = pass_services.issue_pass(session, demo_keys(session), "kanazawa-1day",
                                           moment.date(), "child", phone.public_key(),
                                           system_clock)
     video = _y4m(qr.png(credential.present(issued.token, phone, moment)), tmp_path / "qr.y4m")

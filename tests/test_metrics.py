@@ -37,7 +37,10 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
 
 
 @pytest.mark.server
-def test_gunicorn_workers_add_up_in_one_exposition(database_url: str, tmp_path: Path) -> None:
+def test_gunicorn_workers_add_up_in_one_exposition(own_database_url: str,
+                                                   tmp_path: Path) -> None:
+    # a database of its own: the server commits the first signing keys
+    database_url = own_database_url
     port, folder = free_port(), tmp_path / "metrics"
     env = {**os.environ, "MAAS_HOME": str(tmp_path), "MAAS_DATABASE_URL": database_url,
            "MAAS_METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(folder),

@@ -200,18 +200,16 @@ def test_operator_revokes_a_pass(client: FlaskClient, runner: Any) -> None:
 def test_trust_bundle_lists_keys_deny_list_products_and_colours(
     client: FlaskClient, runner: Any, app: Flask, db_session: Session
 ) -> None:
-    from maas.core.http import EXTENSION
     from passes import bundle
-    from passes.keys import KeyStore
     from passes.services import trust_bundle
+    from tests.conftest import app_keys
 
     auth = rider(client, "bundle@example.jp")
     kept = order(client, auth, "keep").get_json()["pass"]
     stolen = order(client, auth, "stolen").get_json()["pass"]
     assert runner.invoke("passes", "revoke", stolen["id"], "--reason", "fraud").exit_code == 0
-    state = app.extensions[EXTENSION]
-    keys = KeyStore(state.settings.home)
-    bundle_keys = KeyStore(state.settings.home, kind="bundle")
+    keys = app_keys(app, db_session)
+    bundle_keys = app_keys(app, db_session, "bundle")
     document, token = trust_bundle(db_session, keys, bundle_keys, "secret", fixed_clock)
     assert document["deny"] == [stolen["id"]]
     assert kept["id"] not in document["deny"]

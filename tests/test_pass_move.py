@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 from maas.core.clock import TOKYO
 from maas.core.errors import Gone, NotFound, TooManyRequests
 from maas.core.http import EXTENSION
+from maas.core.secrets import key_encryptor
 from passes import bundle, credential, qr, services
-from passes.keys import KeyStore, thumbprint
+from passes.jwk import thumbprint
+from passes.keys import KeyStore
 from passes.models import Pass, PassMove
 from tests.conftest import FIXED_NOW, Runner, fixed_clock
 from tests.test_orders import order, rider
@@ -67,16 +69,16 @@ def move(client: FlaskClient, auth: dict[str, str], pass_id: str,
                        headers=auth)
 
 
-def keys_of(app: Flask) -> KeyStore:
-    return KeyStore(app.extensions[EXTENSION].settings.home)
+def keys_of(app: Flask, session: Session, kind: str = "issuing") -> KeyStore:
+    return KeyStore(session, key_encryptor(app.extensions[EXTENSION].settings), kind)
 
 
 def current_bundle(app: Flask, db_session: Session,
                    clock: Any = fixed_clock) -> TrustBundle:
-    state = app.extensions[EXTENSION]
+    keys = keys_of(app, db_session)
     document, token = services.trust_bundle(
-        db_session, keys_of(app), KeyStore(state.settings.home, kind="bundle"), "secret", clock)
-    opened = bundle.open_bundle(token, KeyStore(state.settings.home, kind="bundle").public_keys(),
+        db_session, keys, keys_of(app, db_session, "bundle"), "secret", clock)
+    opened = bundle.open_bundle(token, keys_of(app, db_session, "bundle").public_keys(),
                                 clock())
     assert opened == document
     return TrustBundle.from_document(opened)
@@ -90,6 +92,7 @@ def qr_text(payload: str) -> str:
 
 def test_a_second_phone_is_told_to_move_and_the_move_rebinds_the_pass(
         client: FlaskClient, app: Flask, db_session: Session) -> None:
+    keys = keys_of(app, db_session)
     auth, issued = bought(client, "mover@example.jp")
     first, second = phone(), phone()
     bound = bind(client, auth, issued["id"], first).get_json()
@@ -119,7 +122,7 @@ def test_a_second_phone_is_told_to_move_and_the_move_rebinds_the_pass(
     after = moved.get_json()
     assert after["bound_key_thumbprint"] == thumbprint(second.public_key())
     assert after["credential_id"] not in (bound["credential_id"], issued["credential_id"])
-    claims = credential.verify(after["token"], keys_of(app).public_keys())
+    claims = credential.verify(after["token"], keys.public_keys())
     assert claims.pass_id == issued["id"]
     assert claims.device_key is not None
     assert credential.compress_public_key(claims.device_key) == compressed(second)
@@ -181,6 +184,7 @@ def test_bad_move_requests_name_the_field(client: FlaskClient) -> None:
 
 def test_moves_are_limited_per_service_day(client: FlaskClient, app: Flask,
                                            db_session: Session) -> None:
+    keys = keys_of(app, db_session)
     auth, issued = bought(client, "limit@example.jp", day="2026-12-02")
     bind(client, auth, issued["id"], phone())
     assert move(client, auth, issued["id"], phone()).status_code == 200
@@ -200,25 +204,26 @@ def test_moves_are_limited_per_service_day(client: FlaskClient, app: Flask,
         return lambda: moment
 
     with pytest.raises(TooManyRequests):
-        services.move_pass(db_session, issued["id"], compressed(phone()), keys_of(app),
+        services.move_pass(db_session, issued["id"], compressed(phone()), keys,
                            at(2, 59), per_day=2)
-    moved = services.move_pass(db_session, issued["id"], compressed(phone()), keys_of(app),
+    moved = services.move_pass(db_session, issued["id"], compressed(phone()), keys,
                                at(3, 0), per_day=2)
     assert moved.device_key is not None
     # support may go past the limit, and it is written down
-    services.move_pass(db_session, issued["id"], compressed(phone()), keys_of(app), at(3, 1),
+    services.move_pass(db_session, issued["id"], compressed(phone()), keys, at(3, 1),
                        per_day=1, force=True)
     forced = db_session.scalars(select(PassMove.forced).where(
         PassMove.pass_id == issued["id"]).order_by(PassMove.moved_at)).all()
     assert forced == [False, False, False, True]
     # a limit of 0 stops riders moving at all
     with pytest.raises(TooManyRequests):
-        services.move_pass(db_session, issued["id"], compressed(phone()), keys_of(app),
+        services.move_pass(db_session, issued["id"], compressed(phone()), keys,
                            at(3, 2), per_day=0)
 
 
 def test_revoked_refunded_and_expired_passes_cannot_move(
         client: FlaskClient, app: Flask, db_session: Session, runner: Runner) -> None:
+    keys = keys_of(app, db_session)
     auth, refunded = bought(client, "refunded-m@example.jp", day="2026-12-02")
     bind(client, auth, refunded["id"], phone())
     order_id = db_session.get(Pass, refunded["id"]).order_id  # type: ignore[union-attr]
@@ -234,7 +239,7 @@ def test_revoked_refunded_and_expired_passes_cannot_move(
     assert move(client, auth2, revoked["id"], phone()).status_code == 409
 
     # yesterday's pass, after its day boundary (03:00 today)
-    old = services.issue_pass(db_session, keys_of(app), "kanazawa-1day", TODAY - dt.timedelta(
+    old = services.issue_pass(db_session, keys, "kanazawa-1day", TODAY - dt.timedelta(
         days=1), "adult", phone().public_key(), fixed_clock)
     row = db_session.get(Pass, old.pass_id)
     assert row is not None
@@ -244,7 +249,7 @@ def test_revoked_refunded_and_expired_passes_cannot_move(
     assert gone.status_code == 410
     assert gone.get_json()["type"] == "/problems/pass-expired"
     with pytest.raises(Gone):
-        services.move_pass(db_session, old.pass_id, compressed(phone()), keys_of(app),
+        services.move_pass(db_session, old.pass_id, compressed(phone()), keys,
                            fixed_clock, per_day=2)
 
 
@@ -376,7 +381,8 @@ def test_the_move_is_in_the_openapi_document(client: FlaskClient) -> None:
 
 def test_credential_ids_are_distinct_per_issue_and_not_the_pass_id(app: Flask,
                                                                     db_session: Session) -> None:
-    issued = services.issue_pass(db_session, keys_of(app), "kanazawa-1day", TODAY, "adult",
+    keys = keys_of(app, db_session)
+    issued = services.issue_pass(db_session, keys, "kanazawa-1day", TODAY, "adult",
                                  None, fixed_clock)
     row = db_session.get(Pass, issued.pass_id)
     assert row is not None
@@ -391,7 +397,7 @@ def test_credential_ids_are_distinct_per_issue_and_not_the_pass_id(app: Flask,
     assert high != issued.token
     assert credential.credential_id(high) == credential.credential_id(issued.token)
     with pytest.raises(NotFound):
-        services.move_pass(db_session, "nope", compressed(phone()), keys_of(app), fixed_clock,
+        services.move_pass(db_session, "nope", compressed(phone()), keys, fixed_clock,
                            per_day=2)
 
 

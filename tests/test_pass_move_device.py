@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from passes import credential, qr
-from passes.keys import thumbprint
+from passes.jwk import thumbprint
 from tests.conftest import RunningServer
 from tests.test_validator_device import noon_today, operator_cli, validator
 

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import io
 import json
-import stat
 import string
 from pathlib import Path
 
@@ -20,11 +19,18 @@ from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from maas.core.errors import MaasError
+from maas.core.secrets import AesGcmEncryptor
 from passes import credential, qr
 from passes.credential import CredentialError, PassClaims
-from passes.keys import KeyStore, thumbprint
-from tests.conftest import FIXED_NOW, Runner
+from passes.jwk import public_jwk, thumbprint
+from passes.keys import KeyStore
+from passes.models import SigningKey
+from tests.conftest import FIXED_NOW, Runner, app_keys
 
 DAY = dt.date(2026, 12, 1)
 ISSUER = ec.generate_private_key(ec.SECP256R1())
@@ -174,18 +180,23 @@ def test_rfc7515_a3_es256_example_verifies_with_pinned_algorithm() -> None:
         jwt.decode(f"eyJhbGciOiJub25lIn0.{unsecured}.", key, algorithms=[credential.ALGORITHM])
 
 
-def test_key_store_files_rotation_and_jwks(tmp_path: Path) -> None:
-    store = KeyStore(tmp_path)
+def test_key_store_rotation_and_jwks_in_the_database(db_session: Session) -> None:
+    store = KeyStore(db_session, AesGcmEncryptor(bytes(range(32))))
     store.ensure(FIXED_NOW)
     infos = {info.state: info for info in store.infos()}
     assert set(infos) == {"current", "next"}
+    rows = {row.kid: row for row in db_session.scalars(select(SigningKey))}
     for info in infos.values():
-        mode = stat.S_IMODE((tmp_path / "keys" / f"{info.kid}.pem").stat().st_mode)
-        assert mode == 0o600
         assert thumbprint(store.private_key(info.kid).public_key()).startswith(info.kid)
+        # the private part is stored only encrypted: no PKCS#8 DER of the key in the row
+        stored = rows[info.kid].private_key
+        assert stored is not None
+        assert b"\x30\x81\x87" not in stored[:16]
     kid, _ = store.signing_key(FIXED_NOW)
     assert kid == infos["current"].kid
     store.record_use(kid, DAY)
+    store.record_use(kid, DAY - dt.timedelta(days=3))  # never moves back
+    assert {i.kid: i.last_service_date for i in store.infos()}[kid] == DAY.isoformat()
     # the next key is published before it signs
     published = {jwk["kid"] for jwk in store.jwks()["keys"]}
     assert published == {infos["current"].kid, infos["next"].kid}
@@ -195,7 +206,69 @@ def test_key_store_files_rotation_and_jwks(tmp_path: Path) -> None:
     assert rotated["next"].kid not in published
     after = {info.state: info.kid for info in store.rotate(FIXED_NOW, DAY + dt.timedelta(2))}
     assert kid not in after.values()  # its last service date has passed
-    assert not (tmp_path / "keys" / f"{kid}.pem").exists()
+    archived = db_session.scalar(select(SigningKey).where(SigningKey.kid == kid))
+    assert archived is not None
+    assert archived.state == "archived"
+    assert archived.private_key is None  # the private part is gone, the public half stays
+    assert kid in {info.kid for info, _ in store.history()}
+
+
+def test_keys_do_not_decrypt_under_another_key_encryption_key(db_session: Session) -> None:
+    KeyStore(db_session, AesGcmEncryptor(bytes(32))).ensure(FIXED_NOW)
+    other = KeyStore(db_session, AesGcmEncryptor(b"\x01" * 32), "issuing")
+    kid = other.infos()[0].kid
+    with pytest.raises(MaasError, match="MAAS_KEY_ENCRYPTION_KEY"):
+        other.private_key(kid)
+    # a wrapped key moved to another row (kid) does not decrypt either: the kid is bound in
+    encryptor = AesGcmEncryptor(bytes(32))
+    wrapped = encryptor.wrap(b"secret", b"maas signing key\0issuing\0aaaa")
+    with pytest.raises(MaasError):
+        encryptor.unwrap(wrapped, b"maas signing key\0issuing\0bbbb")
+
+
+def test_the_first_keys_are_created_once_for_every_kind(db_session: Session) -> None:
+    encryptor = AesGcmEncryptor(bytes(32))
+    first = KeyStore(db_session, encryptor, "bundle")
+    first.ensure(FIXED_NOW)
+    KeyStore(db_session, encryptor, "bundle").ensure(FIXED_NOW)  # a second host: no new keys
+    assert len(first.infos()) == 2
+    # the index refuses a second current key
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        db_session.add(SigningKey(kind="bundle", kid="dup", state="current",
+                                  created_at=FIXED_NOW, public_jwk={}, private_key=None,
+                                  wrapped_by="x", archived_at=None))
+    assert KeyStore(db_session, encryptor).infos() == []  # issuing keys are a kind of their own
+
+
+def test_key_files_of_an_earlier_version_import_once(
+        runner: Runner, tmp_path: Path, db_session: Session) -> None:
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    key = ec.generate_private_key(ec.SECP256R1())
+    kid = thumbprint(key.public_key())[:8]
+    (folder / f"{kid}.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    gone = ec.generate_private_key(ec.SECP256R1()).public_key()
+    (folder / "keys.json").write_text(json.dumps([
+        {"kid": kid, "state": "retired", "created_at": "2026-11-01T00:00:00+00:00",
+         "last_service_date": "2026-12-05"}]))
+    (folder / "archive.json").write_text(json.dumps([
+        {"kid": "oldkey01", "state": "archived", "created_at": "2026-10-01T00:00:00+00:00",
+         "last_service_date": "2026-10-02", "jwk": public_jwk(gone, "oldkey01"),
+         "deleted_at": "2026-10-03T00:00:00+00:00"}]))
+    result = runner.invoke("keys", "import-files", "--home", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["imported"] == {"issuing": [kid, "oldkey01"]}
+    again = runner.invoke("keys", "import-files", "--home", str(tmp_path), "--json")
+    assert json.loads(again.stdout)["imported"] == {"issuing": []}
+    store = app_keys(runner.app, db_session)
+    signed = credential.issue(PassClaims("p1", "kanazawa-1day", "adult", DAY, None),
+                              store.private_key(kid), kid)
+    assert credential.verify(signed, store.public_keys()).pass_id == "p1"
+    missing = runner.invoke("keys", "import-files", "--home", str(tmp_path / "keys"))
+    assert missing.exit_code == 1
+    assert "no keys.json" in missing.output
 
 
 @pytest.mark.usefixtures("loaded_demo")

@@ -22,7 +22,8 @@ from passes import payments
 from tests.conftest import fixed_clock
 
 PRODUCTION = {"MAAS_ENV": "production", "MAAS_SECRET_KEY": "k" * 40,
-              "MAAS_DATABASE_URL": "postgresql://u@h/db", "MAAS_REDIS_URL": "redis://cache/0"}
+              "MAAS_DATABASE_URL": "postgresql://u@h/db", "MAAS_REDIS_URL": "redis://cache/0",
+              "MAAS_KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}
 
 
 @pytest.mark.parametrize("env", ["demo", "development", "test"])

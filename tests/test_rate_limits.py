@@ -244,7 +244,8 @@ def test_bad_limit_settings_name_their_variable(variable: str, value: str,
 
 def test_production_needs_a_shared_counter_store() -> None:
     environ = {"MAAS_ENV": "production", "MAAS_SECRET_KEY": "s" * 40,
-               "MAAS_DATABASE_URL": "postgresql://maas@db/maas", "MAAS_PAYMENT_PROVIDER": "x"}
+               "MAAS_DATABASE_URL": "postgresql://maas@db/maas", "MAAS_PAYMENT_PROVIDER": "x",
+               "MAAS_KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}
     with pytest.raises(ConfigError, match="MAAS_REDIS_URL: must be set in production"):
         load_settings(environ=environ)
     settings = load_settings(environ={**environ, "MAAS_REDIS_URL": "redis://cache:6379/0",

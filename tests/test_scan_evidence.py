@@ -14,23 +14,23 @@ import random
 import secrets
 import string
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from maas.core.secrets import AesGcmEncryptor
 from maas.stats import services as stats
 from maas.stats.models import ScanCell
 from passes import credential, payments
 from passes.keys import KeyStore
-from passes.models import Pass
+from passes.models import Pass, SigningKey
 from passes.services import issue_pass
-from tests.conftest import FIXED_NOW, Runner, fixed_clock
+from tests.conftest import FIXED_NOW, Runner, app_keys, fixed_clock
 from tests.test_scans import PHONE, TODAY, bound_pass, enrol, scan
 from validators import services
 from validators.evidence import key_windows
@@ -58,8 +58,8 @@ class Issued:
 
 def issued(app: Flask, db_session: Session) -> Issued:
     token = bound_pass(app, db_session)
-    return Issued(credential.verify(token, KeyStore(
-        app.extensions["maas"].settings.home).public_keys()).pass_id, token)
+    return Issued(credential.verify(token, app_keys(
+        app, db_session).public_keys()).pass_id, token)
 
 
 def upload(client: FlaskClient, device: Any, scans: list[dict[str, Any]]) -> dict[str, int]:
@@ -176,7 +176,7 @@ def test_invented_accepts_of_a_real_riders_pass_do_not_flag_it(
     rider = issued(app, db_session)
     thief = ec.generate_private_key(ec.SECP256R1())
     forger = ec.generate_private_key(ec.SECP256R1())
-    kid, _ = KeyStore(app.extensions["maas"].settings.home).signing_key(FIXED_NOW)
+    kid, _ = app_keys(app, db_session).signing_key(FIXED_NOW)
     # the rider's claims signed by a key that is not ours, under our kid
     forged = credential.issue(credential.PassClaims(
         rider.pass_id, "kanazawa-1day", "adult", TODAY, thief.public_key()), forger, kid)
@@ -222,8 +222,7 @@ def test_genuine_codes_count_and_a_genuine_impossible_speed_still_flags(
 def test_codes_that_verify_but_do_not_bear_the_accept_out(
         app: Flask, runner: Runner, client: FlaskClient, db_session: Session) -> None:
     device = enrol(runner, client, "hokutetsu", vehicle="bus-33")
-    home = app.extensions["maas"].settings.home
-    kid, key = KeyStore(home).signing_key(FIXED_NOW)
+    kid, key = app_keys(app, db_session).signing_key(FIXED_NOW)
     # signed with our own key (a leak), for a pass the server never issued
     never_issued = credential.issue(credential.PassClaims(
         credential.new_pass_id(), "kanazawa-1day", "adult", TODAY, PHONE.public_key()), key, kid)
@@ -344,8 +343,8 @@ def test_odd_code_texts_are_kept_or_refused_never_a_500(
 
 
 def test_late_uploads_verify_against_a_key_retired_and_archived_since(
-        db_session: Session, tmp_path: Path) -> None:
-    store = KeyStore(tmp_path)
+        db_session: Session) -> None:
+    store = KeyStore(db_session, AesGcmEncryptor(bytes(32)))
     store.ensure(FIXED_NOW - dt.timedelta(days=10))
     day = TODAY - dt.timedelta(days=2)
     at = dt.datetime.combine(day, dt.time(12), dt.UTC)
@@ -363,7 +362,7 @@ def test_late_uploads_verify_against_a_key_retired_and_archived_since(
                                     key_windows(store))
     assert outcome.statuses == {"confirmed": 1}
     # a key that is gone without its public half is no key at all
-    (tmp_path / "keys" / "archive.json").unlink()
+    db_session.execute(delete(SigningKey).where(SigningKey.state == "archived"))
     again = dataclasses.replace(late, id=str(uuid.uuid4()))
     outcome = services.ingest_scans(db_session, device, [again], fixed_clock,
                                     key_windows(store))

@@ -16,10 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from passes import credential
-from passes.keys import KeyStore
 from passes.models import Pass
 from passes.services import issue_pass
-from tests.conftest import FIXED_NOW, Runner, fixed_clock
+from tests.conftest import FIXED_NOW, Runner, app_keys, fixed_clock
 from tests.vectors import high_s, padded, standard_alphabet, unused_bits
 from validators.models import FraudFlag, Scan
 
@@ -55,7 +54,7 @@ TODAY = FIXED_NOW.date()
 
 def bound_pass(app: Flask, db_session: Session, day: dt.date = TODAY) -> str:
     """A pass for ``day`` bound to PHONE; returns its credential."""
-    keys = KeyStore(app.extensions["maas"].settings.home)
+    keys = app_keys(app, db_session)
     issued = issue_pass(db_session, keys, "kanazawa-1day", day, "adult", PHONE.public_key(),
                         fixed_clock)
     return issued.token
@@ -143,8 +142,8 @@ def test_connected_check_refuses_every_re_encoding_and_the_same_pass_again(
 def test_connected_check_uses_the_server_deny_list_and_coverage(
         app: Flask, runner: Runner, client: FlaskClient, db_session: Session) -> None:
     token = bound_pass(app, db_session)
-    pass_id = credential.verify(token, KeyStore(
-        app.extensions["maas"].settings.home).public_keys()).pass_id
+    pass_id = credential.verify(token, app_keys(
+        app, db_session).public_keys()).pass_id
     assert runner.invoke("passes", "revoke", pass_id, "--reason", "lost phone").exit_code == 0
     device = enrol(runner, client)
     payload = credential.present(token, PHONE, FIXED_NOW)
@@ -229,8 +228,8 @@ def test_device_endpoints_refuse_other_principals(
 def _pass(app: Flask, db_session: Session) -> tuple[str, str]:
     """A real bound pass: its id and credential."""
     token = bound_pass(app, db_session)
-    return credential.verify(token, KeyStore(
-        app.extensions["maas"].settings.home).public_keys()).pass_id, token
+    return credential.verify(token, app_keys(
+        app, db_session).public_keys()).pass_id, token
 
 
 def shown(pass_: tuple[str, str], at: dt.datetime, **extra: Any) -> dict[str, Any]:

@@ -90,6 +90,7 @@ def test_hsts_only_in_production(database_url: str, shared_home: Path) -> None:
         assert "Strict-Transport-Security" not in headers
     production = {"env": "production", "testing": True, "home": shared_home,
                   "database_url": database_url, "secret_key": "k" * 40,
+                  "key_encryption_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
                   "payment_provider": "sandbox", "allow_sandbox_payments": True,
                   "redis_url": "memory://", "clock": fixed_clock}
     app = create_app(production)

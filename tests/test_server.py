@@ -74,10 +74,13 @@ def test_second_demo_run_reuses_database(demo_server: RunningServer) -> None:
     assert document["database"].endswith(str(demo_server.home / "maas.sqlite3"))
 
 
-def test_serve_runs_gunicorn_on_the_configured_database(database_url: str, tmp_path: Path) -> None:
+def test_serve_runs_gunicorn_on_the_configured_database(own_database_url: str,
+                                                        tmp_path: Path) -> None:
+    database_url = own_database_url
     port = free_port()
     env = {**os.environ, "MAAS_HOME": str(tmp_path), "MAAS_DATABASE_URL": database_url,
            "MAAS_ENV": "production", "MAAS_SECRET_KEY": "s" * 40,
+           "MAAS_KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
            "MAAS_PAYMENT_PROVIDER": "sandbox", "MAAS_ALLOW_SANDBOX_PAYMENTS": "1",
            "MAAS_REDIS_URL": "memory://"}
     process = subprocess.Popen(

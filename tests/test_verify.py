@@ -81,7 +81,7 @@ ISSUER = ec.generate_private_key(ec.SECP256R1())
 
 def _bundle_for(issuer: ec.EllipticCurvePrivateKey, now: dt.datetime) -> TrustBundle:
     from passes import bundle
-    from passes.keys import public_jwk
+    from passes.jwk import public_jwk
 
     document = bundle.build(
         [{**public_jwk(issuer.public_key(), "k1"), "state": "current", "not_after": None}],
@@ -114,7 +114,7 @@ PRINTABLE = [chr(c) for c in range(0x20, 0x7F)] + ["\t", "\n", "\r"]
 
 def _static_bundle(now: dt.datetime) -> TrustBundle:
     from passes import bundle
-    from passes.keys import public_jwk
+    from passes.jwk import public_jwk
 
     document = bundle.build(
         [{**public_jwk(ISSUER.public_key(), "k1"), "state": "current", "not_after": None}],

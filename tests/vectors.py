@@ -34,7 +34,7 @@ from passes.credential import (
     present,
     unb64url,
 )
-from passes.keys import public_jwk
+from passes.jwk import public_jwk
 from validators.verify import replay_key
 
 VECTORS = Path(__file__).parent / "data" / "verify-vectors.json"

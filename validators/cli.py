@@ -23,9 +23,11 @@ def devices() -> None:
 def add_device(state: CliState, operator_id: str, vehicle: str | None, stop: str | None,
                as_json: bool) -> None:
     """Register a device; prints its one-time enrolment code."""
-    with state.session() as session:
+    target = f"{operator_id} {vehicle or stop or '-'}"
+    with state.audited("devices.add", target) as (session, detail):
         created = services.add_device(session, operator_id, vehicle, stop,
                                       state.runtime().clock)
+        detail["device_id"] = created.device.id
     document = {"device_id": created.device.id, "enrollment_code": created.enrollment_code}
     emit(as_json, document,
          f"device {created.device.id}: enrolment code {created.enrollment_code}")
@@ -37,7 +39,7 @@ def add_device(state: CliState, operator_id: str, vehicle: str | None, stop: str
 @pass_state
 def revoke_device(state: CliState, device_id: str, as_json: bool) -> None:
     """Revoke a device: its token stops working at once."""
-    with state.session() as session:
+    with state.audited("devices.revoke", device_id) as (session, _detail):
         device = services.revoke_device(session, device_id, state.runtime().clock)
     emit(as_json, {"device_id": device.id, "status": device.status},
          f"device {device.id}: revoked")

@@ -40,7 +40,6 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -107,13 +106,13 @@ class KeyWindow:
     not_after: dt.date | None  # the last service date a retired key signed
 
 
-_windows: dict[Path, tuple[tuple[int, int], tuple[KeyWindow, ...]]] = {}
+_windows: dict[str, tuple[tuple[object, ...], tuple[KeyWindow, ...]]] = {}
 
 
 def key_windows(store: KeyStore) -> tuple[KeyWindow, ...]:
-    """Every issuing key ever published, read again only when the key files change."""
+    """Every issuing key ever published, built again only when the keys change."""
     stamp = store.stamp()
-    cached = _windows.get(store.folder)
+    cached = _windows.get(store.kind)
     if cached is not None and cached[0] == stamp:
         return cached[1]
     windows = []
@@ -128,7 +127,7 @@ def key_windows(store: KeyStore) -> tuple[KeyWindow, ...]:
             info.kid, key, published,
             dt.date.fromisoformat(info.last_service_date)
             if retired and info.last_service_date else None))
-    _windows[store.folder] = (stamp, tuple(windows))
+    _windows[store.kind] = (stamp, tuple(windows))
     return tuple(windows)
 
 

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from maas.core.dates import AwareMoment, Day
 from maas.core.http import bearer_token, clock, db_session, endpoint, settings
+from maas.core.secrets import key_encryptor
 from passes.bundle import colour_secret
 from passes.keys import KeyStore
-from passes.services import trust_bundle
+from passes.services import published_bundle, trust_bundle
 from validators import services
 from validators.evidence import key_windows
 from validators.fraud import FraudLimits
@@ -45,7 +46,7 @@ class EnrollOut(BaseModel):
 def enroll(body: EnrollIn) -> EnrollOut:
     """The code works once; the token is shown only here."""
     device, token = services.enroll(db_session(), body.code, clock())
-    bundle_keys = KeyStore(settings().home, kind="bundle")
+    bundle_keys = _keys("bundle")
     bundle_keys.ensure(clock()())
     return EnrollOut(device_id=device.id, operator=device.operator_id, token=token,
                      bundle_keys=bundle_keys.jwks()["keys"])
@@ -65,7 +66,8 @@ def bundle() -> BundleOut | Response:
     """Issuing keys, deny-list, products and colours, signed by the pinned bundle key."""
     session = db_session()
     services.authenticate(session, bearer_token())
-    document, signed = _current_bundle(session)
+    # the worker's signed bundle while it keeps it current; built here otherwise
+    document, signed = published_bundle(session, clock()) or _current_bundle(session)
     etag = f'"{document["version"]}"'
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers={"ETag": etag})
@@ -73,6 +75,11 @@ def bundle() -> BundleOut | Response:
                         .model_dump_json(), mimetype="application/json")
     response.headers["ETag"] = etag
     return response
+
+
+def _keys(kind: str = "issuing") -> KeyStore:
+    """The deployment's issuing (or trust-bundle) keys, read through the request's session."""
+    return KeyStore(db_session(), key_encryptor(settings()), kind)
 
 
 def _fraud_limits() -> FraudLimits:
@@ -83,8 +90,7 @@ def _fraud_limits() -> FraudLimits:
 
 
 def _current_bundle(session: Session) -> tuple[dict[str, Any], str]:
-    home = settings().home
-    return trust_bundle(session, KeyStore(home), KeyStore(home, kind="bundle"),
+    return trust_bundle(session, _keys(), _keys("bundle"),
                         colour_secret(settings().secret_key), clock())
 
 
@@ -123,7 +129,7 @@ def validation(body: ValidationIn) -> CheckOut:
     document, _ = _current_bundle(session)
     result, scan_id = services.validate(
         session, device, body.payload, body.at, TrustBundle.from_document(document), clock(),
-        key_windows(KeyStore(settings().home)), _fraud_limits())
+        key_windows(_keys()), _fraud_limits())
     return CheckOut(**result.as_json(), scan_id=scan_id)
 
 
@@ -185,5 +191,5 @@ def scans(body: ScansIn) -> ScansOut:
     device = services.authenticate(session, bearer_token())
     records = [services.ScanRecord(**scan.model_dump()) for scan in body.scans]
     outcome = services.ingest_scans(session, device, records, clock(),
-                                    key_windows(KeyStore(settings().home)), _fraud_limits())
+                                    key_windows(_keys()), _fraud_limits())
     return ScansOut(accepted=outcome.accepted, duplicates=outcome.duplicates)

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from maas.core.files import write_atomically
 from passes import bundle as trust
 from passes.credential import PassClaims, issue, new_pass_id, present
-from passes.keys import public_jwk
+from passes.jwk import public_jwk
 from validators.device import Enrolment
 
 NOON = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)  # 12:00 in Kanazawa

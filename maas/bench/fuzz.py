@@ -37,7 +37,7 @@ from passes.credential import (
     present,
     unb64url,
 )
-from passes.keys import public_jwk
+from passes.jwk import public_jwk
 from validators.verify import Context, TrustBundle, verify
 
 NOW = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)  # noon in Kanazawa

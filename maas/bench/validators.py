@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from maas.bench.timing import percentiles, timed
 from maas.core.cli import emit, json_option
 from maas.core.clistate import CliState, pass_state
 from maas.core.db import create_db_engine, session_factory, upgrade
+from maas.core.secrets import AesGcmEncryptor
 from passes.credential import PassClaims, credential_id, issue, new_pass_id, present, unb64url
 from passes.keys import KeyStore
 from passes.models import Pass, Product
@@ -121,16 +123,6 @@ def bench_ingest(state: CliState, scans: int, batch: int) -> dict[str, Any]:
     runtime = state.runtime()
     url = runtime.settings.database_url
     phone = ec.generate_private_key(ec.SECP256R1())
-    with tempfile.TemporaryDirectory() as home:
-        store = KeyStore(Path(home))
-        store.ensure(NOON - dt.timedelta(days=1))
-        kid, issuer = store.signing_key(NOON)
-        tokens = {claims.pass_id: issue(claims, issuer, kid) for claims in (
-            PassClaims(new_pass_id(), PRODUCT, "adult", NOON.date(), phone.public_key())
-            for _ in range(max(1, scans // 3)))}
-        keys = key_windows(store)
-    pass_ids = list(tokens)
-
     def records(offset: int) -> list[services.ScanRecord]:
         made = []
         for i in range(batch):
@@ -144,9 +136,19 @@ def bench_ingest(state: CliState, scans: int, batch: int) -> dict[str, Any]:
         return made
 
     rounds = max(1, scans // batch)
-    batches = [records(r * batch) for r in range(rounds)]
     with scratch_database(url) as engine:
         sessions = session_factory(engine, runtime.events)  # roll-ups run, as in a server
+        with sessions() as session:
+            # scratch issuing keys under a throw-away key-encryption key
+            store = KeyStore(session, AesGcmEncryptor(os.urandom(32)))
+            store.ensure(NOON - dt.timedelta(days=1))
+            kid, issuer = store.signing_key(NOON)
+            tokens = {claims.pass_id: issue(claims, issuer, kid) for claims in (
+                PassClaims(new_pass_id(), PRODUCT, "adult", NOON.date(), phone.public_key())
+                for _ in range(max(1, scans // 3)))}
+            keys = key_windows(store)
+        pass_ids = list(tokens)
+        batches = [records(r * batch) for r in range(rounds)]
         with sessions() as session:
             # the operators registry belongs to gtfs; its table is looked up, not imported
             operators = Device.metadata.tables["operators"]

@@ -60,5 +60,17 @@ class CliState:
         with self.runtime().sessions() as session:
             yield session
 
+    @contextmanager
+    def audited(self, action: str, target: str) -> Iterator[tuple[Session, dict[str, Any]]]:
+        """A session for an operator action that the audit trail records (see
+        :func:`maas.core.audit.audited`): the actor is ``MAAS_ACTOR`` or the OS user; yields
+        the session and a dict for details of the outcome."""
+        from maas.core import audit
+
+        with self.session() as session, audit.audited(
+                session, self.runtime().clock, actor=audit.cli_actor(), action=action,
+                target=target) as detail:
+            yield session, detail
+
 
 pass_state = click.make_pass_decorator(CliState, ensure=True)

@@ -76,6 +76,13 @@ class Settings:
     # how often a rider may move a pass to another phone per service day (support staff may
     # go past it with `maas passes move --force`)
     pass_moves_per_day: int = 2
+    # wraps the private parts of the signing keys stored in the database (base64 of 32 bytes;
+    # maas.core.secrets); required in production, derived from the secret key otherwise
+    key_encryption_key: str = dataclasses.field(default="", repr=False)
+    # maas worker: rotate the issuing keys this often (0: only by hand, `maas keys rotate`),
+    # and expire orders still pending payment after this many minutes
+    key_rotation_days: int = 30
+    order_pending_minutes: int = 60
     # where rate-limit counters live: redis://HOST:PORT/DB shares them between every worker and
     # host; memory:// (the demo's default) counts per process. Required in production.
     redis_url: str = "memory://"
@@ -145,6 +152,9 @@ ENV_VARS: dict[str, str] = {
     "MAAS_DISPUTED_SCANS_LIMIT": "disputed_scans_limit",
     "MAAS_DISPUTED_SCANS_WINDOW_HOURS": "disputed_scans_window_hours",
     "MAAS_PASS_MOVES_PER_DAY": "pass_moves_per_day",
+    "MAAS_KEY_ENCRYPTION_KEY": "key_encryption_key",
+    "MAAS_KEY_ROTATION_DAYS": "key_rotation_days",
+    "MAAS_ORDER_PENDING_MINUTES": "order_pending_minutes",
     "MAAS_REDIS_URL": "redis_url",
     "MAAS_RATE_LIMIT_LOGIN_ACCOUNT": "rate_limit_login_account",
     "MAAS_RATE_LIMIT_LOGIN_ADDRESS": "rate_limit_login_address",
@@ -258,6 +268,14 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
             raise ConfigError("MAAS_SECRET_KEY: must be at least 32 characters in production")
         if not raw.get("database_url"):
             raise ConfigError("MAAS_DATABASE_URL: must be set in production")
+        if not raw.get("key_encryption_key"):
+            raise ConfigError("MAAS_KEY_ENCRYPTION_KEY: must be set in production (the base64 "
+                              "of 32 random bytes; it encrypts the signing keys in the database)")
+    key_encryption_key = str(raw.get("key_encryption_key", ""))
+    if key_encryption_key:
+        from maas.core.secrets import parse_kek
+
+        parse_kek(key_encryption_key)  # fail at start, naming the variable
 
     payment_provider, allow_sandbox = _payments(raw, env)
     if env == "production" and not raw.get("redis_url"):
@@ -302,6 +320,11 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
                                          "a number of hours (1-744)"),
         pass_moves_per_day=_int(raw, "pass_moves_per_day", 2, 0, 100,
                                 "a number of moves (0-100)"),
+        key_encryption_key=key_encryption_key,
+        key_rotation_days=_int(raw, "key_rotation_days", 30, 0, 3650,
+                               "a number of days (0-3650; 0: rotate by hand only)"),
+        order_pending_minutes=_int(raw, "order_pending_minutes", 60, 5, 7 * 24 * 60,
+                                   "a number of minutes (5-10080)"),
         redis_url=_redis_url(raw),
         **rate_limits,
         metrics_token=_metrics_token(raw, env),

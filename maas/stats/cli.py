@@ -30,8 +30,9 @@ def add_partner(state: CliState, name: str, operator_id: str | None, admin: bool
     """Create a partner; prints its API key (shown this once, stored hashed)."""
     if admin == (operator_id is not None):
         raise MaasError("give --operator OPERATOR_ID or --admin (one of them)")
-    with state.session() as session:
+    with state.audited("partners.add", f"{name} ({operator_id or 'admin'})") as (session, detail):
         created = services.add_partner(session, name, operator_id, state.runtime().clock)
+        detail["partner_id"] = created.partner.id
     document = {"partner_id": created.partner.id, "api_key": created.api_key,
                 "role": created.partner.role, "operator": created.partner.operator_id}
     emit(as_json, document,
@@ -45,7 +46,7 @@ def add_partner(state: CliState, name: str, operator_id: str | None, admin: bool
 @pass_state
 def revoke_partner(state: CliState, partner_id: str, as_json: bool) -> None:
     """Stop a partner's API key working."""
-    with state.session() as session:
+    with state.audited("partners.revoke", partner_id) as (session, _detail):
         partner = services.revoke_partner(session, partner_id, state.runtime().clock)
     revoked = isoformat_tokyo(partner.revoked_at) if partner.revoked_at else None
     emit(as_json, {"partner_id": partner.id, "revoked_at": revoked},
@@ -77,6 +78,6 @@ def stats() -> None:
 @pass_state
 def rebuild(state: CliState, as_json: bool) -> None:
     """Recompute the statistics roll-ups from the scans (after a restore or a bulk load)."""
-    with state.session() as session:
-        read = services.rebuild_rollups(session)
+    with state.audited("stats.rebuild", "roll-ups") as (session, detail):
+        read = detail["scans"] = services.rebuild_rollups(session)
     emit(as_json, {"scans": read}, f"roll-ups rebuilt from {read} scans")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, Index, String
+from sqlalchemy import Date, ForeignKey, Index, String, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maas.core.db import Base
@@ -91,7 +91,12 @@ class PlanRequest(Base):
     """
 
     __tablename__ = "plan_requests"
-    __table_args__ = (Index("ix_plan_requests_day_hour", "day", "hour"),)
+    __table_args__ = (
+        Index("ix_plan_requests_day_hour", "day", "hour"),
+        # the few rows not yet in the cells (maas.stats.services.roll_up_plan_requests)
+        Index("ix_plan_requests_uncounted", "id", sqlite_where=text("counted = 0"),
+              postgresql_where=text("NOT counted")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     requested_at: Mapped[dt.datetime]
@@ -100,6 +105,8 @@ class PlanRequest(Base):
     modes: Mapped[str] = mapped_column(String(100))  # requested, sorted; "default" if none
     origin_zone: Mapped[str | None] = mapped_column(String(20))
     destination_zone: Mapped[str | None] = mapped_column(String(20))
+    # already added to the planner cells (rows written in bulk are counted as they are written)
+    counted: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class PlanCell(Base):

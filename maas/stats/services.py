@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-import threading
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import groupby
@@ -29,6 +28,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -311,6 +311,8 @@ def rebuild_rollups(session: Session) -> int:
     session.execute(delete(SalesCell))
     session.execute(delete(PlanCell))
     session.execute(delete(PlanPairCell))
+    session.execute(update(PlanRequest).where(PlanRequest.counted.is_(False))
+                    .values(counted=True).execution_options(synchronize_session=False))
     plan_columns = (PlanRequest.day, PlanRequest.hour, PlanRequest.modes,
                     PlanRequest.origin_zone, PlanRequest.destination_zone)
     add_plan_cells(session, (row._asdict() for row in session.execute(
@@ -652,60 +654,43 @@ def plan_request_row(asked: PlanAnswered) -> dict[str, Any]:
             "destination_zone": zone_of(*asked.destination)}
 
 
-class PlanRecorder:
-    """Answered plan requests waiting to be stored, written in batches (subscribed to
-    :class:`PlanAnswered`).
+def on_plan_answered(session: Session, event: PlanAnswered) -> None:
+    """Store one answered plan request in the planner's transaction (subscribed to
+    :class:`PlanAnswered`; the planner commits it): a web worker that crashes loses none and
+    keeps nothing in memory.
 
-    Recording must not slow the planner down: an answer only notes the request; the pending
-    requests are stored in one insert, in their own session, once there are :data:`BATCH` of
-    them or the oldest waited :data:`MAX_WAIT`. Statistics store what is pending before they
-    read, so the numbers they show include every request this process answered (other
-    processes' within ``MAX_WAIT``). A process that stops loses at most one batch.
+    The insert touches no shared row; adding the requests to the planner cells (hot rows every
+    request of an hour would update) is :func:`roll_up_plan_requests`, run by ``maas worker``
+    and by the statistics endpoint before it reads. A failure is logged: statistics never
+    break a plan.
     """
-
-    BATCH = 50
-    MAX_WAIT = dt.timedelta(seconds=10)
-
-    def __init__(self, sessions: Callable[[], Session], clock: Clock) -> None:
-        self.sessions = sessions
-        self.clock = clock
-        self.pending: list[PlanAnswered] = []
-        self.lock = threading.Lock()
-
-    def on_plan(self, _session: Session, event: PlanAnswered) -> None:
-        """Queue one answered request; store the batch when it is due."""
-        with self.lock:
-            self.pending.append(event)
-            due = (len(self.pending) >= self.BATCH
-                   or self.clock() - self.pending[0].moment >= self.MAX_WAIT)
-        if due:
-            self.flush()
-
-    def flush(self) -> None:
-        """Store the pending requests (errors are logged: statistics never break a plan)."""
-        with self.lock:
-            batch, self.pending = self.pending, []
-        if not batch:
-            return
-        try:
-            with self.sessions() as session:
-                record_plan_requests(session, batch)
-        except Exception:
-            log.exception("could not record %d plan requests for statistics", len(batch))
+    try:
+        with session.begin_nested():
+            if session.get_bind().dialect.name == "postgresql":
+                # a statistic lost in a database crash is acceptable; waiting for the WAL
+                # flush on every plan is not (an app crash loses nothing either way)
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            session.execute(insert(cast(Table, PlanRequest.__table__)),
+                            [{**plan_request_row(event), "counted": False}])
+    except Exception:
+        log.exception("could not record a plan request for statistics")
 
 
-def record_plan_requests(session: Session, asked: Sequence[PlanAnswered]) -> int:
-    """Store answered trip requests (a batch) and add them to the planner cells."""
-    if not asked:
-        return 0
-    if session.get_bind().dialect.name == "postgresql":
-        # a statistic lost in a crash is acceptable; waiting for the WAL flush is not
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    rows = [plan_request_row(item) for item in asked]
-    session.execute(insert(cast(Table, PlanRequest.__table__)), rows)
-    add_plan_cells(session, rows)
+def roll_up_plan_requests(session: Session) -> int:
+    """Add the plan requests not yet counted to the planner cells, each exactly once, and
+    commit; returns how many.
+
+    The rows are claimed by one UPDATE ... RETURNING: two processes rolling up at once never
+    count a row twice (on PostgreSQL the second waits for the first's rows and skips them).
+    """
+    claimed = session.execute(
+        update(PlanRequest).where(PlanRequest.counted.is_(False)).values(counted=True)
+        .returning(PlanRequest.day, PlanRequest.hour, PlanRequest.modes,
+                   PlanRequest.origin_zone, PlanRequest.destination_zone)
+        .execution_options(synchronize_session=False)).all()
+    add_plan_cells(session, (row._asdict() for row in claimed))
     session.commit()
-    return len(rows)
+    return len(claimed)
 
 
 def add_plan_cells(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:

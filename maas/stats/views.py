@@ -13,7 +13,7 @@ from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from maas.core.dates import Day
-from maas.core.http import bearer_token, clock, db_session, endpoint, settings, state
+from maas.core.http import bearer_token, clock, db_session, endpoint, settings
 from maas.stats import services
 from maas.stats.csvout import to_csv
 from maas.stats.models import Partner
@@ -170,17 +170,8 @@ def fraud(query: FraudQuery) -> FraudReport | Response:
           description="Zones are ~1 km grid cells; no coordinates or riders." + CSV_NOTE)
 def planner(query: PlannerQuery) -> PlannerReport | Response:
     """Recorded plan requests."""
-    flush_plan_requests()  # first, so this request's own session sees them
     _partner, asked = _request(query, query.group)
+    services.roll_up_plan_requests(db_session())  # every request answered so far counts
     report = services.planner(db_session(), asked, settings().stats_min_passes)
     return _csv("planner", query, report.rows, ("key",)) if query.format == "csv" else report
 
-
-RECORDER = "maas.stats.plans"
-
-
-def flush_plan_requests() -> None:
-    """Store the plan requests this process has answered but not yet stored."""
-    recorder: services.PlanRecorder | None = state().domains.get(RECORDER)
-    if recorder is not None:
-        recorder.flush()
