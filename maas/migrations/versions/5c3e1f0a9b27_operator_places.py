@@ -1,7 +1,7 @@
 """operators' own places for the place search
 
 Revision ID: 5c3e1f0a9b27
-Revises: d39c8595cc76
+Revises: 5dc48d8ed5c8
 Create Date: 2026-12-02 16:40:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import maas.core.db
 
 revision: str = "5c3e1f0a9b27"
-down_revision: str | None = "d39c8595cc76"
+down_revision: str | None = "5dc48d8ed5c8"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

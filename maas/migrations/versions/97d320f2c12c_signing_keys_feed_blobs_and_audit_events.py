@@ -11,7 +11,7 @@ requests gain ``counted``: web workers store each answered request at once and t
 worker (or the statistics endpoint) adds them to the planner cells.
 
 Revision ID: 97d320f2c12c
-Revises: d39c8595cc76
+Revises: 5c3e1f0a9b27
 Create Date: 2026-12-02 16:26:23.424567
 """
 
@@ -25,7 +25,7 @@ from alembic import op
 import maas.core.db
 
 revision: str = "97d320f2c12c"
-down_revision: str | None = "d39c8595cc76"
+down_revision: str | None = "5c3e1f0a9b27"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
