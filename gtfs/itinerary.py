@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from gtfs.planner import Endpoint, Journey, Leg, to_datetime
+from gtfs.planner import DAY, Endpoint, Journey, Leg, to_datetime
 from gtfs.timetable import Timetable
+
+
+class AlertRefOut(BaseModel):
+    """A service alert touching a leg or a departure (full text: GET /alerts)."""
+
+    id: str
+    header: str
+    description: str
+    effect: str = Field(examples=["SIGNIFICANT_DELAYS", "NO_SERVICE", "DETOUR"])
+
+
+# the alerts touching a transit ride: (agency_id, route_id, trip_id, stop ids, start and end
+# as unix seconds) -> alert documents as AlertRefOut (gtfs.realtime provides it)
+AlertLookup = Callable[[str, str, str, Sequence[str], int, int], list[dict[str, str]]]
 
 
 class PlaceOut(BaseModel):
@@ -68,6 +82,15 @@ class LegOut(BaseModel):
     availability: AvailabilityOut | None = Field(default=None, description="bike legs")
     wait_s: int | None = Field(default=None, description="taxi legs: expected pick-up wait")
     service_id: str | None = Field(default=None, description="taxi legs: on-demand service")
+    scheduled_departure: str | None = Field(default=None, description=(
+        "transit legs: the timetable's departure (departure is the realtime estimate)"))
+    scheduled_arrival: str | None = Field(default=None, description="transit legs")
+    delay_s: int | None = Field(default=None, description=(
+        "transit legs: estimated minus scheduled departure, seconds"))
+    realtime: bool | None = Field(default=None, description=(
+        "transit legs: the times are estimates from a GTFS-Realtime feed"))
+    alerts: list[AlertRefOut] = Field(default_factory=list, description=(
+        "service alerts touching this leg (its agency, route, trip or stops)"))
     booking: str | None = Field(default=None, description="taxi legs: how to book")
 
     model_config = {"populate_by_name": True}
@@ -153,7 +176,8 @@ def agency_of(timetable: Timetable, trip: int) -> str:
 
 
 def _leg(timetable: Timetable, journey: Journey, leg: Leg, origin: Endpoint,
-         destination: Endpoint, covered: Collection[str]) -> tuple[LegOut, bool]:
+         destination: Endpoint, covered: Collection[str], alerts: AlertLookup | None = None
+         ) -> tuple[LegOut, bool]:
     """The leg's document and whether its fare is known."""
     meta = timetable.meta
     fields: dict[str, Any] = {
@@ -174,7 +198,24 @@ def _leg(timetable: Timetable, journey: Journey, leg: Leg, origin: Endpoint,
     fare = leg_fare(timetable, leg)
     agency = meta["agency_ids"][int(timetable.route_agency[route])]
     covered_leg = agency in covered
+    offset = int(timetable.trip_time_offset[leg.trip])
+    scheduled_departure = int(timetable.departure[offset + leg.board_pos]) + leg.day_shift * DAY
+    scheduled_arrival = int(timetable.arrival[offset + leg.alight_pos]) + leg.day_shift * DAY
+    touching: list[AlertRefOut] = []
+    if alerts is not None:
+        base = int(timetable.pattern_stop_offset[timetable.trip_pattern[leg.trip]])
+        stops = [meta["stop_ids"][s] for s in timetable.pattern_stops[
+            base + leg.board_pos:base + leg.alight_pos + 1].tolist()]
+        start = int(to_datetime(timetable, journey.day, leg.departure).timestamp())
+        touching = [AlertRefOut.model_construct(None, **found) for found in alerts(
+            agency, meta["route_ids"][route], meta["trip_ids"][leg.trip], stops, start,
+            start + leg.arrival - leg.departure)]
     out = LegOut.model_construct(
+        scheduled_departure=to_datetime(timetable, journey.day, scheduled_departure).isoformat(
+            timespec="seconds"),
+        scheduled_arrival=to_datetime(timetable, journey.day, scheduled_arrival).isoformat(
+            timespec="seconds"),
+        delay_s=leg.departure - scheduled_departure, realtime=leg.realtime, alerts=touching,
         trip_id=meta["trip_ids"][leg.trip],
         route_id=meta["route_ids"][route],
         route_short_name=meta["route_short_names"][route],
@@ -210,11 +251,13 @@ def _vehicle_leg(leg: Leg, fields: dict[str, Any], covered: Collection[str]
 
 
 def plan_document(timetable: Timetable, journeys: Sequence[Journey], origin: Endpoint,
-                  destination: Endpoint, covered: Collection[str] | None = None) -> PlanOut:
-    """The plan document for ``journeys``; ``covered``: operator ids of the pass asked for."""
+                  destination: Endpoint, covered: Collection[str] | None = None,
+                  alerts: AlertLookup | None = None) -> PlanOut:
+    """The plan document for ``journeys``; ``covered``: operator ids of the pass asked for;
+    ``alerts``: the service alerts in force (see :data:`AlertLookup`)."""
     itineraries = []
     for journey in journeys:
-        legs = [_leg(timetable, journey, leg, origin, destination, covered or ())
+        legs = [_leg(timetable, journey, leg, origin, destination, covered or (), alerts)
                 for leg in journey.legs]
         total = sum(out.fare_yen for out, _ in legs)
         start = to_datetime(timetable, journey.day, journey.departure)

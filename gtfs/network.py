@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the reader pulls in pandas; only a rebuild needs it
     from maas.core.state import AppState
 from gtfs.mobility import MobilityStore
 from gtfs.models import Feed
+from gtfs.realtime.services import RealtimeCache
 from gtfs.timetable import BuildOptions, Timetable, compile_feeds, load, network_key, save
 
 
@@ -40,6 +41,7 @@ class NetworkStore:
         self._lock = threading.Lock()
         self._active: tuple[float, list[tuple[str, str]]] | None = None
         self.mobility = MobilityStore()  # bike share and on-demand snapshots
+        self.realtime = RealtimeCache()  # GTFS-Realtime snapshots the worker stored
 
     def source_path(self, version: str) -> Path:
         """Where the stored copy of a GTFS feed version lives."""

@@ -51,16 +51,41 @@ class DayView:
     time_offset: I32
     dep: I32
     arr: I32
+    # realtime: per entry, whether its times are estimates (None: no realtime overlay); a
+    # skipped stop or a canceled trip has the time INF there (never boarded nor left)
+    realtime: B | None = None
 
 
 def day_view(timetable: Timetable, day: dt.date) -> DayView:
-    """Build (or fetch from the per-timetable cache) the day view of ``day``."""
-    cache: dict[dt.date, DayView] = timetable.meta.setdefault("_day_views", {})
+    """Build (or fetch from the per-timetable cache) the day view of ``day``.
+
+    With a realtime overlay attached (``meta["_realtime"]``, see gtfs.realtime), the view
+    carries its estimated times; it is rebuilt when the overlay's version changes.
+    """
+    cache: dict[Any, DayView] = timetable.meta.setdefault("_day_views", {})
     if day not in cache:
         if len(cache) >= 8:
             cache.pop(next(iter(cache)))
         cache[day] = _build_day_view(timetable, day)
-    return cache[day]
+    realtime = timetable.meta.get("_realtime")
+    if realtime is None:
+        return cache[day]
+    key = (day, realtime.version)
+    if key not in cache:
+        for old in [k for k in cache if isinstance(k, tuple) and k[0] == day]:
+            cache.pop(old)
+        cache[key] = realtime.apply(timetable, cache[day])
+    return cache[key]
+
+
+def entry_times(timetable: Timetable, view: DayView, entry: int, position: int
+                ) -> tuple[int, int]:
+    """(arrival, departure) of day-view ``entry`` at ``position`` of its pattern, as the
+    view has them (shifted to the view's day; estimates under a realtime overlay)."""
+    r = int(timetable.trip_pattern[view.trip[entry]])
+    lo = int(view.offset[r])
+    cell = int(view.time_offset[r]) + position * (int(view.offset[r + 1]) - lo) + entry - lo
+    return int(view.arr[cell]), int(view.dep[cell])
 
 
 def _service_on(timetable: Timetable, index: int) -> npt.NDArray[np.bool_]:
@@ -320,7 +345,7 @@ def _raptor(
                             a_ = mid + 1
                         else:
                             b_ = mid
-                    if a_ < upper:
+                    if a_ < upper and dv_dep[row + a_] < INF:  # INF: skipped or canceled
                         current = a_
                         board_at = i
             else:
@@ -337,7 +362,7 @@ def _raptor(
                                              board_stop, board_pos, alight_pos, ready_star,
                                              transit_star, marked, improved)
                         if (board_at < 0 and i < n - 1 and pattern_board[base + i]
-                                and ready[k - 1, p] <= dv_dep[row + e]):
+                                and ready[k - 1, p] <= dv_dep[row + e] < INF):
                             board_at = i
         # one footpath after a trip of this round
         any_marked = False

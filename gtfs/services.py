@@ -43,6 +43,7 @@ from gtfs.mobility import Mobility
 from gtfs.models import Feed, FeedSnapshot, Operator
 from gtfs.network import NetworkStore
 from gtfs.planner import Endpoint, Query, departures_after, plan, to_datetime
+from gtfs.realtime import services as realtime
 from gtfs.timetable import Timetable, mode_of_route_type
 from maas.core.clock import TOKYO, Clock
 from maas.core.errors import FieldError, InvalidInput, NotFound
@@ -378,9 +379,11 @@ ALL_MODES = frozenset({"walk", "bus", "tram", "rail", "subway", "ferry", "bike",
 
 
 def _network(session: Session, store: NetworkStore) -> Timetable:
+    """The current network, with the current realtime overlay attached."""
     timetable = store.current(session)
     if timetable is None:
         raise NotFound("no GTFS feed is loaded: import one with `maas gtfs import`")
+    store.realtime.current(session, timetable)
     return timetable
 
 
@@ -441,7 +444,8 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     else:
         modes = None if request.modes is None else request.modes & TRANSIT_MODES
         journeys = plan(timetable, dataclasses.replace(query, modes=modes))
-    document = plan_document(timetable, journeys, origin, destination, covered)
+    alerts = realtime.alert_lookup(store.realtime.current(session, timetable))
+    document = plan_document(timetable, journeys, origin, destination, covered, alerts)
     publish(session, PlanAnswered(now or request.time, (origin.lat, origin.lon),
                                   (destination.lat, destination.lon), request.modes))
     return document
@@ -541,12 +545,18 @@ def stop_departures(session: Session, store: NetworkStore, stop_id: str, at: dt.
     if index < 0:
         raise NotFound(f"no stop with id {stop_id!r}")
     meta = timetable.meta
+    alerts = realtime.alert_lookup(store.realtime.current(session, timetable))
     rows = []
-    for trip, position, day, seconds in departures_after(timetable, index, at, limit):
+    for trip, position, day, seconds, scheduled, estimated in departures_after(
+            timetable, index, at, limit):
         pattern = int(timetable.trip_pattern[trip])
         route = int(timetable.pattern_route[pattern])
         platform = int(timetable.pattern_stops[timetable.pattern_stop_offset[pattern] + position])
+        moment = int(to_datetime(timetable, day, seconds).timestamp())
+        agency = meta["agency_ids"][int(timetable.route_agency[route])]
         rows.append({
+            "alerts": alerts(agency, meta["route_ids"][route], meta["trip_ids"][trip],
+                             [meta["stop_ids"][platform]], moment, moment),
             "departure": to_datetime(timetable, day, seconds).isoformat(timespec="seconds"),
             "service_date": day.isoformat(),
             "stop_id": meta["stop_ids"][platform],
@@ -556,5 +566,8 @@ def stop_departures(session: Session, store: NetworkStore, stop_id: str, at: dt.
             "mode": meta["route_modes"][route],
             "headsign": meta["trip_headsigns"][trip],
             "headsign_en": meta["trip_headsigns_en"][trip],
+            "scheduled_departure": to_datetime(timetable, day, scheduled).isoformat(
+                timespec="seconds"),
+            "delay_s": seconds - scheduled, "realtime": estimated,
         })
     return {"stop": _stop_document(timetable, index), "departures": rows}

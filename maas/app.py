@@ -241,6 +241,7 @@ def _elapsed_ms(started: float) -> float:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each domain's API under ``/api/v1``."""
+    from gtfs.realtime.views import bp as realtime_bp
     from gtfs.views import bp as gtfs_bp
     from maas.accounts.views import bp as accounts_bp
     from maas.stats.views import bp as stats_bp
@@ -249,7 +250,8 @@ def register_blueprints(app: Flask) -> None:
     from passes.views import wellknown
     from validators.views import bp as validators_bp
 
-    for blueprint in (system_bp, accounts_bp, gtfs_bp, passes_bp, validators_bp, stats_bp):
+    for blueprint in (system_bp, accounts_bp, gtfs_bp, realtime_bp, passes_bp, validators_bp,
+                      stats_bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(wellknown)
 

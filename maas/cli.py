@@ -33,6 +33,7 @@ DOMAIN_COMMANDS = {
     "gtfs": ("gtfs.cli:gtfs", "GTFS / GTFS-JP timetables."),
     "gbfs": ("gtfs.cli:gbfs", "GBFS bike share systems (まちのり)."),
     "plan": ("gtfs.cli:plan", "Plan a journey (the document of GET /api/v1/plan)."),
+    "realtime": ("gtfs.realtime.cli:realtime", "GTFS-Realtime feeds polled by the worker."),
     "keys": ("passes.cli:keys", "Issuing keys."),
     "passes": ("passes.cli:passes", "Pass credentials: issue, present, revoke."),
     "devices": ("validators.cli:devices", "Validator devices (operator side)."),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = ("maas.accounts.models", "gtfs.models", "passes.models", "validators.models",
-                 "maas.stats.models")
+MODEL_MODULES = ("maas.accounts.models", "gtfs.models", "gtfs.realtime.models", "passes.models",
+                 "validators.models", "maas.stats.models")
 
 
 def import_all_models() -> None:

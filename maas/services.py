@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from gtfs.realtime.services import health as realtime_health
 from gtfs.services import active_feeds
 from maas.core.clock import Clock, isoformat_tokyo
 from maas.core.db import current_revision, head_revision, ping
@@ -23,6 +24,7 @@ class Health:
     time: str
     database: dict[str, Any]
     feeds: list[dict[str, Any]] = field(default_factory=list)
+    realtime: list[dict[str, Any]] = field(default_factory=list)
 
 
 def health(engine: Engine, session: Session, clock: Clock) -> Health:
@@ -57,4 +59,6 @@ def health(engine: Engine, session: Session, clock: Clock) -> Health:
         time=isoformat_tokyo(clock()),
         database={"status": "ok", "backend": engine.dialect.name, "revision": revision},
         feeds=feeds,
+        # the last poll of each GTFS-Realtime feed, as the worker stored it (no fetching here)
+        realtime=realtime_health(session),
     )

@@ -1,8 +1,9 @@
 """``maas worker``: the one background process of a deployment.
 
-Web workers never start threads; this process keeps what changes by itself current. Today that
-is the live GBFS systems (a poller per feed, each fetching about once per the feed's ttl); the
-issue "Run as a fleet" adds GTFS-Realtime, key rotation, bundles and leader election.
+Web workers never start threads; this process keeps what changes by itself current: the live
+GBFS systems (a poller per feed, each fetching about once per the feed's ttl) and the
+GTFS-Realtime feeds (a poller per feed, every its interval; ``maas realtime add``). The issue
+"Run as a fleet" adds key rotation, bundles and leader election.
 """
 
 from __future__ import annotations
@@ -31,19 +32,31 @@ PARENT_CHECK_SECONDS = 2.0
 def worker(state: CliState, once: bool, exit_with_parent: bool, as_json: bool) -> None:
     """Keep live feeds current until stopped (SIGTERM or Ctrl-C)."""
     from gtfs.limits import FeedLimits
+    from gtfs.network import networks_of
     from gtfs.poller import GbfsPoller, live_gbfs_feeds, start_pollers
+    from gtfs.realtime.services import RealtimePoller, list_feeds, sync_pollers
 
     runtime = state.runtime()
     limits = FeedLimits.from_settings(runtime.settings)
+    store = networks_of(runtime)
+    max_age = runtime.settings.realtime_max_age
     if once:
         with runtime.sessions() as session:
             feeds = live_gbfs_feeds(session)
+            realtime = {row.name: row.interval for row in list_feeds(session)}
         polled = {name: GbfsPoller(runtime.sessions, name, url, runtime.clock,
                                      limits).poll_once()
                   for name, url in sorted(feeds.items())}
-        emit(as_json, {"gbfs": polled},
-             "\n".join(f"gbfs {name}: {'fetched' if done else 'fresh or failed'}"
-                       for name, done in polled.items()) or "no live feeds")
+        outcomes = {name: RealtimePoller(runtime.sessions, store, name, interval,
+                                         runtime.clock, limits, max_age).poll_once().as_dict()
+                    for name, interval in sorted(realtime.items())}
+        lines = [f"gbfs {name}: {'fetched' if done else 'fresh or failed'}"
+                 for name, done in polled.items()]
+        lines += [f"realtime {name}: {o['matched']} matched, {o['unmatched']} unmatched, "
+                  f"{o['stale']} stale, {o['error_count']} errors"
+                  for name, o in outcomes.items()]
+        emit(as_json, {"gbfs": polled, "realtime": outcomes}, "\n".join(lines)
+             or "no live feeds")
         return
     stop = threading.Event()
 
@@ -54,14 +67,23 @@ def worker(state: CliState, once: bool, exit_with_parent: bool, as_json: bool) -
     signal.signal(signal.SIGINT, _stop)
     parent = os.getppid()
     running: dict[str, GbfsPoller] = {}
+    realtime_running: dict[str, RealtimePoller] = {}
     rescan_at = 0.0
     while not stop.is_set():
         if time.monotonic() >= rescan_at:
             for name in start_pollers(runtime.sessions, runtime.clock, running, limits):
                 click.echo(f"polling gbfs {name}", err=True)
+            started, stopped = sync_pollers(runtime.sessions, store, runtime.clock,
+                                            realtime_running, limits, max_age)
+            for name in started:
+                click.echo(f"polling realtime {name}", err=True)
+            for name in stopped:
+                click.echo(f"stopped polling realtime {name}", err=True)
             rescan_at = time.monotonic() + RESCAN_SECONDS
         if exit_with_parent and os.getppid() != parent:
             break
         stop.wait(PARENT_CHECK_SECONDS)
     for poller in running.values():
         poller.stop()
+    for realtime_poller in realtime_running.values():
+        realtime_poller.stop()

@@ -1,0 +1,594 @@
+"""GTFS-Realtime without I/O: decode a feed, match it to the compiled timetable, build the overlay.
+
+Trip updates follow the GTFS-Realtime reference:
+
+- a trip is matched by ``trip_id`` and ``start_date`` (the service day; when absent, the day on
+  which the trip runs closest to now), and a frequency-based trip also by ``start_time`` (the
+  reader expands such trips into ``TRIP#HH:MM:SS``);
+- each ``StopTimeUpdate`` gives an absolute time or a delay, for the arrival and/or departure;
+  it is matched to the trip's stop by ``stop_id`` (the first position at or after the previous
+  update's, so loops work), and the delay carries down the trip until the next update;
+  ``NO_DATA`` ends the carrying (scheduled times again); stops before the first update keep
+  their scheduled times;
+- a ``SKIPPED`` stop can be neither boarded nor left (its times become :data:`NEVER`);
+- a ``CANCELED`` trip is gone for its service day;
+- updates whose timestamp (the trip update's, else the header's) is older than ``max_age``
+  are dropped and counted stale; a header timestamp in the future refuses the whole message.
+
+Estimated times never run backwards along a trip (an arrival is never before the previous
+departure, a departure never before its arrival).
+
+The result, a :class:`TripOverlay`, is applied to a day view of the planner by
+:func:`overlay_view`: the affected trips' times are replaced in a copy of the view's time
+arrays, and each affected pattern is re-sorted by departure and checked for FIFO again, so a
+delayed trip that overtakes another is scanned trip by trip (never a wrong "first trip").
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from google.protobuf.message import DecodeError
+from google.transit import gtfs_realtime_pb2 as rt
+
+from gtfs.planner import timezone
+from gtfs.raptor import DAY, INF, DayView
+from gtfs.timetable import Timetable
+from maas.core.errors import InvalidInput
+
+KINDS = ("trip-updates", "vehicle-positions", "alerts")
+NEVER = int(INF)  # the time of a skipped stop or a canceled trip: never boarded nor left
+FUTURE_TOLERANCE_S = 60  # publisher clocks drift a little
+MAX_ERRORS = 20  # error messages kept per poll (all are counted)
+I32 = npt.NDArray[np.int32]
+B = npt.NDArray[np.bool_]
+
+TripDescriptor = rt.TripDescriptor
+StopTimeUpdate = rt.TripUpdate.StopTimeUpdate
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one poll found: counts and the first errors (for the health report and logs)."""
+
+    entities: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    stale: int = 0
+    error_count: int = 0
+    errors: list[str] = dataclasses.field(default_factory=list)
+    feed_timestamp: int | None = None
+
+    def error(self, text: str) -> None:
+        """Count an error; keep its text when fewer than :data:`MAX_ERRORS` are kept."""
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(text)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The outcome as JSON."""
+        return dataclasses.asdict(self)
+
+
+def decode(data: bytes, where: str, now: int) -> Any:
+    """Parse a ``FeedMessage``; refuse what is not one, or whose header is in the future."""
+    message = rt.FeedMessage()
+    try:
+        message.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise InvalidInput(f"{where}: not a GTFS-Realtime FeedMessage ({exc})") from None
+    if not message.header.gtfs_realtime_version:
+        raise InvalidInput(f"{where}: not a GTFS-Realtime FeedMessage (no header version)")
+    stamp = int(message.header.timestamp)
+    if stamp > now + FUTURE_TOLERANCE_S:
+        raise InvalidInput(f"{where}: header timestamp {stamp} is {stamp - now} s in the future")
+    return message
+
+
+def document_version(document: dict[str, Any]) -> str:
+    """A content hash of a stored snapshot document."""
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _b64(array: npt.NDArray[Any]) -> str:
+    return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+
+
+def _unb64(text: str, dtype: Any) -> npt.NDArray[Any]:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype).copy()
+
+
+@dataclasses.dataclass
+class TripOverlay:
+    """Estimated times of the trips a trip-update feed touches, per service day.
+
+    Entry ``j`` is trip ``trip[j]`` (index into the timetable, id ``trip_ids[j]``) on the
+    service day ``day[j]`` (proleptic ordinal); its positions' times are
+    ``arrival/departure[offset[j]:offset[j + 1]]`` in seconds of that day, :data:`NEVER` at a
+    skipped stop. A canceled trip has no times.
+    """
+
+    trip_ids: list[str]
+    trip: I32
+    day: I32
+    canceled: B
+    offset: I32
+    arrival: I32
+    departure: I32
+    version: str = dataclasses.field(init=False)  # a content hash
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha256()
+        for array in (self.trip, self.day, self.canceled, self.offset, self.arrival,
+                      self.departure):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        self.version = digest.hexdigest()[:24]
+
+    def apply(self, timetable: Timetable, view: DayView) -> DayView:
+        """``view`` with this overlay's times (the planner's hook, see gtfs.raptor.day_view)."""
+        return overlay_view(timetable, view, self)
+
+    def __len__(self) -> int:
+        return int(self.trip.shape[0])
+
+    def to_document(self) -> dict[str, Any]:
+        """A JSON form (trip ids, arrays as base64) stored by the worker."""
+        return {"trip_ids": self.trip_ids, "day": _b64(self.day),
+                "canceled": _b64(self.canceled), "offset": _b64(self.offset),
+                "arrival": _b64(self.arrival), "departure": _b64(self.departure)}
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any], timetable: Timetable,
+                      feed: str) -> TripOverlay:
+        """Read :meth:`to_document`'s form against ``timetable``; trips it lacks are left out."""
+        ids: list[str] = list(document.get("trip_ids", []))
+        if not ids:
+            return empty_overlay()
+        day = _unb64(document["day"], np.int32)
+        canceled = _unb64(document["canceled"], np.bool_)
+        offset = _unb64(document["offset"], np.int32)
+        arrival = _unb64(document["arrival"], np.int32)
+        departure = _unb64(document["departure"], np.int32)
+        lookup = trip_lookup(timetable, feed)
+        keep = [j for j, trip_id in enumerate(ids)
+                if trip_id in lookup and (bool(canceled[j]) or _length(
+                    timetable, lookup[trip_id]) == int(offset[j + 1] - offset[j]))]
+        return _select(ids, lookup, keep, day, canceled, offset, arrival, departure)
+
+
+
+def _select(ids: Sequence[str], lookup: dict[str, int], keep: Sequence[int], day: I32,
+            canceled: B, offset: I32, arrival: I32, departure: I32) -> TripOverlay:
+    rows = np.asarray(keep, dtype=np.int64)
+    lengths = (offset[rows + 1] - offset[rows]).astype(np.int64)
+    starts = offset[rows].astype(np.int64)
+    positions = (np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+                 + np.arange(int(lengths.sum())))
+    return TripOverlay(
+        trip_ids=[ids[j] for j in keep],
+        trip=np.asarray([lookup[ids[j]] for j in keep], dtype=np.int32),
+        day=day[rows], canceled=canceled[rows],
+        offset=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32),
+        arrival=arrival[positions], departure=departure[positions])
+
+
+def empty_overlay() -> TripOverlay:
+    """An overlay touching nothing."""
+    zero = np.zeros(0, dtype=np.int32)
+    return TripOverlay([], zero, zero, np.zeros(0, dtype=np.bool_), np.zeros(1, np.int32), zero,
+                       zero)
+
+
+def merge(overlays: Sequence[TripOverlay]) -> TripOverlay:
+    """One overlay of several feeds' (a later feed wins for a trip and day given twice)."""
+    overlays = [o for o in overlays if len(o)]
+    if not overlays:
+        return empty_overlay()
+    if len(overlays) == 1:
+        return overlays[0]
+    seen: dict[tuple[int, int], tuple[int, int]] = {}
+    for index, overlay in enumerate(overlays):
+        for j, key in enumerate(zip(overlay.trip.tolist(), overlay.day.tolist(), strict=True)):
+            seen[key] = (index, j)
+    ids, trips, days, canceled, lengths = [], [], [], [], []
+    arrivals: list[I32] = []
+    departures: list[I32] = []
+    for index, j in seen.values():
+        o = overlays[index]
+        a, b = int(o.offset[j]), int(o.offset[j + 1])
+        ids.append(o.trip_ids[j])
+        trips.append(int(o.trip[j]))
+        days.append(int(o.day[j]))
+        canceled.append(bool(o.canceled[j]))
+        lengths.append(b - a)
+        arrivals.append(o.arrival[a:b])
+        departures.append(o.departure[a:b])
+    return TripOverlay(ids, np.asarray(trips, np.int32), np.asarray(days, np.int32),
+                       np.asarray(canceled, np.bool_),
+                       np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32),
+                       np.concatenate(arrivals).astype(np.int32),
+                       np.concatenate(departures).astype(np.int32))
+
+
+def feed_index(timetable: Timetable, feed: str) -> int:
+    """Index of GTFS feed ``feed`` in the network; -1 when it is not part of it."""
+    feeds: list[str] = timetable.meta["feeds"]
+    return feeds.index(feed) if feed in feeds else -1
+
+
+def trip_lookup(timetable: Timetable, feed: str) -> dict[str, int]:
+    """Trip id -> trip index for the trips of ``feed`` that are ridden (cached)."""
+    cache: dict[str, dict[str, int]] = timetable.meta.setdefault("_trip_lookup", {})
+    if feed not in cache:
+        wanted = feed_index(timetable, feed)
+        first_stop = timetable.pattern_stops[
+            timetable.pattern_stop_offset[np.maximum(timetable.trip_pattern, 0)]]
+        trip_feed = np.where(timetable.trip_pattern >= 0, timetable.stop_feed[first_stop], -1)
+        cache[feed] = {trip_id: index for index, trip_id in enumerate(timetable.meta["trip_ids"])
+                       if trip_feed[index] == wanted}
+    return cache[feed]
+
+
+def _length(timetable: Timetable, trip: int) -> int:
+    pattern = int(timetable.trip_pattern[trip])
+    return int(timetable.pattern_stop_offset[pattern + 1] - timetable.pattern_stop_offset[pattern])
+
+
+def _midnight(timetable: Timetable, day: dt.date) -> int:
+    """Unix time of the service day's reference (noon minus 12 h, local)."""
+    noon = dt.datetime.combine(day, dt.time(12), tzinfo=timezone(timetable))
+    return int(noon.timestamp()) - 12 * 3600
+
+
+def _runs(timetable: Timetable, trip: int, day: dt.date) -> bool:
+    index = timetable.day_index(day)
+    return (0 <= index < timetable.service_days.shape[1]
+            and bool(timetable.service_days[timetable.trip_service[trip], index]))
+
+
+def _match(timetable: Timetable, lookup: dict[str, int], trip: Any, now: int
+           ) -> tuple[int, dt.date] | str:
+    """(trip index, service day) of a ``TripDescriptor``, or why it does not match."""
+    trip_id = str(trip.trip_id)
+    index = lookup.get(trip_id, -1)
+    if index < 0 and trip.start_time:
+        index = lookup.get(f"{trip_id}#{trip.start_time}", -1)  # a frequency-based trip
+    if index < 0:
+        return f"unknown trip {trip_id!r}"
+    if trip.start_date:
+        text = str(trip.start_date)
+        try:
+            if len(text) != 8 or not text.isdigit():
+                raise ValueError(text)
+            day = dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            return f"trip {trip_id!r}: bad start_date {trip.start_date!r}"
+        if not _runs(timetable, index, day):
+            return f"trip {trip_id!r} does not run on {trip.start_date}"
+        return index, day
+    start = int(timetable.departure[timetable.trip_time_offset[index]])
+    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    candidates = [today + dt.timedelta(days=d) for d in (-1, 0, 1)
+                  if _runs(timetable, index, today + dt.timedelta(days=d))]
+    if not candidates:
+        return f"trip {trip_id!r} does not run around now"
+    best = min(candidates, key=lambda d: abs(_midnight(timetable, d) + start - now))
+    return index, best
+
+
+def _event(event: Any, scheduled: int, midnight: int) -> int | None:
+    """The estimated time of a ``StopTimeEvent`` in seconds of the day (None: not given)."""
+    if event.HasField("time"):
+        return int(event.time) - midnight
+    if event.HasField("delay"):
+        return scheduled + int(event.delay)
+    return None
+
+
+def _estimate(timetable: Timetable, trip: int, midnight: int, updates: Iterable[Any],
+              outcome: Outcome, trip_id: str) -> tuple[I32, I32]:
+    """Estimated (arrival, departure) per position of ``trip`` (see the module notes)."""
+    pattern = int(timetable.trip_pattern[trip])
+    base = int(timetable.pattern_stop_offset[pattern])
+    n = int(timetable.pattern_stop_offset[pattern + 1]) - base
+    source = int(timetable.trip_time_offset[trip])
+    sched_arr = timetable.arrival[source:source + n].tolist()
+    sched_dep = timetable.departure[source:source + n].tolist()
+    stops = timetable.pattern_stops[base:base + n].tolist()
+    stop_ids: list[str] = timetable.meta["stop_ids"]
+    by_position: dict[int, Any] = {}
+    cursor = 0
+    for update in updates:
+        stop_id = update.stop_id
+        position = -1
+        if stop_id:
+            position = next((i for i in range(cursor, n) if stop_ids[stops[i]] == stop_id), -1)
+        if position < 0:
+            outcome.error(f"trip {trip_id!r}: stop {stop_id or update.stop_sequence!r} "
+                          "not on the trip (match by stop_id)")
+            continue
+        by_position[position] = update
+        cursor = position + 1
+    arr = list(sched_arr)
+    dep = list(sched_dep)
+    skipped = [False] * n
+    delay: int | None = None
+    for i in range(n):
+        update = by_position.get(i)
+        if update is not None:
+            relation = update.schedule_relationship
+            if relation == StopTimeUpdate.NO_DATA:
+                delay = None
+            elif relation == StopTimeUpdate.SKIPPED:
+                skipped[i] = True
+            else:
+                a = _event(update.arrival, sched_arr[i], midnight) if update.HasField(
+                    "arrival") else None
+                d = _event(update.departure, sched_dep[i], midnight) if update.HasField(
+                    "departure") else None
+                if d is not None and a is None:
+                    a = min(sched_arr[i] + (d - sched_dep[i]), d)
+                if a is not None:  # else nothing new here: the carried delay applies
+                    if d is None:
+                        d = max(sched_dep[i] + (a - sched_arr[i]), a)
+                    delay = d - sched_dep[i]
+                    arr[i], dep[i] = a, d
+                    continue
+        if delay is not None:
+            arr[i], dep[i] = sched_arr[i] + delay, sched_dep[i] + delay
+    for i in range(n):  # never backwards along the trip
+        if i:
+            arr[i] = max(arr[i], dep[i - 1])
+        dep[i] = max(dep[i], arr[i])
+    for i in range(n):
+        if skipped[i]:
+            arr[i] = dep[i] = NEVER
+    return np.asarray(arr, dtype=np.int32), np.asarray(dep, dtype=np.int32)
+
+
+def _fresh(message: Any, field: str, now: int | None, max_age: int | None, outcome: Outcome
+           ) -> Iterator[tuple[Any, Any, int]]:
+    """(entity, its ``field`` part, timestamp) of the entities carrying ``field``, counted;
+    with ``now``, those older than ``max_age`` (counted stale) or in the future (an error) are
+    left out. The timestamp is the part's own, else the header's."""
+    header_stamp = int(message.header.timestamp)
+    for entity in message.entity:
+        if not entity.HasField(field) or entity.is_deleted:
+            continue
+        outcome.entities += 1
+        part = getattr(entity, field)
+        has_stamp = field != "alert" and part.HasField("timestamp")
+        stamp = int(part.timestamp) if has_stamp else header_stamp
+        if now is not None and max_age is not None:
+            if stamp and now - stamp > max_age:
+                outcome.stale += 1
+                continue
+            if stamp > now + FUTURE_TOLERANCE_S:
+                outcome.error(f"entity {entity.id!r}: timestamp {stamp} is in the future")
+                continue
+        yield entity, part, stamp
+
+
+def trip_updates(timetable: Timetable, feed: str, message: Any, now: int, max_age: int
+                 ) -> tuple[TripOverlay, Outcome]:
+    """The overlay of a decoded trip-update ``message`` for GTFS feed ``feed``."""
+    outcome = Outcome(feed_timestamp=int(message.header.timestamp) or None)
+    lookup = trip_lookup(timetable, feed)
+    entries: dict[tuple[int, int], tuple[str, bool, I32, I32]] = {}
+    for entity, update, _ in _fresh(message, "trip_update", now, max_age, outcome):
+        descriptor = update.trip
+        relation = descriptor.schedule_relationship
+        if relation not in (TripDescriptor.SCHEDULED, TripDescriptor.CANCELED):
+            outcome.unmatched += 1
+            outcome.error(f"entity {entity.id!r}: trip {descriptor.trip_id!r} is "
+                          f"{TripDescriptor.ScheduleRelationship.Name(relation)} (not supported)")
+            continue
+        found = _match(timetable, lookup, descriptor, now)
+        if isinstance(found, str):
+            outcome.unmatched += 1
+            outcome.error(f"entity {entity.id!r}: {found}")
+            continue
+        trip, day = found
+        outcome.matched += 1
+        key = (trip, day.toordinal())
+        trip_id = timetable.meta["trip_ids"][trip]
+        if relation == TripDescriptor.CANCELED:
+            none = np.zeros(0, dtype=np.int32)
+            entries[key] = (trip_id, True, none, none)
+            continue
+        arr, dep = _estimate(timetable, trip, _midnight(timetable, day), update.stop_time_update,
+                             outcome, trip_id)
+        entries[key] = (trip_id, False, arr, dep)
+    return _build(entries), outcome
+
+
+def _build(entries: dict[tuple[int, int], tuple[str, bool, I32, I32]]) -> TripOverlay:
+    if not entries:
+        return empty_overlay()
+    keys = sorted(entries)
+    values = [entries[k] for k in keys]
+    lengths = [v[2].shape[0] for v in values]
+    return TripOverlay(
+        trip_ids=[v[0] for v in values],
+        trip=np.asarray([k[0] for k in keys], dtype=np.int32),
+        day=np.asarray([k[1] for k in keys], dtype=np.int32),
+        canceled=np.asarray([v[1] for v in values], dtype=np.bool_),
+        offset=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32),
+        arrival=np.concatenate([v[2] for v in values]).astype(np.int32),
+        departure=np.concatenate([v[3] for v in values]).astype(np.int32))
+
+
+def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> DayView:
+    """A copy of ``view`` with the overlay's estimated times (see the module notes).
+
+    Affected patterns are re-sorted by departure and their FIFO flag recomputed; entries of
+    the overlay are flagged ``realtime``.
+    """
+    ordinal = view.day.toordinal()
+    n = view.trip.shape[0]
+    realtime = np.zeros(n, dtype=np.bool_)
+    if not len(overlay) or n == 0:
+        return dataclasses.replace(view, realtime=realtime)
+    days = view.shift // DAY + ordinal
+    near = np.abs(overlay.day - ordinal) <= 1
+    keys = overlay.trip[near].astype(np.int64) * 8 + (overlay.day[near] - ordinal + 2)
+    rows = np.flatnonzero(near)
+    order = np.argsort(keys)
+    keys, rows = keys[order], rows[order]
+    if keys.shape[0] == 0:
+        return dataclasses.replace(view, realtime=realtime)
+    view_keys = view.trip.astype(np.int64) * 8 + (days - ordinal + 2)
+    where = np.minimum(np.searchsorted(keys, view_keys), keys.shape[0] - 1)
+    entries = np.flatnonzero(keys[where] == view_keys)
+    if entries.size == 0:
+        return dataclasses.replace(view, realtime=realtime)
+    dep, arr = view.dep.copy(), view.arr.copy()
+    trip, shift, fifo = view.trip.copy(), view.shift.copy(), view.fifo.copy()
+    realtime[entries] = True
+    patterns = timetable.trip_pattern[trip[entries]]
+    for e, j, r in zip(entries.tolist(), rows[where[entries]].tolist(), patterns.tolist(),
+                       strict=True):
+        lo, hi = int(view.offset[r]), int(view.offset[r + 1])
+        m = hi - lo
+        length = int(timetable.pattern_stop_offset[r + 1] - timetable.pattern_stop_offset[r])
+        cells = int(view.time_offset[r]) + np.arange(length) * m + (e - lo)
+        if overlay.canceled[j]:
+            dep[cells] = arr[cells] = NEVER
+            continue
+        a, b = int(overlay.offset[j]), int(overlay.offset[j + 1])
+        new_dep = overlay.departure[a:b].astype(np.int64)
+        new_arr = overlay.arrival[a:b].astype(np.int64)
+        s = int(shift[e])
+        dep[cells] = np.where(new_dep >= NEVER, NEVER, new_dep + s)
+        arr[cells] = np.where(new_arr >= NEVER, NEVER, new_arr + s)
+    for r in np.unique(patterns).tolist():
+        lo, hi = int(view.offset[r]), int(view.offset[r + 1])
+        m = hi - lo
+        length = int(timetable.pattern_stop_offset[r + 1] - timetable.pattern_stop_offset[r])
+        start = int(view.time_offset[r])
+        block_dep = dep[start:start + length * m].reshape(length, m)
+        block_arr = arr[start:start + length * m].reshape(length, m)
+        by = np.lexsort((block_arr[-1], block_dep[0]))
+        block_dep[:] = block_dep[:, by]
+        block_arr[:] = block_arr[:, by]
+        trip[lo:hi] = trip[lo:hi][by]
+        shift[lo:hi] = shift[lo:hi][by]
+        realtime[lo:hi] = realtime[lo:hi][by]
+        fifo[r] = bool(np.all(np.diff(block_dep, axis=1) >= 0)
+                       and np.all(np.diff(block_arr, axis=1) >= 0))
+    return DayView(day=view.day, offset=view.offset, trip=trip, shift=shift, fifo=fifo,
+                   time_offset=view.time_offset, dep=dep, arr=arr, realtime=realtime)
+
+
+
+def _translations(text: Any) -> dict[str, str]:
+    """A ``TranslatedString`` as language -> text ("" for an untagged translation)."""
+    return {str(t.language or ""): str(t.text) for t in text.translation}
+
+
+def pick(translations: dict[str, str], lang: str) -> str:
+    """The text in ``lang``, else Japanese, untagged, English, or any."""
+    for key in (lang, "ja", "", "en"):
+        if translations.get(key):
+            return translations[key]
+    return next(iter(translations.values()), "")
+
+
+def alerts(message: Any) -> tuple[list[dict[str, Any]], Outcome]:
+    """The service alerts of a decoded message, as JSON documents.
+
+    An alert keeps its active periods (``[start, end]``, 0: open), informed entities (agency,
+    route, stop, trip; all given fields must match), cause, effect, header and description in
+    every translation. Alerts are not aged out by their timestamp: they hold until their active
+    period ends or the publisher drops them.
+    """
+    outcome = Outcome(feed_timestamp=int(message.header.timestamp) or None)
+    found: list[dict[str, Any]] = []
+    for entity, alert, _ in _fresh(message, "alert", None, None, outcome):
+        informed = [{"agency_id": e.agency_id, "route_id": e.route_id, "stop_id": e.stop_id,
+                     "trip_id": e.trip.trip_id if e.HasField("trip") else ""}
+                    for e in alert.informed_entity]
+        if not informed:
+            outcome.unmatched += 1
+            outcome.error(f"alert {entity.id!r} informs no entity")
+            continue
+        outcome.matched += 1
+        found.append({
+            "id": str(entity.id),
+            "active_periods": [[int(p.start), int(p.end)] for p in alert.active_period],
+            "informed": informed,
+            "cause": rt.Alert.Cause.Name(alert.cause),
+            "effect": rt.Alert.Effect.Name(alert.effect),
+            "header": _translations(alert.header_text),
+            "description": _translations(alert.description_text),
+            "url": _translations(alert.url),
+        })
+    return found, outcome
+
+
+def active(alert: dict[str, Any], start: int, end: int) -> bool:
+    """Whether the alert is in force at some moment of ``[start, end]``."""
+    periods = alert["active_periods"]
+    return not periods or any((a == 0 or a <= end) and (b == 0 or b >= start)
+                              for a, b in periods)
+
+
+def touches(alert: dict[str, Any], agency: str, route: str, trip: str,
+            stops: Sequence[str]) -> bool:
+    """Whether one of the alert's informed entities is this ride (every field it gives)."""
+    for entity in alert["informed"]:
+        if entity["agency_id"] and entity["agency_id"] != agency:
+            continue
+        if entity["route_id"] and entity["route_id"] != route:
+            continue
+        if entity["trip_id"] and entity["trip_id"] != trip:
+            continue
+        if entity["stop_id"] and entity["stop_id"] not in stops:
+            continue
+        return True
+    return False
+
+
+def reference(alert: dict[str, Any], lang: str) -> dict[str, str]:
+    """The short form attached to legs and departures (CONTRACT: id, header, description,
+    effect)."""
+    return {"id": alert["id"], "header": pick(alert["header"], lang),
+            "description": pick(alert["description"], lang), "effect": alert["effect"]}
+
+
+def vehicles(message: Any, now: int, max_age: int) -> tuple[list[dict[str, Any]], Outcome]:
+    """Vehicle positions of a decoded message (older than ``max_age`` are left out)."""
+    outcome = Outcome(feed_timestamp=int(message.header.timestamp) or None)
+    found: list[dict[str, Any]] = []
+    for entity, vehicle, stamp in _fresh(message, "vehicle", now, max_age, outcome):
+        if not vehicle.HasField("position"):
+            outcome.unmatched += 1
+            outcome.error(f"vehicle {entity.id!r} has no position")
+            continue
+        position = vehicle.position
+        if not (-90 <= position.latitude <= 90 and -180 <= position.longitude <= 180):
+            outcome.unmatched += 1
+            outcome.error(f"vehicle {entity.id!r}: position out of range")
+            continue
+        outcome.matched += 1
+        found.append({
+            "id": str(vehicle.vehicle.id or entity.id),
+            "label": str(vehicle.vehicle.label),
+            "trip_id": str(vehicle.trip.trip_id), "route_id": str(vehicle.trip.route_id),
+            "lat": round(float(position.latitude), 6), "lon": round(float(position.longitude), 6),
+            "bearing": float(position.bearing) if position.HasField("bearing") else None,
+            "speed": float(position.speed) if position.HasField("speed") else None,
+            "stop_id": str(vehicle.stop_id) or None,
+            "status": rt.VehiclePosition.VehicleStopStatus.Name(vehicle.current_status),
+            "timestamp": stamp or None,
+        })
+    return found, outcome
