@@ -305,7 +305,8 @@ def _exec_gunicorn(settings: Settings, *, with_worker: bool = False) -> None:
 def start_worker(env: dict[str, str], cwd: Path) -> None:
     """Start ``maas worker`` as a child that exits when this process (soon gunicorn) ends;
     tests replace this function."""
-    argv = [sys.executable, "-P", "-m", "maas.cli", "worker", "--exit-with-parent"]
+    argv = [sys.executable, "-P", "-m", "maas.cli", "worker", "--exit-with-parent",
+            "--demo-realtime"]
     subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=False)  # noqa: S603 - ours
 
 

@@ -8,6 +8,7 @@ GTFS-Realtime feeds (a poller per feed, every its interval; ``maas realtime add`
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -27,19 +28,36 @@ PARENT_CHECK_SECONDS = 2.0
 @click.option("--once", is_flag=True, help="Poll every live feed once and exit.")
 @click.option("--exit-with-parent", is_flag=True, hidden=True,
               help="Stop when the process that started this one ends (maas demo).")
+@click.option("--demo-realtime", is_flag=True, hidden=True,
+              help="Publish the demo's simulated GTFS-Realtime feeds on 127.0.0.1 and poll "
+                   "them (maas demo).")
 @json_option
 @pass_state
-def worker(state: CliState, once: bool, exit_with_parent: bool, as_json: bool) -> None:
+def worker(state: CliState, once: bool, exit_with_parent: bool, demo_realtime: bool,
+           as_json: bool) -> None:
     """Keep live feeds current until stopped (SIGTERM or Ctrl-C)."""
     from gtfs.limits import FeedLimits
     from gtfs.network import networks_of
     from gtfs.poller import GbfsPoller, live_gbfs_feeds, start_pollers
     from gtfs.realtime.services import RealtimePoller, list_feeds, sync_pollers
+    from gtfs.timetable import Timetable
 
     runtime = state.runtime()
     limits = FeedLimits.from_settings(runtime.settings)
     store = networks_of(runtime)
     max_age = runtime.settings.realtime_max_age
+    publisher = None
+    if demo_realtime:
+        from maas.demo.services import publish_demo_realtime
+
+        def timetable() -> Timetable | None:
+            with runtime.sessions() as session:
+                return store.current(session)
+
+        publisher = publish_demo_realtime(runtime.sessions, timetable, runtime.clock)
+        # the simulator is on 127.0.0.1: this worker may fetch it (the demo's own feeds only
+        # are registered there)
+        limits = dataclasses.replace(limits, allow_private_urls=True)
     if once:
         with runtime.sessions() as session:
             feeds = live_gbfs_feeds(session)
@@ -87,3 +105,5 @@ def worker(state: CliState, once: bool, exit_with_parent: bool, as_json: bool) -
         poller.stop()
     for realtime_poller in realtime_running.values():
         realtime_poller.stop()
+    if publisher is not None:
+        publisher.stop()

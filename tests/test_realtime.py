@@ -32,8 +32,10 @@ def first_leg(client: FlaskClient) -> dict[str, Any]:
     response = client.get("/api/v1/plan", query_string={
         "from": "stop:kanazawa-sta-east", "to": "stop:katamachi", "depart": MORNING})
     assert response.status_code == 200, response.get_json()
-    leg: dict[str, Any] = response.get_json()["itineraries"][0]["legs"][0]
-    return leg
+    legs = [leg for itinerary in response.get_json()["itineraries"] for leg in itinerary["legs"]
+            if leg.get("trip_id")]
+    first: dict[str, Any] = legs[0]  # the earliest ride
+    return first
 
 
 def delay(leg: dict[str, Any], seconds: int) -> rt.FeedMessage:
@@ -108,15 +110,11 @@ def test_canceled_trip_is_not_offered(client: FlaskClient, runner: Runner,
 
 def alert_message(route: str) -> rt.FeedMessage:
     message = header()
-    entity = message.entity.add()
-    entity.id = "snow"
-    alert = entity.alert
-    alert.cause = rt.Alert.WEATHER
-    alert.effect = rt.Alert.SIGNIFICANT_DELAYS
-    period = alert.active_period.add()
-    period.start = NOW - 3600
-    period.end = NOW + 6 * 3600
-    alert.informed_entity.add().route_id = route
+    message.entity.add(id="snow", alert=rt.Alert(
+        cause=rt.Alert.WEATHER, effect=rt.Alert.SIGNIFICANT_DELAYS,
+        active_period=[rt.TimeRange(start=NOW - 3600, end=NOW + 6 * 3600)],
+        informed_entity=[rt.EntitySelector(route_id=route)]))
+    alert = message.entity[0].alert
     for text, lang in (("雪のため遅れ", "ja"), ("Delays due to snow", "en")):
         t = alert.header_text.translation.add()
         t.text, t.language = text, lang
@@ -271,3 +269,36 @@ def test_http_feed_with_header(client: FlaskClient, runner: Runner,
     register(runner, url, "trip-updates", "--name", "no-key")
     assert "403" in poll(runner, "no-key")["errors"][0]
     assert keys == ["k", ""]
+
+
+def test_demo_publishes_plausible_realtime(app: Any, client: FlaskClient, db_session: Any) -> None:
+    """The demo's simulator over real HTTP on 127.0.0.1, polled as the worker polls it."""
+    from gtfs.limits import FeedLimits
+    from gtfs.network import networks_of
+    from gtfs.realtime import services
+    from gtfs.realtime.core import TripOverlay
+    from maas.demo.services import publish_demo_realtime
+
+    store = networks_of(app.extensions["maas"])
+    timetable = store.current(db_session)
+    publisher = publish_demo_realtime(lambda: db_session, lambda: timetable, fixed_clock)
+    try:
+        limits = FeedLimits(allow_private_urls=True)
+        outcomes = {kind: services.poll(db_session, f"{FEED}-{kind}", timetable, fixed_clock,
+                                        limits)
+                    for kind in ("trip-updates", "vehicle-positions", "alerts")}
+    finally:
+        publisher.stop()
+    for kind, outcome in outcomes.items():
+        assert outcome.matched > 0, kind
+        assert (outcome.unmatched, outcome.errors) == (0, []), kind
+    rows = {row.kind: row for row in services.list_feeds(db_session)}
+    overlay = TripOverlay.from_document(rows["trip-updates"].document, timetable, FEED)
+    assert int(overlay.canceled.sum()) == 1
+    store.realtime.forget()
+    leg = first_leg(client)
+    assert leg["realtime"] is True
+    assert 60 <= leg["delay_s"] <= 480
+    assert leg["alerts"][0]["header"] == "雪のため遅れ"
+    vehicles = client.get("/api/v1/vehicles", query_string={"route": leg["route_id"]})
+    assert vehicles.get_json()
