@@ -242,10 +242,15 @@ def rewritten(feed: FeedData, timetable: Timetable, overlay: core.TripOverlay) -
         arr = overlay.arrival[a:b].astype(np.int64)
         dep = overlay.departure[a:b].astype(np.int64)
         skipped = dep >= core.NEVER
+        # a skipped stop keeps a time in order along the trip (the connection scan reads
+        # times in order); it can be neither boarded nor left
+        fill = next((int(a) for a, s in zip(arr, skipped, strict=True) if not s), 0)
+        for i in np.flatnonzero(skipped).tolist():
+            arr[i] = dep[i] = dep[i - 1] if i else fill
         extra["trip"].append(np.full(rows.shape[0], len(trips) - 1))
         extra["stop"].append(feed.st_stop[rows])
-        extra["arr"].append(np.where(skipped, 0, arr))
-        extra["dep"].append(np.where(skipped, 0, dep))
+        extra["arr"].append(arr)
+        extra["dep"].append(dep)
         extra["pick"].append(np.where(skipped, 1, feed.st_pickup[rows]))
         extra["drop"].append(np.where(skipped, 1, feed.st_dropoff[rows]))
     del keep

@@ -7,6 +7,7 @@ All benchmark code lives in this package, in the shell layer (it may import ever
 - :mod:`maas.bench.passes` — ``bench passes``: signing rate and QR render times;
 - :mod:`maas.bench.validators` — ``bench validators``: verification and scan ingestion;
 - :mod:`maas.bench.stats` — ``bench stats``: the partner statistics endpoints;
+- :mod:`maas.bench.realtime` — ``bench realtime``: applying trip updates; plans with and without;
 - :mod:`maas.bench.fuzz` — ``bench fuzz-codes``: mutated genuine codes the verifier must refuse;
 - :mod:`maas.bench.startup` — ``bench cli``: start-up of ``maas`` and ``maas-validator``;
 - :mod:`maas.bench.timing` — the one timer and the one percentile definition they all use;
@@ -41,6 +42,9 @@ COMMANDS = {
                    "Mutate genuine pass codes and count how many the verifier accepts (0)."),
     "logins": ("maas.bench.logins:bench_logins",
                "GET /products idle and during a burst of sign-ins, under gunicorn."),
+    "realtime": ("maas.bench.realtime:realtime_command",
+                 "Apply 50,000 GTFS-Realtime stop-time updates; plans with them beside "
+                 "without."),
     "cli": ("maas.bench.startup:bench_cli",
             "Start-up times of maas and maas-validator beside a bare Python."),
 }
