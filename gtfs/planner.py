@@ -130,17 +130,51 @@ def _station_members(timetable: Timetable, stop: int) -> list[int]:
 def access_options(timetable: Timetable, end: Endpoint, radius_m: float = ACCESS_RADIUS_M
                    ) -> dict[int, tuple[int, int]]:
     """Stops reachable from ``end`` on foot: stop -> (seconds, metres)."""
+    return _walk_options(timetable, end, radius_m, towards=False)
+
+
+def egress_options(timetable: Timetable, end: Endpoint, radius_m: float = ACCESS_RADIUS_M
+                   ) -> dict[int, tuple[int, int]]:
+    """Stops from which ``end`` is reached on foot: stop -> (seconds, metres).
+
+    The same as :func:`access_options` but for footpaths *into* a stop endpoint's platforms,
+    which differ where transfers.txt rules are one-way.
+    """
+    return _walk_options(timetable, end, radius_m, towards=True)
+
+
+def _into(timetable: Timetable) -> tuple[raptor.I32, raptor.I32, raptor.I32, raptor.I32]:
+    """The footpaths grouped by target stop: offsets, sources, seconds, metres (cached)."""
+    cached: tuple[raptor.I32, ...] | None = timetable.meta.get("_footpaths_into")
+    if cached is None:
+        sources = np.repeat(np.arange(timetable.n_stops, dtype=np.int32),
+                            np.diff(timetable.footpath_offset))
+        order = np.argsort(timetable.footpath_to, kind="stable")
+        offset = np.searchsorted(timetable.footpath_to[order],
+                                 np.arange(timetable.n_stops + 1)).astype(np.int32)
+        cached = (offset, sources[order], timetable.footpath_seconds[order],
+                  timetable.footpath_metres[order])
+        timetable.meta["_footpaths_into"] = cached
+    return cached[0], cached[1], cached[2], cached[3]
+
+
+def _walk_options(timetable: Timetable, end: Endpoint, radius_m: float, towards: bool
+                  ) -> dict[int, tuple[int, int]]:
     options: dict[int, tuple[int, int]] = {}
     if end.stop >= 0:
+        if towards:
+            offsets, others, times, lengths = _into(timetable)
+        else:
+            offsets, others, times = (timetable.footpath_offset, timetable.footpath_to,
+                                      timetable.footpath_seconds)
+            lengths = timetable.footpath_metres
         for member in _station_members(timetable, end.stop):
             options[member] = (0, 0)
-            lo, hi = timetable.footpath_offset[member], timetable.footpath_offset[member + 1]
-            for to, seconds, metres in zip(timetable.footpath_to[lo:hi].tolist(),
-                                           timetable.footpath_seconds[lo:hi].tolist(),
-                                           timetable.footpath_metres[lo:hi].tolist(),
-                                           strict=True):
-                if to not in options or seconds < options[to][0]:
-                    options[to] = (seconds, metres)
+            lo, hi = offsets[member], offsets[member + 1]
+            for other, seconds, metres in zip(others[lo:hi].tolist(), times[lo:hi].tolist(),
+                                              lengths[lo:hi].tolist(), strict=True):
+                if other not in options or seconds < options[other][0]:
+                    options[other] = (seconds, metres)
         return options
     for stop, distance in timetable.stops_near(end.lat, end.lon, radius_m):
         options[stop] = (walk_seconds(distance), round(distance * 1.3))
@@ -157,7 +191,7 @@ def plan(timetable: Timetable, query: Query) -> list[Journey]:
     day, seconds = service_time(timetable, query.time)
     view = raptor.day_view(timetable, day)
     access = access_options(timetable, query.origin)
-    egress = access_options(timetable, query.destination)
+    egress = egress_options(timetable, query.destination)
     journeys: list[Journey] = []
     if access and egress:
         if query.arrive_by or query.window_minutes > 0:
@@ -437,4 +471,5 @@ def _view_departures(timetable: Timetable, view: DayView, r: int, i: int) -> rap
     return view.dep[start:start + hi - lo]
 
 
-__all__ = ["DAY", "Departure", "Endpoint", "Journey", "Leg", "Query", "departures_after", "plan"]
+__all__ = ["DAY", "Departure", "Endpoint", "Journey", "Leg", "Query", "access_options",
+           "departures_after", "egress_options", "plan"]

@@ -117,20 +117,28 @@ def _build_day_view(timetable: Timetable, day: dt.date) -> DayView:
     time_offset = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
     dep = np.empty(int(time_offset[-1]), dtype=np.int32)
     arr = np.empty(int(time_offset[-1]), dtype=np.int32)
-    fifo = _lay_out(offset, trip, shift, timetable.pattern_stop_offset,
-                    timetable.trip_time_offset, timetable.arrival, timetable.departure,
-                    time_offset, dep, arr)
-    return DayView(day=day, offset=offset, trip=trip, shift=shift, fifo=fifo,
-                   time_offset=time_offset, dep=dep, arr=arr)
+    _lay_out(offset, trip, shift, timetable.pattern_stop_offset, timetable.trip_time_offset,
+             timetable.arrival, timetable.departure, time_offset, dep, arr)
+    return DayView(day=day, offset=offset, trip=trip, shift=shift,
+                   fifo=_fifo(offset, time_offset, dep, arr), time_offset=time_offset, dep=dep,
+                   arr=arr)
+
+
+def fifo_of(view: DayView, dep: I32, arr: I32) -> B:
+    """Which patterns stay FIFO with the times ``dep``/``arr`` laid out as ``view``'s.
+
+    For an overlay (realtime) that swaps a view's times: a pattern whose trips overtake must be
+    scanned trip by trip, ``dataclasses.replace(view, dep=dep, arr=arr, fifo=fifo_of(...))``.
+    """
+    return _fifo(view.offset, view.time_offset, dep, arr)
 
 
 @numba.njit(cache=True)
 def _lay_out(offset: I32, trip: I32, shift: I32, pattern_stop_offset: I32,
              trip_time_offset: I32, arrival: I32, departure: I32, time_offset: I32, dep: I32,
-             arr: I32) -> B:  # pragma: no cover - compiled
-    """Fill the position-major time arrays; returns which patterns are FIFO that day."""
+             arr: I32) -> None:  # pragma: no cover - compiled
+    """Fill the position-major time arrays."""
     n_patterns = offset.shape[0] - 1
-    fifo = np.ones(n_patterns, dtype=np.bool_)
     for r in range(n_patterns):
         n = pattern_stop_offset[r + 1] - pattern_stop_offset[r]
         lo = offset[r]
@@ -141,8 +149,20 @@ def _lay_out(offset: I32, trip: I32, shift: I32, pattern_stop_offset: I32,
             for i in range(n):
                 dep[base + i * m + e - lo] = departure[source + i] + shift[e]
                 arr[base + i * m + e - lo] = arrival[source + i] + shift[e]
+
+
+@numba.njit(cache=True)
+def _fifo(offset: I32, time_offset: I32, dep: I32, arr: I32) -> B:  # pragma: no cover
+    """Per pattern: do the entries, in order, never overtake (departure and arrival)?"""
+    n_patterns = offset.shape[0] - 1
+    fifo = np.ones(n_patterns, dtype=np.bool_)
+    for r in range(n_patterns):
+        m = offset[r + 1] - offset[r]
+        if m == 0:
+            continue
+        n = (time_offset[r + 1] - time_offset[r]) // m
         for i in range(n):
-            row = base + i * m
+            row = time_offset[r] + i * m
             for j in range(1, m):
                 if dep[row + j] < dep[row + j - 1] or arr[row + j] < arr[row + j - 1]:
                     fifo[r] = False
@@ -268,6 +288,10 @@ def _raptor(
     queue_pos = np.full(n_patterns, -1, dtype=np.int32)
     queued = np.empty(n_patterns, dtype=np.int32)
     improved = np.zeros(n_stops, dtype=np.bool_)
+    # the stops marked for this round's scan; a trip is boarded only there: at a stop whose
+    # label did not change in the previous round, every trip it can catch was tried when it
+    # did change, and what that trip reaches is already in transit_star
+    boarding = np.zeros(n_stops, dtype=np.bool_)
     for k in range(1, rounds + 1):
         for p in range(n_stops):  # the best labels carry over from the previous round
             if ready[k - 1, p] < ready[k, p]:
@@ -276,6 +300,7 @@ def _raptor(
                 ready_round[k, p] = ready_round[k - 1, p]
         n_queued = 0
         for p in range(n_stops):
+            boarding[p] = marked[p]
             if not marked[p]:
                 continue
             marked[p] = False
@@ -329,9 +354,11 @@ def _raptor(
                                 ready_round[k, p] = k
                                 ready_star[p] = t + slack_p
                                 marked[p] = True
-                    if i == n - 1 or not pattern_board[base + i] or ready[k - 1, p] == INF:
+                    if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
                         continue
                     at = ready[k - 1, p]
+                    if at >= target:
+                        continue
                     upper = m_
                     if current >= 0:
                         if dv_dep[row + current] < at:
@@ -361,7 +388,8 @@ def _raptor(
                                              ready_kind, ready_round, transit_tau, trip_of,
                                              board_stop, board_pos, alight_pos, ready_star,
                                              transit_star, marked, improved)
-                        if (board_at < 0 and i < n - 1 and pattern_board[base + i]
+                        if (board_at < 0 and i < n - 1 and boarding[p]
+                                and pattern_board[base + i] and ready[k - 1, p] < target
                                 and ready[k - 1, p] <= dv_dep[row + e] < INF):
                             board_at = i
         # one footpath after a trip of this round
@@ -373,7 +401,9 @@ def _raptor(
             for f in range(footpath_offset[p], footpath_offset[p + 1]):
                 w = footpath_to[f]
                 t = transit_tau[k, p] + max(footpath_seconds[f], slack)
-                if t >= target or t >= foot_tau[k, w]:
+                if t >= target:
+                    break  # a stop's footpaths come quickest first
+                if t >= foot_tau[k, w]:
                     continue
                 if t < ready_star[w]:  # a footpath only matters for boarding another trip
                     foot_tau[k, w] = t
@@ -439,6 +469,7 @@ def warm_up() -> None:
     mobility.warm_up()
     labels = new_labels(1, 0)
     _lay_out(one, empty, empty, ro_one, ro_empty, ro_empty, ro_empty, one, empty, empty)
+    _fifo(one, one, empty, empty)
     _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
             empty, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty, empty,
             empty, 1, 60, labels.ready,

@@ -9,9 +9,12 @@ Layout (all CSR-style, int32 unless noted), in the vocabulary of the RAPTOR pape
 - stop times: each trip's arrival/departure seconds, stored contiguously per trip;
 - ``stop_patterns``: for each stop the (pattern, position) pairs serving it — a loop lists the
   stop twice;
-- footpaths between stops within ``max_transfer_walk_m`` (crow-fly × 1.3 at 4.8 km/h), between
-  platforms of one station, and from transfers.txt; ``stop_slack`` holds same-stop minimum
-  transfer times from transfers.txt (``-1`` default, ``FORBIDDEN`` forbidden).
+- footpaths: links between stops within ``max_transfer_walk_m`` (crow-fly × 1.3 at 4.8 km/h),
+  between platforms of one station, and from transfers.txt, then closed transitively: a chain
+  of links is one footpath (with the chain's time and distance) while its walk takes at most
+  ``walk_seconds(max_walk_chain_m)``; a single link longer than that still stands alone, and a
+  transfers.txt type 3 pair is never reached by a chain either. ``stop_slack`` holds same-stop
+  minimum transfer times from transfers.txt (``-1`` default, ``FORBIDDEN`` forbidden).
 
 Arrays are written as ``.npy`` files under a folder named by the content hash of the feeds and
 the build parameters, and opened with ``mmap_mode='r'`` so every worker shares one copy.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import heapq
 import json
 import math
 import os
@@ -40,7 +44,7 @@ from maas.core.geo import haversine_m as haversine_m  # re-exported: the planner
 if TYPE_CHECKING:  # the reader pulls in pandas; serving a compiled network must not
     from gtfs.feed import FeedData
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: footpaths closed transitively
 WALK_SPEED_MPS = 4.8 / 3.6
 DETOUR = 1.3
 FORBIDDEN = -2
@@ -179,6 +183,9 @@ class BuildOptions:
     """Parameters that change the compiled network (part of its cache key)."""
 
     max_transfer_walk_m: float = 400.0
+    # chains of footpath links are closed up to this walk: the access radius a rider already
+    # walks from a coordinate to a stop (gtfs.planner.ACCESS_RADIUS_M)
+    max_walk_chain_m: float = 800.0
 
 
 def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
@@ -285,7 +292,8 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
         np.asarray(trip_route, dtype=np.int32), len(meta["trip_ids"]), len(lats),
     )
     footpath_offset, footpath_to, footpath_seconds, footpath_metres, slack = _footpaths(
-        stop_lat, stop_lon, stop_parent, transfers, options.max_transfer_walk_m)
+        stop_lat, stop_lon, stop_parent, transfers, options.max_transfer_walk_m,
+        walk_seconds(options.max_walk_chain_m))
     meta["options"] = dataclasses.asdict(options)
     return Timetable(
         stop_lat=stop_lat, stop_lon=stop_lon, stop_parent=stop_parent,
@@ -394,9 +402,10 @@ def _compile_patterns(st_trip: I32, st_stop: I32, st_arr: I32, st_dep: I32,
 
 
 def _footpaths(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64], parent: I32,
-               transfers: Sequence[tuple[int, int, int, int]],
-               radius_m: float) -> tuple[I32, I32, I32, I32, I32]:
-    """Walking links between nearby stops and station siblings, with transfers.txt applied."""
+               transfers: Sequence[tuple[int, int, int, int]], radius_m: float,
+               chain_seconds: int) -> tuple[I32, I32, I32, I32, I32]:
+    """Walking links between nearby stops and station siblings, with transfers.txt applied,
+    closed transitively up to ``chain_seconds`` of walking."""
     n = lat.shape[0]
     links: dict[tuple[int, int], int] = {}
     if n:
@@ -429,6 +438,7 @@ def _footpaths(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64], paren
                             haversine_m(float(lat[i]), float(lon[i]), float(lat[j]),
                                         float(lon[j])))
     slack = np.full(n, -1, dtype=np.int32)
+    forbidden: set[tuple[int, int]] = set()
     for from_stop, to_stop, kind, min_seconds in transfers:
         if from_stop == to_stop:
             if kind == 3:
@@ -438,6 +448,7 @@ def _footpaths(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64], paren
             continue
         if kind == 3:
             links.pop((from_stop, to_stop), None)
+            forbidden.add((from_stop, to_stop))
         else:
             walk = links.get((from_stop, to_stop)) or walk_seconds(haversine_m(
                 float(lat[from_stop]), float(lon[from_stop]), float(lat[to_stop]),
@@ -450,13 +461,50 @@ def _footpaths(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64], paren
     a = (np.sin((p2 - p1) / 2) ** 2
          + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon[target] - lon[source]) / 2) ** 2)
     metres = np.rint(2 * 6_371_000 * np.arcsin(np.sqrt(a)) * DETOUR).astype(np.int32)
-    return (
-        np.searchsorted(source, np.arange(n + 1)).astype(np.int32),
-        target,
-        np.asarray([links[p] for p in pairs], dtype=np.int32),
-        metres,
-        slack,
-    )
+    closed = _close(n, source, target, np.asarray([links[p] for p in pairs], dtype=np.int32),
+                    metres, chain_seconds, forbidden)
+    return (*closed, slack)
+
+
+def _close(n: int, source: I32, target: I32, seconds: I32, metres: I32, chain_seconds: int,
+           forbidden: set[tuple[int, int]]) -> tuple[I32, I32, I32, I32]:
+    """Transitive closure of the links (sorted by source): from every stop, the quickest walk
+    to each stop reached by one link of any length, or by a chain of links within
+    ``chain_seconds``; forbidden pairs are left out. CSR arrays, each stop's footpaths
+    quickest first (the kernel stops relaxing them at the first that is too slow)."""
+    offset = np.searchsorted(source, np.arange(n + 1))
+    out_to: list[int] = []
+    out_seconds: list[int] = []
+    out_metres: list[int] = []
+    counts = np.zeros(n + 1, dtype=np.int64)
+    to_list, seconds_list, metres_list = target.tolist(), seconds.tolist(), metres.tolist()
+    for start in range(n):
+        best: dict[int, tuple[int, int]] = {start: (0, 0)}
+        heap: list[tuple[int, int, int]] = []
+        for f in range(int(offset[start]), int(offset[start + 1])):  # one link, any length
+            w, t, m = to_list[f], seconds_list[f], metres_list[f]
+            if w not in best or (t, m) < best[w]:
+                best[w] = (t, m)
+                heapq.heappush(heap, (t, m, w))
+        while heap:  # chains: Dijkstra on walking time, bounded by chain_seconds
+            t, m, u = heapq.heappop(heap)
+            if (t, m) > best[u] or t > chain_seconds:
+                continue
+            for f in range(int(offset[u]), int(offset[u + 1])):
+                w = to_list[f]
+                tw, mw = t + seconds_list[f], m + metres_list[f]
+                if tw <= chain_seconds and (w not in best or (tw, mw) < best[w]):
+                    best[w] = (tw, mw)
+                    heapq.heappush(heap, (tw, mw, w))
+        del best[start]
+        for w in sorted(best, key=lambda stop: (best[stop], stop)):
+            if (start, w) not in forbidden:
+                out_to.append(w)
+                out_seconds.append(best[w][0])
+                out_metres.append(best[w][1])
+                counts[start + 1] += 1
+    return (np.cumsum(counts).astype(np.int32), np.asarray(out_to, dtype=np.int32),
+            np.asarray(out_seconds, dtype=np.int32), np.asarray(out_metres, dtype=np.int32))
 
 
 def network_key(versions: Sequence[str], options: BuildOptions | None = None) -> str:

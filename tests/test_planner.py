@@ -10,17 +10,29 @@ equal the reference's.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gtfs.feed import Agency, FeedData, Route, Stop, Transfer, Trip
-from gtfs.planner import Endpoint, Journey, Query, plan, service_time
+from gtfs.feed import Agency, FeedData, Route, Stop, Transfer, Trip, read_feed
+from gtfs.planner import (
+    Endpoint,
+    Journey,
+    Query,
+    access_options,
+    egress_options,
+    plan,
+    service_time,
+)
 from gtfs.raptor import DAY, day_view
-from gtfs.timetable import FORBIDDEN, Timetable, compile_feeds
+from gtfs.timetable import FORBIDDEN, Timetable, compile_feeds, walk_seconds
+from maas.demo.kanazawa import write_demo
 
 DAY0 = dt.date(2026, 12, 1)
 TOKYO = dt.timezone(dt.timedelta(hours=9))
@@ -76,6 +88,9 @@ def networks(draw: st.DrawFn) -> Network:
     # a 6 x 6 grid of ~250 m cells: some stops within footpath range of each other
     cells = draw(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=n,
                           max_size=n))
+    if draw(st.booleans()):
+        # three stops ~357 m apart on a diagonal: the ends (714 m) are linked only by a chain
+        cells[3:6] = [(0, 0), (1, 1), (2, 2)]
     stops = [(36.55 + y * 0.0023, 136.64 + x * 0.0028, -1) for y, x in cells]
     # stop 0 becomes a station with stops 1 and 2 as its platforms
     stops[0] = (stops[0][0], stops[0][1], -2)
@@ -153,14 +168,55 @@ def connections(timetable: Timetable, day: dt.date) -> list[tuple[int, int, int,
     return result
 
 
-def reference(timetable: Timetable, day: dt.date, access: dict[int, int],
-              egress: dict[int, int], max_trips: int, slack: int) -> list[int]:
-    """Connection scan with a trip counter: best arrival with at most k trips, per k."""
+def walks(timetable: Timetable, start: int, forbidden: frozenset[tuple[int, int]] = frozenset()
+          ) -> dict[int, int]:
+    """Walking from ``start``: stop -> seconds, by one footpath of any length or a chain of
+    footpaths within the build's chain cap (Dijkstra); ``start`` itself at 0."""
+    cap = walk_seconds(timetable.meta["options"]["max_walk_chain_m"])
+    best = {start: 0}
+    heap = [(0, start)]
+    first = True
+    while heap:
+        t, u = heapq.heappop(heap)
+        if t > best[u] or (t > cap and not first):
+            continue
+        lo, hi = int(timetable.footpath_offset[u]), int(timetable.footpath_offset[u + 1])
+        for w, walk in zip(timetable.footpath_to[lo:hi].tolist(),
+                           timetable.footpath_seconds[lo:hi].tolist(), strict=True):
+            if (first or t + walk <= cap) and t + walk < best.get(w, INF):
+                best[w] = t + walk
+                heapq.heappush(heap, (t + walk, w))
+        first = False
+    return {w: t for w, t in best.items() if (start, w) not in forbidden}
+
+
+def reference(timetable: Timetable, day: dt.date, origin: dict[int, int],
+              destination: Collection[int], max_trips: int, slack: int,
+              forbidden: frozenset[tuple[int, int]] = frozenset()) -> list[int]:
+    """Connection scan with a trip counter: best arrival with at most k trips, per k.
+
+    ``origin``: the stops where walking starts (a station's platforms) and when; the scan
+    walks from them, after every trip and to the ``destination`` stops itself (:func:`walks`).
+    """
     n = timetable.n_stops
+    walking: dict[int, dict[int, int]] = {}
+
+    def walk_from(stop: int) -> dict[int, int]:
+        if stop not in walking:
+            walking[stop] = walks(timetable, stop, forbidden)
+        return walking[stop]
+
     by_foot = np.full((max_trips + 1, n), INF, dtype=np.int64)
     by_trip = np.full((max_trips + 1, n), INF, dtype=np.int64)
-    for stop, t in access.items():
-        by_foot[0, stop] = min(by_foot[0, stop], t)
+    for start, t in origin.items():
+        for stop, walk in walk_from(start).items():
+            by_foot[0, stop] = min(by_foot[0, stop], t + walk)
+    egress: dict[int, int] = {}
+    for stop in range(n):
+        reach = walk_from(stop)
+        seconds = min((reach[d] for d in destination if d in reach), default=INF)
+        if seconds < INF:
+            egress[stop] = seconds
     boarded: dict[int, int] = {}  # trip key -> fewest trips used when on it
     for dep, arr, u, v, key, hop in connections(timetable, day):
         pattern = int(timetable.trip_pattern[key // 3])
@@ -181,16 +237,27 @@ def reference(timetable: Timetable, day: dt.date, access: dict[int, int],
             if can_alight and arr < by_trip[c, v]:
                 for cc in range(c, max_trips + 1):
                     by_trip[cc, v] = min(by_trip[cc, v], arr)
-                lo, hi = timetable.footpath_offset[v], timetable.footpath_offset[v + 1]
-                for w, walk in zip(timetable.footpath_to[lo:hi], timetable.footpath_seconds[lo:hi],
-                                   strict=True):
+                for w, walk in walk_from(v).items():
+                    if w == v:
+                        continue
                     for cc in range(c, max_trips + 1):
-                        by_foot[cc, w] = min(by_foot[cc, w], arr + max(int(walk), slack))
+                        by_foot[cc, w] = min(by_foot[cc, w], arr + max(walk, slack))
     walk_only = min((by_foot[0, s] + e for s, e in egress.items()), default=INF)
     best = []
     for k in range(1, max_trips + 1):  # the egress walk follows the last trip directly
         best.append(min(walk_only, *(by_trip[k, s] + e for s, e in egress.items())))
     return best
+
+
+def forbidden_walks(feed: FeedData) -> frozenset[tuple[int, int]]:
+    """transfers.txt type 3 pairs between two stops (single-feed stop indexes)."""
+    return frozenset((t.from_stop, t.to_stop) for t in feed.transfers
+                     if t.transfer_type == 3 and t.from_stop != t.to_stop)
+
+
+def members(timetable: Timetable, stop: int) -> list[int]:
+    """A stop, or a station's platforms with it (where a stop endpoint's walking starts)."""
+    return [stop, *(i for i, p in enumerate(timetable.stop_parent.tolist()) if p == stop)]
 
 
 def check_feasible(timetable: Timetable, journey: Journey, slack: int) -> None:
@@ -247,11 +314,11 @@ def test_planner_matches_connection_scan(network: Network, data: st.DataObject) 
     )
     journeys = [j for j in plan(timetable, query) if any(leg.trip >= 0 for leg in j.legs)]
     day, seconds = service_time(timetable, moment)
-    from gtfs.planner import access_options
-
     access = {s: seconds + w for s, (w, _) in access_options(timetable, query.origin).items()}
-    egress = {s: w for s, (w, _) in access_options(timetable, query.destination).items()}
-    expected = reference(timetable, day, access, egress, 5, slack)
+    egress = {s: w for s, (w, _) in egress_options(timetable, query.destination).items()}
+    expected = reference(timetable, day, dict.fromkeys(members(timetable, origin), seconds),
+                         members(timetable, destination), 5, slack,
+                         forbidden_walks(network.feed))
     for journey in journeys:
         check_feasible(timetable, journey, slack)
         assert journey.departure >= seconds
@@ -260,6 +327,30 @@ def test_planner_matches_connection_scan(network: Network, data: st.DataObject) 
     for k in range(1, 6):
         ours = min([walk_only, *(j.arrival for j in journeys if j.transfers + 1 <= k)])
         assert ours == expected[k - 1], (k, ours, expected)
+
+
+def test_chained_footpaths_reach_the_platform_across_the_street(tmp_path: Path) -> None:
+    """Issue 13: 尾張町 → 広小路 at 00:23 on the demo feed. The last trunk-line bus leaves
+    武蔵ヶ辻 南行 at 00:35; 尾張町 is 413 m from that platform (no direct link) but 352 s from
+    the 北行 platform across the street, which is 51 s from 南行."""
+    write_demo(tmp_path, DAY0)
+    timetable = compile_feeds([("demo", read_feed(tmp_path / "gtfs"))])
+    owaricho, hirokoji = timetable.stop_index("owaricho"), timetable.stop_index("hirokoji")
+    south = timetable.stop_index("musashi-s")
+    lo, hi = timetable.footpath_offset[owaricho], timetable.footpath_offset[owaricho + 1]
+    chained = dict(zip(timetable.footpath_to[lo:hi].tolist(),
+                       timetable.footpath_seconds[lo:hi].tolist(), strict=True))
+    assert chained[south] == 352 + 51
+    moment = dt.datetime(2026, 12, 2, 0, 23, tzinfo=TOKYO)  # a Wednesday
+    journeys = transit(plan(timetable, Query(Endpoint(0, 0, "", owaricho),
+                                             Endpoint(0, 0, "", hirokoji), moment)))
+    first = min(journeys, key=lambda j: j.arrival)
+    assert first.arrival == 47 * 60
+    assert [(leg.mode, leg.to_stop) for leg in first.legs] == [("walk", south),
+                                                               ("bus", hirokoji)]
+    day, seconds = service_time(timetable, moment)
+    expected = reference(timetable, day, {owaricho: seconds}, [hirokoji], 3, 60)
+    assert expected[0] == first.arrival
 
 
 def test_loop_route_rides_through_its_terminus() -> None:

@@ -9,10 +9,17 @@ from pathlib import Path
 import pytest
 
 from gtfs.feed import read_feed
-from gtfs.planner import Endpoint, Query, access_options, plan, service_time
+from gtfs.planner import Endpoint, Query, access_options, egress_options, plan, service_time
 from gtfs.timetable import Timetable, compile_feeds
 from tests.conftest import SHARED_DATA
-from tests.test_planner import INF, check_feasible, reference, transit
+from tests.test_planner import (
+    INF,
+    check_feasible,
+    forbidden_walks,
+    members,
+    reference,
+    transit,
+)
 
 JST = dt.timezone(dt.timedelta(hours=9))
 FEEDS = {
@@ -25,14 +32,16 @@ FEEDS = {
 
 
 @pytest.fixture(scope="module", params=sorted(FEEDS))
-def real(request: pytest.FixtureRequest) -> tuple[Timetable, dt.date]:
+def real(request: pytest.FixtureRequest
+         ) -> tuple[Timetable, dt.date, frozenset[tuple[int, int]]]:
     path, day = FEEDS[request.param]
     feed = read_feed(Path(SHARED_DATA) / path)
-    return compile_feeds([(request.param, feed)]), day
+    return compile_feeds([(request.param, feed)]), day, forbidden_walks(feed)
 
 
-def test_random_journeys_match_the_reference(real: tuple[Timetable, dt.date]) -> None:
-    timetable, day = real
+def test_random_journeys_match_the_reference(
+        real: tuple[Timetable, dt.date, frozenset[tuple[int, int]]]) -> None:
+    timetable, day, forbidden = real
     rng = random.Random(20261201)
     served = sorted({int(s) for s in timetable.pattern_stops.tolist()})
     checked = found = 0
@@ -46,9 +55,11 @@ def test_random_journeys_match_the_reference(real: tuple[Timetable, dt.date]) ->
         service_day, seconds = service_time(timetable, moment)
         access = {s: seconds + w for s, (w, _) in access_options(timetable,
                                                                   query.origin).items()}
-        egress = {s: w for s, (w, _) in access_options(timetable,
+        egress = {s: w for s, (w, _) in egress_options(timetable,
                                                         query.destination).items()}
-        expected = reference(timetable, service_day, access, egress, 4, 60)
+        expected = reference(timetable, service_day,
+                             dict.fromkeys(members(timetable, origin), seconds),
+                             members(timetable, destination), 4, 60, forbidden)
         walk_only = min((access[s] + e for s, e in egress.items() if s in access), default=INF)
         for journey in journeys:
             check_feasible(timetable, journey, 60)

@@ -18,12 +18,28 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gtfs.feed import FeedData
-from gtfs.planner import Endpoint, Query, access_options, departures_after, plan, service_time
+from gtfs.planner import (
+    Endpoint,
+    Query,
+    access_options,
+    departures_after,
+    egress_options,
+    plan,
+    service_time,
+)
 from gtfs.raptor import DAY
 from gtfs.realtime import core
 from gtfs.timetable import Timetable, compile_feeds
 from maas.core.errors import InvalidInput
-from tests.test_planner import TOKYO, build_feed, check_feasible, networks, reference
+from tests.test_planner import (
+    TOKYO,
+    build_feed,
+    check_feasible,
+    forbidden_walks,
+    members,
+    networks,
+    reference,
+)
 
 NOW = int(dt.datetime(2026, 12, 1, 7, 50, tzinfo=TOKYO).timestamp())
 MIDNIGHT = int(dt.datetime(2026, 12, 1, 0, 0, tzinfo=TOKYO).timestamp())
@@ -323,8 +339,10 @@ def test_realtime_plan_equals_rewritten_feed(network: object, data: st.DataObjec
     journeys = [j for j in plan(timetable, q) if any(leg.trip >= 0 for leg in j.legs)]
     day, seconds = service_time(other, moment)
     access = {s: seconds + w for s, (w, _) in access_options(other, q.origin).items()}
-    egress = {s: w for s, (w, _) in access_options(other, q.destination).items()}
-    expected = reference(other, day, access, egress, 5, 60)
+    egress = {s: w for s, (w, _) in egress_options(other, q.destination).items()}
+    expected = reference(other, day, dict.fromkeys(members(other, origin), seconds),
+                         members(other, destination), 5, 60,
+                         forbidden_walks(network.feed))  # type: ignore[attr-defined]
     for journey in journeys:
         assert journey.departure >= seconds
         for leg in journey.legs:

@@ -3,6 +3,7 @@
 All benchmark code lives in this package, in the shell layer (it may import every domain):
 
 - :mod:`maas.bench.plan` — ``bench plan``: our planner beside pynigiri on the same queries;
+- :mod:`maas.bench.kernel` — ``bench kernel``: our RAPTOR kernel beside ferrobus, same pairs;
 - :mod:`maas.bench.http` — ``bench http``: what GET /api/v1/plan adds under gunicorn;
 - :mod:`maas.bench.passes` — ``bench passes``: signing rate and QR render times;
 - :mod:`maas.bench.validators` — ``bench validators``: verification and scan ingestion;
@@ -27,6 +28,9 @@ COMMANDS = {
     "plan": ("maas.bench.plan:plan_command",
              "Time our planner and pynigiri on the same random stop-to-stop queries of one "
              "day."),
+    "kernel": ("maas.bench.kernel:kernel_command",
+               "Our RAPTOR kernel alone beside ferrobus's query alone, on the same random "
+               "pairs."),
     "http": ("maas.bench.http:http_command",
              "What GET /api/v1/plan adds over the in-process query, under gunicorn on "
              "loopback."),
