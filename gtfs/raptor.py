@@ -54,6 +54,11 @@ class DayView:
     # realtime: per entry, whether its times are estimates (None: no realtime overlay); a
     # skipped stop or a canceled trip has the time INF there (never boarded nor left)
     realtime: B | None = None
+    # FIFO lanes of FIFO patterns: pattern r's lanes are lane_offset[r] .. [r+1]; a lane ends
+    # at entry lane_end[l] (within the pattern; it starts where the previous one ended). None:
+    # one lane per pattern. A realtime overlay splits a pattern whose trips now overtake.
+    lane_offset: I32 | None = None
+    lane_end: I32 | None = None
 
 
 def day_view(timetable: Timetable, day: dt.date) -> DayView:
@@ -76,6 +81,14 @@ def day_view(timetable: Timetable, day: dt.date) -> DayView:
             cache.pop(old)
         cache[key] = realtime.apply(timetable, cache[day])
     return cache[key]
+
+
+def lanes_of(view: DayView) -> tuple[I32, I32]:
+    """The view's lanes (see :class:`DayView`): one per pattern unless the view has its own."""
+    if view.lane_offset is not None and view.lane_end is not None:
+        return view.lane_offset, view.lane_end
+    n = view.offset.shape[0] - 1
+    return np.arange(n + 1, dtype=np.int32), np.diff(view.offset).astype(np.int32)
 
 
 def entry_times(timetable: Timetable, view: DayView, entry: int, position: int
@@ -230,7 +243,7 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
         timetable.pattern_stop_offset, timetable.pattern_stops, timetable.pattern_board,
         timetable.pattern_alight, timetable.stop_pattern_offset, timetable.stop_pattern_ids,
         timetable.stop_pattern_pos, view.offset, view.fifo, view.time_offset, view.dep,
-        view.arr, allowed,
+        view.arr, *lanes_of(view), allowed,
         timetable.footpath_offset, timetable.footpath_to, timetable.footpath_seconds,
         timetable.stop_slack, access_stops, access_times, egress_stops, egress_seconds,
         rounds, slack, labels.ready,
@@ -245,7 +258,8 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
 def _raptor(
     pattern_stop_offset: I32, pattern_stops: I32, pattern_board: B, pattern_alight: B,
     stop_pattern_offset: I32, stop_pattern_ids: I32, stop_pattern_pos: I32,
-    dv_offset: I32, dv_fifo: B, dv_time_offset: I32, dv_dep: I32, dv_arr: I32, allowed: B,
+    dv_offset: I32, dv_fifo: B, dv_time_offset: I32, dv_dep: I32, dv_arr: I32,
+    dv_lane_offset: I32, dv_lane_end: I32, allowed: B,
     footpath_offset: I32, footpath_to: I32, footpath_seconds: I32, stop_slack: I32,
     access_stops: I32, access_times: I32, egress_stops: I32, egress_seconds: I32,
     rounds: int, slack: int, ready: I32,
@@ -328,53 +342,59 @@ def _raptor(
                 continue
             times = dv_time_offset[r]
             if dv_fifo[r]:
-                current = -1  # entry index within the pattern's day view, 0 .. m_-1
-                board_at = -1
-                for i in range(start, n):
-                    p = pattern_stops[base + i]
-                    row = times + i * m_
-                    if current >= 0 and pattern_alight[base + i]:
-                        # the body of _arrive, written out: this is the hottest line of the
-                        # planner, and a 27-argument call costs more than the work
-                        t = dv_arr[row + current]
-                        if t < transit_star[p] and t < target:
-                            transit_tau[k, p] = t
-                            transit_star[p] = t
-                            trip_of[k, p] = lo + current
-                            board_stop[k, p] = pattern_stops[base + board_at]
-                            board_pos[k, p] = board_at
-                            alight_pos[k, p] = i
-                            improved[p] = True
-                            if is_egress[p] >= 0 and t + is_egress[p] < target:
-                                target = t + is_egress[p]
-                            slack_p = transfer[p]
-                            if slack_p >= 0 and t + slack_p < ready_star[p]:
-                                ready[k, p] = t + slack_p
-                                ready_kind[k, p] = KIND_TRANSIT
-                                ready_round[k, p] = k
-                                ready_star[p] = t + slack_p
-                                marked[p] = True
-                    if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
-                        continue
-                    at = ready[k - 1, p]
-                    if at >= target:
-                        continue
-                    upper = m_
-                    if current >= 0:
-                        if dv_dep[row + current] < at:
+                # FIFO lanes: sub-ranges of the entries in which no trip overtakes another
+                # (one lane, unless a realtime overlay split the pattern)
+                lane_lo = 0
+                for lane in range(dv_lane_offset[r], dv_lane_offset[r + 1]):
+                    lane_hi = dv_lane_end[lane]
+                    current = -1  # entry index within the pattern's day view, 0 .. m_-1
+                    board_at = -1
+                    for i in range(start, n):
+                        p = pattern_stops[base + i]
+                        row = times + i * m_
+                        if current >= 0 and pattern_alight[base + i]:
+                            # the body of _arrive, written out: this is the hottest line of the
+                            # planner, and a 27-argument call costs more than the work
+                            t = dv_arr[row + current]
+                            if t < transit_star[p] and t < target:
+                                transit_tau[k, p] = t
+                                transit_star[p] = t
+                                trip_of[k, p] = lo + current
+                                board_stop[k, p] = pattern_stops[base + board_at]
+                                board_pos[k, p] = board_at
+                                alight_pos[k, p] = i
+                                improved[p] = True
+                                if is_egress[p] >= 0 and t + is_egress[p] < target:
+                                    target = t + is_egress[p]
+                                slack_p = transfer[p]
+                                if slack_p >= 0 and t + slack_p < ready_star[p]:
+                                    ready[k, p] = t + slack_p
+                                    ready_kind[k, p] = KIND_TRANSIT
+                                    ready_round[k, p] = k
+                                    ready_star[p] = t + slack_p
+                                    marked[p] = True
+                        if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
                             continue
-                        upper = current
-                    a_ = 0
-                    b_ = upper
-                    while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
-                        mid = (a_ + b_) // 2
-                        if dv_dep[row + mid] < at:
-                            a_ = mid + 1
-                        else:
-                            b_ = mid
-                    if a_ < upper and dv_dep[row + a_] < INF:  # INF: skipped or canceled
-                        current = a_
-                        board_at = i
+                        at = ready[k - 1, p]
+                        if at >= target:
+                            continue
+                        upper = lane_hi
+                        if current >= 0:
+                            if dv_dep[row + current] < at:
+                                continue
+                            upper = current
+                        a_ = lane_lo
+                        b_ = upper
+                        while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
+                            mid = (a_ + b_) // 2
+                            if dv_dep[row + mid] < at:
+                                a_ = mid + 1
+                            else:
+                                b_ = mid
+                        if a_ < upper and dv_dep[row + a_] < INF:  # INF: skipped or canceled
+                            current = a_
+                            board_at = i
+                    lane_lo = lane_hi
             else:
                 for e in range(m_):
                     board_at = -1
@@ -471,8 +491,8 @@ def warm_up() -> None:
     _lay_out(one, empty, empty, ro_one, ro_empty, ro_empty, ro_empty, one, empty, empty)
     _fifo(one, one, empty, empty)
     _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
-            empty, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty, empty,
-            empty, 1, 60, labels.ready,
+            empty, empty, one, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty,
+            empty, empty, 1, 60, labels.ready,
             labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
             labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
             labels.walk_from)

@@ -34,13 +34,14 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
 from gtfs.planner import timezone
-from gtfs.raptor import DAY, INF, DayView
+from gtfs.raptor import DAY, INF, DayView, lanes_of
 from gtfs.timetable import Timetable
 from maas.core.errors import InvalidInput
 
@@ -285,74 +286,126 @@ def _match(timetable: Timetable, lookup: dict[str, int], trip: Any, now: int
     return index, best
 
 
-def _event(event: Any, scheduled: int, midnight: int) -> int | None:
-    """The estimated time of a ``StopTimeEvent`` in seconds of the day (None: not given)."""
-    if event.HasField("time"):
-        return int(event.time) - midnight
-    if event.HasField("delay"):
-        return scheduled + int(event.delay)
-    return None
+class _Updates:
+    """The stop-time updates of a message as flat arrays (one Python pass over protobuf)."""
+
+    def __init__(self) -> None:
+        self.stop: list[int] = []  # stop index, -1: unknown stop id
+        self.relation: list[int] = []
+        self.arrival_kind: list[int] = []  # 0: not given, 1: absolute time, 2: delay
+        self.arrival: list[int] = []
+        self.departure_kind: list[int] = []
+        self.departure: list[int] = []
+
+    def add(self, updates: Iterable[Any], stops: dict[str, int]) -> None:
+        """Append a trip update's ``stop_time_update`` list."""
+        stop, relation = self.stop.append, self.relation.append
+        arrival_kind, arrival = self.arrival_kind.append, self.arrival.append
+        departure_kind, departure = self.departure_kind.append, self.departure.append
+        for update in updates:
+            stop(stops.get(update.stop_id, -1))
+            relation(update.schedule_relationship)
+            for event, kind, value in ((update.arrival, arrival_kind, arrival),
+                                       (update.departure, departure_kind, departure)):
+                t = event.time
+                if t:
+                    kind(1)
+                    value(t)
+                elif event.HasField("delay"):
+                    kind(2)
+                    value(event.delay)
+                else:
+                    kind(0)
+                    value(0)
+
+    def arrays(self) -> tuple[npt.NDArray[np.int64], ...]:
+        """stop, relation, arrival kind, arrival, departure kind, departure (int64)."""
+        return tuple(np.asarray(values, dtype=np.int64) for values in (
+            self.stop, self.relation, self.arrival_kind, self.arrival, self.departure_kind,
+            self.departure))
 
 
-def _estimate(timetable: Timetable, trip: int, midnight: int, updates: Iterable[Any],
-              outcome: Outcome, trip_id: str) -> tuple[I32, I32]:
-    """Estimated (arrival, departure) per position of ``trip`` (see the module notes)."""
-    pattern = int(timetable.trip_pattern[trip])
-    base = int(timetable.pattern_stop_offset[pattern])
-    n = int(timetable.pattern_stop_offset[pattern + 1]) - base
-    source = int(timetable.trip_time_offset[trip])
-    sched_arr = timetable.arrival[source:source + n].tolist()
-    sched_dep = timetable.departure[source:source + n].tolist()
-    stops = timetable.pattern_stops[base:base + n].tolist()
-    stop_ids: list[str] = timetable.meta["stop_ids"]
-    by_position: dict[int, Any] = {}
-    cursor = 0
-    for update in updates:
-        stop_id = update.stop_id
-        position = -1
-        if stop_id:
-            position = next((i for i in range(cursor, n) if stop_ids[stops[i]] == stop_id), -1)
-        if position < 0:
-            outcome.error(f"trip {trip_id!r}: stop {stop_id or update.stop_sequence!r} "
-                          "not on the trip (match by stop_id)")
-            continue
-        by_position[position] = update
-        cursor = position + 1
-    arr = list(sched_arr)
-    dep = list(sched_dep)
-    skipped = [False] * n
-    delay: int | None = None
-    for i in range(n):
-        update = by_position.get(i)
-        if update is not None:
-            relation = update.schedule_relationship
-            if relation == StopTimeUpdate.NO_DATA:
-                delay = None
-            elif relation == StopTimeUpdate.SKIPPED:
-                skipped[i] = True
-            else:
-                a = _event(update.arrival, sched_arr[i], midnight) if update.HasField(
-                    "arrival") else None
-                d = _event(update.departure, sched_dep[i], midnight) if update.HasField(
-                    "departure") else None
-                if d is not None and a is None:
-                    a = min(sched_arr[i] + (d - sched_dep[i]), d)
-                if a is not None:  # else nothing new here: the carried delay applies
-                    if d is None:
-                        d = max(sched_dep[i] + (a - sched_arr[i]), a)
-                    delay = d - sched_dep[i]
-                    arr[i], dep[i] = a, d
-                    continue
-        if delay is not None:
-            arr[i], dep[i] = sched_arr[i] + delay, sched_dep[i] + delay
-    for i in range(n):  # never backwards along the trip
-        if i:
-            arr[i] = max(arr[i], dep[i - 1])
-        dep[i] = max(dep[i], arr[i])
-    for i in range(n):
-        if skipped[i]:
-            arr[i] = dep[i] = NEVER
-    return np.asarray(arr, dtype=np.int32), np.asarray(dep, dtype=np.int32)
+def stop_lookup(timetable: Timetable, feed: str) -> dict[str, int]:
+    """Stop id -> stop index for the stops of ``feed`` (cached)."""
+    cache: dict[str, dict[str, int]] = timetable.meta.setdefault("_rt_stop_lookup", {})
+    if feed not in cache:
+        wanted = feed_index(timetable, feed)
+        cache[feed] = {stop_id: index
+                       for index, stop_id in enumerate(timetable.meta["stop_ids"])
+                       if timetable.stop_feed[index] == wanted}
+    return cache[feed]
+
+
+SKIPPED = int(StopTimeUpdate.SKIPPED)
+NO_DATA = int(StopTimeUpdate.NO_DATA)
+
+
+@numba.njit(cache=True)
+def _estimate(trip_src: Any, trip_base: Any, trip_n: Any, trip_midnight: Any, trip_u0: Any,
+              trip_u1: Any, out_offset: Any, u_stop: Any, u_relation: Any, u_akind: Any,
+              u_arrival: Any, u_dkind: Any, u_departure: Any, pattern_stops: Any,
+              arrival: Any, departure: Any, out_arr: Any, out_dep: Any, u_position: Any
+              ) -> None:  # pragma: no cover - compiled
+    """Estimated times of every updated trip (see the module notes); ``u_position`` gets
+    each update's position on its trip (-1: its stop is not on the trip)."""
+    for j in range(trip_src.shape[0]):
+        src, base, n, midnight = trip_src[j], trip_base[j], trip_n[j], trip_midnight[j]
+        out = out_offset[j]
+        by_position = np.full(n, -1, dtype=np.int64)
+        cursor = 0
+        for u in range(trip_u0[j], trip_u1[j]):
+            u_position[u] = -1
+            for i in range(cursor, n):
+                if pattern_stops[base + i] == u_stop[u]:
+                    u_position[u] = i
+                    by_position[i] = u
+                    cursor = i + 1
+                    break
+        delay = 0
+        carrying = False
+        for i in range(n):
+            sched_a = arrival[src + i]
+            sched_d = departure[src + i]
+            a = sched_a
+            d = sched_d
+            skipped = False
+            fresh = False
+            u = by_position[i]
+            if u >= 0:
+                if u_relation[u] == NO_DATA:
+                    carrying = False
+                elif u_relation[u] == SKIPPED:
+                    skipped = True
+                else:
+                    has_a = u_akind[u] > 0
+                    has_d = u_dkind[u] > 0
+                    if has_a:
+                        a = u_arrival[u] - midnight if u_akind[u] == 1 else sched_a + u_arrival[u]
+                    if has_d:
+                        d = (u_departure[u] - midnight if u_dkind[u] == 1
+                             else sched_d + u_departure[u])
+                    if has_d and not has_a:
+                        a = min(sched_a + (d - sched_d), d)
+                    if has_a and not has_d:
+                        d = max(sched_d + (a - sched_a), a)
+                    if has_a or has_d:
+                        delay = d - sched_d
+                        carrying = True
+                        fresh = True
+            if not fresh and carrying:
+                a = sched_a + delay
+                d = sched_d + delay
+            if i > 0:
+                a = max(a, out_dep[out + i - 1])
+            d = max(d, a)
+            out_arr[out + i] = a
+            out_dep[out + i] = d
+            if skipped:
+                by_position[i] = -2
+        for i in range(n):
+            if by_position[i] == -2:
+                out_arr[out + i] = NEVER
+                out_dep[out + i] = NEVER
 
 
 def _fresh(message: Any, field: str, now: int | None, max_age: int | None, outcome: Outcome
@@ -380,10 +433,17 @@ def _fresh(message: Any, field: str, now: int | None, max_age: int | None, outco
 
 def trip_updates(timetable: Timetable, feed: str, message: Any, now: int, max_age: int
                  ) -> tuple[TripOverlay, Outcome]:
-    """The overlay of a decoded trip-update ``message`` for GTFS feed ``feed``."""
+    """The overlay of a decoded trip-update ``message`` for GTFS feed ``feed``.
+
+    One Python pass reads the protobuf into flat arrays; the estimates of all trips are then
+    computed in one compiled loop.
+    """
     outcome = Outcome(feed_timestamp=int(message.header.timestamp) or None)
     lookup = trip_lookup(timetable, feed)
-    entries: dict[tuple[int, int], tuple[str, bool, I32, I32]] = {}
+    stops = stop_lookup(timetable, feed)
+    updates = _Updates()
+    canceled: dict[tuple[int, int], str] = {}
+    timed: dict[tuple[int, int], tuple[str, int, int, int, str]] = {}
     for entity, update, _ in _fresh(message, "trip_update", now, max_age, outcome):
         descriptor = update.trip
         relation = descriptor.schedule_relationship
@@ -401,30 +461,54 @@ def trip_updates(timetable: Timetable, feed: str, message: Any, now: int, max_ag
         outcome.matched += 1
         key = (trip, day.toordinal())
         trip_id = timetable.meta["trip_ids"][trip]
+        timed.pop(key, None)  # a later entity for the same trip and day wins
+        canceled.pop(key, None)
         if relation == TripDescriptor.CANCELED:
-            none = np.zeros(0, dtype=np.int32)
-            entries[key] = (trip_id, True, none, none)
+            canceled[key] = trip_id
             continue
-        arr, dep = _estimate(timetable, trip, _midnight(timetable, day), update.stop_time_update,
-                             outcome, trip_id)
-        entries[key] = (trip_id, False, arr, dep)
-    return _build(entries), outcome
+        first = len(updates.stop)
+        updates.add(update.stop_time_update, stops)
+        timed[key] = (trip_id, _midnight(timetable, day), first, len(updates.stop), entity.id)
+    return _assemble(timetable, canceled, timed, updates, outcome), outcome
 
 
-def _build(entries: dict[tuple[int, int], tuple[str, bool, I32, I32]]) -> TripOverlay:
-    if not entries:
+def _assemble(timetable: Timetable, canceled: dict[tuple[int, int], str],
+              timed: dict[tuple[int, int], tuple[str, int, int, int, str]], updates: _Updates,
+              outcome: Outcome) -> TripOverlay:
+    """Estimate the timed trips in one compiled call and lay out the overlay."""
+    keys = sorted([*canceled, *timed])
+    if not keys:
         return empty_overlay()
-    keys = sorted(entries)
-    values = [entries[k] for k in keys]
-    lengths = [v[2].shape[0] for v in values]
+    trip = np.asarray([k[0] for k in keys], dtype=np.int64)
+    is_canceled = np.asarray([k in canceled for k in keys], dtype=np.bool_)
+    pattern = timetable.trip_pattern[trip].astype(np.int64)
+    base = timetable.pattern_stop_offset[pattern].astype(np.int64)
+    n = np.where(is_canceled, 0, timetable.pattern_stop_offset[pattern + 1] - base)
+    offset = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
+    info = [timed.get(k, ("", 0, 0, 0, "")) for k in keys]
+    stop, relation, akind, arrival, dkind, departure = updates.arrays()
+    positions = np.full(stop.shape[0], -1, dtype=np.int64)
+    out_arr = np.zeros(int(offset[-1]), dtype=np.int64)
+    out_dep = np.zeros(int(offset[-1]), dtype=np.int64)
+    rows = np.flatnonzero(~is_canceled)
+    _estimate(timetable.trip_time_offset[trip[rows]].astype(np.int64), base[rows], n[rows],
+              np.asarray([info[j][1] for j in rows.tolist()], dtype=np.int64),
+              np.asarray([info[j][2] for j in rows.tolist()], dtype=np.int64),
+              np.asarray([info[j][3] for j in rows.tolist()], dtype=np.int64), offset[rows],
+              stop, relation, akind, arrival, dkind, departure, timetable.pattern_stops,
+              timetable.arrival, timetable.departure, out_arr, out_dep, positions)
+    missing = np.flatnonzero(positions < 0)
+    if missing.size:
+        owner = {u: info[j][4] for j in rows.tolist() for u in range(info[j][2], info[j][3])}
+        for u in missing.tolist():
+            outcome.error(f"entity {owner[u]!r}: a stop_time_update names a stop that is not "
+                          "on the trip (matched by stop_id)")
     return TripOverlay(
-        trip_ids=[v[0] for v in values],
-        trip=np.asarray([k[0] for k in keys], dtype=np.int32),
-        day=np.asarray([k[1] for k in keys], dtype=np.int32),
-        canceled=np.asarray([v[1] for v in values], dtype=np.bool_),
-        offset=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32),
-        arrival=np.concatenate([v[2] for v in values]).astype(np.int32),
-        departure=np.concatenate([v[3] for v in values]).astype(np.int32))
+        trip_ids=[timetable.meta["trip_ids"][k[0]] for k in keys],
+        trip=trip.astype(np.int32), day=np.asarray([k[1] for k in keys], dtype=np.int32),
+        canceled=is_canceled, offset=offset.astype(np.int32),
+        arrival=np.minimum(out_arr, NEVER).astype(np.int32),
+        departure=np.minimum(out_dep, NEVER).astype(np.int32))
 
 
 def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> DayView:
@@ -470,6 +554,9 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
         s = int(shift[e])
         dep[cells] = np.where(new_dep >= NEVER, NEVER, new_dep + s)
         arr[cells] = np.where(new_arr >= NEVER, NEVER, new_arr + s)
+    n_patterns = view.offset.shape[0] - 1
+    base_offset, base_end = lanes_of(view)
+    ends: dict[int, list[int]] = {}
     for r in np.unique(patterns).tolist():
         lo, hi = int(view.offset[r]), int(view.offset[r + 1])
         m = hi - lo
@@ -478,16 +565,58 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
         block_dep = dep[start:start + length * m].reshape(length, m)
         block_arr = arr[start:start + length * m].reshape(length, m)
         by = np.lexsort((block_arr[-1], block_dep[0]))
+        lane = _split_lanes(block_dep[:, by], block_arr[:, by])
+        by = by[np.argsort(lane, kind="stable")]  # lane by lane, each by departure
         block_dep[:] = block_dep[:, by]
         block_arr[:] = block_arr[:, by]
         trip[lo:hi] = trip[lo:hi][by]
         shift[lo:hi] = shift[lo:hi][by]
         realtime[lo:hi] = realtime[lo:hi][by]
-        fifo[r] = bool(np.all(np.diff(block_dep, axis=1) >= 0)
-                       and np.all(np.diff(block_arr, axis=1) >= 0))
+        ends[r] = np.cumsum(np.bincount(lane)).tolist()
+        fifo[r] = True  # every lane is
+    counts = np.diff(base_offset).astype(np.int64)
+    for r, lane_ends in ends.items():
+        counts[r] = len(lane_ends)
+    lane_offset = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    lane_end = np.empty(int(lane_offset[-1]), dtype=np.int32)
+    keep = np.ones(n_patterns, dtype=np.bool_)
+    keep[list(ends)] = False
+    for r in np.flatnonzero(keep).tolist():
+        lane_end[lane_offset[r]:lane_offset[r + 1]] = base_end[base_offset[r]:base_offset[r + 1]]
+    for r, lane_ends in ends.items():
+        lane_end[lane_offset[r]:lane_offset[r + 1]] = lane_ends
     return DayView(day=view.day, offset=view.offset, trip=trip, shift=shift, fifo=fifo,
-                   time_offset=view.time_offset, dep=dep, arr=arr, realtime=realtime)
+                   time_offset=view.time_offset, dep=dep, arr=arr, realtime=realtime,
+                   lane_offset=lane_offset, lane_end=lane_end)
 
+
+@numba.njit(cache=True)
+def _split_lanes(dep: Any, arr: Any) -> Any:  # pragma: no cover - compiled
+    """Lane of each column (trip) of a pattern's ``[positions × trips]`` times sorted by first
+    departure: the first lane whose last trip it never overtakes (departs and arrives no
+    earlier at every position), else a new lane."""
+    n, m = dep.shape
+    lane = np.empty(m, dtype=np.int64)
+    last = np.empty(m, dtype=np.int64)
+    count = 0
+    for c in range(m):
+        chosen = -1
+        for candidate in range(count):
+            p = last[candidate]
+            ok = True
+            for i in range(n):
+                if dep[i, c] < dep[i, p] or arr[i, c] < arr[i, p]:
+                    ok = False
+                    break
+            if ok:
+                chosen = candidate
+                break
+        if chosen < 0:
+            chosen = count
+            count += 1
+        lane[c] = chosen
+        last[chosen] = c
+    return lane
 
 
 def _translations(text: Any) -> dict[str, str]:
