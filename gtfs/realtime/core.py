@@ -31,7 +31,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numba
@@ -286,54 +286,168 @@ def _match(timetable: Timetable, lookup: dict[str, int], trip: Any, now: int
     return index, best
 
 
-class _Updates:
-    """The stop-time updates of a message as flat arrays (one Python pass over protobuf)."""
-
-    def __init__(self) -> None:
-        self.stop: list[int] = []  # stop index, -1: unknown stop id
-        self.relation: list[int] = []
-        self.arrival_kind: list[int] = []  # 0: not given, 1: absolute time, 2: delay
-        self.arrival: list[int] = []
-        self.departure_kind: list[int] = []
-        self.departure: list[int] = []
-
-    def add(self, updates: Iterable[Any], stops: dict[str, int]) -> None:
-        """Append a trip update's ``stop_time_update`` list."""
-        stop, relation = self.stop.append, self.relation.append
-        arrival_kind, arrival = self.arrival_kind.append, self.arrival.append
-        departure_kind, departure = self.departure_kind.append, self.departure.append
-        for update in updates:
-            stop(stops.get(update.stop_id, -1))
-            relation(update.schedule_relationship)
-            for event, kind, value in ((update.arrival, arrival_kind, arrival),
-                                       (update.departure, departure_kind, departure)):
-                t = event.time
-                if t:
-                    kind(1)
-                    value(t)
-                elif event.HasField("delay"):
-                    kind(2)
-                    value(event.delay)
-                else:
-                    kind(0)
-                    value(0)
-
-    def arrays(self) -> tuple[npt.NDArray[np.int64], ...]:
-        """stop, relation, arrival kind, arrival, departure kind, departure (int64)."""
-        return tuple(np.asarray(values, dtype=np.int64) for values in (
-            self.stop, self.relation, self.arrival_kind, self.arrival, self.departure_kind,
-            self.departure))
+@numba.njit(cache=True)
+def _varint(buf: Any, pos: int) -> tuple[int, int]:  # pragma: no cover - compiled
+    """A protobuf varint at ``pos``: (value as int64, two's complement wraps), next pos."""
+    value: Any = 0
+    shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (np.int64(byte) & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
 
 
-def stop_lookup(timetable: Timetable, feed: str) -> dict[str, int]:
-    """Stop id -> stop index for the stops of ``feed`` (cached)."""
-    cache: dict[str, dict[str, int]] = timetable.meta.setdefault("_rt_stop_lookup", {})
+@numba.njit(cache=True)
+def _skip(buf: Any, pos: int, wire: int) -> int:  # pragma: no cover - compiled
+    """The position after a field's value of wire type ``wire``."""
+    if wire == 0:
+        return _varint(buf, pos)[1]
+    if wire == 1:
+        return pos + 8
+    if wire == 2:
+        size, pos = _varint(buf, pos)
+        return pos + size
+    return pos + 4  # wire type 5 (groups do not occur in GTFS-Realtime)
+
+
+@numba.njit(cache=True)
+def _event(buf: Any, pos: int, end: int) -> tuple[int, int]:  # pragma: no cover - compiled
+    """A StopTimeEvent: (kind 1 time / 2 delay / 0 none, value)."""
+    kind = 0
+    value = 0
+    delay: Any = 0
+    has_delay = False
+    while pos < end:
+        tag, pos = _varint(buf, pos)
+        field, wire = tag >> 3, tag & 7
+        if field == 2 and wire == 0:
+            value, pos = _varint(buf, pos)
+            kind = 1 if value != 0 else kind
+        elif field == 1 and wire == 0:
+            raw, pos = _varint(buf, pos)
+            delay = np.int64(np.int32(raw & 0xFFFFFFFF))  # int32, sign-extended on the wire
+            has_delay = True
+        else:
+            pos = _skip(buf, pos, wire)
+    if kind == 1:
+        return 1, value
+    if has_delay:
+        return 2, delay
+    return 0, 0
+
+
+@numba.njit(cache=True)
+def _fnv(buf: Any, start: int, end: int) -> Any:  # pragma: no cover - compiled
+    """FNV-1a (64-bit) of ``buf[start:end]``, as int64."""
+    h = np.uint64(14695981039346656037)
+    for i in range(start, end):
+        h = (h ^ np.uint64(buf[i])) * np.uint64(1099511628211)
+    return np.int64(h)
+
+
+@numba.njit(cache=True)
+def _scan(buf: Any, out: Any, store: bool) -> int:  # pragma: no cover - compiled
+    """Every StopTimeUpdate of a FeedMessage's trip updates, straight from the wire format;
+    with ``store``, row ``i`` of ``out`` gets the ``i``-th: its entity's ordinal, the hash
+    and byte span of its stop_id, its schedule relationship, arrival and departure (kind,
+    value). Returns how many there are."""
+    count = 0
+    pos = 0
+    ordinal = -1
+    n = buf.shape[0]
+    while pos < n:
+        tag, pos = _varint(buf, pos)
+        if tag >> 3 != 2 or tag & 7 != 2:  # FeedMessage.entity
+            pos = _skip(buf, pos, tag & 7)
+            continue
+        size, pos = _varint(buf, pos)
+        entity_end = pos + size
+        ordinal += 1
+        while pos < entity_end:
+            tag, pos = _varint(buf, pos)
+            if tag >> 3 != 3 or tag & 7 != 2:  # FeedEntity.trip_update
+                pos = _skip(buf, pos, tag & 7)
+                continue
+            size, pos = _varint(buf, pos)
+            update_end = pos + size
+            while pos < update_end:
+                tag, pos = _varint(buf, pos)
+                if tag >> 3 != 2 or tag & 7 != 2:  # TripUpdate.stop_time_update
+                    pos = _skip(buf, pos, tag & 7)
+                    continue
+                size, pos = _varint(buf, pos)
+                if not store:
+                    pos += size
+                    count += 1
+                    continue
+                stu_end = pos + size
+                row = out[count]
+                row[0] = ordinal
+                row[1] = _fnv(buf, 0, 0)
+                while pos < stu_end:
+                    tag, pos = _varint(buf, pos)
+                    field, wire = tag >> 3, tag & 7
+                    if field == 4 and wire == 2:  # stop_id
+                        size, pos = _varint(buf, pos)
+                        row[1] = _fnv(buf, pos, pos + size)
+                        row[2], row[3] = pos, pos + size
+                        pos += size
+                    elif field == 5 and wire == 0:  # schedule_relationship
+                        row[4], pos = _varint(buf, pos)
+                    elif (field == 2 or field == 3) and wire == 2:  # arrival, departure
+                        size, pos = _varint(buf, pos)
+                        kind, value = _event(buf, pos, pos + size)
+                        column = 5 if field == 2 else 7
+                        row[column], row[column + 1] = kind, value
+                        pos += size
+                    else:
+                        pos = _skip(buf, pos, wire)
+                count += 1
+    return count
+
+
+def _stop_time_updates(data: bytes, stops: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                                  list[bytes]]
+                       ) -> tuple[npt.NDArray[np.int64], ...]:
+    """(entity ordinal, stop index or -1, relation, arrival kind, arrival, departure kind,
+    departure) of every stop-time update in ``data``, as int64 arrays.
+
+    Stop ids are matched by their 64-bit hash, and each distinct matched id is compared
+    byte for byte once.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    rows = np.zeros((_scan(buf, np.zeros((1, 9), dtype=np.int64), False), 9), dtype=np.int64)
+    _scan(buf, rows, True)
+    hashes, indices, ids = stops
+    where = np.minimum(np.searchsorted(hashes, rows[:, 1]), max(hashes.shape[0] - 1, 0))
+    found = hashes[where] == rows[:, 1] if hashes.shape[0] else np.zeros(rows.shape[0], bool)
+    stop = np.where(found, indices[where] if hashes.shape[0] else -1, -1).astype(np.int64)
+    _, first = np.unique(rows[:, 1], return_index=True)
+    for row in first[found[first]].tolist():  # one exact comparison per distinct stop id
+        if data[int(rows[row, 2]):int(rows[row, 3])] != ids[int(where[row])]:
+            stop[rows[:, 1] == rows[row, 1]] = -1
+    return (rows[:, 0], stop, rows[:, 4], rows[:, 5], rows[:, 6], rows[:, 7], rows[:, 8])
+
+
+def stop_lookup(timetable: Timetable, feed: str
+                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[bytes]]:
+    """The stops of ``feed`` by the hash of their id: (sorted hashes, stop indices, UTF-8
+    ids), cached."""
+    cache: dict[str, Any] = timetable.meta.setdefault("_rt_stop_lookup", {})
     if feed not in cache:
         wanted = feed_index(timetable, feed)
-        cache[feed] = {stop_id: index
+        pairs = sorted((_fnv(np.frombuffer(stop_id.encode(), dtype=np.uint8), 0,
+                             len(stop_id.encode())), index, stop_id.encode())
                        for index, stop_id in enumerate(timetable.meta["stop_ids"])
-                       if timetable.stop_feed[index] == wanted}
-    return cache[feed]
+                       if timetable.stop_feed[index] == wanted)
+        cache[feed] = (np.asarray([p[0] for p in pairs], dtype=np.int64),
+                       np.asarray([p[1] for p in pairs], dtype=np.int64),
+                       [p[2] for p in pairs])
+    found: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[bytes]] = cache[feed]
+    return found
 
 
 SKIPPED = int(StopTimeUpdate.SKIPPED)
@@ -409,12 +523,13 @@ def _estimate(trip_src: Any, trip_base: Any, trip_n: Any, trip_midnight: Any, tr
 
 
 def _fresh(message: Any, field: str, now: int | None, max_age: int | None, outcome: Outcome
-           ) -> Iterator[tuple[Any, Any, int]]:
-    """(entity, its ``field`` part, timestamp) of the entities carrying ``field``, counted;
+           ) -> Iterator[tuple[int, Any, Any, int]]:
+    """(ordinal, entity, its ``field`` part, timestamp) of the entities carrying ``field``,
+    counted;
     with ``now``, those older than ``max_age`` (counted stale) or in the future (an error) are
     left out. The timestamp is the part's own, else the header's."""
     header_stamp = int(message.header.timestamp)
-    for entity in message.entity:
+    for ordinal, entity in enumerate(message.entity):
         if not entity.HasField(field) or entity.is_deleted:
             continue
         outcome.entities += 1
@@ -428,23 +543,23 @@ def _fresh(message: Any, field: str, now: int | None, max_age: int | None, outco
             if stamp > now + FUTURE_TOLERANCE_S:
                 outcome.error(f"entity {entity.id!r}: timestamp {stamp} is in the future")
                 continue
-        yield entity, part, stamp
+        yield ordinal, entity, part, stamp
 
 
-def trip_updates(timetable: Timetable, feed: str, message: Any, now: int, max_age: int
-                 ) -> tuple[TripOverlay, Outcome]:
-    """The overlay of a decoded trip-update ``message`` for GTFS feed ``feed``.
+def trip_updates(timetable: Timetable, feed: str, message: Any, now: int, max_age: int,
+                 data: bytes | None = None) -> tuple[TripOverlay, Outcome]:
+    """The overlay of a decoded trip-update ``message`` (``data``: its bytes, when at hand)
+    for GTFS feed ``feed``.
 
-    One Python pass reads the protobuf into flat arrays; the estimates of all trips are then
-    computed in one compiled loop.
+    Trip descriptors are read from the decoded message (one per entity); the stop-time
+    updates, by far the most, straight from the wire format into flat arrays, and the
+    estimates of all trips are computed in one compiled loop.
     """
     outcome = Outcome(feed_timestamp=int(message.header.timestamp) or None)
     lookup = trip_lookup(timetable, feed)
-    stops = stop_lookup(timetable, feed)
-    updates = _Updates()
     canceled: dict[tuple[int, int], str] = {}
-    timed: dict[tuple[int, int], tuple[str, int, int, int, str]] = {}
-    for entity, update, _ in _fresh(message, "trip_update", now, max_age, outcome):
+    timed: dict[tuple[int, int], tuple[int, int, str]] = {}  # ordinal, midnight, entity id
+    for ordinal, entity, update, _ in _fresh(message, "trip_update", now, max_age, outcome):
         descriptor = update.trip
         relation = descriptor.schedule_relationship
         if relation not in (TripDescriptor.SCHEDULED, TripDescriptor.CANCELED):
@@ -460,49 +575,48 @@ def trip_updates(timetable: Timetable, feed: str, message: Any, now: int, max_ag
         trip, day = found
         outcome.matched += 1
         key = (trip, day.toordinal())
-        trip_id = timetable.meta["trip_ids"][trip]
         timed.pop(key, None)  # a later entity for the same trip and day wins
         canceled.pop(key, None)
         if relation == TripDescriptor.CANCELED:
-            canceled[key] = trip_id
-            continue
-        first = len(updates.stop)
-        updates.add(update.stop_time_update, stops)
-        timed[key] = (trip_id, _midnight(timetable, day), first, len(updates.stop), entity.id)
+            canceled[key] = str(entity.id)
+        else:
+            timed[key] = (ordinal, _midnight(timetable, day), str(entity.id))
+    if not canceled and not timed:
+        return empty_overlay(), outcome
+    updates = _stop_time_updates(message.SerializeToString() if data is None else data,
+                                 stop_lookup(timetable, feed))
     return _assemble(timetable, canceled, timed, updates, outcome), outcome
 
 
 def _assemble(timetable: Timetable, canceled: dict[tuple[int, int], str],
-              timed: dict[tuple[int, int], tuple[str, int, int, int, str]], updates: _Updates,
-              outcome: Outcome) -> TripOverlay:
+              timed: dict[tuple[int, int], tuple[int, int, str]],
+              updates: tuple[npt.NDArray[np.int64], ...], outcome: Outcome) -> TripOverlay:
     """Estimate the timed trips in one compiled call and lay out the overlay."""
     keys = sorted([*canceled, *timed])
-    if not keys:
-        return empty_overlay()
     trip = np.asarray([k[0] for k in keys], dtype=np.int64)
     is_canceled = np.asarray([k in canceled for k in keys], dtype=np.bool_)
     pattern = timetable.trip_pattern[trip].astype(np.int64)
     base = timetable.pattern_stop_offset[pattern].astype(np.int64)
     n = np.where(is_canceled, 0, timetable.pattern_stop_offset[pattern + 1] - base)
     offset = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
-    info = [timed.get(k, ("", 0, 0, 0, "")) for k in keys]
-    stop, relation, akind, arrival, dkind, departure = updates.arrays()
-    positions = np.full(stop.shape[0], -1, dtype=np.int64)
+    ordinals, stop, relation, akind, arrival, dkind, departure = updates
+    rows = np.flatnonzero(~is_canceled)
+    info = [timed[keys[j]] for j in rows.tolist()]
+    wanted = np.asarray([ordinal for ordinal, _, _ in info], dtype=np.int64)
+    first = np.searchsorted(ordinals, wanted, side="left")
+    last = np.searchsorted(ordinals, wanted, side="right")
+    positions = np.zeros(stop.shape[0], dtype=np.int64)
     out_arr = np.zeros(int(offset[-1]), dtype=np.int64)
     out_dep = np.zeros(int(offset[-1]), dtype=np.int64)
-    rows = np.flatnonzero(~is_canceled)
     _estimate(timetable.trip_time_offset[trip[rows]].astype(np.int64), base[rows], n[rows],
-              np.asarray([info[j][1] for j in rows.tolist()], dtype=np.int64),
-              np.asarray([info[j][2] for j in rows.tolist()], dtype=np.int64),
-              np.asarray([info[j][3] for j in rows.tolist()], dtype=np.int64), offset[rows],
-              stop, relation, akind, arrival, dkind, departure, timetable.pattern_stops,
-              timetable.arrival, timetable.departure, out_arr, out_dep, positions)
-    missing = np.flatnonzero(positions < 0)
-    if missing.size:
-        owner = {u: info[j][4] for j in rows.tolist() for u in range(info[j][2], info[j][3])}
-        for u in missing.tolist():
-            outcome.error(f"entity {owner[u]!r}: a stop_time_update names a stop that is not "
-                          "on the trip (matched by stop_id)")
+              np.asarray([midnight for _, midnight, _ in info], dtype=np.int64), first, last,
+              offset[rows], stop, relation, akind, arrival, dkind, departure,
+              timetable.pattern_stops, timetable.arrival, timetable.departure, out_arr, out_dep,
+              positions)
+    for j in sorted(set(np.searchsorted(last, np.flatnonzero(positions < 0),
+                                        side="right").tolist())):
+        outcome.error(f"entity {info[j][2]!r}: a stop_time_update names a stop that is not on "
+                      "the trip (matched by stop_id)")
     return TripOverlay(
         trip_ids=[timetable.meta["trip_ids"][k[0]] for k in keys],
         trip=trip.astype(np.int32), day=np.asarray([k[1] for k in keys], dtype=np.int32),
@@ -642,7 +756,7 @@ def alerts(message: Any) -> tuple[list[dict[str, Any]], Outcome]:
     """
     outcome = Outcome(feed_timestamp=int(message.header.timestamp) or None)
     found: list[dict[str, Any]] = []
-    for entity, alert, _ in _fresh(message, "alert", None, None, outcome):
+    for _, entity, alert, _ in _fresh(message, "alert", None, None, outcome):
         informed = [{"agency_id": e.agency_id, "route_id": e.route_id, "stop_id": e.stop_id,
                      "trip_id": e.trip.trip_id if e.HasField("trip") else ""}
                     for e in alert.informed_entity]
@@ -698,7 +812,7 @@ def vehicles(message: Any, now: int, max_age: int) -> tuple[list[dict[str, Any]]
     """Vehicle positions of a decoded message (older than ``max_age`` are left out)."""
     outcome = Outcome(feed_timestamp=int(message.header.timestamp) or None)
     found: list[dict[str, Any]] = []
-    for entity, vehicle, stamp in _fresh(message, "vehicle", now, max_age, outcome):
+    for _, entity, vehicle, stamp in _fresh(message, "vehicle", now, max_age, outcome):
         if not vehicle.HasField("position"):
             outcome.unmatched += 1
             outcome.error(f"vehicle {entity.id!r} has no position")

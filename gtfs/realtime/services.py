@@ -136,7 +136,8 @@ def snapshot(row: RealtimeFeed, data: bytes, timetable: Timetable | None, now: i
     if row.kind == "trip-updates":
         if timetable is None:
             raise InvalidInput("no GTFS network is loaded to match trip updates against")
-        overlay, outcome = core.trip_updates(timetable, row.feed, message, now, max_age)
+        overlay, outcome = core.trip_updates(timetable, row.feed, message, now, max_age,
+                                             data)
         return overlay.to_document(), outcome
     if row.kind == "alerts":
         found, outcome = core.alerts(message)
