@@ -40,6 +40,7 @@ from maas.bench.timing import percentiles, timed
 from maas.core.cli import emit, progress
 
 FEED = "bench"
+REPEATS = 3  # each query, each side; the fastest counts (other sessions share the machine)
 
 
 def synthetic_updates(timetable: Timetable, day: dt.date, updates: int, now: int,
@@ -119,15 +120,21 @@ def run(feed_path: Path, day: dt.date, updates: int, queries: int, seed: int,
     for index, pair in enumerate(pairs):
         origin, destination = _endpoint(timetable, pair.origin), _endpoint(
             timetable, pair.destination)
-        timetable.meta.pop("_realtime")
         query = functools.partial(answer, origin, destination, pair.departure)
-        without.append(timed(query)[0])
-        timetable.meta["_realtime"] = loaded
-        with_rt.append(timed(query)[0])
+        alone: list[float] = []
+        overlaid: list[float] = []
+        for _ in range(REPEATS):  # interleaved; the best of each side (a shared machine)
+            timetable.meta.pop("_realtime")
+            alone.append(timed(query)[0])
+            timetable.meta["_realtime"] = loaded
+            overlaid.append(timed(query)[0])
+        without.append(min(alone))
+        with_rt.append(min(overlaid))
         step(f"query {index + 1}/{queries}")
     p50, p90 = percentiles(without, 50, 90, digits=4, empty=0.0)
     rt50, rt90 = percentiles(with_rt, 50, 90, digits=4, empty=0.0)
-    fifo_lost = int(np.sum(base_view.fifo & ~raptor.day_view(timetable, day).fifo))
+    lanes, _ = raptor.lanes_of(raptor.day_view(timetable, day))
+    split = int(np.sum(np.diff(lanes) > 1))
     return {
         "feed": feed_path.name, "date": day.isoformat(), "seed": seed,
         "load_seconds": round(load_ms / 1000, 2), "protobuf_bytes": len(data),
@@ -137,7 +144,7 @@ def run(feed_path: Path, day: dt.date, updates: int, queries: int, seed: int,
         "decode_ms": round(decode_ms, 2), "apply_ms": round(apply_ms, 2),
         "decode_and_apply_ms": round(decode_ms + apply_ms, 2),
         "store_document_ms": round(store_ms, 2), "read_document_ms": round(read_ms, 2),
-        "overlay_view_ms": round(view_ms, 2), "patterns_no_longer_fifo": fifo_lost,
+        "overlay_view_ms": round(view_ms, 2), "patterns_split_into_lanes": split,
         "queries": queries, "plan_p50_ms": p50, "plan_p90_ms": p90,
         "plan_realtime_p50_ms": rt50, "plan_realtime_p90_ms": rt90,
         "ratio_p50": round(rt50 / p50, 3) if p50 else None,
@@ -163,9 +170,9 @@ def realtime_command(feed_path: Path, day: str, queries: int, seed: int, as_json
         f"worker: decode {document['decode_ms']} ms + apply {document['apply_ms']} ms = "
         f"{document['decode_and_apply_ms']} ms; store {document['store_document_ms']} ms",
         f"web worker, once per version: read {document['read_document_ms']} ms, day view "
-        f"{document['overlay_view_ms']} ms ({document['patterns_no_longer_fifo']} patterns "
-        "scanned trip by trip)",
+        f"{document['overlay_view_ms']} ms ({document['patterns_split_into_lanes']} patterns "
+        "split into FIFO lanes)",
         f"plan p50/p90 without realtime {document['plan_p50_ms']}/{document['plan_p90_ms']} "
         f"ms, with {document['plan_realtime_p50_ms']}/{document['plan_realtime_p90_ms']} ms "
-        f"(p50 ratio {document['ratio_p50']}, {queries} queries)",
+        f"(p50 ratio {document['ratio_p50']}, {queries} queries, best of {REPEATS} each)",
     ]))
