@@ -73,6 +73,8 @@ def worker(state: CliState, once: bool, exit_with_parent: bool, demo_realtime: b
         lines += [f"realtime {name}: {o['matched']} matched, {o['unmatched']} unmatched, "
                   f"{o['stale']} stale, {o['error_count']} errors"
                   for name, o in outcomes.items()]
+        if publisher is not None:
+            publisher.stop()
         emit(as_json, {"gbfs": polled, "realtime": outcomes}, "\n".join(lines)
              or "no live feeds")
         return

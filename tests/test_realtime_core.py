@@ -358,3 +358,74 @@ def test_realtime_plan_equals_rewritten_feed(network: object, data: st.DataObjec
 
 def transit_only(journeys: list) -> list:  # type: ignore[type-arg]
     return [j for j in journeys if any(leg.trip >= 0 for leg in j.legs)]
+
+
+def test_frequency_trip_is_matched_by_start_time() -> None:
+    trips = [([1, 2], 8 * 3600, [600], 0, [0, 0], [0, 0]),
+             ([1, 2], 8 * 3600 + 1200, [600], 0, [0, 0], [0, 0])]
+    feed = build_feed(FAR, trips, [[True, True, True]], [])
+    # what the reader makes of a frequencies.txt trip "f": one trip per departure
+    feed = dataclasses.replace(feed, trips=[dataclasses.replace(t, id=f"f#{h}")
+                                            for t, h in zip(feed.trips, ("08:00:00", "08:20:00"),
+                                                            strict=True)])
+    timetable = compile_feeds([("rt", feed)])
+    message_ = message()
+    entity = message_.entity.add()
+    entity.id = "f"
+    entity.trip_update.trip.trip_id = "f"
+    entity.trip_update.trip.start_time = "08:20:00"
+    entity.trip_update.trip.start_date = "20261201"
+    entity.trip_update.trip.schedule_relationship = rt.TripDescriptor.CANCELED
+    overlay, outcome = core.trip_updates(timetable, "rt", message_, NOW, 600)
+    assert outcome.matched == 1
+    assert overlay.trip_ids == ["f#08:20:00"]
+
+
+@pytest.mark.parametrize("name", ["kumagaya", "kobe"])
+def test_real_feed_with_realtime_equals_the_rewritten_feed(name: str) -> None:
+    """A real feed, 1,500 synthetic stop-time updates (delays, cancellations, skipped stops):
+    each query's earliest arrivals equal the reference scan's on the rewritten feed."""
+    import random
+    from pathlib import Path
+
+    from gtfs.feed import read_feed
+    from maas.bench.realtime import synthetic_updates
+    from tests.conftest import SHARED_DATA
+    from tests.test_planner_real import FEEDS
+
+    path, day = FEEDS[name]
+    feed = read_feed(Path(SHARED_DATA) / path)
+    timetable = compile_feeds([(name, feed)])
+    moment = dt.datetime.combine(day, dt.time(12), tzinfo=TOKYO)
+    rng = random.Random(15)
+    data, count = synthetic_updates(timetable, day, 1500, int(moment.timestamp()), rng)
+    decoded = core.decode(data, name, int(moment.timestamp()))
+    overlay, outcome = core.trip_updates(timetable, name, decoded, int(moment.timestamp()),
+                                         3600, data)
+    assert count == 1500
+    assert outcome.matched == outcome.entities > 0
+    assert (outcome.unmatched, outcome.error_count) == (0, 0)
+    timetable.meta["_realtime"] = overlay
+    other = rewritten(feed, timetable, overlay)
+    served = sorted({int(s) for s in timetable.pattern_stops.tolist()})
+    forbidden = forbidden_walks(feed)
+    changed = 0
+    for _ in range(15):
+        origin, destination = rng.sample(served, 2)
+        when = dt.datetime.combine(day, dt.time(rng.randint(6, 19), rng.randint(0, 59)),
+                                   tzinfo=TOKYO)
+        q = Query(Endpoint(0, 0, "o", origin), Endpoint(0, 0, "d", destination), when,
+                  max_transfers=4, min_transfer_seconds=60)
+        journeys = transit_only(plan(timetable, q))
+        _, seconds = service_time(other, when)
+        expected = reference(other, day, dict.fromkeys(members(other, origin), seconds),
+                             members(other, destination), 5, 60, forbidden)
+        access = {s: seconds + w for s, (w, _) in access_options(other, q.origin).items()}
+        egress = {s: w for s, (w, _) in egress_options(other, q.destination).items()}
+        walk_only = min((access[s] + e for s, e in egress.items() if s in access),
+                        default=10**9)
+        for k in range(1, 6):
+            ours = min([walk_only, *(j.arrival for j in journeys if j.transfers + 1 <= k)])
+            assert ours == expected[k - 1], (k, ours, expected)
+        changed += any(leg.realtime for j in journeys for leg in j.legs)
+    assert changed > 0  # the updates reached some answers

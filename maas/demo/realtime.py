@@ -1,8 +1,9 @@
 """The demo's GTFS-Realtime publisher: trip updates, vehicle positions and an alert, as real
 protobuf, for the demo timetable, at a local URL that ``maas worker`` polls.
 
-What it says is invented but plausible, and stable within a minute: buses of the trips running
-around now are 1-8 minutes late (snow), one trip leaving in the next hour is canceled, every bus
+What it says is invented but plausible, and stable within ten minutes: buses of the trips
+running now or leaving within six hours are 1-8 minutes late (snow; at night that is the first
+morning buses), the first trip leaving ten minutes from now or later is canceled, every bus
 agency carries the alert 「雪のため遅れ」 / "Delays due to snow", and each running bus reports a
 position between the stops it is between. ``maas demo`` starts the worker with
 ``--demo-realtime``, which runs this publisher on 127.0.0.1 (a free port) and registers its
@@ -25,7 +26,8 @@ from gtfs.timetable import Timetable
 
 PATHS = {"trip-updates": "/trip-updates.pb", "vehicle-positions": "/vehicle-positions.pb",
          "alerts": "/alerts.pb"}
-WINDOW_S = 2 * 3600  # trips leaving within two hours either side of now get an update
+BEFORE_S, AHEAD_S = 2 * 3600, 6 * 3600  # trips leaving from 2 h ago to 6 h ahead are updated
+
 ALERT_ID = "demo-snow"
 
 
@@ -57,7 +59,8 @@ def _running(timetable: Timetable, moment: dt.datetime
         offset = int(timetable.trip_time_offset[trip])
         departures = (timetable.departure[offset:offset + n] + shift).tolist()
         arrivals = (timetable.arrival[offset:offset + n] + shift).tolist()
-        if departures[0] - WINDOW_S <= seconds <= arrivals[-1] + 900:
+        if seconds - BEFORE_S <= departures[0] <= seconds + AHEAD_S or (
+                departures[0] <= seconds <= arrivals[-1]):
             found.append((trip, shift, day + dt.timedelta(days=shift // 86400), departures,
                           arrivals))
     return found
@@ -71,7 +74,7 @@ def feeds(timetable: Timetable, moment: dt.datetime) -> dict[str, bytes]:
     updates, positions, alerts = _header(now), _header(now), _header(now)
     running = _running(timetable, moment)
     later = sorted((deps[0], trip, day) for trip, _, day, deps, _ in running
-                   if seconds + 600 <= deps[0] <= seconds + 3600)
+                   if seconds + 600 <= deps[0])
     canceled = later[0][1] if later else -1
     for trip, _, day, departures, arrivals in running:
         trip_id = str(meta["trip_ids"][trip])
