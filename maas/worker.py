@@ -39,7 +39,7 @@ def worker(state: CliState, once: bool, exit_with_parent: bool, demo_realtime: b
     from gtfs.limits import FeedLimits
     from gtfs.network import networks_of
     from gtfs.poller import GbfsPoller, live_gbfs_feeds, start_pollers
-    from gtfs.realtime.services import RealtimePoller, list_feeds, sync_pollers
+    from gtfs.realtime.services import RealtimePoller, poll_due, sync_pollers
     from gtfs.timetable import Timetable
 
     runtime = state.runtime()
@@ -61,13 +61,11 @@ def worker(state: CliState, once: bool, exit_with_parent: bool, demo_realtime: b
     if once:
         with runtime.sessions() as session:
             feeds = live_gbfs_feeds(session)
-            realtime = {row.name: row.interval for row in list_feeds(session)}
         polled = {name: GbfsPoller(runtime.sessions, name, url, runtime.clock,
                                      limits).poll_once()
                   for name, url in sorted(feeds.items())}
-        outcomes = {name: RealtimePoller(runtime.sessions, store, name, interval,
-                                         runtime.clock, limits, max_age).poll_once().as_dict()
-                    for name, interval in sorted(realtime.items())}
+        outcomes = poll_due(runtime.sessions, store, runtime.clock, {}, time.monotonic(),
+                            limits, max_age)
         lines = [f"gbfs {name}: {'fetched' if done else 'fresh or failed'}"
                  for name, done in polled.items()]
         lines += [f"realtime {name}: {o['matched']} matched, {o['unmatched']} unmatched, "

@@ -302,3 +302,27 @@ def test_demo_publishes_plausible_realtime(app: Any, client: FlaskClient, db_ses
     assert leg["alerts"][0]["header"] == "雪のため遅れ"
     vehicles = client.get("/api/v1/vehicles", query_string={"route": leg["route_id"]})
     assert vehicles.get_json()
+
+
+def test_poll_due_polls_each_feed_by_its_interval(app: Any, db_session: Any, runner: Runner,
+                                                   tmp_path: Path) -> None:
+    """The thread-free form of the worker's realtime task."""
+    from gtfs.network import networks_of
+    from gtfs.realtime import services
+
+    write(tmp_path / "a.pb", alert_message("hokutetsu-10"))
+    register(runner, tmp_path / "a.pb", "alerts", "--interval", "60")
+    register(runner, tmp_path / "a.pb", "vehicle-positions", "--interval", "10")
+    store = networks_of(app.extensions["maas"])
+    last: dict[str, float] = {}
+
+    def due(now: float) -> list[str]:
+        return sorted(services.poll_due(lambda: db_session, store, fixed_clock, last, now))
+
+    assert due(1000.0) == [f"{FEED}-alerts", f"{FEED}-vehicle-positions"]
+    assert due(1005.0) == []
+    assert due(1010.0) == [f"{FEED}-vehicle-positions"]
+    assert due(1060.0) == [f"{FEED}-alerts", f"{FEED}-vehicle-positions"]
+    assert runner.invoke("realtime", "remove", f"{FEED}-alerts").exit_code == 0
+    assert due(2000.0) == [f"{FEED}-vehicle-positions"]
+    assert set(last) == {f"{FEED}-vehicle-positions"}

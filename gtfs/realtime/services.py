@@ -364,3 +364,27 @@ def sync_pollers(sessions: Callable[[], Session], store: NetworkStore, clock: Cl
             poller.start()
             started.append(name)
     return started, [name for name in stopped if name not in started]
+
+
+def poll_due(sessions: Callable[[], Session], store: NetworkStore, clock: Clock,
+             last: dict[str, float], now: float, limits: FeedLimits = DEFAULT_LIMITS,
+             max_age: int = 600) -> dict[str, dict[str, Any]]:
+    """Poll, one after the other, each registered feed whose interval has passed since
+    ``last[name]`` (monotonic seconds, updated here) — for a worker loop without threads;
+    the outcomes of the feeds polled, by name. A feed removed meanwhile is forgotten."""
+    with sessions() as session:
+        feeds = {row.name: row.interval for row in list_feeds(session)}
+    for gone in set(last) - set(feeds):
+        del last[gone]
+    done: dict[str, dict[str, Any]] = {}
+    for name, interval in sorted(feeds.items()):
+        if name in last and now - last[name] < interval:
+            continue
+        last[name] = now
+        with sessions() as session:
+            try:
+                outcome = poll(session, name, store.current(session), clock, limits, max_age)
+            except NotFound:
+                continue  # removed between the listing and the poll
+        done[name] = outcome.as_dict()
+    return done
