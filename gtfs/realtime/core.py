@@ -349,64 +349,70 @@ def _fnv(buf: Any, start: int, end: int) -> Any:  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
+def _next(buf: Any, pos: int, end: int, field: int
+          ) -> tuple[int, int, int]:  # pragma: no cover - compiled
+    """The next length-delimited ``field`` in ``buf[pos:end]``: (start, end) of its bytes and
+    the position after it; (-1, -1, end) when there is none."""
+    while pos < end:
+        tag, pos = _varint(buf, pos)
+        if tag >> 3 == field and tag & 7 == 2:
+            size, pos = _varint(buf, pos)
+            return pos, pos + size, pos + size
+        pos = _skip(buf, pos, tag & 7)
+    return -1, -1, end
+
+
+@numba.njit(cache=True)
 def _scan(buf: Any, out: Any, store: bool) -> int:  # pragma: no cover - compiled
     """Every StopTimeUpdate of a FeedMessage's trip updates, straight from the wire format;
     with ``store``, row ``i`` of ``out`` gets the ``i``-th: its entity's ordinal, the hash
     and byte span of its stop_id, its schedule relationship, arrival and departure (kind,
     value). Returns how many there are."""
     count = 0
-    pos = 0
     ordinal = -1
-    n = buf.shape[0]
-    while pos < n:
-        tag, pos = _varint(buf, pos)
-        if tag >> 3 != 2 or tag & 7 != 2:  # FeedMessage.entity
-            pos = _skip(buf, pos, tag & 7)
-            continue
-        size, pos = _varint(buf, pos)
-        entity_end = pos + size
+    entity_pos = 0
+    while True:  # FeedMessage.entity (2) > FeedEntity.trip_update (3) > stop_time_update (2)
+        entity, entity_end, entity_pos = _next(buf, entity_pos, buf.shape[0], 2)
+        if entity < 0:
+            return count
         ordinal += 1
-        while pos < entity_end:
-            tag, pos = _varint(buf, pos)
-            if tag >> 3 != 3 or tag & 7 != 2:  # FeedEntity.trip_update
-                pos = _skip(buf, pos, tag & 7)
-                continue
-            size, pos = _varint(buf, pos)
-            update_end = pos + size
-            while pos < update_end:
-                tag, pos = _varint(buf, pos)
-                if tag >> 3 != 2 or tag & 7 != 2:  # TripUpdate.stop_time_update
-                    pos = _skip(buf, pos, tag & 7)
-                    continue
-                size, pos = _varint(buf, pos)
-                if not store:
-                    pos += size
-                    count += 1
-                    continue
-                stu_end = pos + size
-                row = out[count]
-                row[0] = ordinal
-                row[1] = _fnv(buf, 0, 0)
-                while pos < stu_end:
-                    tag, pos = _varint(buf, pos)
-                    field, wire = tag >> 3, tag & 7
-                    if field == 4 and wire == 2:  # stop_id
-                        size, pos = _varint(buf, pos)
-                        row[1] = _fnv(buf, pos, pos + size)
-                        row[2], row[3] = pos, pos + size
-                        pos += size
-                    elif field == 5 and wire == 0:  # schedule_relationship
-                        row[4], pos = _varint(buf, pos)
-                    elif (field == 2 or field == 3) and wire == 2:  # arrival, departure
-                        size, pos = _varint(buf, pos)
-                        kind, value = _event(buf, pos, pos + size)
-                        column = 5 if field == 2 else 7
-                        row[column], row[column + 1] = kind, value
-                        pos += size
-                    else:
-                        pos = _skip(buf, pos, wire)
+        while True:
+            update, update_end, entity = _next(buf, entity, entity_end, 3)
+            if update < 0:
+                break
+            while True:
+                pos, stu_end, update = _next(buf, update, update_end, 2)
+                if pos < 0:
+                    break
+                if store:
+                    _read_update(buf, pos, stu_end, out[count], ordinal)
                 count += 1
-    return count
+
+
+@numba.njit(cache=True)
+def _read_update(buf: Any, pos: int, end: int, row: Any, ordinal: int
+                 ) -> None:  # pragma: no cover - compiled
+    """One StopTimeUpdate into ``row`` (see :func:`_scan`)."""
+    row[0] = ordinal
+    row[1] = _fnv(buf, 0, 0)
+    while pos < end:
+        tag, pos = _varint(buf, pos)
+        field, wire = tag >> 3, tag & 7
+        if field == 4 and wire == 2:  # stop_id
+            size, pos = _varint(buf, pos)
+            row[1] = _fnv(buf, pos, pos + size)
+            row[2], row[3] = pos, pos + size
+            pos += size
+        elif field == 5 and wire == 0:  # schedule_relationship
+            row[4], pos = _varint(buf, pos)
+        elif (field == 2 or field == 3) and wire == 2:  # arrival, departure
+            size, pos = _varint(buf, pos)
+            kind, value = _event(buf, pos, pos + size)
+            column = 5 if field == 2 else 7
+            row[column], row[column + 1] = kind, value
+            pos += size
+        else:
+            pos = _skip(buf, pos, wire)
 
 
 def _stop_time_updates(data: bytes, stops: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
