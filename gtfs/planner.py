@@ -467,8 +467,9 @@ def departures_after(timetable: Timetable, stop: int, moment: dt.datetime, limit
 def _view_departures(timetable: Timetable, view: DayView, r: int, i: int) -> raptor.I32:
     """Departures of pattern ``r``'s day-view entries at position ``i`` (INF: not boardable)."""
     lo, hi = int(view.offset[r]), int(view.offset[r + 1])
-    start = int(view.time_offset[r]) + i * (hi - lo)
-    return view.dep[start:start + hi - lo]
+    n = int(timetable.pattern_stop_offset[r + 1] - timetable.pattern_stop_offset[r])
+    start = int(view.time_offset[r]) + i
+    return view.dep[start:start + (hi - lo) * n:n]  # trip-major: every n-th cell
 
 
 __all__ = ["DAY", "Departure", "Endpoint", "Journey", "Leg", "Query", "access_options",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from typing import Any
 
 import numba
@@ -28,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gtfs.timetable import FORBIDDEN, Timetable
+from maas.core.geo import EARTH_RADIUS_M
 
 INF = np.int32(2**31 - 1)
 DAY = 86400
@@ -46,11 +48,15 @@ class DayView:
     trip: I32
     shift: I32
     fifo: npt.NDArray[np.bool_]
-    # shifted times laid out per pattern, position-major (all entries of position 0, then of
-    # position 1, ...), so the search for a trip at a stop reads contiguous memory
+    # shifted times laid out per pattern, trip-major: one [m entries × n positions] block per
+    # pattern from time_offset[r], entry e at position i at time_offset[r] + e * n + i, so a
+    # route scan follows one trip through contiguous memory
     time_offset: I32
     dep: I32
     arr: I32
+    # seconds per metre of the fastest hop in dep/arr (or of walking, if faster): the kernel's
+    # lower bound on the time still needed is the crow-fly distance times this; 0: no bound
+    pace: float = 0.0
     # realtime: per entry, whether its times are estimates (None: no realtime overlay); a
     # skipped stop or a canceled trip has the time INF there (never boarded nor left)
     realtime: B | None = None
@@ -96,8 +102,8 @@ def entry_times(timetable: Timetable, view: DayView, entry: int, position: int
     """(arrival, departure) of day-view ``entry`` at ``position`` of its pattern, as the
     view has them (shifted to the view's day; estimates under a realtime overlay)."""
     r = int(timetable.trip_pattern[view.trip[entry]])
-    lo = int(view.offset[r])
-    cell = int(view.time_offset[r]) + position * (int(view.offset[r + 1]) - lo) + entry - lo
+    n = int(timetable.pattern_stop_offset[r + 1] - timetable.pattern_stop_offset[r])
+    cell = int(view.time_offset[r]) + (entry - int(view.offset[r])) * n + position
     return int(view.arr[cell]), int(view.dep[cell])
 
 
@@ -132,9 +138,69 @@ def _build_day_view(timetable: Timetable, day: dt.date) -> DayView:
     arr = np.empty(int(time_offset[-1]), dtype=np.int32)
     _lay_out(offset, trip, shift, timetable.pattern_stop_offset, timetable.trip_time_offset,
              timetable.arrival, timetable.departure, time_offset, dep, arr)
-    return DayView(day=day, offset=offset, trip=trip, shift=shift,
+    view = DayView(day=day, offset=offset, trip=trip, shift=shift,
                    fifo=_fifo(offset, time_offset, dep, arr), time_offset=time_offset, dep=dep,
                    arr=arr)
+    return dataclasses.replace(view, pace=pace_of(timetable, view, dep, arr))
+
+
+def pace_of(timetable: Timetable, view: DayView, dep: I32, arr: I32) -> float:
+    """The fewest seconds per crow-fly metre any hop of ``dep``/``arr`` (laid out as
+    ``view``'s) or any footpath takes; 0.0 when some hop takes no time (no bound then).
+
+    An overlay that swaps a view's times recomputes it: ``dataclasses.replace(view, dep=dep,
+    arr=arr, fifo=fifo_of(view, dep, arr), pace=pace_of(timetable, view, dep, arr))``.
+    """
+    x, y = _plane(timetable)
+    return float(_pace(timetable.pattern_stop_offset, timetable.pattern_stops, view.offset,
+                       view.time_offset, dep, arr, timetable.footpath_offset,
+                       timetable.footpath_to, timetable.footpath_seconds, x, y))
+
+
+def _plane(timetable: Timetable) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Stop positions in metres on a plane (equirectangular at the network's mean latitude),
+    cached; distances on it are within 1 % of great-circle ones at city scale."""
+    cached: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = (
+        timetable.meta.get("_plane"))
+    if cached is None:
+        lat = np.radians(timetable.stop_lat)
+        lon = np.radians(timetable.stop_lon)
+        middle = float(np.mean(lat)) if lat.shape[0] else 0.0
+        cached = (EARTH_RADIUS_M * lon * math.cos(middle), EARTH_RADIUS_M * lat)
+        timetable.meta["_plane"] = cached
+    return cached
+
+
+@numba.njit(cache=True)
+def _pace(pattern_stop_offset: I32, pattern_stops: I32, offset: I32, time_offset: I32,
+          dep: I32, arr: I32, footpath_offset: I32, footpath_to: I32, footpath_seconds: I32,
+          x: npt.NDArray[np.float64],
+          y: npt.NDArray[np.float64]) -> float:  # pragma: no cover - compiled
+    fastest = 0.0  # metres per second
+    for r in range(offset.shape[0] - 1):
+        base = pattern_stop_offset[r]
+        n = pattern_stop_offset[r + 1] - base
+        for e in range(offset[r + 1] - offset[r]):
+            row = time_offset[r] + e * n
+            for i in range(n - 1):
+                a, b = pattern_stops[base + i], pattern_stops[base + i + 1]
+                metres = math.sqrt((x[a] - x[b]) ** 2 + (y[a] - y[b]) ** 2)
+                seconds = arr[row + i + 1] - dep[row + i]
+                if seconds <= 0:
+                    if metres > 0:
+                        return 0.0
+                    continue
+                fastest = max(fastest, metres / seconds)
+    for p in range(footpath_offset.shape[0] - 1):
+        for f in range(footpath_offset[p], footpath_offset[p + 1]):
+            w = footpath_to[f]
+            metres = math.sqrt((x[p] - x[w]) ** 2 + (y[p] - y[w]) ** 2)
+            if footpath_seconds[f] <= 0:
+                if metres > 0:
+                    return 0.0
+                continue
+            fastest = max(fastest, metres / footpath_seconds[f])
+    return 0.0 if fastest == 0.0 else 1.0 / fastest
 
 
 def fifo_of(view: DayView, dep: I32, arr: I32) -> B:
@@ -150,18 +216,17 @@ def fifo_of(view: DayView, dep: I32, arr: I32) -> B:
 def _lay_out(offset: I32, trip: I32, shift: I32, pattern_stop_offset: I32,
              trip_time_offset: I32, arrival: I32, departure: I32, time_offset: I32, dep: I32,
              arr: I32) -> None:  # pragma: no cover - compiled
-    """Fill the position-major time arrays."""
+    """Fill the trip-major time arrays."""
     n_patterns = offset.shape[0] - 1
     for r in range(n_patterns):
         n = pattern_stop_offset[r + 1] - pattern_stop_offset[r]
         lo = offset[r]
-        m = offset[r + 1] - lo
         base = time_offset[r]
         for e in range(lo, offset[r + 1]):
             source = trip_time_offset[trip[e]]
             for i in range(n):
-                dep[base + i * m + e - lo] = departure[source + i] + shift[e]
-                arr[base + i * m + e - lo] = arrival[source + i] + shift[e]
+                dep[base + (e - lo) * n + i] = departure[source + i] + shift[e]
+                arr[base + (e - lo) * n + i] = arrival[source + i] + shift[e]
 
 
 @numba.njit(cache=True)
@@ -174,10 +239,10 @@ def _fifo(offset: I32, time_offset: I32, dep: I32, arr: I32) -> B:  # pragma: no
         if m == 0:
             continue
         n = (time_offset[r + 1] - time_offset[r]) // m
-        for i in range(n):
-            row = time_offset[r] + i * m
-            for j in range(1, m):
-                if dep[row + j] < dep[row + j - 1] or arr[row + j] < arr[row + j - 1]:
+        for j in range(1, m):
+            row = time_offset[r] + j * n
+            for i in range(n):
+                if dep[row + i] < dep[row - n + i] or arr[row + i] < arr[row - n + i]:
                     fifo[r] = False
     return fifo
 
@@ -207,16 +272,20 @@ class Labels:
 
 
 def new_labels(rounds: int, n_stops: int) -> Labels:
-    """Empty labels for ``rounds`` rounds (two allocations, then views)."""
+    """Empty labels for ``rounds`` rounds (three allocations, then views).
+
+    Only the times (INF) and the kinds (``KIND_NONE``) are initialised: the other fields of a
+    record are written with its time and read only where its time or kind says it was set,
+    so a query touches a third of the memory it would otherwise clear.
+    """
     shape = (rounds + 1, n_stops)
-    block = np.full((9, *shape), INF, dtype=np.int32)  # 0-2: ready, transit_tau, foot_tau
-    block[3:6] = 0  # ready_round, board_pos, alight_pos
-    block[6:9] = -1  # trip, board_stop, walk_from
+    times = np.full((3, *shape), INF, dtype=np.int32)
+    rest = np.empty((6, *shape), dtype=np.int32)
     kinds = np.zeros(shape, dtype=np.int8)
     return Labels(
-        ready=block[0], ready_kind=kinds, ready_round=block[3], transit_tau=block[1],
-        trip=block[6], board_stop=block[7], board_pos=block[4], alight_pos=block[5],
-        foot_tau=block[2], walk_from=block[8],
+        ready=times[0], ready_kind=kinds, ready_round=rest[0], transit_tau=times[1],
+        trip=rest[1], board_stop=rest[2], board_pos=rest[3], alight_pos=rest[4],
+        foot_tau=times[2], walk_from=rest[5],
     )
 
 
@@ -235,10 +304,14 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
     (rRAPTOR's reuse across a range query).
     """
     rounds = max_transfers + 1
+    fresh = labels is None
     if labels is None:
         labels = new_labels(rounds, timetable.n_stops)
     if allowed is None:
-        allowed = np.ones(timetable.n_patterns, dtype=np.bool_)
+        allowed = timetable.meta.get("_all_patterns")
+        if allowed is None:
+            allowed = np.ones(timetable.n_patterns, dtype=np.bool_)
+            timetable.meta["_all_patterns"] = allowed
     _raptor(
         timetable.pattern_stop_offset, timetable.pattern_stops, timetable.pattern_board,
         timetable.pattern_alight, timetable.stop_pattern_offset, timetable.stop_pattern_ids,
@@ -246,7 +319,7 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
         view.arr, *lanes_of(view), allowed,
         timetable.footpath_offset, timetable.footpath_to, timetable.footpath_seconds,
         timetable.stop_slack, access_stops, access_times, egress_stops, egress_seconds,
-        rounds, slack, labels.ready,
+        *_plane(timetable), view.pace, rounds, slack, fresh, labels.ready,
         labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
         labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
         labels.walk_from,
@@ -262,7 +335,8 @@ def _raptor(
     dv_lane_offset: I32, dv_lane_end: I32, allowed: B,
     footpath_offset: I32, footpath_to: I32, footpath_seconds: I32, stop_slack: I32,
     access_stops: I32, access_times: I32, egress_stops: I32, egress_seconds: I32,
-    rounds: int, slack: int, ready: I32,
+    stop_x: npt.NDArray[np.float64], stop_y: npt.NDArray[np.float64], pace: float,
+    rounds: int, slack: int, fresh: bool, ready: I32,
     ready_kind: I8, ready_round: I32, transit_tau: I32, trip_of: I32, board_stop: I32,
     board_pos: I32, alight_pos: I32, foot_tau: I32, walk_from: I32,
 ) -> None:  # pragma: no cover - compiled
@@ -270,7 +344,7 @@ def _raptor(
     n_patterns = pattern_stop_offset.shape[0] - 1
     ready_star = np.full(n_stops, INF, dtype=np.int32)
     transit_star = np.full(n_stops, INF, dtype=np.int32)
-    for k in range(rounds + 1):
+    for k in range(0 if fresh else rounds + 1):  # labels given: their best bound this run
         for p in range(n_stops):
             ready_star[p] = min(ready_star[p], ready[k, p])
             transit_star[p] = min(transit_star[p], transit_tau[k, p])
@@ -283,6 +357,26 @@ def _raptor(
     for p in range(n_stops):
         if is_egress[p] >= 0 and transit_star[p] < INF:
             target = min(target, transit_star[p] + is_egress[p])
+    # a lower bound on the seconds from each stop to the destination: the crow-fly distance to
+    # the egress stops (a disc around their centroid) at the fastest pace; a label at or
+    # after ``target`` minus it cannot lead to an earlier arrival
+    bound = np.zeros(n_stops, dtype=np.int32)
+    if pace > 0 and egress_stops.shape[0] > 0:
+        cx = 0.0  # the disc's centre: the egress stops' centroid
+        cy = 0.0
+        for e in range(egress_stops.shape[0]):
+            cx += stop_x[egress_stops[e]]
+            cy += stop_y[egress_stops[e]]
+        cx /= egress_stops.shape[0]
+        cy /= egress_stops.shape[0]
+        radius = 0.0
+        for e in range(egress_stops.shape[0]):
+            q = egress_stops[e]
+            radius = max(radius, math.sqrt((stop_x[q] - cx) ** 2 + (stop_y[q] - cy) ** 2))
+        for p in range(n_stops):
+            d = math.sqrt((stop_x[p] - cx) ** 2 + (stop_y[p] - cy) ** 2) - radius
+            if d > 0:
+                bound[p] = max(0, int(d * pace) - 1)
     transfer = np.empty(n_stops, dtype=np.int32)  # same-stop slack after a trip; -1 forbidden
     for p in range(n_stops):
         own = stop_slack[p]
@@ -300,6 +394,7 @@ def _raptor(
             marked[p] = True
 
     queue_pos = np.full(n_patterns, -1, dtype=np.int32)
+    queue_last = np.empty(n_patterns, dtype=np.int32)  # the last marked position
     queued = np.empty(n_patterns, dtype=np.int32)
     improved = np.zeros(n_stops, dtype=np.bool_)
     # the stops marked for this round's scan; a trip is boarded only there: at a stop whose
@@ -327,11 +422,15 @@ def _raptor(
                     queued[n_queued] = r
                     n_queued += 1
                     queue_pos[r] = i
+                    queue_last[r] = i
                 elif i < queue_pos[r]:
                     queue_pos[r] = i
+                elif i > queue_last[r]:
+                    queue_last[r] = i
         for q in range(n_queued):
             r = queued[q]
             start = queue_pos[r]
+            last = queue_last[r]
             queue_pos[r] = -1
             base = pattern_stop_offset[r]
             n = pattern_stop_offset[r + 1] - base
@@ -351,12 +450,17 @@ def _raptor(
                     board_at = -1
                     for i in range(start, n):
                         p = pattern_stops[base + i]
-                        row = times + i * m_
+                        row = times + i
+                        # past the last marked stop no other trip is boarded: done once the trip
+                        # (if any) arrives at or after the target, as it will at every later stop
+                        if i > last and (current < 0 or target <= dv_arr[row + current * n]
+                                         < INF):  # INF: a skipped stop, the trip goes on
+                            break
                         if current >= 0 and pattern_alight[base + i]:
                             # the body of _arrive, written out: this is the hottest line of the
                             # planner, and a 27-argument call costs more than the work
-                            t = dv_arr[row + current]
-                            if t < transit_star[p] and t < target:
+                            t = dv_arr[row + current * n]
+                            if t < transit_star[p] and t + bound[p] < target:
                                 transit_tau[k, p] = t
                                 transit_star[p] = t
                                 trip_of[k, p] = lo + current
@@ -372,26 +476,31 @@ def _raptor(
                                     ready_kind[k, p] = KIND_TRANSIT
                                     ready_round[k, p] = k
                                     ready_star[p] = t + slack_p
-                                    marked[p] = True
+                                    if t + slack_p + bound[p] < target:  # else no use boarding
+                                        marked[p] = True
                         if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
                             continue
                         at = ready[k - 1, p]
-                        if at >= target:
+                        if at + bound[p] >= target:
                             continue
                         upper = lane_hi
                         if current >= 0:
-                            if dv_dep[row + current] < at:
+                            # an earlier trip is caught only if the one just before leaves in time
+                            # (mostly it does not: one read, no search)
+                            if current == lane_lo or dv_dep[row + (current - 1) * n] < at:
                                 continue
-                            upper = current
+                            upper = current - 1  # that one is caught; an earlier one may be too
+                            current = upper
+                            board_at = i
                         a_ = lane_lo
                         b_ = upper
                         while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
                             mid = (a_ + b_) // 2
-                            if dv_dep[row + mid] < at:
+                            if dv_dep[row + mid * n] < at:
                                 a_ = mid + 1
                             else:
                                 b_ = mid
-                        if a_ < upper and dv_dep[row + a_] < INF:  # INF: skipped or canceled
+                        if a_ < upper and dv_dep[row + a_ * n] < INF:  # INF: skipped, canceled
                             current = a_
                             board_at = i
                     lane_lo = lane_hi
@@ -399,18 +508,22 @@ def _raptor(
                 for e in range(m_):
                     board_at = -1
                     for i in range(start, n):
+                        if i > last and board_at < 0:
+                            break
                         p = pattern_stops[base + i]
-                        row = times + i * m_
-                        if board_at >= 0 and pattern_alight[base + i]:
-                            target = _arrive(k, p, dv_arr[row + e], lo + e,
-                                             pattern_stops[base + board_at], board_at, i,
-                                             target, transfer, is_egress, ready,
-                                             ready_kind, ready_round, transit_tau, trip_of,
-                                             board_stop, board_pos, alight_pos, ready_star,
-                                             transit_star, marked, improved)
+                        row = times + i
+                        if (board_at >= 0 and pattern_alight[base + i]
+                                and dv_arr[row + e * n] + bound[p] < target):
+                            target = _arrive(
+                                k, p, dv_arr[row + e * n], lo + e,
+                                pattern_stops[base + board_at], board_at, i, target, transfer,
+                                is_egress, ready, ready_kind, ready_round, transit_tau,
+                                trip_of, board_stop, board_pos, alight_pos, ready_star,
+                                transit_star, marked, improved)
                         if (board_at < 0 and i < n - 1 and boarding[p]
-                                and pattern_board[base + i] and ready[k - 1, p] < target
-                                and ready[k - 1, p] <= dv_dep[row + e] < INF):
+                                and pattern_board[base + i]
+                                and ready[k - 1, p] + bound[p] < target
+                                and ready[k - 1, p] <= dv_dep[row + e * n] < INF):
                             board_at = i
         # one footpath after a trip of this round
         any_marked = False
@@ -418,14 +531,15 @@ def _raptor(
             if not improved[p]:
                 continue
             improved[p] = False
+            arrived = transit_tau[k, p]  # read once: the stores below may alias it for numba
             for f in range(footpath_offset[p], footpath_offset[p + 1]):
                 w = footpath_to[f]
-                t = transit_tau[k, p] + max(footpath_seconds[f], slack)
+                t = arrived + max(footpath_seconds[f], slack)
                 if t >= target:
                     break  # a stop's footpaths come quickest first
-                if t >= foot_tau[k, w]:
-                    continue
-                if t < ready_star[w]:  # a footpath only matters for boarding another trip
+                # a footpath only matters for boarding another trip (and ready_star[w] is
+                # never above foot_tau[k, w], so this also keeps the best footpath record)
+                if t < ready_star[w] and t + bound[w] < target:
                     foot_tau[k, w] = t
                     walk_from[k, w] = p
                     ready[k, w] = t
@@ -490,9 +604,11 @@ def warm_up() -> None:
     labels = new_labels(1, 0)
     _lay_out(one, empty, empty, ro_one, ro_empty, ro_empty, ro_empty, one, empty, empty)
     _fifo(one, one, empty, empty)
+    plane = np.zeros(0, dtype=np.float64)
+    _pace(ro_one, ro_empty, one, one, empty, empty, ro_one, ro_empty, ro_empty, plane, plane)
     _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
             empty, empty, one, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty,
-            empty, empty, 1, 60, labels.ready,
+            empty, empty, plane, plane, 0.0, 1, 60, True, labels.ready,
             labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
             labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
             labels.walk_from)

@@ -9,6 +9,7 @@ equal the reference's.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 from collections.abc import Collection
@@ -20,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gtfs import raptor
 from gtfs.feed import Agency, FeedData, Route, Stop, Transfer, Trip, read_feed
 from gtfs.planner import (
     Endpoint,
@@ -404,3 +406,37 @@ def test_forbidden_same_stop_transfer(forbidden: bool) -> None:
     query = Query(Endpoint(0, 0, "", 1), Endpoint(0, 0, "", 3),
                   dt.datetime(2026, 12, 1, 7, 55, tzinfo=TOKYO))
     assert (transit(plan(timetable, query)) == []) is forbidden
+
+
+def test_an_overlay_swaps_the_day_views_times() -> None:
+    """What a realtime overlay does (docs/planner.md, Kernel inputs): new dep/arr in the view's
+    layout, FIFO and pace recomputed; the kernel then rides the delayed times."""
+    stops = [(36.55, 136.60, -2), (36.56, 136.61, -1), (36.57, 136.62, -1), (36.58, 136.63, -1)]
+    trips = [([1, 2, 3], 8 * 3600 + m * 60, [600, 600], 0, [0] * 3, [0] * 3) for m in (0, 10)]
+    timetable = compile_feeds([("rt", build_feed(stops, trips, [[True, True, True]], []))])
+    view = day_view(timetable, DAY0)
+    access, egress = np.asarray([1], dtype=np.int32), np.asarray([3], dtype=np.int32)
+    zero = np.zeros(1, dtype=np.int32)
+
+    def arrival(v: raptor.DayView) -> int:
+        labels = raptor.run(timetable, v, access, zero + 7 * 3600 + 55 * 60, egress, zero, 2, 60)
+        return int(labels.transit_tau[:, 3].min())
+
+    assert arrival(view) == 8 * 3600 + 20 * 60 + 30  # the 08:00 trip (30 s dwell at stop 2)
+    dep, arr = view.dep.copy(), view.arr.copy()
+    pattern = int(timetable.trip_pattern[0])
+    entry = int(view.offset[pattern])  # the pattern's first entry: today's 08:00 trip
+    assert (int(view.trip[entry]), int(view.shift[entry])) == (0, 0)
+    first = int(view.time_offset[pattern])  # its three positions come first (trip-major)
+    dep[first:first + 3] += 15 * 60  # 15 minutes late: it now runs after the 08:10 trip
+    arr[first:first + 3] += 15 * 60
+    fifo = raptor.fifo_of(view, dep, arr)
+    assert view.fifo[pattern]
+    assert not fifo[pattern]
+    late = dataclasses.replace(view, dep=dep, arr=arr, fifo=fifo,
+                               pace=raptor.pace_of(timetable, view, dep, arr))
+    assert late.pace == pytest.approx(view.pace)
+    assert arrival(late) == 8 * 3600 + 30 * 60 + 30  # the 08:10 trip
+    dep[first + 1] -= 570  # a catch-up: stop 1 → 2 in 30 s, faster than anything timetabled
+    arr[first + 1] -= 570
+    assert raptor.pace_of(timetable, view, dep, arr) < view.pace

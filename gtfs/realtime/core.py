@@ -41,7 +41,7 @@ from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
 from gtfs.planner import timezone
-from gtfs.raptor import DAY, INF, DayView, lanes_of
+from gtfs.raptor import DAY, INF, DayView, lanes_of, pace_of
 from gtfs.timetable import Timetable
 from maas.core.errors import InvalidInput
 
@@ -664,7 +664,7 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
         lo, hi = int(view.offset[r]), int(view.offset[r + 1])
         m = hi - lo
         length = int(timetable.pattern_stop_offset[r + 1] - timetable.pattern_stop_offset[r])
-        cells = int(view.time_offset[r]) + np.arange(length) * m + (e - lo)
+        cells = int(view.time_offset[r]) + (e - lo) * length + np.arange(length)  # trip-major
         if overlay.canceled[j]:
             dep[cells] = arr[cells] = NEVER
             continue
@@ -674,6 +674,11 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
         s = int(shift[e])
         dep[cells] = np.where(new_dep >= NEVER, NEVER, new_dep + s)
         arr[cells] = np.where(new_arr >= NEVER, NEVER, new_arr + s)
+    # the kernel's lower bound: the fastest hop with the estimates (a canceled trip's INF
+    # cells hold the timetable's times for this; hops are within one entry, so the order of
+    # the entries does not matter)
+    pace = pace_of(timetable, view, np.where(dep >= NEVER, view.dep, dep),
+                   np.where(arr >= NEVER, view.arr, arr))
     n_patterns = view.offset.shape[0] - 1
     base_offset, base_end = lanes_of(view)
     ends: dict[int, list[int]] = {}
@@ -682,13 +687,14 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
         m = hi - lo
         length = int(timetable.pattern_stop_offset[r + 1] - timetable.pattern_stop_offset[r])
         start = int(view.time_offset[r])
-        block_dep = dep[start:start + length * m].reshape(length, m)
-        block_arr = arr[start:start + length * m].reshape(length, m)
-        by = np.lexsort((block_arr[-1], block_dep[0]))
-        lane = _split_lanes(block_dep[:, by], block_arr[:, by])
+        block_dep = dep[start:start + length * m].reshape(m, length)  # trip-major
+        block_arr = arr[start:start + length * m].reshape(m, length)
+        by = np.lexsort((block_arr[:, -1], block_dep[:, 0]))
+        lane = _split_lanes(np.ascontiguousarray(block_dep[by].T),
+                            np.ascontiguousarray(block_arr[by].T))
         by = by[np.argsort(lane, kind="stable")]  # lane by lane, each by departure
-        block_dep[:] = block_dep[:, by]
-        block_arr[:] = block_arr[:, by]
+        block_dep[:] = block_dep[by]
+        block_arr[:] = block_arr[by]
         trip[lo:hi] = trip[lo:hi][by]
         shift[lo:hi] = shift[lo:hi][by]
         realtime[lo:hi] = realtime[lo:hi][by]
@@ -706,8 +712,8 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
     for r, lane_ends in ends.items():
         lane_end[lane_offset[r]:lane_offset[r + 1]] = lane_ends
     return DayView(day=view.day, offset=view.offset, trip=trip, shift=shift, fifo=fifo,
-                   time_offset=view.time_offset, dep=dep, arr=arr, realtime=realtime,
-                   lane_offset=lane_offset, lane_end=lane_end)
+                   time_offset=view.time_offset, dep=dep, arr=arr, pace=pace,
+                   realtime=realtime, lane_offset=lane_offset, lane_end=lane_end)
 
 
 @numba.njit(cache=True)
