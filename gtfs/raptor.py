@@ -183,9 +183,16 @@ def _pace(pattern_stop_offset: I32, pattern_stops: I32, offset: I32, time_offset
         for e in range(offset[r + 1] - offset[r]):
             row = time_offset[r] + e * n
             for i in range(n - 1):
-                a, b = pattern_stops[base + i], pattern_stops[base + i + 1]
+                if dep[row + i] >= INF:  # not left here (realtime: skipped or canceled)
+                    continue
+                j = i + 1  # the next stop where the trip can be left (passing skipped ones)
+                while j < n and arr[row + j] >= INF:
+                    j += 1
+                if j == n:
+                    continue
+                a, b = pattern_stops[base + i], pattern_stops[base + j]
                 metres = math.sqrt((x[a] - x[b]) ** 2 + (y[a] - y[b]) ** 2)
-                seconds = arr[row + i + 1] - dep[row + i]
+                seconds = arr[row + j] - dep[row + i]
                 if seconds <= 0:
                     if metres > 0:
                         return 0.0

@@ -674,11 +674,9 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
         s = int(shift[e])
         dep[cells] = np.where(new_dep >= NEVER, NEVER, new_dep + s)
         arr[cells] = np.where(new_arr >= NEVER, NEVER, new_arr + s)
-    # the kernel's lower bound: the fastest hop with the estimates (a canceled trip's INF
-    # cells hold the timetable's times for this; hops are within one entry, so the order of
-    # the entries does not matter)
-    pace = pace_of(timetable, view, np.where(dep >= NEVER, view.dep, dep),
-                   np.where(arr >= NEVER, view.arr, arr))
+    # the kernel's lower bound: the fastest hop with the estimates (pace_of passes skipped
+    # stops and canceled trips; hops are within one entry, so the entries' order is no matter)
+    pace = pace_of(timetable, view, dep, arr)
     n_patterns = view.offset.shape[0] - 1
     base_offset, base_end = lanes_of(view)
     ends: dict[int, list[int]] = {}
