@@ -24,7 +24,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -135,8 +135,10 @@ def _opener(url: str, allow_private: bool) -> urllib.request.OpenerDirector:
 
 
 def fetch(url: str, limits: FeedLimits, max_bytes: int, field: str,
-          sink: IO[bytes] | None = None) -> bytes:
+          sink: IO[bytes] | None = None, headers: Mapping[str, str] | None = None) -> bytes:
     """GET ``url``; the body is returned, or written to ``sink`` (then ``b""`` is returned).
+
+    ``headers`` are sent besides ours (an API key a realtime publisher asks for).
 
     ``max_bytes`` bounds the body; ``field`` names the :class:`FeedLimits` field it comes from
     (for the error). Refusals and failures are :class:`InvalidInput` naming the URL.
@@ -146,7 +148,8 @@ def fetch(url: str, limits: FeedLimits, max_bytes: int, field: str,
     parts: list[bytes] = []
     size = 0
     # http(s) only: check_url above, and the opener refuses redirects elsewhere
-    request = urllib.request.Request(url, headers={"User-Agent": "kanazawa-maas"})  # noqa: S310
+    request = urllib.request.Request(  # noqa: S310
+        url, headers={**(headers or {}), "User-Agent": "kanazawa-maas"})
     try:
         opener = _opener(url, limits.allow_private_urls)
         with opener.open(request, timeout=min(SOCKET_TIMEOUT, limits.fetch_seconds)) as response:

@@ -18,8 +18,22 @@ import orjson
 from pydantic import BaseModel, Field
 
 from gtfs.languages import FALLBACKS, localised
-from gtfs.planner import Endpoint, Journey, Leg, to_datetime
+from gtfs.planner import DAY, Endpoint, Journey, Leg, to_datetime
 from gtfs.timetable import Timetable
+
+
+class AlertRefOut(BaseModel):
+    """A service alert touching a leg or a departure (full text: GET /alerts)."""
+
+    id: str
+    header: str
+    description: str
+    effect: str = Field(examples=["SIGNIFICANT_DELAYS", "NO_SERVICE", "DETOUR"])
+
+
+# the alerts touching a transit ride: (agency_id, route_id, trip_id, stop ids, start and end
+# as unix seconds) -> alert documents as AlertRefOut (gtfs.realtime provides it)
+AlertLookup = Callable[[str, str, str, Sequence[str], int, int], list[dict[str, str]]]
 
 
 class PlaceOut(BaseModel):
@@ -89,6 +103,15 @@ class LegOut(BaseModel):
     availability: AvailabilityOut | None = Field(default=None, description="bike legs")
     wait_s: int | None = Field(default=None, description="taxi legs: expected pick-up wait")
     service_id: str | None = Field(default=None, description="taxi legs: on-demand service")
+    scheduled_departure: str | None = Field(default=None, description=(
+        "transit legs: the timetable's departure (departure is the realtime estimate)"))
+    scheduled_arrival: str | None = Field(default=None, description="transit legs")
+    delay_s: int | None = Field(default=None, description=(
+        "transit legs: estimated minus scheduled departure, seconds"))
+    realtime: bool | None = Field(default=None, description=(
+        "transit legs: the times are estimates from a GTFS-Realtime feed"))
+    alerts: list[AlertRefOut] = Field(default_factory=list, description=(
+        "service alerts touching this leg (its agency, route, trip or stops)"))
     booking: str | None = Field(default=None, description="taxi legs: how to book")
     geometry: LineStringOut | None = Field(default=None, description=(
         "with geometry=1: the leg's line, along the GTFS shape between its stops for a ride "
@@ -134,8 +157,9 @@ _LEG_TEMPLATE: Document = {
     "route_short_name": None, "route_long_name": None, "headsign": None, "agency_id": None,
     "stops": None, "service_date": None, "fare_yen": 0, "operator_id": None,
     "covered_by_pass": False, "pickup_station_id": None, "dropoff_station_id": None,
-    "availability": None, "wait_s": None, "service_id": None, "booking": None,
-    "geometry": None,
+    "availability": None, "wait_s": None, "service_id": None, "scheduled_departure": None,
+    "scheduled_arrival": None, "delay_s": None, "realtime": None, "alerts": (),
+    "booking": None, "geometry": None,
 }
 
 
@@ -302,6 +326,8 @@ class _Context:
     language: str = "ja"
     # a bike port's names by language, from its Japanese name (the place search's glossary)
     port_names: Callable[[str], Mapping[str, str]] = _no_names
+    # the service alerts in force (gtfs.realtime), None when there are none
+    alerts: AlertLookup | None = None
 
 
 def _common(context: _Context, leg: Leg) -> Document:
@@ -331,8 +357,16 @@ def _transit_leg(context: _Context, leg: Leg) -> tuple[Document, bool]:
     fare = leg_fare(timetable, leg)
     agency = meta["agency_ids"][int(timetable.route_agency[route])]
     covered_leg = agency in context.covered
+    offset = int(timetable.trip_time_offset[leg.trip])
+    # the timetable's times (departure and arrival are realtime estimates where there are any)
+    scheduled_departure = int(timetable.departure[offset + leg.board_pos]) + leg.day_shift * DAY
+    scheduled_arrival = int(timetable.arrival[offset + leg.alight_pos]) + leg.day_shift * DAY
     out = _common(context, leg)
     out.update(
+        scheduled_departure=context.moment(scheduled_departure),
+        scheduled_arrival=context.moment(scheduled_arrival),
+        delay_s=leg.departure - scheduled_departure, realtime=leg.realtime,
+        alerts=_alerts(context, leg, agency, route),
         trip_id=meta["trip_ids"][leg.trip],
         route_id=meta["route_ids"][route],
         route_short_name=meta["route_short_names"][route],
@@ -345,6 +379,20 @@ def _transit_leg(context: _Context, leg: Leg) -> tuple[Document, bool]:
         covered_by_pass=covered_leg,
     )
     return out, fare is not None or covered_leg
+
+
+def _alerts(context: _Context, leg: Leg, agency: str, route: int) -> list[dict[str, str]]:
+    """The service alerts touching a ride: its agency, route, trip or the stops it passes,
+    while it runs."""
+    if context.alerts is None:
+        return []
+    timetable, meta = context.timetable, context.timetable.meta
+    base = int(timetable.pattern_stop_offset[timetable.trip_pattern[leg.trip]])
+    stops = [meta["stop_ids"][s] for s in timetable.pattern_stops[
+        base + leg.board_pos:base + leg.alight_pos + 1].tolist()]
+    start = int(to_datetime(timetable, context.journey.day, leg.departure).timestamp())
+    return context.alerts(agency, meta["route_ids"][route], meta["trip_ids"][leg.trip], stops,
+                          start, start + leg.arrival - leg.departure)
 
 
 def _vehicle_leg(context: _Context, leg: Leg) -> tuple[Document, bool]:
@@ -410,18 +458,21 @@ def _itinerary(context: _Context, covered: Collection[str] | None) -> Document:
 def plan_document(timetable: Timetable, journeys: Sequence[Journey], origin: Endpoint,
                   destination: Endpoint, covered: Collection[str] | None = None, *,
                   language: str = "ja",
-                  port_names: Callable[[str], Mapping[str, str]] = _no_names) -> Document:
+                  port_names: Callable[[str], Mapping[str, str]] = _no_names,
+                  alerts: AlertLookup | None = None) -> Document:
     """The plan document (:class:`PlanOut` as plain data) for ``journeys``; ``covered``:
     operator ids of the pass asked for (None: no pass asked for). Names of stops, routes,
     headsigns and bike ports (``port_names``) are in ``language`` where the feeds have them;
-    every itinerary gets tags and a reason (:func:`explain`)."""
+    every itinerary gets tags and a reason (:func:`explain`); ``alerts``: the service alerts
+    in force (see :data:`AlertLookup`; None: there are none)."""
     clocks: dict[dt.date, _Clock] = timetable.meta.setdefault("_clocks", {})
     if len(clocks) > 8:  # a few service days are asked for at a time
         clocks.clear()
     itineraries = [
         _itinerary(_Context(timetable, journey, clocks.get(journey.day)
                             or clocks.setdefault(journey.day, _Clock(timetable, journey.day)),
-                            origin, destination, covered or (), language, port_names), covered)
+                            origin, destination, covered or (), language, port_names, alerts),
+                   covered)
         for journey in journeys]
     explain(itineraries, language)
     return {"itineraries": itineraries}

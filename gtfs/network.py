@@ -32,6 +32,7 @@ from gtfs.maps.shapes import ShapeCache
 from gtfs.mobility import MobilityStore
 from gtfs.models import Feed, FeedBlob
 from gtfs.places.sources import PlaceStore
+from gtfs.realtime.services import RealtimeCache
 from gtfs.timetable import BuildOptions, Timetable, compile_feeds, load, network_key, save
 from maas.core.errors import NotFound
 
@@ -50,6 +51,7 @@ class NetworkStore:
         self.mobility = MobilityStore()  # bike share and on-demand snapshots
         self.places = PlaceStore()  # the place search index (gtfs.places)
         self.shapes = ShapeCache()  # shapes and route colours for maps (gtfs.maps)
+        self.realtime = RealtimeCache()  # GTFS-Realtime snapshots the worker stored
 
     def source_path(self, version: str) -> Path:
         """Where this host keeps its local copy of a GTFS feed version (a cache)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -71,6 +71,7 @@ class Leg:
     fare_yen: int | None = None  # bike and taxi legs: priced by the planner (None: unknown)
     operator: str | None = None  # bike and taxi legs: the operator id
     info: Mapping[str, Any] | None = None  # bike: ports, availability; taxi: wait, service
+    realtime: bool = False  # transit legs: times are a realtime feed's estimates
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,9 +289,7 @@ def _departures_from(timetable: Timetable, view: DayView, access: dict[int, tupl
             base = int(timetable.pattern_stop_offset[r])
             if not timetable.pattern_board[base + i]:
                 continue
-            entries = slice(int(view.offset[r]), int(view.offset[r + 1]))
-            times = (timetable.departure[timetable.trip_time_offset[view.trip[entries]] + i]
-                     + view.shift[entries] - walk)
+            times = _view_departures(timetable, view, r, i).astype(np.int64) - walk
             result.update(int(t) for t in times[(times >= start) & (times <= end)])
     return result
 
@@ -358,14 +357,14 @@ def _legs(timetable: Timetable, view: DayView, labels: Labels, k: int, stop: int
         entry = int(labels.trip[round_, stop])
         board, alight = int(labels.board_pos[round_, stop]), int(labels.alight_pos[round_, stop])
         trip, shift = int(view.trip[entry]), int(view.shift[entry])
-        offset = int(timetable.trip_time_offset[trip])
         source = int(labels.board_stop[round_, stop])
         legs.append(Leg(
             mode=str(timetable.meta["route_modes"][_route(timetable, trip)]),
-            departure=int(timetable.departure[offset + board]) + shift,
-            arrival=int(timetable.arrival[offset + alight]) + shift,
+            departure=raptor.entry_times(timetable, view, entry, board)[1],
+            arrival=raptor.entry_times(timetable, view, entry, alight)[0],
             from_stop=source, to_stop=stop, trip=trip, board_pos=board, alight_pos=alight,
             day_shift=shift // DAY,
+            realtime=view.realtime is not None and bool(view.realtime[entry]),
         ))
         stop = source
         kind = int(labels.ready_kind[round_ - 1, stop])
@@ -426,12 +425,24 @@ def _unique(journeys: Sequence[Journey]) -> list[Journey]:
     return result
 
 
+class Departure(NamedTuple):
+    """A departure from a stop; ``seconds`` of the query's service ``day``."""
+
+    trip: int
+    position: int
+    day: dt.date
+    seconds: int  # the estimate under a realtime overlay
+    scheduled: int
+    realtime: bool
+
+
 def departures_after(timetable: Timetable, stop: int, moment: dt.datetime, limit: int
-                     ) -> list[tuple[int, int, dt.date, int]]:
-    """Next departures from a stop (or its platforms): (trip, position, service day, seconds)."""
+                     ) -> list[Departure]:
+    """Next departures from a stop (or its platforms), by :func:`gtfs.raptor.day_view` of the
+    day (estimates under a realtime overlay; canceled trips and skipped stops left out)."""
     day, seconds = service_time(timetable, moment)
     view = raptor.day_view(timetable, day)
-    found: list[tuple[int, int, dt.date, int]] = []
+    found: list[Departure] = []
     for member in _station_members(timetable, stop):
         lo, hi = timetable.stop_pattern_offset[member], timetable.stop_pattern_offset[member + 1]
         for r, i in zip(timetable.stop_pattern_ids[lo:hi].tolist(),
@@ -441,15 +452,27 @@ def departures_after(timetable: Timetable, stop: int, moment: dt.datetime, limit
             if i >= end - base - 1 or not timetable.pattern_board[base + i]:
                 continue
             entries = np.arange(int(view.offset[r]), int(view.offset[r + 1]))
-            times = (timetable.departure[timetable.trip_time_offset[view.trip[entries]] + i]
-                     + view.shift[entries])
-            for e in entries[times >= seconds][:limit].tolist():
-                found.append((int(view.trip[e]), i, day,
-                              int(timetable.departure[timetable.trip_time_offset[view.trip[e]]
-                                                      + i]) + int(view.shift[e])))
-    found.sort(key=lambda item: item[3])
+            times = _view_departures(timetable, view, r, i)
+            # INF: a canceled trip or a skipped stop (realtime), never offered
+            usable = (times >= seconds) & (times < INF)
+            chosen = entries[usable]
+            for e, t in zip(chosen.tolist(), times[usable].tolist(), strict=True):
+                trip = int(view.trip[e])
+                scheduled = (int(timetable.departure[timetable.trip_time_offset[trip] + i])
+                             + int(view.shift[e]))
+                found.append(Departure(trip, i, day, int(t), scheduled,
+                                       view.realtime is not None and bool(view.realtime[e])))
+    found.sort(key=lambda item: item.seconds)
     return found[:limit]
 
 
-__all__ = ["DAY", "Endpoint", "Journey", "Leg", "Query", "access_options", "departures_after",
-           "egress_options", "plan"]
+def _view_departures(timetable: Timetable, view: DayView, r: int, i: int) -> raptor.I32:
+    """Departures of pattern ``r``'s day-view entries at position ``i`` (INF: not boardable)."""
+    lo, hi = int(view.offset[r]), int(view.offset[r + 1])
+    n = int(timetable.pattern_stop_offset[r + 1] - timetable.pattern_stop_offset[r])
+    start = int(view.time_offset[r]) + i
+    return view.dep[start:start + (hi - lo) * n:n]  # trip-major: every n-th cell
+
+
+__all__ = ["DAY", "Departure", "Endpoint", "Journey", "Leg", "Query", "access_options",
+           "departures_after", "egress_options", "plan"]

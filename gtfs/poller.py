@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gtfs.limits import DEFAULT_LIMITS, FeedLimits
 from gtfs.models import FeedSnapshot
+from gtfs.polling import PollingThread
 from gtfs.services import import_gbfs
 from maas.core.clock import Clock
 from maas.core.errors import InvalidInput
@@ -24,7 +24,7 @@ from maas.core.errors import InvalidInput
 log = logging.getLogger(__name__)
 
 
-class GbfsPoller:
+class GbfsPoller(PollingThread):
     """Keeps a live GBFS system current: one import every ``ttl`` seconds, in a thread.
 
     Several processes may poll the same feed: each poll first claims the snapshot row (an
@@ -43,8 +43,7 @@ class GbfsPoller:
         self.clock = clock
         self.interval = 60
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     def poll_once(self) -> bool:
         """Fetch and store the system if its snapshot is older than its ttl; True if it did."""
@@ -72,26 +71,6 @@ class GbfsPoller:
                 return False
             self.last_error = None
             return True
-
-    def start(self) -> None:
-        """Poll in a daemon thread until :meth:`stop`."""
-        self._thread = threading.Thread(target=self._run, name=f"gbfs-{self.name}",
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop polling (waits for a poll in progress)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception:  # a database hiccup must not end the thread
-                log.exception("GBFS poll of %s failed", self.url)
-            self._stop.wait(self.interval)
 
 
 def live_gbfs_feeds(session: Session) -> dict[str, str]:

@@ -57,16 +57,54 @@ class DayView:
     # seconds per metre of the fastest hop in dep/arr (or of walking, if faster): the kernel's
     # lower bound on the time still needed is the crow-fly distance times this; 0: no bound
     pace: float = 0.0
+    # realtime: per entry, whether its times are estimates (None: no realtime overlay); a
+    # skipped stop or a canceled trip has the time INF there (never boarded nor left)
+    realtime: B | None = None
+    # FIFO lanes of FIFO patterns: pattern r's lanes are lane_offset[r] .. [r+1]; a lane ends
+    # at entry lane_end[l] (within the pattern; it starts where the previous one ended). None:
+    # one lane per pattern. A realtime overlay splits a pattern whose trips now overtake.
+    lane_offset: I32 | None = None
+    lane_end: I32 | None = None
 
 
 def day_view(timetable: Timetable, day: dt.date) -> DayView:
-    """Build (or fetch from the per-timetable cache) the day view of ``day``."""
-    cache: dict[dt.date, DayView] = timetable.meta.setdefault("_day_views", {})
+    """Build (or fetch from the per-timetable cache) the day view of ``day``.
+
+    With a realtime overlay attached (``meta["_realtime"]``, see gtfs.realtime), the view
+    carries its estimated times; it is rebuilt when the overlay's version changes.
+    """
+    cache: dict[Any, DayView] = timetable.meta.setdefault("_day_views", {})
     if day not in cache:
         if len(cache) >= 8:
             cache.pop(next(iter(cache)))
         cache[day] = _build_day_view(timetable, day)
-    return cache[day]
+    realtime = timetable.meta.get("_realtime")
+    if realtime is None:
+        return cache[day]
+    key = (day, realtime.version)
+    if key not in cache:
+        for old in [k for k in cache if isinstance(k, tuple) and k[0] == day]:
+            cache.pop(old)
+        cache[key] = realtime.apply(timetable, cache[day])
+    return cache[key]
+
+
+def lanes_of(view: DayView) -> tuple[I32, I32]:
+    """The view's lanes (see :class:`DayView`): one per pattern unless the view has its own."""
+    if view.lane_offset is not None and view.lane_end is not None:
+        return view.lane_offset, view.lane_end
+    n = view.offset.shape[0] - 1
+    return np.arange(n + 1, dtype=np.int32), np.diff(view.offset).astype(np.int32)
+
+
+def entry_times(timetable: Timetable, view: DayView, entry: int, position: int
+                ) -> tuple[int, int]:
+    """(arrival, departure) of day-view ``entry`` at ``position`` of its pattern, as the
+    view has them (shifted to the view's day; estimates under a realtime overlay)."""
+    r = int(timetable.trip_pattern[view.trip[entry]])
+    n = int(timetable.pattern_stop_offset[r + 1] - timetable.pattern_stop_offset[r])
+    cell = int(view.time_offset[r]) + (entry - int(view.offset[r])) * n + position
+    return int(view.arr[cell]), int(view.dep[cell])
 
 
 def _service_on(timetable: Timetable, index: int) -> npt.NDArray[np.bool_]:
@@ -145,9 +183,16 @@ def _pace(pattern_stop_offset: I32, pattern_stops: I32, offset: I32, time_offset
         for e in range(offset[r + 1] - offset[r]):
             row = time_offset[r] + e * n
             for i in range(n - 1):
-                a, b = pattern_stops[base + i], pattern_stops[base + i + 1]
+                if dep[row + i] >= INF:  # not left here (realtime: skipped or canceled)
+                    continue
+                j = i + 1  # the next stop where the trip can be left (passing skipped ones)
+                while j < n and arr[row + j] >= INF:
+                    j += 1
+                if j == n:
+                    continue
+                a, b = pattern_stops[base + i], pattern_stops[base + j]
                 metres = math.sqrt((x[a] - x[b]) ** 2 + (y[a] - y[b]) ** 2)
-                seconds = arr[row + i + 1] - dep[row + i]
+                seconds = arr[row + j] - dep[row + i]
                 if seconds <= 0:
                     if metres > 0:
                         return 0.0
@@ -279,7 +324,7 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
         timetable.pattern_stop_offset, timetable.pattern_stops, timetable.pattern_board,
         timetable.pattern_alight, timetable.stop_pattern_offset, timetable.stop_pattern_ids,
         timetable.stop_pattern_pos, view.offset, view.fifo, view.time_offset, view.dep,
-        view.arr, allowed,
+        view.arr, *lanes_of(view), allowed,
         timetable.footpath_offset, timetable.footpath_to, timetable.footpath_seconds,
         timetable.stop_slack, access_stops, access_times, egress_stops, egress_seconds,
         *_plane(timetable), view.pace, rounds, slack, fresh, labels.ready,
@@ -294,7 +339,8 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
 def _raptor(
     pattern_stop_offset: I32, pattern_stops: I32, pattern_board: B, pattern_alight: B,
     stop_pattern_offset: I32, stop_pattern_ids: I32, stop_pattern_pos: I32,
-    dv_offset: I32, dv_fifo: B, dv_time_offset: I32, dv_dep: I32, dv_arr: I32, allowed: B,
+    dv_offset: I32, dv_fifo: B, dv_time_offset: I32, dv_dep: I32, dv_arr: I32,
+    dv_lane_offset: I32, dv_lane_end: I32, allowed: B,
     footpath_offset: I32, footpath_to: I32, footpath_seconds: I32, stop_slack: I32,
     access_stops: I32, access_times: I32, egress_stops: I32, egress_seconds: I32,
     stop_x: npt.NDArray[np.float64], stop_y: npt.NDArray[np.float64], pace: float,
@@ -408,62 +454,69 @@ def _raptor(
                 continue
             times = dv_time_offset[r]
             if dv_fifo[r]:
-                current = -1  # entry index within the pattern's day view, 0 .. m_-1
-                board_at = -1
-                for i in range(start, n):
-                    p = pattern_stops[base + i]
-                    row = times + i
-                    # past the last marked stop no other trip is boarded: done once the trip
-                    # (if any) arrives at or after the target, as it will at every later stop
-                    if i > last and (current < 0 or dv_arr[row + current * n] >= target):
-                        break
-                    if current >= 0 and pattern_alight[base + i]:
-                        # the body of _arrive, written out: this is the hottest line of the
-                        # planner, and a 27-argument call costs more than the work
-                        t = dv_arr[row + current * n]
-                        if t < transit_star[p] and t + bound[p] < target:
-                            transit_tau[k, p] = t
-                            transit_star[p] = t
-                            trip_of[k, p] = lo + current
-                            board_stop[k, p] = pattern_stops[base + board_at]
-                            board_pos[k, p] = board_at
-                            alight_pos[k, p] = i
-                            _flag(p, improved, improved_list, counts, 1)
-                            if is_egress[p] >= 0 and t + is_egress[p] < target:
-                                target = t + is_egress[p]
-                            slack_p = transfer[p]
-                            if slack_p >= 0 and t + slack_p < ready_star[p]:
-                                ready[k, p] = t + slack_p
-                                ready_kind[k, p] = KIND_TRANSIT
-                                ready_round[k, p] = k
-                                ready_star[p] = t + slack_p
-                                if t + slack_p + bound[p] < target:  # else no use boarding
-                                    _flag(p, marked, marked_list, counts, 0)
-                    if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
-                        continue
-                    at = ready[k - 1, p]
-                    if at + bound[p] >= target:
-                        continue
-                    upper = m_
-                    if current >= 0:
-                        # an earlier trip is caught only if the one just before leaves in time
-                        # (mostly it does not: one read, no search)
-                        if current == 0 or dv_dep[row + (current - 1) * n] < at:
+                # FIFO lanes: sub-ranges of the entries in which no trip overtakes another
+                # (one lane, unless a realtime overlay split the pattern)
+                lane_lo = 0
+                for lane in range(dv_lane_offset[r], dv_lane_offset[r + 1]):
+                    lane_hi = dv_lane_end[lane]
+                    current = -1  # entry index within the pattern's day view, 0 .. m_-1
+                    board_at = -1
+                    for i in range(start, n):
+                        p = pattern_stops[base + i]
+                        row = times + i
+                        # past the last marked stop no other trip is boarded: done once the trip
+                        # (if any) arrives at or after the target, as it will at every later stop
+                        if i > last and (current < 0 or target <= dv_arr[row + current * n]
+                                         < INF):  # INF: a skipped stop, the trip goes on
+                            break
+                        if current >= 0 and pattern_alight[base + i]:
+                            # the body of _arrive, written out: this is the hottest line of the
+                            # planner, and a 27-argument call costs more than the work
+                            t = dv_arr[row + current * n]
+                            if t < transit_star[p] and t + bound[p] < target:
+                                transit_tau[k, p] = t
+                                transit_star[p] = t
+                                trip_of[k, p] = lo + current
+                                board_stop[k, p] = pattern_stops[base + board_at]
+                                board_pos[k, p] = board_at
+                                alight_pos[k, p] = i
+                                _flag(p, improved, improved_list, counts, 1)
+                                if is_egress[p] >= 0 and t + is_egress[p] < target:
+                                    target = t + is_egress[p]
+                                slack_p = transfer[p]
+                                if slack_p >= 0 and t + slack_p < ready_star[p]:
+                                    ready[k, p] = t + slack_p
+                                    ready_kind[k, p] = KIND_TRANSIT
+                                    ready_round[k, p] = k
+                                    ready_star[p] = t + slack_p
+                                    if t + slack_p + bound[p] < target:  # else no use boarding
+                                        _flag(p, marked, marked_list, counts, 0)
+                        if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
                             continue
-                        upper = current - 1  # that one is caught; an earlier one may be too
-                        current = upper
-                        board_at = i
-                    a_ = 0
-                    b_ = upper
-                    while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
-                        mid = (a_ + b_) // 2
-                        if dv_dep[row + mid * n] < at:
-                            a_ = mid + 1
-                        else:
-                            b_ = mid
-                    if a_ < upper:
-                        current = a_
-                        board_at = i
+                        at = ready[k - 1, p]
+                        if at + bound[p] >= target:
+                            continue
+                        upper = lane_hi
+                        if current >= 0:
+                            # an earlier trip is caught only if the one just before leaves in time
+                            # (mostly it does not: one read, no search)
+                            if current == lane_lo or dv_dep[row + (current - 1) * n] < at:
+                                continue
+                            upper = current - 1  # that one is caught; an earlier one may be too
+                            current = upper
+                            board_at = i
+                        a_ = lane_lo
+                        b_ = upper
+                        while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
+                            mid = (a_ + b_) // 2
+                            if dv_dep[row + mid * n] < at:
+                                a_ = mid + 1
+                            else:
+                                b_ = mid
+                        if a_ < upper and dv_dep[row + a_ * n] < INF:  # INF: skipped, canceled
+                            current = a_
+                            board_at = i
+                    lane_lo = lane_hi
             else:
                 for e in range(m_):
                     board_at = -1
@@ -484,7 +537,7 @@ def _raptor(
                         if (board_at < 0 and i < n - 1 and boarding[p]
                                 and pattern_board[base + i]
                                 and ready[k - 1, p] + bound[p] < target
-                                and ready[k - 1, p] <= dv_dep[row + e * n]):
+                                and ready[k - 1, p] <= dv_dep[row + e * n] < INF):
                             board_at = i
         for q in range(n_boarding):
             boarding[boarding_list[q]] = False
@@ -575,8 +628,8 @@ def warm_up() -> None:
     plane = np.zeros(0, dtype=np.float64)
     _pace(ro_one, ro_empty, one, one, empty, empty, ro_one, ro_empty, ro_empty, plane, plane)
     _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
-            empty, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty, empty,
-            empty, plane, plane, 0.0, 1, 60, True, labels.ready,
+            empty, empty, one, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty,
+            empty, empty, plane, plane, 0.0, 1, 60, True, labels.ready,
             labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
             labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
             labels.walk_from)

@@ -54,6 +54,7 @@ from gtfs.planner import (
     service_time,
     to_datetime,
 )
+from gtfs.realtime import services as realtime
 from gtfs.timetable import Timetable, mode_of_route_type
 from maas.core.clock import TOKYO, Clock
 from maas.core.errors import FieldError, InvalidInput, NotFound
@@ -393,9 +394,11 @@ ALL_MODES = frozenset({"walk", "bus", "tram", "rail", "subway", "ferry", "bike",
 
 
 def _network(session: Session, store: NetworkStore) -> Timetable:
+    """The current network, with the current realtime overlay attached."""
     timetable = store.current(session)
     if timetable is None:
         raise NotFound("no GTFS feed is loaded: import one with `maas gtfs import`")
+    store.realtime.current(session, timetable)
     return timetable
 
 
@@ -467,7 +470,9 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     )
     journeys = _journeys(session, store, timetable, query, now or request.time,
                          availability or gbfs.Availability(), covered)
-    document = plan_document(timetable, journeys, origin, destination, covered,
+    alerts = realtime.alert_lookup(store.realtime.current(session, timetable),
+                                   request.language)
+    document = plan_document(timetable, journeys, origin, destination, covered, alerts=alerts,
                              language=request.language,
                              port_names=_port_names(session, store, journeys))
     if request.geometry:
@@ -622,12 +627,19 @@ def stop_departures(session: Session, store: NetworkStore, stop_id: str, at: dt.
     if index < 0:
         raise NotFound(f"no stop with id {stop_id!r}")
     meta = timetable.meta
+    alerts = realtime.alert_lookup(store.realtime.current(session, timetable))
     rows = []
-    for trip, position, day, seconds in departures_after(timetable, index, at, limit):
+    for trip, position, day, seconds, scheduled, estimated in departures_after(
+            timetable, index, at, limit):
         pattern = int(timetable.trip_pattern[trip])
         route = int(timetable.pattern_route[pattern])
         platform = int(timetable.pattern_stops[timetable.pattern_stop_offset[pattern] + position])
+        moment = int(to_datetime(timetable, day, seconds).timestamp())
+        agency = meta["agency_ids"][int(timetable.route_agency[route])]
         rows.append({
+            "alerts": [] if alerts is None else alerts(
+                agency, meta["route_ids"][route], meta["trip_ids"][trip],
+                [meta["stop_ids"][platform]], moment, moment),
             "departure": to_datetime(timetable, day, seconds).isoformat(timespec="seconds"),
             "service_date": day.isoformat(),
             "stop_id": meta["stop_ids"][platform],
@@ -637,5 +649,8 @@ def stop_departures(session: Session, store: NetworkStore, stop_id: str, at: dt.
             "mode": meta["route_modes"][route],
             "headsign": meta["trip_headsigns"][trip],
             "headsign_en": meta["trip_headsigns_en"][trip],
+            "scheduled_departure": to_datetime(timetable, day, scheduled).isoformat(
+                timespec="seconds"),
+            "delay_s": seconds - scheduled, "realtime": estimated,
         })
     return {"stop": _stop_document(timetable, index), "departures": rows}

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gtfs import services
 from gtfs.gbfs import Availability
-from gtfs.itinerary import PlanOut, dump
+from gtfs.itinerary import AlertRefOut, PlanOut, dump
 from gtfs.languages import choose
 from gtfs.network import PASS_COVERAGE, NetworkStore, networks_of
 from maas.core.clock import TOKYO
@@ -252,6 +252,11 @@ class DepartureOut(BaseModel):
     mode: str
     headsign: str
     headsign_en: str | None
+    scheduled_departure: str | None = Field(default=None, description="the timetable's time")
+    delay_s: int = Field(default=0, description="estimated minus scheduled departure")
+    realtime: bool = Field(default=False, description="departure is a realtime estimate")
+    alerts: list[AlertRefOut] = Field(default_factory=list,
+                                      description="service alerts touching this departure")
 
 
 class DeparturesOut(BaseModel):

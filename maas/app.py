@@ -327,6 +327,7 @@ def register_blueprints(app: Flask) -> None:
     """Mount each domain's API under ``/api/v1``."""
     from gtfs.maps.views import bp as maps_bp
     from gtfs.places.views import bp as places_bp
+    from gtfs.realtime.views import bp as realtime_bp
     from gtfs.views import bp as gtfs_bp
     from maas.accounts.views import bp as accounts_bp
     from maas.stats.views import bp as stats_bp
@@ -335,7 +336,7 @@ def register_blueprints(app: Flask) -> None:
     from passes.views import wellknown
     from validators.views import bp as validators_bp
 
-    for blueprint in (system_bp, accounts_bp, gtfs_bp, places_bp, maps_bp, passes_bp,
+    for blueprint in (system_bp, accounts_bp, gtfs_bp, places_bp, maps_bp, realtime_bp, passes_bp,
                       validators_bp, stats_bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(wellknown)

@@ -34,6 +34,7 @@ DOMAIN_COMMANDS = {
     "gbfs": ("gtfs.cli:gbfs", "GBFS bike share systems (まちのり)."),
     "plan": ("gtfs.cli:plan", "Plan a journey (the document of GET /api/v1/plan)."),
     "places": ("gtfs.places.cli:places", "Places riders search for: import operators' own."),
+    "realtime": ("gtfs.realtime.cli:realtime", "GTFS-Realtime feeds polled by the worker."),
     "keys": ("passes.cli:keys", "Signing keys: list, rotate, import the files of old versions."),
     "passes": ("passes.cli:passes", "Pass credentials: issue, present, revoke."),
     "devices": ("validators.cli:devices", "Validator devices (operator side)."),
@@ -319,7 +320,8 @@ def _exec_gunicorn(settings: Settings, *, with_worker: bool = False) -> None:
 def start_worker(env: dict[str, str], cwd: Path) -> None:
     """Start ``maas worker`` as a child that exits when this process (soon gunicorn) ends;
     tests replace this function."""
-    argv = [sys.executable, "-P", "-m", "maas.cli", "worker", "--exit-with-parent"]
+    argv = [sys.executable, "-P", "-m", "maas.cli", "worker", "--exit-with-parent",
+            "--demo-realtime"]
     subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=False)  # noqa: S603 - ours
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 MODEL_MODULES = ("maas.core.audit", "maas.accounts.models", "gtfs.models", "gtfs.places.models",
-                 "passes.models",
+                 "gtfs.realtime.models", "passes.models",
                  "validators.models", "maas.stats.models")
 
 

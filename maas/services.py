@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from gtfs.realtime.services import health as realtime_health
 from gtfs.services import active_feeds
 from maas.core.clock import Clock, isoformat_tokyo
 from maas.core.db import current_revision, head_revision, ping
@@ -26,6 +27,7 @@ class Health:
     time: str
     database: dict[str, Any]
     feeds: list[dict[str, Any]] = field(default_factory=list)
+    realtime: list[dict[str, Any]] = field(default_factory=list)
 
 
 # the key of the process's HealthCache in ``AppState.domains``
@@ -44,7 +46,8 @@ class HealthCache:
 
     def __init__(self) -> None:
         self.revision: str | None = None
-        self.feeds: tuple[float, list[dict[str, Any]]] | None = None
+        # (when read, active feeds, the last poll of each GTFS-Realtime feed)
+        self.feeds: tuple[float, list[dict[str, Any]], list[dict[str, Any]]] | None = None
         self.lock = threading.Lock()
 
 
@@ -63,12 +66,14 @@ def health(engine: Engine, sessions: Callable[[], Session], clock: Clock,
     feeds = cache.feeds
     if deep or feeds is None or now - feeds[0] > cache.FEEDS_TTL:
         with cache.lock, sessions() as session:
-            feeds = cache.feeds = (now, _feed_rows(session))
+            # the realtime rows are what the worker stored of its polls (no fetching here)
+            feeds = cache.feeds = (now, _feed_rows(session), realtime_health(session))
     return Health(
         status="ok",
         time=isoformat_tokyo(clock()),
         database={"status": "ok", "backend": engine.dialect.name, "revision": cache.revision},
         feeds=feeds[1],
+        realtime=feeds[2],
     )
 
 

@@ -25,6 +25,21 @@ class FeedStatus(BaseModel):
     service_end: str | None = None
 
 
+class RealtimeStatus(BaseModel):
+    """The last poll of a GTFS-Realtime feed (by ``maas worker``)."""
+
+    name: str
+    kind: str = Field(description="trip-updates, vehicle-positions or alerts")
+    feed: str = Field(description="the GTFS feed it describes")
+    polled_at: str | None
+    entities: int
+    matched: int
+    unmatched: int
+    stale: int = Field(description="updates older than MAAS_REALTIME_MAX_AGE, dropped")
+    error_count: int
+    errors: list[str] = Field(description="the first few errors of the last poll")
+
+
 class HealthOut(BaseModel):
     """Liveness and readiness of this instance."""
 
@@ -32,6 +47,7 @@ class HealthOut(BaseModel):
     time: str
     database: dict[str, Any]
     feeds: list[FeedStatus]
+    realtime: list[RealtimeStatus] = Field(default_factory=list)
 
 
 class HealthQuery(BaseModel):

@@ -1,9 +1,10 @@
 """``maas worker``: the one background process of a deployment.
 
 Web workers never start threads; this process keeps what changes by itself current, as a list
-of periodic tasks (:func:`tasks`): polling live GBFS systems, rotating the issuing keys on
-schedule (and making sure the signing keys exist), expiring orders whose payment never came,
-and adding answered plan requests to the statistics. A new poller is one more entry.
+of periodic tasks (:func:`tasks`): polling live GBFS systems and GTFS-Realtime feeds, rotating
+the issuing keys on schedule (and making sure the signing keys exist), expiring orders whose
+payment never came, and adding answered plan requests to the statistics. A new poller is one
+more entry.
 
 Several workers may run (one per host, or a spare): only the leader works. On PostgreSQL the
 leader holds a session-level advisory lock (``pg_try_advisory_lock``) on a connection of its
@@ -26,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import Connection, Engine, text
@@ -36,6 +37,9 @@ from maas.core import audit
 from maas.core.cli import emit, json_option
 from maas.core.clistate import CliState, pass_state
 from maas.core.state import AppState
+
+if TYPE_CHECKING:
+    from gtfs.limits import FeedLimits
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +131,13 @@ class Task:
     due: float = 0.0
 
 
-def tasks(runtime: AppState) -> list[Task]:
-    """The leader's periodic jobs, in the order they run."""
+def tasks(runtime: AppState, limits: FeedLimits | None = None) -> list[Task]:
+    """The leader's periodic jobs, in the order they run (``limits``: the feed limits, by
+    default from the settings)."""
     from gtfs.limits import FeedLimits
+    from gtfs.network import networks_of
     from gtfs.poller import GbfsPoller, poll_live_gbfs
+    from gtfs.realtime.services import poll_due
     from maas.core.secrets import key_encryptor
     from maas.stats.services import roll_up_plan_requests
     from passes import services as passes
@@ -138,11 +145,18 @@ def tasks(runtime: AppState) -> list[Task]:
     from passes.keys import KINDS, KeyStore
 
     settings = runtime.settings
-    limits = FeedLimits.from_settings(settings)
+    limits = limits or FeedLimits.from_settings(settings)
     pollers: dict[str, GbfsPoller] = {}
+    realtime_polled: dict[str, float] = {}  # feed name -> monotonic time of its last poll
 
     def gbfs() -> dict[str, bool]:
         return poll_live_gbfs(runtime.sessions, runtime.clock, pollers, limits)
+
+    def realtime() -> dict[str, Any]:
+        # each feed at its own interval (``maas realtime add --interval``); this task only
+        # looks every second which are due
+        return poll_due(runtime.sessions, networks_of(runtime), runtime.clock, realtime_polled,
+                        time.monotonic(), limits, settings.realtime_max_age)
 
     def keys() -> dict[str, Any]:
         now = runtime.clock()
@@ -176,7 +190,7 @@ def tasks(runtime: AppState) -> list[Task]:
                 session, KeyStore(session, encryptor), KeyStore(session, encryptor, "bundle"),
                 colour_secret(settings.secret_key), runtime.clock)
 
-    return [Task("gbfs", 5.0, gbfs), Task("keys", 3600.0, keys),
+    return [Task("gbfs", 5.0, gbfs), Task("realtime", 1.0, realtime), Task("keys", 3600.0, keys),
             Task("bundle", 30.0, bundle), Task("orders", 60.0, orders),
             Task("statistics", 30.0, statistics)]
 
@@ -201,20 +215,58 @@ def run_due(jobs: list[Task], now: float) -> dict[str, Any]:
               help="Run every task once (if no other worker leads) and exit.")
 @click.option("--exit-with-parent", is_flag=True, hidden=True,
               help="Stop when the process that started this one ends (maas demo).")
+@click.option("--demo-realtime", is_flag=True, hidden=True,
+              help="Publish the demo's simulated GTFS-Realtime feeds on 127.0.0.1 and poll "
+                   "them (maas demo).")
 @json_option
 @pass_state
-def worker(state: CliState, once: bool, exit_with_parent: bool, as_json: bool) -> None:
+def worker(state: CliState, once: bool, exit_with_parent: bool, demo_realtime: bool,
+           as_json: bool) -> None:
     """Keep live feeds, keys, orders and statistics current until stopped (SIGTERM or Ctrl-C).
 
     One worker leads at a time; start a second one (on another host) as a spare.
     """
+    from gtfs.limits import FeedLimits
+
     runtime = state.runtime()
+    limits = FeedLimits.from_settings(runtime.settings)
+    publisher = None
+    if demo_realtime:
+        publisher = _demo_publisher(runtime)
+        # the simulator is on 127.0.0.1: this worker may fetch it (only the demo's own feeds
+        # are registered there)
+        limits = dataclasses.replace(limits, allow_private_urls=True)
+    try:
+        _lead(runtime, tasks(runtime, limits), once, exit_with_parent, as_json)
+    finally:
+        if publisher is not None:
+            publisher.stop()
+
+
+def _demo_publisher(runtime: AppState) -> Any:
+    """The demo's GTFS-Realtime simulator, serving the active timetable's trips."""
+    from gtfs.network import networks_of
+    from gtfs.timetable import Timetable
+    from maas.demo.services import publish_demo_realtime
+
+    store = networks_of(runtime)
+
+    def timetable() -> Timetable | None:
+        with runtime.sessions() as session:
+            return store.current(session)
+
+    return publish_demo_realtime(runtime.sessions, timetable, runtime.clock)
+
+
+def _lead(runtime: AppState, jobs: list[Task], once: bool, exit_with_parent: bool,
+          as_json: bool) -> None:
+    """Take the lead when nobody has it and run the jobs (once, or until stopped)."""
     leadership = Leadership(runtime.engine, runtime.settings.home)
     if once:
         if not leadership.try_acquire():
             raise click.ClickException("another worker leads: --once does nothing meanwhile")
         try:
-            done = run_due(tasks(runtime), time.monotonic())
+            done = run_due(jobs, time.monotonic())
         finally:
             leadership.release()
         emit(as_json, done, "\n".join(f"{name}: {result}" for name, result in done.items()))
@@ -227,7 +279,6 @@ def worker(state: CliState, once: bool, exit_with_parent: bool, as_json: bool) -
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     parent = os.getppid()
-    jobs = tasks(runtime)
     while not stop.is_set():
         if exit_with_parent and os.getppid() != parent:
             break

@@ -269,7 +269,7 @@ def test_reads_start_no_pollers_and_maas_worker_polls(
     # nothing, but it found the live feed and asked
     result = runner.invoke("worker", "--once", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["gbfs"] == {"live": False}
+    assert json.loads(result.stdout) == {"gbfs": {"live": False}, "realtime": {}}
 
 
 def test_polling_runs_in_the_background(served: str, demo_gbfs: Path, tmp_path: Path) -> None:

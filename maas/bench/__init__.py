@@ -8,6 +8,7 @@ All benchmark code lives in this package, in the shell layer (it may import ever
 - :mod:`maas.bench.passes` — ``bench passes``: signing rate and QR render times;
 - :mod:`maas.bench.validators` — ``bench validators``: verification and scan ingestion;
 - :mod:`maas.bench.stats` — ``bench stats``: the partner statistics endpoints;
+- :mod:`maas.bench.realtime` — ``bench realtime``: applying trip updates; plans with and without;
 - :mod:`maas.bench.fuzz` — ``bench fuzz-codes``: mutated genuine codes the verifier must refuse;
 - :mod:`maas.bench.load` — ``bench load``: a city's mix against 1 and 2 app instances;
 - :mod:`maas.bench.metrics` — ``bench metrics``: the metric updates beside a whole request;
@@ -56,6 +57,9 @@ COMMANDS = {
     "places": ("maas.bench.places:places_command",
                "The place search over 10,000 places (in process and GET /api/v1/places) "
                "beside a linear scan and SQLite FTS5."),
+    "realtime": ("maas.bench.realtime:realtime_command",
+                 "Apply 50,000 GTFS-Realtime stop-time updates; plans with them beside "
+                 "without."),
     "cli": ("maas.bench.startup:bench_cli",
             "Start-up times of maas and maas-validator beside a bare Python."),
 }

@@ -44,6 +44,7 @@ class Settings:
     threads: int = 8
     bike_margin: int = 1  # bikes at pick-up and docks at drop-off a port must have, at least
     bike_status_max_age: int = 600  # seconds; older bike status is stale (the margin doubles)
+    realtime_max_age: int = 600  # seconds; older GTFS-Realtime updates and positions are dropped
     log_format: LogFormat = "text"
     log_level: str = "INFO"
     secret_key: str = DEV_SECRET_KEY
@@ -130,6 +131,7 @@ ENV_VARS: dict[str, str] = {
     "MAAS_THREADS": "threads",
     "MAAS_BIKE_MARGIN": "bike_margin",
     "MAAS_BIKE_STATUS_MAX_AGE": "bike_status_max_age",
+    "MAAS_REALTIME_MAX_AGE": "realtime_max_age",
     "MAAS_LOG_FORMAT": "log_format",
     "MAAS_LOG_LEVEL": "log_level",
     "MAAS_SECRET_KEY": "secret_key",
@@ -301,6 +303,8 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         bike_margin=_int(raw, "bike_margin", 1, 0, 100, "a number of bikes (0-100)"),
         bike_status_max_age=_int(raw, "bike_status_max_age", 600, 0, 86400,
                                  "a number of seconds (0-86400)"),
+        realtime_max_age=_int(raw, "realtime_max_age", 600, 1, 86400,
+                              "a number of seconds (1-86400)"),
         log_format=cast(LogFormat, log_format),
         log_level=log_level,
         secret_key=secret_key,

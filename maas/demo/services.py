@@ -11,10 +11,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gtfs.network import NetworkStore
+from gtfs.realtime.services import add_feed
 from gtfs.services import LoadResult, import_gtfs, load_feed
+from gtfs.timetable import Timetable
 from maas.core.clock import TOKYO, Clock
 from maas.core.files import write_atomically
 from maas.demo.kanazawa import write_demo
+from maas.demo.realtime import Publisher
 from maas.demo.simulate import Simulated, simulate
 from maas.stats.models import Partner
 from maas.stats.services import add_partner
@@ -23,6 +26,7 @@ from validators.models import Device
 from validators.services import add_device
 
 DEMO_FEED = "kanazawa-demo"
+REALTIME_INTERVALS = {"trip-updates": 20, "vehicle-positions": 10, "alerts": 60}
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,18 @@ def load_demo(session: Session, networks: NetworkStore, clock: Clock) -> DemoDat
         feeds[kind] = load_feed(session, kind, DEMO_FEED, parts[kind], clock)
     products = load_products(session, parts["products"])
     return DemoData(feeds=feeds, products=[product.code for product in products])
+
+
+def publish_demo_realtime(sessions: Callable[[], Session],
+                          timetable: Callable[[], Timetable | None], clock: Clock) -> Publisher:
+    """Start the demo's GTFS-Realtime publisher for the current ``timetable`` and register
+    its three feeds (again at each start: the port is new)."""
+    publisher = Publisher(timetable, clock)
+    publisher.start()
+    with sessions() as session:
+        for kind, interval in REALTIME_INTERVALS.items():
+            add_feed(session, publisher.url(kind), DEMO_FEED, kind, interval)
+    return publisher
 
 
 def simulate_days(session: Session, days: int, clock: Clock,
