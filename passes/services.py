@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -109,6 +109,7 @@ def load_products(session: Session, path: Path) -> list[Product]:
         )
         for spec in specs
     ]
+    bundle_outdated(session)  # product coverage is in the bundle
     session.commit()
     return products
 
@@ -525,6 +526,7 @@ def move_pass(session: Session, pass_id: str, public_key: str, keys: KeyStore, c
         to_key_thumbprint=thumbprint(phone), moved_at=now,
         actor="rider" if rider is not None else "support",
         forced=force and moved_today >= per_day))
+    bundle_outdated(session)
     session.commit()
     return found
 
@@ -539,6 +541,7 @@ def revoke_pass(session: Session, pass_id: str, reason: str) -> Pass:
     if found.status == "revoked":
         raise Conflict(f"pass {pass_id} is already revoked ({found.revoked_reason})")
     _revoke(found, reason.strip())
+    bundle_outdated(session)
     session.commit()
     return found
 
@@ -577,6 +580,7 @@ def rotate_keys(session: Session, keys: KeyStore, now: dt.datetime) -> list[KeyI
     """Rotate ``keys`` (see :meth:`KeyStore.rotate`) and commit: every host publishes the new
     ``next`` key and signs with the promoted one from its next request on."""
     infos = keys.rotate(now, now.astimezone(TOKYO).date())
+    bundle_outdated(session)
     session.commit()
     return infos
 
@@ -618,6 +622,13 @@ def trust_bundle(session: Session, keys: KeyStore, bundle_keys: KeyStore, secret
 
 
 BUNDLE_NAME = "validators"
+
+
+def bundle_outdated(session: Session) -> None:
+    """What the trust bundle carries changed (a revocation, a flag, a move, keys, products):
+    the stored bundle is dropped in the caller's transaction, so every host builds the new one
+    on its next request instead of serving the old one until the worker's next run."""
+    session.execute(delete(SignedBundle).where(SignedBundle.name == BUNDLE_NAME))
 # a bundle the worker confirmed within this long is served as it is (else built on request)
 BUNDLE_FRESH = dt.timedelta(minutes=2)
 # an unchanged bundle is signed again this often, so its issued_at stays far from max_age

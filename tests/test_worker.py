@@ -125,9 +125,16 @@ def test_the_worker_signs_the_bundle_every_host_serves(
                            TODAY.isoformat(), "--json")
     revoked = json.loads(issued.stdout)["id"]
     assert runner.invoke("passes", "revoke", revoked, "--reason", "stolen").exit_code == 0
+    # the revocation dropped the stored bundle: validators syncing before the worker's next
+    # run already get the deny-list with the revoked pass (no lag of a worker's period)
+    db_session.expire_all()
+    assert db_session.get(SignedBundle, "validators") is None
+    at_once = client.get("/api/v1/validators/bundle", headers=device.auth).get_json()
+    assert revoked in jwt.decode(at_once["bundle"], options={"verify_signature": False})["deny"]
     assert json.loads(runner.invoke("worker", "--once", "--json").stdout)["bundle"] is True
     after = client.get("/api/v1/validators/bundle", headers=device.auth).get_json()
     assert after["version"] != served["version"]
+    assert after["version"] == at_once["version"]
     assert revoked in jwt.decode(after["bundle"], options={"verify_signature": False})["deny"]
     # a worker that stopped confirming it: the endpoint builds the bundle itself again
     db_session.execute(update(SignedBundle).values(

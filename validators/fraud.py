@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from maas.core.geo import haversine_m
 from passes.models import Pass
+from passes.services import bundle_outdated
 from validators.models import CONFIRMED, FraudFlag, IngestedScan, Scan
 
 # GPS and stop positions are approximate: below this distance no speed is computed
@@ -141,4 +142,5 @@ def check(session: Session, new_scans: Sequence[IngestedScan], now: dt.datetime,
     if flagged:
         session.execute(update(Pass).where(Pass.id.in_(flagged), Pass.status == "valid")
                         .values(status="flagged", revoked_reason="fraud flag"))
+        bundle_outdated(session)  # validators refuse the flagged passes from their next sync
     return flagged
