@@ -82,7 +82,7 @@ class NetworkStore:
             session.flush()
         return blob
 
-    def _local_source(self, session: Session | None, version: str) -> Path:
+    def local_source(self, session: Session | None, version: str) -> Path:
         """This host's copy of a stored feed version, taken out of the database if needed."""
         target = self.source_path(version)
         if target.exists():
@@ -116,7 +116,7 @@ class NetworkStore:
                 from gtfs.feed import read_feed
 
                 data = [(name, (loaded or {}).get(version)
-                         or read_feed(self._local_source(session, version)))
+                         or read_feed(self.local_source(session, version)))
                         for name, version in feeds]
                 save(compile_feeds(data, self.options), folder)
             timetable = load(folder)

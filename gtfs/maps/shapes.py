@@ -117,5 +117,6 @@ class ShapeCache:
 
 def feed_shapes(session: Session, store: NetworkStore) -> list[FeedShapes]:
     """Shapes and route colours of the active feeds, in the network's feed order."""
-    return [store.shapes.get(version, store.source_path(version))
+    # this host's copy of each feed (taken out of the database when the host has none yet)
+    return [store.shapes.get(version, store.local_source(session, version))
             for _, version in store.active_feeds(session)]

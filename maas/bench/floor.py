@@ -47,12 +47,14 @@ def create_floor_app() -> Flask:
             timetable = store.current(session)
             version = session.scalar(select(Feed.version).where(
                 Feed.kind == "gtfs", Feed.active.is_(True)))
+            # the feed's file on this host (an import keeps it in the database)
+            source = None if version is None else store.local_source(session, version)
     finally:
         engine.dispose()
-    if timetable is None or version is None:
+    if timetable is None or source is None:
         raise MaasError(f"{home}: no GTFS feed is active")
     nigiri, _ = import_pynigiri()
-    nigiri_tt, _, _ = load_pynigiri(nigiri, store.source_path(version), timetable, day,
+    nigiri_tt, _, _ = load_pynigiri(nigiri, source, timetable, day,
                                     MIN_TRANSFER_SECONDS)
     settings = transfer_settings(nigiri, MIN_TRANSFER_SECONDS)
     zone = timezone(timetable)

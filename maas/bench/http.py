@@ -184,6 +184,10 @@ def _measure(running: list[tuple[Server, int, int]], requests: list[dict[str, st
         running, first, latency, plan_rps, health_rps, strict=True)]
 
 
+# a request limit no benchmark reaches (maas bench load uses the same)
+UNLIMITED = "1000000 per minute"
+
+
 @contextmanager
 def _gunicorn(server: Server, home: Path, url: str, day: dt.date
               ) -> Iterator[tuple[int, int]]:
@@ -191,17 +195,22 @@ def _gunicorn(server: Server, home: Path, url: str, day: dt.date
     port = _free_port()
     env = {**os.environ, "MAAS_HOME": str(home), "MAAS_DATABASE_URL": url,
            "MAAS_ENV": "demo", "MAAS_LOG_LEVEL": "INFO", "MAAS_LOG_FORMAT": "json",
-           "MAAS_BENCH_DATE": day.isoformat()}
+           "MAAS_BENCH_DATE": day.isoformat(),
+           # one client address sends every request: the per-address /plan limit would answer
+           # 429 to most of them (the limiter still counts each request, as in production)
+           "MAAS_RATE_LIMIT_PLAN": UNLIMITED}
     app = "maas:create_app()" if server.name == "ours" else \
         "maas.bench.floor:create_floor_app()"
     argv = [sys.executable, "-P", "-m", "gunicorn", "--config", "python:maas.gunicorn_conf",
             "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
             "--worker-class", server.worker_class, "--threads", str(server.threads), app]
-    with (home / f"{server.name}-{server.worker_class}.log").open("wb") as log:
+    log_path = home / f"{server.name}-{server.worker_class}.log"
+    with log_path.open("wb") as log:
         process = subprocess.Popen(argv, env=env, cwd=home,  # noqa: S603 - our own server
                                    stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_ready(port, process, FLOOR_PATH if server.name == "floor" else HEALTH_PATH)
+            _wait_ready(port, process, FLOOR_PATH if server.name == "floor" else HEALTH_PATH,
+                        log_path)
             yield port, process.pid
         finally:
             stop_server(process)
@@ -217,14 +226,15 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _wait_ready(port: int, process: subprocess.Popen[bytes], path: str) -> None:
+def _wait_ready(port: int, process: subprocess.Popen[bytes], path: str, log: Path) -> None:
     """Until ``path`` answers (ours: /health 200; the floor: its /plan, 400 without a query),
     so that the first /plan measured is the first after start, not after boot."""
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            last = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
             raise MaasError(f"the benchmark server exited ({process.returncode}) before "
-                            "answering")
+                            f"answering: {' '.join(last) or 'no output'}")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
             connection.request("GET", path)

@@ -49,6 +49,7 @@ from typing import Any
 
 import click
 
+from maas.bench.http import UNLIMITED
 from maas.bench.logins import _scratch_database, _server
 from maas.bench.timing import percentiles
 from maas.core.cli import emit, json_option
@@ -59,7 +60,6 @@ STOPS = ("kanazawa-sta-east", "musashi", "minamicho", "korinbo", "katamachi", "h
 PASSWORD = "bench load password"  # noqa: S105 - scratch accounts of a scratch database
 CARD = {"method": "sandbox", "card_number": "4242424242424242"}
 BATCH = 20
-UNLIMITED = "1000000 per minute"
 KINDS = ("rider", "validator", "partner")
 
 
