@@ -109,8 +109,14 @@ def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> str:
     """A migrated database of each backend, shared by the whole run."""
+    return _migrated(request, tmp_path_factory.mktemp("sqlite") / "maas.sqlite3")
+
+
+def _migrated(request: pytest.FixtureRequest, sqlite_file: Path) -> str:
+    """A new database of the backend ``request.param`` (SQLite at ``sqlite_file``), migrated
+    to the head revision: its URL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'maas.sqlite3'}"
+        url = f"sqlite:///{sqlite_file}"
     else:
         url = request.getfixturevalue("make_postgres_database")()
     engine = create_db_engine(url)
@@ -123,14 +129,7 @@ def database_url(
 def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated database of each backend for this test alone: for a server process, whose
     commits (the first signing keys, say) no transaction of the test can roll back."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'own.sqlite3'}"
-    else:
-        url = request.getfixturevalue("make_postgres_database")()
-    engine = create_db_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
+    return _migrated(request, tmp_path / "own.sqlite3")
 
 
 @pytest.fixture(scope="session")
