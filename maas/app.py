@@ -376,9 +376,12 @@ def prepare_workers(app: Flask) -> None:
         health(state.engine, state.sessions, state.clock, state.domains[HEALTH])
         # Flask's and the hooks' first-request work (URL map, the endpoint wrapper, problem
         # documents) through a plan query that is refused before planning, so no statistics
+        from maas.metrics import WARM_UP
+
         client = app.test_client()
-        client.get(f"{API_PREFIX}/health")
-        client.get(f"{API_PREFIX}/plan")
+        warm_up = {WARM_UP: True}  # no client's request: metrics leave it out
+        client.get(f"{API_PREFIX}/health", environ_base=warm_up)
+        client.get(f"{API_PREFIX}/plan", environ_base=warm_up)
     except (MaasError, SQLAlchemyError) as exc:
         logging.getLogger(__name__).warning("not prepared before fork: %s", exc)
         return

@@ -186,6 +186,10 @@ def exposition(state: AppState) -> bytes:
     return generate_latest(counted) + generate_latest(database)
 
 
+# set in the WSGI environ of a request the server makes to itself while preparing
+WARM_UP = "maas.warm_up"
+
+
 def register_metrics(app: Flask) -> None:
     """Time every request by URL rule, and serve ``GET /metrics`` to the token's holder."""
     meter = instruments()
@@ -193,7 +197,10 @@ def register_metrics(app: Flask) -> None:
 
     @app.before_request
     def _start() -> None:
-        g.metrics_started = time.perf_counter()
+        # the master's warm-up requests before fork (maas.app.prepare_workers) are no
+        # client's: not counted (and the master writes no metrics files of its own)
+        if not request.environ.get(WARM_UP):
+            g.metrics_started = time.perf_counter()
 
     @app.after_request
     def _observe(response: Response) -> Response:
