@@ -114,7 +114,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
                "MAAS_KEY_ENCRYPTION_KEY": KEK, "MAAS_PAYMENT_PROVIDER": "sandbox",
                "MAAS_ALLOW_SANDBOX_PAYMENTS": "1", "MAAS_ALLOW_PRIVATE_URLS": "1",
                "MAAS_LOG_FORMAT": "text", "MAAS_REDIS_URL": REDIS_URL,
-               "MAAS_RATE_LIMIT_ORDERS": "4 per minute"}
+               "MAAS_RATE_LIMIT_ORDERS": "4 per hour"}
         hosts.append(Host(name, home, env))
     try:
         for host in hosts:
@@ -243,7 +243,7 @@ def test_a_rate_limit_counts_requests_to_both_hosts(
             {"product": "kanazawa-1day", "service_date": tomorrow, "category": "child",
              "payment": {"method": "sandbox", "card_number": "4242424242424242"}},
             {"Authorization": f"Bearer {token}", "Idempotency-Key": f"limit-{number}"})[0])
-    # 4 per minute per rider, counted in the one Redis: two on each host, then refused on both
+    # 4 per hour per rider, counted in the one Redis: two on each host, then refused on both
     assert statuses == [201, 201, 201, 201, 429, 429]
 
 

@@ -71,7 +71,7 @@ def assert_throttled(response: Any) -> None:
     body = response.get_json()
     assert body["type"] == "/problems/too-many-requests"
     assert body["status"] == 429
-    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert 1 <= int(response.headers["Retry-After"]) <= 3600  # capped at the window (an hour here)
 
 
 def sign_in(client: FlaskClient, email: str, password: str = "wrong password",
@@ -80,8 +80,11 @@ def sign_in(client: FlaskClient, email: str, password: str = "wrong password",
                        **kwargs)
 
 
+# Limits in these tests are "per hour": the sliding-window counter weighs the previous window
+# by the time left in it, so requests that straddle a window's edge (one test in ~500 with
+# "per minute") count a little under N and let one more through.
 def test_sign_ins_are_limited_per_account(make_app: AppFactory) -> None:
-    client = make_app(rate_limit_login_account="3 per minute").test_client()
+    client = make_app(rate_limit_login_account="3 per hour").test_client()
     for _ in range(3):
         assert sign_in(client, "kana@example.jp").status_code == 401
     # the same account however it is spelt; the right password does not get past it either
@@ -91,7 +94,7 @@ def test_sign_ins_are_limited_per_account(make_app: AppFactory) -> None:
 
 
 def test_sign_ins_are_limited_per_address(make_app: AppFactory) -> None:
-    client = make_app(rate_limit_login_address="3 per minute").test_client()
+    client = make_app(rate_limit_login_address="3 per hour").test_client()
     for number in range(3):
         assert sign_in(client, f"rider{number}@example.jp").status_code == 401
     assert_throttled(sign_in(client, "rider9@example.jp"))
@@ -99,14 +102,14 @@ def test_sign_ins_are_limited_per_address(make_app: AppFactory) -> None:
     spoofed = {"X-Forwarded-For": "203.0.113.7"}
     assert_throttled(sign_in(client, "rider9@example.jp", headers=spoofed))
     # ... and behind one it is the client's address, counted on its own
-    behind = make_app(rate_limit_login_address="3 per minute", trusted_proxies=1).test_client()
+    behind = make_app(rate_limit_login_address="3 per hour", trusted_proxies=1).test_client()
     assert sign_in(behind, "rider9@example.jp", headers=spoofed).status_code == 401
     assert sign_in(behind, "rider9@example.jp", headers={"X-Forwarded-For": "198.51.100.1"}
                    ).status_code == 401
 
 
 def test_an_unreadable_sign_in_is_counted_against_its_address(make_app: AppFactory) -> None:
-    client = make_app(rate_limit_login_account="2 per minute").test_client()
+    client = make_app(rate_limit_login_account="2 per hour").test_client()
     for _ in range(2):
         response = client.post("/api/v1/auth/token", data=b"{not json",
                                content_type="application/json")
@@ -129,7 +132,7 @@ def rider_auth(client: FlaskClient, email: str) -> dict[str, str]:
 
 @pytest.mark.usefixtures("loaded_demo")
 def test_orders_are_limited_per_rider(make_app: AppFactory) -> None:
-    client = make_app(rate_limit_orders="2 per minute").test_client()
+    client = make_app(rate_limit_orders="2 per hour").test_client()
     first, second = rider_auth(client, "a@example.jp"), rider_auth(client, "b@example.jp")
     body = {"product": "kanazawa-1day", "service_date": "2026-12-02", "category": "adult",
             "payment": {"method": "sandbox", "card_number": "4242424242424242"}}
@@ -148,11 +151,11 @@ def test_orders_are_limited_per_rider(make_app: AppFactory) -> None:
 
 
 def test_plans_are_limited_per_address(make_app: AppFactory) -> None:
-    client = make_app(rate_limit_plan="2 per minute").test_client()
+    client = make_app(rate_limit_plan="2 per hour").test_client()
     for _ in range(2):
         assert client.get("/api/v1/plan").status_code == 422
     assert_throttled(client.get("/api/v1/plan"))
-    other = make_app(rate_limit_plan="2 per minute", trusted_proxies=1).test_client()
+    other = make_app(rate_limit_plan="2 per hour", trusted_proxies=1).test_client()
     assert other.get("/api/v1/plan", headers={"X-Forwarded-For": "198.51.100.2"}
                      ).status_code == 422
     # other endpoints are not limited
@@ -160,7 +163,7 @@ def test_plans_are_limited_per_address(make_app: AppFactory) -> None:
 
 
 def test_enrolments_are_limited_per_address(make_app: AppFactory) -> None:
-    client = make_app(rate_limit_enroll="2 per minute").test_client()
+    client = make_app(rate_limit_enroll="2 per hour").test_client()
     for _ in range(2):
         assert client.post("/api/v1/devices/enroll", json={"code": "x" * 20}
                            ).status_code == 401
@@ -179,7 +182,7 @@ def enrol(app: Flask, runner: Runner, client: FlaskClient) -> dict[str, str]:
 @pytest.mark.usefixtures("loaded_demo")
 def test_scans_are_limited_per_device(make_app: AppFactory,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    app = make_app(rate_limit_scans="2 per minute")
+    app = make_app(rate_limit_scans="2 per hour")
     client, runner = app.test_client(), Runner(app, monkeypatch)
     first, second = enrol(app, runner, client), enrol(app, runner, client)
     for _ in range(2):
@@ -198,8 +201,8 @@ def test_scans_are_limited_per_device(make_app: AppFactory,
 
 
 def test_two_apps_on_one_redis_share_a_counter(make_app: AppFactory, storage: str) -> None:
-    one = make_app(rate_limit_plan="3 per minute").test_client()
-    two = make_app(rate_limit_plan="3 per minute").test_client()
+    one = make_app(rate_limit_plan="3 per hour").test_client()
+    two = make_app(rate_limit_plan="3 per hour").test_client()
     assert one.get("/api/v1/plan").status_code == 422
     assert two.get("/api/v1/plan").status_code == 422
     assert one.get("/api/v1/plan").status_code == 422
@@ -212,7 +215,7 @@ def test_two_apps_on_one_redis_share_a_counter(make_app: AppFactory, storage: st
 
 def test_an_unreachable_redis_falls_back_to_counting_in_memory(
         make_app: AppFactory, caplog: pytest.LogCaptureFixture) -> None:
-    client = make_app(redis_url="redis://127.0.0.1:1/0", rate_limit_plan="2 per minute"
+    client = make_app(redis_url="redis://127.0.0.1:1/0", rate_limit_plan="2 per hour"
                       ).test_client()
     for _ in range(2):
         assert client.get("/api/v1/plan").status_code == 422
