@@ -46,7 +46,7 @@ import click
 from gtfs.network import NetworkStore
 from gtfs.planner import timezone
 from maas.bench.plan import feed_options, parse_day
-from maas.bench.request import PLAN_PATH, PlanCalls
+from maas.bench.request import PLAN_PATH, UNLIMITED, PlanCalls
 from maas.bench.timing import percentiles, timed
 from maas.core.cli import emit, progress
 from maas.core.db import create_db_engine, session_factory
@@ -137,7 +137,7 @@ def _inprocess(home: Path, url: str, requests: list[dict[str, str]]) -> list[flo
     from maas.app import create_app
 
     app = create_app({"home": home, "database_url": url, "env": "demo",
-                      "log_level": "WARNING", "testing": True})
+                      "log_level": "WARNING", "testing": True, "rate_limit_plan": UNLIMITED})
     try:
         calls = PlanCalls(app)
         for args in requests[:3]:
@@ -182,10 +182,6 @@ def _measure(running: list[tuple[Server, int, int]], requests: list[dict[str, st
         "worker_private_mb": [_private_mb(pid) for pid in _children(master)],
     } for (server, _, master), first_ms, times, rps, health in zip(
         running, first, latency, plan_rps, health_rps, strict=True)]
-
-
-# a request limit no benchmark reaches (maas bench load uses the same)
-UNLIMITED = "1000000 per minute"
 
 
 @contextmanager

@@ -49,8 +49,8 @@ from typing import Any
 
 import click
 
-from maas.bench.http import UNLIMITED
 from maas.bench.logins import _scratch_database, _server
+from maas.bench.request import UNLIMITED
 from maas.bench.timing import percentiles
 from maas.core.cli import emit, json_option
 from maas.core.errors import InvalidInput, MaasError
