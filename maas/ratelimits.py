@@ -144,6 +144,11 @@ def register_rate_limits(app: Flask, config: Settings) -> Limiter:
         if spec is not None:  # the OpenAPI document finds the wrapper, and names its 429
             ENDPOINTS[wrapped] = dataclasses.replace(
                 spec, errors=tuple(sorted({*spec.errors, 429})))
+    # Flask-Limiter also checks every request in a before_request hook, for application and
+    # blueprint limits; there are none here (each limit wraps its view above, and the wrapper
+    # checks by itself), so that hook only cost every request of every endpoint a second pass
+    # through the limiter (a /plan checked twice, /health once for nothing)
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
     app.extensions[LIMITER] = limiter
 
     @app.errorhandler(RateLimitExceeded)
