@@ -477,9 +477,10 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
                              port_names=_port_names(session, store, journeys))
     if request.geometry:
         add_geometry(document, journeys, timetable, feed_shapes(session, store))
+    # subscribers keep what they note of the answer themselves (the statistics: a journal
+    # line), so a plan only reads and commits nothing
     publish(session, PlanAnswered(now or request.time, (origin.lat, origin.lon),
                                   (destination.lat, destination.lon), request.modes))
-    session.commit()  # what subscribers noted of the answer (statistics) is stored now
     return document
 
 

@@ -126,14 +126,18 @@ def register_events(app: Flask) -> None:
     """
     from gtfs.events import PlanAnswered
     from maas import metrics
-    from maas.stats.services import on_order_changed, on_plan_answered, on_scans
+    from maas.core.journal import Journal
+    from maas.stats.services import PLAN_RECORDER, PlanRecorder, on_order_changed, on_scans
     from passes.events import OrderChanged
     from validators.events import ScansIngested
 
     state: AppState = app.extensions[EXTENSION]
     state.events.subscribe(ScansIngested, on_scans)
     state.events.subscribe(OrderChanged, on_order_changed)
-    state.events.subscribe(PlanAnswered, on_plan_answered)
+    recorder = PlanRecorder(Journal(state.settings.journal_dir, "plans"), state.sessions,
+                            state.settings.journal_flush_seconds)
+    state.domains[PLAN_RECORDER] = recorder
+    state.events.subscribe(PlanAnswered, recorder.on_plan_answered)
     metrics.subscribe(state)
 
 

@@ -138,8 +138,9 @@ def tasks(runtime: AppState, limits: FeedLimits | None = None) -> list[Task]:
     from gtfs.network import networks_of
     from gtfs.poller import GbfsPoller, poll_live_gbfs
     from gtfs.realtime.services import poll_due
+    from maas.core.journal import Journal
     from maas.core.secrets import key_encryptor
-    from maas.stats.services import roll_up_plan_requests
+    from maas.stats.services import PlanRecorder, roll_up_plan_requests
     from passes import services as passes
     from passes.bundle import colour_secret
     from passes.keys import KINDS, KeyStore
@@ -179,9 +180,13 @@ def tasks(runtime: AppState, limits: FeedLimits | None = None) -> list[Task]:
             return passes.expire_pending_orders(
                 session, runtime.clock, dt.timedelta(minutes=settings.order_pending_minutes))
 
+    # the web workers' journals on this host (those of other hosts are stored by their own
+    # web workers every few seconds of traffic)
+    recorder = PlanRecorder(Journal(settings.journal_dir, "plans"), runtime.sessions)
+
     def statistics() -> int:
         with runtime.sessions() as session:
-            return roll_up_plan_requests(session)
+            return roll_up_plan_requests(session, recorder)
 
     def bundle() -> bool:
         with runtime.sessions() as session:

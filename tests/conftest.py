@@ -182,14 +182,19 @@ def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def app(
-    database_url: str, sessions: sessionmaker[Session], events: Events, shared_home: Path
+    database_url: str, sessions: sessionmaker[Session], events: Events, shared_home: Path,
+    tmp_path: Path,
 ) -> Iterator[Flask]:
     """The application on the test database; every request's session joins the test
     transaction, and statistics subscribe to the test sessions' bus as they do in a server."""
     # allow_private_urls: the tests serve their feeds on 127.0.0.1 (MAAS_ALLOW_PRIVATE_URLS)
     app = create_app(
         {"env": "test", "home": shared_home, "database_url": database_url,
-         "clock": fixed_clock, "allow_private_urls": True}
+         "clock": fixed_clock, "allow_private_urls": True,
+         # the test's own journal: lines another test left would count here otherwise; stored
+         # when a test asks (a request's session is a savepoint around the recorder's own,
+         # and its rollback at the end of the request would undo what a flush stored)
+         "journal_dir": tmp_path / "journal", "journal_flush_seconds": 3600}
     )
     state = app.extensions["maas"]
     app.extensions["maas"] = dataclasses.replace(state, sessions=sessions, events=events)

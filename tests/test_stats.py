@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from maas.core.clock import TOKYO
 from maas.stats import services
 from maas.stats.models import PassCell, PlanCell, PlanRequest, ScanCell
-from maas.stats.services import roll_up_plan_requests
+from maas.stats.services import PLAN_RECORDER, roll_up_plan_requests
 from passes import credential
 from passes.events import OrderChanged, OrderState
 from passes.models import Order, Pass
@@ -507,7 +507,7 @@ def small_k(app: Flask) -> None:
 
 @pytest.mark.usefixtures("loaded_demo")
 def test_plan_requests_are_recorded_as_coarse_zones(
-    client: FlaskClient, keys: Keys, db_session: Session, small_k: None
+    app: Flask, client: FlaskClient, keys: Keys, db_session: Session, small_k: None
 ) -> None:
     plan = "/api/v1/plan"
     depart = "2026-12-01T10:00:00+09:00"
@@ -519,9 +519,15 @@ def test_plan_requests_are_recorded_as_coarse_zones(
                                              "to": "stop:kenrokuen-shita", "depart": depart})
     assert by_stop.status_code == 200
     assert client.get(plan, query_string={"from": "nowhere", "to": "x"}).status_code == 422
-    # stored as each answer goes out (nothing waits in a worker's memory), not yet counted
+    # each answer is a line in the worker's journal as it goes out (nothing waits in memory)
+    # stored in one INSERT when due (every 2 s of traffic, by maas worker, or before counting)
+    recorder = app.extensions["maas"].domains[PLAN_RECORDER]
+    assert db_session.scalar(select(func.count()).select_from(PlanRequest)) == 0
+    assert recorder.flush(db_session) == 3
+    assert not recorder.journal.pending()
     rows = db_session.scalars(select(PlanRequest).order_by(PlanRequest.id)).all()
     assert len(rows) == 3
+    assert len({row.entry for row in rows}) == 3
     assert not any(row.counted for row in rows)
     assert db_session.scalars(select(PlanCell)).all() == []
     assert rows[0].modes == "bus,walk"

@@ -35,6 +35,10 @@ class Settings:
     home: Path = Path("instance")
     # the browser libraries `maas assets` installs and /static/vendor/ serves (default: under home)
     assets_dir: Path = Path("instance/static/vendor")
+    # each web worker's append-only journal of answered plan requests (maas.core.journal): a
+    # folder on this host's local disk (default: under home)
+    journal_dir: Path = Path("instance/journal")
+    journal_flush_seconds: int = 2  # how often a web worker stores its journal's lines
     database_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
@@ -124,6 +128,8 @@ ENV_VARS: dict[str, str] = {
     "MAAS_ENV": "env",
     "MAAS_HOME": "home",
     "MAAS_ASSETS_DIR": "assets_dir",
+    "MAAS_JOURNAL_DIR": "journal_dir",
+    "MAAS_JOURNAL_FLUSH_SECONDS": "journal_flush_seconds",
     "MAAS_DATABASE_URL": "database_url",
     "MAAS_HOST": "host",
     "MAAS_PORT": "port",
@@ -227,8 +233,11 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
     env = _choice(raw, "env", "demo", ENVIRONMENTS)
     home = Path(str(raw.get("home", "instance"))).expanduser()
     assets_dir = Path(str(raw.get("assets_dir") or home / "static" / "vendor")).expanduser()
+    journal_dir = Path(str(raw.get("journal_dir") or home / "journal")).expanduser()
     port = _int(raw, "port", 8000, 1, 65535, "a port number (1-65535)")
     workers = _int(raw, "workers", 2, 1, 64, "a worker count (1-64)")
+    journal_flush_seconds = _int(raw, "journal_flush_seconds", 2, 1, 3600,
+                                 "a number of seconds (1-3600)")
     default_log = "json" if env == "production" else "text"
     log_format = _choice(raw, "log_format", default_log, ("text", "json"))
     log_level = _choice(raw, "log_level", "info", ("debug", "info", "warning", "error")).upper()
@@ -295,6 +304,8 @@ def _validate(raw: Mapping[str, Any], *, environ_given: bool) -> Settings:
         env=cast(Environment, env),
         home=home,
         assets_dir=assets_dir,
+        journal_dir=journal_dir,
+        journal_flush_seconds=journal_flush_seconds,
         database_url=database_url,
         host=host,
         port=port,

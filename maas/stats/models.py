@@ -96,6 +96,9 @@ class PlanRequest(Base):
         # the few rows not yet in the cells (maas.stats.services.roll_up_plan_requests)
         Index("ix_plan_requests_uncounted", "id", sqlite_where=text("counted = 0"),
               postgresql_where=text("NOT counted")),
+        # a journal line stored twice (a drainer died between its commit and deleting the
+        # file) is still one row: maas.core.journal
+        Index("ux_plan_requests_entry", "entry", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -107,6 +110,8 @@ class PlanRequest(Base):
     destination_zone: Mapped[str | None] = mapped_column(String(20))
     # already added to the planner cells (rows written in bulk are counted as they are written)
     counted: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # the web worker's journal line it came from (None: written directly, e.g. in bulk)
+    entry: Mapped[str | None] = mapped_column(String(40))
 
 
 class PlanCell(Base):

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import groupby
@@ -38,6 +39,7 @@ from maas.core.auth import hash_token
 from maas.core.clock import TOKYO, Clock, isoformat_tokyo
 from maas.core.config import Settings
 from maas.core.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
+from maas.core.journal import Journal
 from maas.stats import privacy
 from maas.stats.apportion import apportion
 from maas.stats.models import (
@@ -654,35 +656,98 @@ def plan_request_row(asked: PlanAnswered) -> dict[str, Any]:
             "destination_zone": zone_of(*asked.destination)}
 
 
-def on_plan_answered(session: Session, event: PlanAnswered) -> None:
-    """Store one answered plan request in the planner's transaction (subscribed to
-    :class:`PlanAnswered`; the planner commits it): a web worker that crashes loses none and
-    keeps nothing in memory.
+PLAN_RECORDER = "stats.plan_recorder"
 
-    The insert touches no shared row; adding the requests to the planner cells (hot rows every
-    request of an hour would update) is :func:`roll_up_plan_requests`, run by ``maas worker``
-    and by the statistics endpoint before it reads. A failure is logged: statistics never
+
+class PlanRecorder:
+    """Answered plan requests, off the request path: each is one line in the process's
+    journal (:mod:`maas.core.journal`; microseconds, and a worker that crashes loses none);
+    every ``interval`` seconds (``MAAS_JOURNAL_FLUSH_SECONDS``) the request that finds the
+    journal due stores the lines of every process on this host in ``plan_requests``, one
+    INSERT per file, as ``maas worker`` and the statistics endpoint do before they count.
+
+    Without a journal (``None``: the folder cannot be written) each request is stored at once
+    in a transaction of its own. A failure is logged: statistics never
     break a plan.
     """
-    try:
-        with session.begin_nested():
-            if session.get_bind().dialect.name == "postgresql":
-                # a statistic lost in a database crash is acceptable; waiting for the WAL
-                # flush on every plan is not (an app crash loses nothing either way)
-                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            session.execute(insert(cast(Table, PlanRequest.__table__)),
-                            [{**plan_request_row(event), "counted": False}])
-    except Exception:
-        log.exception("could not record a plan request for statistics")
+
+    def __init__(self, journal: Journal | None, sessions: Callable[[], Session],
+                 interval: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.journal = journal
+        self.sessions = sessions
+        self.interval = interval
+        self.clock = clock
+        self._due = clock() + interval
+
+    def on_plan_answered(self, session: Session, event: PlanAnswered) -> None:
+        """Subscribed to :class:`PlanAnswered`."""
+        row = plan_request_row(event)
+        try:
+            if self.journal is not None:
+                try:
+                    self.journal.append(row)
+                except OSError:
+                    log.exception("the plan journal cannot be written; storing directly")
+                    self.journal = None
+            if self.journal is None:
+                with self.sessions() as own:
+                    _store_plan_request(own, row)
+                    own.commit()
+                return
+        except Exception:
+            log.exception("could not record a plan request for statistics")
+            return
+        if self.clock() >= self._due:
+            self._due = self.clock() + self.interval
+            try:
+                with self.sessions() as own:
+                    self.flush(own)
+            except Exception:
+                log.exception("could not store the journal's plan requests; kept for later")
+
+    def flush(self, session: Session) -> int:
+        """Store every journal line of this host in ``plan_requests`` (committed file by
+        file; a line already stored is not stored again); returns how many lines."""
+        if self.journal is None or not self.journal.pending():
+            return 0
+
+        def consume(records: list[dict[str, Any]]) -> None:
+            rows = [{"requested_at": dt.datetime.fromisoformat(record["requested_at"]),
+                     "day": dt.date.fromisoformat(record["day"]), "hour": int(record["hour"]),
+                     "modes": str(record["modes"])[:100],
+                     "origin_zone": record.get("origin_zone"),
+                     "destination_zone": record.get("destination_zone"),
+                     "entry": str(record["entry"])[:40], "counted": False}
+                    for record in records]
+            table = cast(Table, PlanRequest.__table__)
+            dialect = session.get_bind().dialect.name
+            insert_ = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+            statement = insert_.on_conflict_do_nothing(index_elements=["entry"])
+            for start in range(0, len(rows), 5000):
+                session.execute(statement, rows[start:start + 5000])
+            session.commit()
+
+        return self.journal.drain(consume)
 
 
-def roll_up_plan_requests(session: Session) -> int:
-    """Add the plan requests not yet counted to the planner cells, each exactly once, and
-    commit; returns how many.
+def _store_plan_request(session: Session, row: Mapping[str, Any]) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        # a statistic lost in a database crash is acceptable; waiting for the WAL flush on
+        # every plan is not
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    session.execute(insert(cast(Table, PlanRequest.__table__)), [{**row, "counted": False}])
+
+
+def roll_up_plan_requests(session: Session, recorder: PlanRecorder | None = None) -> int:
+    """Store what the journals of this host hold (with ``recorder``), then add the plan
+    requests not yet counted to the planner cells, each exactly once, and commit; returns how
+    many were added.
 
     The rows are claimed by one UPDATE ... RETURNING: two processes rolling up at once never
     count a row twice (on PostgreSQL the second waits for the first's rows and skips them).
     """
+    if recorder is not None:
+        recorder.flush(session)
     claimed = session.execute(
         update(PlanRequest).where(PlanRequest.counted.is_(False)).values(counted=True)
         .returning(PlanRequest.day, PlanRequest.hour, PlanRequest.modes,

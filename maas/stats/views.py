@@ -13,7 +13,7 @@ from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from maas.core.dates import Day
-from maas.core.http import bearer_token, clock, db_session, endpoint, settings
+from maas.core.http import bearer_token, clock, db_session, endpoint, settings, state
 from maas.stats import services
 from maas.stats.csvout import to_csv
 from maas.stats.models import Partner
@@ -171,7 +171,8 @@ def fraud(query: FraudQuery) -> FraudReport | Response:
 def planner(query: PlannerQuery) -> PlannerReport | Response:
     """Recorded plan requests."""
     _partner, asked = _request(query, query.group)
-    services.roll_up_plan_requests(db_session())  # every request answered so far counts
+    # every request answered so far (on this host: the journals) counts
+    services.roll_up_plan_requests(db_session(), state().domains.get(services.PLAN_RECORDER))
     report = services.planner(db_session(), asked, settings().stats_min_passes)
     return _csv("planner", query, report.rows, ("key",)) if query.format == "csv" else report
 
