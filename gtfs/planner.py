@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+import numba
 import numpy as np
+import numpy.typing as npt
 
 from gtfs import raptor
 from gtfs.raptor import DAY, INF, KIND_ACCESS, KIND_FOOT, KIND_TRANSIT, DayView, Labels
@@ -246,7 +248,8 @@ def search(timetable: Timetable, view: DayView, query: Query,
                         egress_seconds, query.max_transfers, query.min_transfer_seconds,
                         labels, _allowed(timetable, query))
     best: list[int] = []
-    return _extract(timetable, view, labels, access, egress, seconds, best), labels
+    return _extract(timetable, view, labels, access, egress, (egress_stops, egress_seconds),
+                    seconds, best), labels
 
 
 def _range(timetable: Timetable, view: DayView, query: Query,
@@ -264,7 +267,8 @@ def _range(timetable: Timetable, view: DayView, query: Query,
         labels = raptor.run(timetable, view, access_stops, access_seconds + departure,
                             egress_stops, egress_seconds, query.max_transfers,
                             query.min_transfer_seconds, labels, allowed)
-        found.extend(_extract(timetable, view, labels, access, egress, departure, best))
+        found.extend(_extract(timetable, view, labels, access, egress,
+                              (egress_stops, egress_seconds), departure, best))
     return _pareto_window(found)
 
 
@@ -296,33 +300,29 @@ def _departures_from(timetable: Timetable, view: DayView, access: dict[int, tupl
 
 def _extract(timetable: Timetable, view: DayView, labels: Labels,
              access: dict[int, tuple[int, int]], egress: dict[int, tuple[int, int]],
-             departure: int, best: list[int]) -> list[Journey]:
+             egress_arrays: tuple[raptor.I32, raptor.I32], departure: int, best: list[int]
+             ) -> list[Journey]:
     """Journeys whose arrival improves on every journey with as many trips or fewer.
 
+    ``egress_arrays`` are ``egress`` as RAPTOR was given it (stops, walking seconds);
     ``best`` holds, per round, the best arrival found so far (across rRAPTOR runs).
     """
     rounds = labels.ready.shape[0]
     while len(best) < rounds:
         best.append(int(INF))
     journeys: list[Journey] = []
-    stops = np.fromiter(egress, dtype=np.int64, count=len(egress))
-    walks = np.fromiter((w for w, _ in egress.values()), dtype=np.int64, count=len(egress))
-    by_round = labels.transit_tau[:, stops].astype(np.int64)  # (rounds, egress stops)
-    # the best trip arrival with at most k trips, plus the walk, at each egress stop
-    with_walk = np.minimum.accumulate(by_round[1:], axis=0) + walks
-    columns = with_walk.argmin(axis=1)
-    arrivals = with_walk[np.arange(rounds - 1), columns].tolist()
+    stops, walks = egress_arrays
+    arrivals, columns, round_of = (
+        array.tolist() for array in _best_by_round(labels.transit_tau, stops, walks))
     bound = int(INF)
     for k in range(1, rounds):
         bound = min(bound, best[k])
-        arrival = arrivals[k - 1]
+        arrival = arrivals[k]
         if arrival >= min(bound, int(INF)):
             continue
-        column = int(columns[k - 1])
-        stop = int(stops[column])
-        round_ = next(j for j in range(1, k + 1)
-                      if int(by_round[j, column]) + int(walks[column]) == arrival)
-        legs = _legs(timetable, view, labels, round_, stop, access, departure, KIND_TRANSIT)
+        stop = int(stops[columns[k]])
+        legs = _legs(timetable, view, labels, round_of[k], stop, access, departure,
+                     KIND_TRANSIT)
         if legs is None or not any(leg.trip >= 0 for leg in legs):
             continue
         walk, metres = egress[stop]
@@ -333,6 +333,43 @@ def _extract(timetable: Timetable, view: DayView, labels: Labels,
         best[k] = arrival
         bound = arrival
     return journeys
+
+
+@numba.njit(cache=True, nogil=True)
+def _best_by_round(transit_tau: raptor.I32, stops: raptor.I32, walks: raptor.I32
+                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                              npt.NDArray[np.int64]]:  # pragma: no cover - compiled
+    """Per round ``k`` (from 1): the earliest arrival at the destination with at most ``k``
+    trips (the best trip arrival at an egress stop plus its walk), the egress column it
+    comes from (the first such column) and the first round reaching that column that early."""
+    rounds = transit_tau.shape[0]
+    n = stops.shape[0]
+    arrival = np.full(rounds, np.int64(INF), dtype=np.int64)
+    column = np.zeros(rounds, dtype=np.int64)
+    round_of = np.zeros(rounds, dtype=np.int64)
+    if n == 0:
+        return arrival, column, round_of
+    running = np.full(n, np.int64(INF), dtype=np.int64)
+    for k in range(1, rounds):
+        found = np.int64(2) * np.int64(INF)
+        best_column = 0
+        for c in range(n):
+            tau = np.int64(transit_tau[k, stops[c]])
+            if tau < running[c]:
+                running[c] = tau
+            value = running[c] + np.int64(walks[c])
+            if value < found:
+                found = value
+                best_column = c
+        arrival[k] = found
+        column[k] = best_column
+        stop, walk = stops[best_column], np.int64(walks[best_column])
+        round_of[k] = k
+        for j in range(1, k + 1):
+            if np.int64(transit_tau[j, stop]) + walk == found:
+                round_of[k] = j
+                break
+    return arrival, column, round_of
 
 
 def _legs(timetable: Timetable, view: DayView, labels: Labels, k: int, stop: int,
