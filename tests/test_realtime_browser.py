@@ -120,6 +120,17 @@ def snow_alert(leg: dict[str, Any]) -> rt.FeedMessage:
     return message
 
 
+def canceled_trips_alert() -> rt.FeedMessage:
+    message = header()
+    alert = message.entity.add(id="canceled").alert
+    alert.cause, alert.effect = rt.Alert.WEATHER, rt.Alert.NO_SERVICE
+    alert.informed_entity.add().agency_id = "hokutetsu"
+    for text, language in (("一部の便が運休しています", "ja"), ("Some trips are canceled", "en")):
+        translation = alert.header_text.translation.add()
+        translation.text, translation.language = text, language
+    return message
+
+
 def vehicle_on(leg: dict[str, Any]) -> rt.FeedMessage:
     message = header()
     vehicle = message.entity.add(id="bus").vehicle
@@ -268,6 +279,15 @@ def test_late_bus_alert_and_vehicle_on_the_riders_screen(
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         ride.scroll_into_view_if_needed()
         page.screenshot(path=str(tmp_path / f"realtime-{language}.png"), full_page=True)
+
+        # positions that cannot be fetched again: the last marker stays, marked stale (a
+        # switch of language redraws the trip and asks at once)
+        page.route("**/api/v1/vehicles*", lambda route: route.abort())
+        page.locator("#lang-select").select_option("ko")
+        expect(page.locator("#plan-map")).to_have_attribute("data-vehicles-stale", "true")
+        expect(marker).to_have_count(1)
+        expect(marker).to_have_class(re.compile(r"\bstale\b"))
+        expect(card_of(page, leg["trip_id"]).locator(".rt-badge")).to_have_text("3분 지연")
     finally:
         context.close()
     assert errors == []
@@ -288,8 +308,10 @@ def test_a_canceled_bus_in_the_kept_plan_is_said_so(
         plan(page, realtime, "ja")
         card_of(page, trip).get_by_role("button").click()
         realtime.publish("trip-updates", trip_update(realtime.leg, canceled=True))
+        realtime.publish("alerts", canceled_trips_alert())
         realtime.wait_until(lambda: all(
-            leg["trip_id"] != trip for leg in realtime.rides(realtime.leg["scheduled_departure"])))
+            leg["trip_id"] != trip and leg["alerts"]
+            for leg in realtime.rides(realtime.leg["scheduled_departure"])))
         page.reload()
         page.wait_for_function("() => document.body.dataset.planChecked === 'true'")
         notice = page.locator("#plan-notice")
@@ -300,6 +322,9 @@ def test_a_canceled_bus_in_the_kept_plan_is_said_so(
         expect(notice).to_contain_text(clock(realtime.leg["departure"], "ja"))
         expect(page.locator("#plan-results > li").first).to_be_visible()
         expect(page.locator(f"#plan-results li[data-trip-id='{trip}']")).to_have_count(0)
+        # the agency's alert of canceled trips reaches the ride offered instead, as 運休
+        expect(page.locator("#plan-results .leg-alerts li[data-effect='NO_SERVICE'] summary")
+               .first).to_have_text("運休 一部の便が運休しています")
         page.screenshot(path=str(tmp_path / "realtime-canceled.png"), full_page=True)
     finally:
         context.close()

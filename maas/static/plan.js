@@ -658,6 +658,7 @@ async function rideGone(leg) {
  * chosen trip that no longer runs is said so. */
 async function recheck() {
   if (!last || !last.query.params || !navigator.onLine) return;
+  const [asked, choice] = [last, last.chosen];
   const params = new URLSearchParams(last.query.params);
   params.set("lang", lang());
   let answer;
@@ -674,6 +675,7 @@ async function recheck() {
   for (const leg of rides.filter((ride) => !offered.has(rideKey(ride)))) {
     if (await rideGone(leg)) gone.push(leg);
   }
+  if (last !== asked || last.chosen !== choice) return; // the rider planned or chose meanwhile
   const same = (it) => rides.length > 0 && it.legs.filter(isRide).map(rideKey).join()
     === rides.map(rideKey).join();
   const kept = answer.itineraries.findIndex(same);
