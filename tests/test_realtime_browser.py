@@ -3,7 +3,8 @@ server of its own (the demo data, no simulator) reads GTFS-Realtime protobuf bui
 gtfs-realtime-bindings — the planned bus 3 minutes late, an alert on its route, a vehicle on
 it. The card shows the estimate after the struck timetable time and the delay badge, the ride
 its alert (the description on a tap), the map the route's vehicle (Leaflet's own marker
-elements). Then the bus is canceled: the kept plan, opened again, says that it no longer runs."""
+elements). A kept plan shows early, on-time and timetable-only rides and each alert kind. Then
+the bus is canceled: the kept plan, opened again, says that it no longer runs."""
 
 from __future__ import annotations
 
@@ -291,6 +292,53 @@ def test_late_bus_alert_and_vehicle_on_the_riders_screen(
     finally:
         context.close()
     assert errors == []
+
+
+def test_early_on_time_and_no_realtime_rides_and_alert_kinds(
+    page: Page, realtime: Realtime
+) -> None:
+    """A kept plan (no query kept, so not searched again) with a ride 2 minutes early, one on
+    time and one without realtime, and a no-service and an information alert: each as a rider
+    reads it."""
+    document = realtime.api("/plan", **{"from": "stop:kanazawa-sta-east",
+                                         "to": "stop:katamachi",
+                                         "depart": realtime.leg["scheduled_departure"],
+                                         "modes": "walk,bus"})
+    base = document["itineraries"][0]
+    ride = next(leg for leg in base["legs"] if leg["trip_id"])
+    scheduled = dt.datetime.fromisoformat(ride["scheduled_departure"])
+
+    def variant(trip: str, delay: int, live: bool, alerts: list[dict[str, str]]
+                ) -> dict[str, Any]:
+        leg = {**ride, "trip_id": trip, "delay_s": delay, "realtime": live, "alerts": alerts,
+               "departure": (scheduled + dt.timedelta(seconds=delay)).isoformat()}
+        return {**base, "legs": [leg]}
+
+    no_service = {"id": "works", "header": "工事のため運休", "description": "終日運休します",
+                  "effect": "NO_SERVICE"}
+    notice = {"id": "info", "header": "停留所の移設", "description": "", "effect": "OTHER_EFFECT"}
+    kept = {"query": {"from": "金沢駅東口", "to": "片町"}, "chosen": 0, "document": {
+        "itineraries": [variant("early", -120, True, [no_service]),
+                        variant("on-time", 20, True, [notice]),
+                        variant("timetable", 0, False, [])]}}
+    page.add_init_script(f"localStorage.setItem('maas-rider-plan', {json.dumps(json.dumps(kept))})")
+    page.goto(f"{realtime.base_url}/app")
+    page.wait_for_function("() => document.body.dataset.planChecked === 'true'")
+    early, on_time, timetable = (page.locator(f"#plan-results li[data-trip-id='{trip}']")
+                                 for trip in ("early", "on-time", "timetable"))
+    expect(early.locator(".rt-badge.early")).to_have_text("2分早発")
+    timetabled = ride["scheduled_departure"]
+    expect(early.locator("del.scheduled")).to_have_text("時刻表" + clock(timetabled, "ja"))
+    expect(early.locator("time.estimate")).to_have_text(clock(timetabled, "ja", -120))
+    expect(early.locator(".leg-alerts summary")).to_have_text("運休 工事のため運休")
+    # 20 seconds late is the same minute: on time, and no time struck through
+    expect(on_time.locator(".rt-badge.on-time")).to_have_text("定刻")
+    expect(on_time.locator("del")).to_have_count(0)
+    expect(on_time.locator(".leg-alerts summary")).to_have_text("情報 停留所の移設")
+    expect(on_time.locator(".leg-alerts details p")).to_have_count(0)
+    expect(timetable.locator(".rt-badge")).to_have_count(0)
+    expect(timetable.locator("del")).to_have_count(0)
+    expect(page.locator("#plan-notice")).to_be_hidden()
 
 
 def test_a_canceled_bus_in_the_kept_plan_is_said_so(
