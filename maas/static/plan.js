@@ -2,7 +2,10 @@
 // debounced, a keyboard-operable list) or the phone's position, depart at / arrive by, the
 // modes, results as cards with a leg timeline, the chosen trip on a Leaflet map (self-hosted,
 // loaded on the first result), and what the day's trips cost against a one-day pass. The last
-// plan is kept in localStorage, so it stays readable offline.
+// plan is kept in localStorage, so it stays readable offline. Realtime (docs/realtime.md): each
+// ride shows its estimate beside the struck timetable time, a delay badge and its service
+// alerts; a kept plan is searched again when the page opens online and says when a chosen trip
+// no longer runs; the chosen trip's vehicles are drawn on the map, polled while it is shown.
 /* global L */
 import {
   $, api, lang, locale, onLanguageChange, pick, setLabel, setText, setupLanguage, useCatalogue,
@@ -14,6 +17,8 @@ useCatalogue(translations); // this module runs first on /app: its texts are tra
 const PLAN_KEY = "maas-rider-plan"; // {query, document, chosen}: the last plan, shown offline
 const DAY_KEY = "maas-rider-day"; // {date, trips: [{key, yen, label}]}: trips chosen for a day
 const DEBOUNCE_MS = 250;
+const VEHICLE_POLL_MS = 15000;
+const GONE_WINDOW_MS = 30 * 60000; // a departure list reaching this far past a trip can say it is gone
 const TOKYO = "Asia/Tokyo";
 const script = document.querySelector("script[data-leaflet]");
 const chosenPlace = { from: null, to: null }; // {id, name, lat, lon} or {here: true, ...}
@@ -41,6 +46,11 @@ const MODES = {
 const KINDS = { stop: ["駅・バス停", "stop"], bike_station: ["まちのりポート", "bike port"],
   poi: ["名所", "place"] };
 const COLOURS = { walk: "#5f5f5f", bike: "#2e8b57", taxi: "#e67e22" }; // transit: accent red
+const RIDES = ["bus", "tram", "rail", "subway", "ferry"];
+const isRide = (leg) => RIDES.includes(leg.mode) && Boolean(leg.trip_id);
+// what a rider needs from an alert's GTFS-Realtime effect: no service, a delay, or information
+const EFFECTS = { NO_SERVICE: ["運休", "Canceled"], SIGNIFICANT_DELAYS: ["遅延", "Delays"] };
+const INFORMATION = ["情報", "Info"];
 
 // ---------------------------------------------------------------- the place search
 function placeField(end) {
@@ -143,8 +153,10 @@ async function plan(event) {
   $("plan-button").disabled = true;
   try {
     const answer = await api(`/plan?${params}`);
-    last = { query: { from: chosenPlace.from.name, to: chosenPlace.to.name }, document: answer,
-      chosen: 0 };
+    last = { query: { from: chosenPlace.from.name, to: chosenPlace.to.name,
+      params: params.toString() }, document: answer, chosen: 0 };
+    $("plan-notice").replaceChildren();
+    $("plan-notice").hidden = true;
     const cheapest = answer.itineraries.findIndex((it) => (it.tags || []).includes("cheapest"));
     last.chosen = Math.max(0, cheapest);
     localStorage.setItem(PLAN_KEY, JSON.stringify(last));
@@ -277,6 +289,83 @@ function legText(leg) {
   return [`${pick(ja, en)}${metres} ${from} → ${to}`, ""];
 }
 
+/** A ride's departure: the estimate, after the timetable's time struck through when the
+ * minute shown differs (both as Intl writes them). */
+function rideTime(leg) {
+  const span = document.createElement("span");
+  span.className = "leg-time";
+  const estimate = document.createElement("time");
+  estimate.dateTime = leg.departure;
+  estimate.textContent = clock(leg.departure);
+  const scheduled = leg.scheduled_departure;
+  if (scheduled && clock(scheduled) !== clock(leg.departure)) {
+    const struck = document.createElement("del");
+    struck.className = "scheduled";
+    const label = document.createElement("span");
+    label.className = "visually-hidden";
+    label.textContent = pick("時刻表", "timetable");
+    struck.append(label, clock(scheduled));
+    estimate.className = "estimate";
+    span.append(struck, " ", estimate);
+  } else {
+    span.append(estimate);
+  }
+  return span;
+}
+
+/** Whole minutes between the timetable's and the estimated departure, as the clock shows
+ * them (so the badge and the two times never disagree). */
+export function minutesLate(leg) {
+  if (!leg.scheduled_departure) return 0;
+  const minute = (iso) => Math.floor(Date.parse(iso) / 60000);
+  return minute(leg.departure) - minute(leg.scheduled_departure);
+}
+
+/** The delay badge of a ride with realtime (late, early, on time); null without realtime. */
+function delayBadge(leg) {
+  if (!leg.realtime) return null;
+  const badge = document.createElement("strong");
+  const late = minutesLate(leg);
+  badge.className = "rt-badge";
+  if (late > 0) {
+    badge.classList.add("late");
+    badge.textContent = pick("{n}分遅れ", "{n} min late", { n: late });
+  } else if (late < 0) {
+    badge.classList.add("early");
+    badge.textContent = pick("{n}分早発", "{n} min early", { n: -late });
+  } else {
+    badge.classList.add("on-time");
+    badge.textContent = pick("定刻", "On time");
+  }
+  return badge;
+}
+
+/** Service alerts of a ride: the kind and the header, the description when tapped. */
+function alertList(alerts) {
+  const list = document.createElement("ul");
+  list.className = "leg-alerts";
+  list.replaceChildren(...alerts.map((alert) => {
+    const li = document.createElement("li");
+    li.dataset.effect = alert.effect;
+    li.dataset.alertId = alert.id;
+    const details = document.createElement("details");
+    const summary = document.createElement("summary");
+    const kind = document.createElement("strong");
+    kind.className = "alert-kind";
+    kind.textContent = pick(...(EFFECTS[alert.effect] || INFORMATION));
+    summary.append(kind, " ", alert.header || "");
+    details.append(summary);
+    if (alert.description) {
+      const text = document.createElement("p");
+      text.textContent = alert.description;
+      details.append(text);
+    }
+    li.append(details);
+    return li;
+  }));
+  return list;
+}
+
 function card(itinerary, index) {
   const item = document.createElement("li");
   item.dataset.index = String(index);
@@ -311,17 +400,31 @@ function card(itinerary, index) {
   }));
   const timeline = document.createElement("ol");
   timeline.className = "timeline";
+  const shown = new Set(); // an alert touching two rides of the trip is shown at the first
+  const alertCount = new Set(itinerary.legs.flatMap((leg) => (leg.alerts || []).map((a) => a.id)));
+  item.dataset.alerts = String(alertCount.size);
   timeline.replaceChildren(...itinerary.legs.map((leg) => {
     const li = document.createElement("li");
     li.dataset.mode = leg.mode;
     const [main, note] = legText(leg);
-    li.textContent = `${clock(leg.departure)} ${main}`;
+    if (isRide(leg)) {
+      Object.assign(li.dataset, { tripId: leg.trip_id, routeId: leg.route_id || "",
+        realtime: String(Boolean(leg.realtime)), delayS: String(leg.delay_s ?? 0) });
+      li.append(rideTime(leg), " ", main);
+      const badge = delayBadge(leg);
+      if (badge) li.append(" ", badge);
+    } else {
+      li.textContent = `${clock(leg.departure)} ${main}`;
+    }
     if (note) {
       const small = document.createElement("span");
       small.className = "leg-note";
       small.textContent = note;
       li.append(small);
     }
+    const fresh = (leg.alerts || []).filter((alert) => !shown.has(alert.id));
+    fresh.forEach((alert) => shown.add(alert.id));
+    if (fresh.length) li.append(alertList(fresh));
     return li;
   }));
   const choose = document.createElement("button");
@@ -344,7 +447,8 @@ function renderPlan() {
   list.replaceChildren(...last.document.itineraries.map(card));
   list.dataset.count = String(last.document.itineraries.length);
   const chosen = last.document.itineraries[last.chosen];
-  if (chosen) drawMap(chosen).catch((error) => {
+  if (!chosen) stopVehicles();
+  if (chosen) drawMap(chosen).then(() => watchVehicles(chosen)).catch((error) => {
     setText($("plan-message"), "地図を表示できません：{reason}", "Cannot draw the map: {reason}",
       { reason: error.message });
   });
@@ -430,6 +534,169 @@ async function drawMap(itinerary) {
   box.dataset.drawnLayers = String(leaflet.layer.getLayers().length);
 }
 
+// ---------------------------------------------------------------- vehicles on the map
+let vehicles = null; // {key, routes: [{route_id, name}], layer, timer}
+
+/** Poll the positions of the vehicles on the chosen trip's routes while the trip is shown. */
+function watchVehicles(itinerary) {
+  const routes = [];
+  for (const leg of itinerary.legs.filter(isRide)) {
+    if (leg.route_id && !routes.some((r) => r.id === leg.route_id)) {
+      routes.push({ id: leg.route_id, name: leg.route_short_name || leg.route_long_name || "" });
+    }
+  }
+  const key = routes.map((r) => r.id).join(" ");
+  if (vehicles && vehicles.key === key) { pollVehicles(); return; } // a redraw, same routes
+  stopVehicles();
+  if (!routes.length) return;
+  vehicles = { key, routes, layer: L.layerGroup().addTo(leaflet.map), timer: null, ticket: 0 };
+  resumeVehicles();
+}
+
+function stopVehicles() {
+  if (!vehicles) return;
+  clearInterval(vehicles.timer);
+  vehicles.layer.remove();
+  vehicles = null;
+  const box = $("plan-map");
+  delete box.dataset.vehicles;
+  delete box.dataset.vehiclesStale;
+}
+
+function resumeVehicles() {
+  if (!vehicles || vehicles.timer) return;
+  pollVehicles();
+  vehicles.timer = setInterval(pollVehicles, VEHICLE_POLL_MS);
+}
+
+function pauseVehicles() {
+  if (!vehicles) return;
+  clearInterval(vehicles.timer);
+  vehicles.timer = null;
+}
+
+/** How old a reported position is, as a rider reads it. */
+function age(iso) {
+  const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  return seconds < 60 ? pick("たった今", "just now")
+    : pick("{n}分前", "{n} min ago", { n: Math.floor(seconds / 60) });
+}
+
+async function pollVehicles() {
+  const box = $("plan-map");
+  if (!vehicles || document.hidden || box.hidden) return;
+  const current = vehicles;
+  const ticket = ++current.ticket;
+  let lists;
+  try {
+    lists = await Promise.all(current.routes.map((route) => api(
+      `/vehicles?route=${encodeURIComponent(route.id)}`)));
+  } catch {
+    // offline or refused: the last positions stay, marked as not current
+    if (current !== vehicles) return;
+    box.dataset.vehiclesStale = "true";
+    current.layer.eachLayer((marker) => {
+      const element = marker.getElement();
+      if (element) element.classList.add("stale");
+    });
+    return;
+  }
+  if (current !== vehicles || ticket !== current.ticket) return; // another trip, or a later poll
+  current.layer.clearLayers();
+  let count = 0;
+  current.routes.forEach((route, i) => {
+    for (const vehicle of lists[i] || []) {
+      const label = document.createElement("span");
+      label.className = "vehicle-label";
+      label.textContent = route.name;
+      const when = document.createElement("span");
+      when.className = "vehicle-age";
+      when.textContent = vehicle.as_of ? age(vehicle.as_of) : "";
+      const html = document.createElement("div");
+      html.append(label, when);
+      html.dataset.routeId = route.id;
+      html.dataset.vehicleId = vehicle.id;
+      const icon = L.divIcon({ className: "vehicle-marker", html, iconSize: null });
+      const marker = L.marker([vehicle.lat, vehicle.lon], { icon, keyboard: false,
+        title: pick("{route} の車両（{age}）", "{route} vehicle ({age})",
+          { route: route.name, age: when.textContent }) });
+      current.layer.addLayer(marker);
+      count += 1;
+    }
+  });
+  box.dataset.vehicles = String(count);
+  box.dataset.vehiclesStale = "false";
+}
+
+// ---------------------------------------------------------------- the kept plan, again
+/** Whether a ride of a kept plan no longer runs: its boarding stop's departures around its
+ * time leave it out (canceled trip, skipped stop). Null when the list cannot tell. */
+async function rideGone(leg) {
+  if (!leg.from.stop_id) return null;
+  const time = Date.parse(leg.scheduled_departure || leg.departure);
+  const at = new Date(Math.min(time, Date.parse(leg.departure)) - 10 * 60000);
+  const limit = 100;
+  let rows;
+  try {
+    rows = (await api(`/stops/${encodeURIComponent(leg.from.stop_id)}/departures?at=${
+      encodeURIComponent(at.toISOString())}&limit=${limit}`)).departures;
+  } catch {
+    return null;
+  }
+  if (rows.some((row) => row.trip_id === leg.trip_id && row.service_date === leg.service_date)) {
+    return false;
+  }
+  // the list holds the whole rest of that service day, or reaches well past the trip
+  const sameDay = rows.some((row) => row.service_date === leg.service_date);
+  const reaches = rows.length < limit
+    || Date.parse(rows[rows.length - 1].departure) > time + GONE_WINDOW_MS;
+  return sameDay && reaches ? true : null;
+}
+
+/** Search the kept plan again (its estimates and alerts are old news): the fresh answer
+ * replaces it, the chosen trip stays chosen when it is offered again, and a ride of the
+ * chosen trip that no longer runs is said so. */
+async function recheck() {
+  if (!last || !last.query.params || !navigator.onLine) return;
+  const [asked, choice] = [last, last.chosen];
+  const params = new URLSearchParams(last.query.params);
+  params.set("lang", lang());
+  let answer;
+  try {
+    answer = await api(`/plan?${params}`);
+  } catch {
+    return; // the kept plan stays as it is
+  }
+  const rideKey = (leg) => `${leg.trip_id} ${leg.service_date} ${leg.from.stop_id}`;
+  const before = last.document.itineraries[last.chosen];
+  const rides = before ? before.legs.filter(isRide) : [];
+  const offered = new Set(answer.itineraries.flatMap((it) => it.legs.filter(isRide).map(rideKey)));
+  const gone = [];
+  for (const leg of rides.filter((ride) => !offered.has(rideKey(ride)))) {
+    if (await rideGone(leg)) gone.push(leg);
+  }
+  if (last !== asked || last.chosen !== choice) return; // the rider planned or chose meanwhile
+  const same = (it) => rides.length > 0 && it.legs.filter(isRide).map(rideKey).join()
+    === rides.map(rideKey).join();
+  const kept = answer.itineraries.findIndex(same);
+  const cheapest = answer.itineraries.findIndex((it) => (it.tags || []).includes("cheapest"));
+  last = { ...last, document: answer, chosen: kept >= 0 ? kept : Math.max(0, cheapest) };
+  localStorage.setItem(PLAN_KEY, JSON.stringify(last));
+  const notice = $("plan-notice");
+  notice.replaceChildren(...gone.map((leg) => {
+    const line = document.createElement("p");
+    line.dataset.tripId = leg.trip_id;
+    setText(line, "{time} {stop} 発の {route} は運行しなくなりました（運休または通過）。経路を検索し直しました。",
+      "The {time} {route} from {stop} no longer runs (canceled or not stopping there). "
+      + "Your trip was searched again.", { time: clock(leg.scheduled_departure || leg.departure),
+        stop: leg.from.name, route: leg.route_short_name || leg.route_long_name || "" });
+    return line;
+  }));
+  notice.hidden = gone.length === 0;
+  notice.dataset.gone = String(gone.length);
+  renderPlan();
+}
+
 // ---------------------------------------------------------------- start
 const fields = { from: placeField("from"), to: placeField("to") };
 
@@ -444,6 +711,11 @@ async function start() {
   });
   setLabel($("plan-map"), "経路の地図", "Map of the trip");
   onLanguageChange(() => { renderPlan(); renderDay(); });
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) pauseVehicles();
+    else resumeVehicles();
+  });
+  window.addEventListener("online", () => { recheck(); });
   try {
     last = JSON.parse(localStorage.getItem(PLAN_KEY) || "null");
   } catch {
@@ -457,6 +729,8 @@ async function start() {
   }
   renderDay();
   document.body.dataset.planReady = "true";
+  await recheck();
+  document.body.dataset.planChecked = "true";
 }
 
 start();
