@@ -37,6 +37,8 @@ const TAGS = {
   fewest_transfers: ["乗り換えが最も少ない", "Fewest transfers"],
   cheapest: ["最も安い", "Cheapest"],
   no_taxi: ["タクシーを使わない", "No taxi"],
+  least_walking: ["歩く距離が最も短い", "Least walking"],
+  alternative: ["別の出発時刻・経路", "Another departure or route"],
 };
 const MODES = {
   walk: ["徒歩", "Walk"], bus: ["バス", "Bus"], tram: ["路面電車", "Tram"], rail: ["鉄道", "Train"],
