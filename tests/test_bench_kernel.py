@@ -72,3 +72,38 @@ def test_the_command_prints_both_rows(demo_feed: Path) -> None:
     bad = CliRunner().invoke(bench, ["kernel", "--feed", str(demo_feed), "--date", "soon"])
     assert bad.exit_code == 1
     assert "--date: 'soon' is not a date" in bad.output
+
+
+def test_journeys_saved_by_one_build_are_compared_with_another(demo_feed: Path,
+                                                              tmp_path: Path) -> None:
+    saved = tmp_path / "journeys.json"
+    args = ["kernel", "--feed", str(demo_feed), "--date", DAY.isoformat(), "--queries", "30",
+            "--seed", "4", "--no-ferrobus", "--json"]
+    result = CliRunner().invoke(bench, [*args, "--save", str(saved)])
+    assert result.exit_code == 0, result.output
+    assert [row["engine"] for row in json.loads(result.stdout)["rows"]] == ["ours raptor.run"]
+    document = json.loads(saved.read_text())
+    assert len(document["queries"]) == len(document["journeys"]) == 31
+    assert sum(bool(found) for found in document["journeys"]) >= 20  # most pairs connect
+    same = CliRunner().invoke(bench, [*args, "--against", str(saved)])
+    assert same.exit_code == 0, same.output
+    against = json.loads(same.stdout)["against"]
+    assert (against["queries"], against["differing"], against["examples"]) == (31, 0, [])
+
+    # another build: one query's journey arrives a minute later, another's boards elsewhere
+    first = next(i for i, found in enumerate(document["journeys"]) if found)
+    second = next(i for i, found in enumerate(document["journeys"]) if found and i > first)
+    document["journeys"][first][0][-1][2] += 60
+    document["journeys"][second][0][0][6] += 1
+    saved.write_text(json.dumps(document))
+    other = CliRunner().invoke(bench, [*args, "--against", str(saved)])
+    against = json.loads(other.stdout)["against"]
+    assert (against["differing"], against["differing_arrivals"]) == (2, 1)
+    assert [e["query"] for e in against["examples"]] == [first, second]
+    text = CliRunner().invoke(bench, [*args[:-1], "--against", str(saved)])
+    assert "2 of 31 queries with other journeys (1 with other arrivals or trips)" in text.output
+
+    saved.write_text("{}")
+    broken = CliRunner().invoke(bench, [*args, "--against", str(saved)])
+    assert broken.exit_code == 1
+    assert "not a file --save wrote" in broken.output

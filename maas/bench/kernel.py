@@ -52,10 +52,11 @@ from typing import Any
 
 import click
 import numpy as np
+import orjson
 
 from gtfs import raptor
 from gtfs.feed import read_feed
-from gtfs.planner import Endpoint, access_options, egress_options, service_time
+from gtfs.planner import Endpoint, Query, access_options, egress_options, search, service_time
 from gtfs.timetable import Timetable, compile_feeds, walk_seconds
 from maas.bench.timing import percentiles, timed
 from maas.core.cli import emit, json_option, progress
@@ -281,6 +282,83 @@ def draw_pairs(timetable: Timetable, day: dt.date, count: int, seed: int
     return pairs, departures
 
 
+def journeys_of(timetable: Timetable, pairs: Sequence[tuple[str, str]],
+                departures: Sequence[dt.datetime], max_transfers: int = MAX_TRANSFERS
+                ) -> list[list[list[Any]]]:
+    """Per query, the journeys the planner extracts from one kernel run (stop endpoints, the
+    kernel's access and egress), each a list of legs ``[mode, departure, arrival, from stop,
+    to stop, trip, board position, alight position]``: what an A/B comparison of two builds
+    of the kernel compares."""
+    result: list[list[list[Any]]] = []
+    for (origin, destination), departure in zip(pairs, departures, strict=True):
+        ends = []
+        for stop_id in (origin, destination):
+            stop = timetable.stop_index(stop_id)
+            if stop < 0:
+                raise InvalidInput(f"unknown stop {stop_id!r}")
+            ends.append(Endpoint(float(timetable.stop_lat[stop]),
+                                 float(timetable.stop_lon[stop]), stop_id, stop))
+        day, seconds = service_time(timetable, departure)
+        query = Query(ends[0], ends[1], departure, max_transfers=max_transfers,
+                      min_transfer_seconds=SLACK)
+        found, _ = search(timetable, raptor.day_view(timetable, day), query,
+                          access_options(timetable, ends[0]),
+                          egress_options(timetable, ends[1]), seconds)
+        result.append([[[leg.mode, leg.departure, leg.arrival, leg.from_stop, leg.to_stop,
+                         leg.trip, leg.board_pos, leg.alight_pos] for leg in journey.legs]
+                       for journey in found])
+    return result
+
+
+def save_journeys(path: Path, feed: str, pairs: Sequence[tuple[str, str]],
+                  departures: Sequence[dt.datetime], journeys: Sequence[Any]) -> None:
+    """Write the queries and their journeys (:func:`journeys_of`) for a later ``--against``."""
+    document = {"feed": feed, "queries": [[o, d, t.isoformat()] for (o, d), t
+                                          in zip(pairs, departures, strict=True)],
+                "journeys": list(journeys)}
+    path.write_bytes(orjson.dumps(document))
+
+
+def load_queries(path: Path) -> tuple[list[tuple[str, str]], list[dt.datetime], list[Any]]:
+    """The queries and journeys :func:`save_journeys` wrote."""
+    try:
+        document = orjson.loads(path.read_bytes())
+        pairs = [(str(o), str(d)) for o, d, _ in document["queries"]]
+        departures = [dt.datetime.fromisoformat(t) for _, _, t in document["queries"]]
+        journeys = list(document["journeys"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"--against: {path}: not a file --save wrote ({exc})") from None
+    if len(journeys) != len(pairs):
+        raise InvalidInput(f"--against: {path}: {len(pairs)} queries, "
+                           f"{len(journeys)} journey lists")
+    return pairs, departures, journeys
+
+
+def compare_journeys(pairs: Sequence[tuple[str, str]], departures: Sequence[dt.datetime],
+                     saved: Sequence[Any], current: Sequence[Any], examples: int = 5
+                     ) -> dict[str, Any]:
+    """How many queries got other journeys than saved, and how many of those other arrivals
+    or numbers of trips (a different but equally good journey counts only in the first)."""
+    differing: list[dict[str, Any]] = []
+    arrivals = 0
+    for index, (old, new) in enumerate(zip(saved, current, strict=True)):
+        if old == new:
+            continue
+        if _summary(old) != _summary(new):
+            arrivals += 1
+        differing.append({"query": index, "origin": pairs[index][0],
+                          "destination": pairs[index][1],
+                          "departure": departures[index].isoformat(),
+                          "saved": old, "now": new})
+    return {"queries": len(saved), "differing": len(differing),
+            "differing_arrivals": arrivals, "examples": differing[:examples]}
+
+
+def _summary(journeys: Sequence[Any]) -> list[tuple[int, int]]:
+    """(arrival, trips) of each journey."""
+    return [(legs[-1][2], sum(1 for leg in legs if leg[5] >= 0)) for legs in journeys]
+
+
 def _zone(timetable: Timetable) -> dt.tzinfo:
     from gtfs.planner import timezone
 
@@ -293,23 +371,59 @@ def _zone(timetable: Timetable) -> dt.tzinfo:
 @click.option("--date", "day", required=True, help="Service date, YYYY-MM-DD.")
 @click.option("--queries", type=click.IntRange(1, 100_000), default=200, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--ferrobus/--no-ferrobus", "with_ferrobus", default=True, show_default=True,
+              help="Time ferrobus beside us (--no-ferrobus: ours only).")
+@click.option("--save", "save_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the queries and the journeys this build finds to FILE.")
+@click.option("--against", "against_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Run the queries of FILE (written by --save, maybe by another build) and "
+                   "count those whose journeys differ; --date, --queries and --seed are then "
+                   "those of FILE.")
 @json_option
-def kernel_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bool) -> None:
-    """Our RAPTOR kernel alone beside ferrobus's query alone, on the same random pairs."""
+def kernel_command(feed_path: Path, day: str, queries: int, seed: int, with_ferrobus: bool,
+                   save_path: Path | None, against_path: Path | None, as_json: bool) -> None:
+    """Our RAPTOR kernel alone beside ferrobus's query alone, on the same random pairs.
+
+    With --save and --against, an A/B of two builds of the kernel: save the journeys of one,
+    then compare another's on the same queries.
+    """
     try:
         date = dt.date.fromisoformat(day)
     except ValueError:
         raise InvalidInput(f"--date: {day!r} is not a date (YYYY-MM-DD)") from None
     if not feed_path.exists():
         raise InvalidInput(f"--feed: {feed_path}: no such file or folder")
+    saved: list[Any] | None = None
+    if against_path is not None:
+        pairs, departures, saved = load_queries(against_path)
+        queries = len(pairs) - 1
     with progress(queries + 1, "compiling the feed", quiet=as_json) as step:
         timetable = compile_feeds([(feed_path.stem or "feed", read_feed(feed_path))])
-        pairs, departures = draw_pairs(timetable, date, queries + 1, seed)
-        rows = kernel_rows(feed_path, pairs, departures, timetable=timetable,
-                           on_query=lambda i: step(f"query {i + 1}/{queries + 1}"))
+        if saved is None:
+            pairs, departures = draw_pairs(timetable, date, queries + 1, seed)
+        else:
+            date = service_time(timetable, departures[0])[0]
+        if with_ferrobus:
+            rows = kernel_rows(feed_path, pairs, departures, timetable=timetable,
+                               on_query=lambda i: step(f"query {i + 1}/{queries + 1}"))
+        else:
+            view = raptor.day_view(timetable, date)
+            calls = [_our_call(timetable, view, KernelQuery(
+                timetable.stop_index(o), timetable.stop_index(d), t), MAX_TRANSFERS)
+                for (o, d), t in zip(pairs, departures, strict=True)]
+            rows = [_row("ours raptor.run", _interleaved(calls, None, None)[0], 0.0)]
+        found = journeys_of(timetable, pairs, departures) if (saved or save_path) else []
     if any("error" in row for row in rows[1:]) and not as_json:
         click.echo(f"ferrobus: {rows[1]['error']}", err=True)
-    document = {"feed": str(feed_path), "date": date.isoformat(), "seed": seed, "rows": rows}
+    document: dict[str, Any] = {"feed": str(feed_path), "date": date.isoformat(),
+                                "seed": None if saved is not None else seed, "rows": rows}
+    if save_path is not None:
+        save_journeys(save_path, str(feed_path), pairs, departures, found)
+        document["saved"] = str(save_path)
+    if saved is not None:
+        document["against"] = {"file": str(against_path),
+                               **compare_journeys(pairs, departures, saved, found)}
     emit(as_json, document, _table(document))
 
 
@@ -325,7 +439,18 @@ def _table(document: dict[str, Any]) -> str:
     ferro = document["rows"][-1]
     if "ratio" in ferro:
         lines.append(f"ratio ours/ferrobus (p50): {ferro['ratio']}")
+    if "saved" in document:
+        lines.append(f"journeys saved to {document['saved']}")
+    if "against" in document:
+        against = document["against"]
+        lines.append(f"against {against['file']}: {against['differing']} of "
+                     f"{against['queries']} queries with other journeys "
+                     f"({against['differing_arrivals']} with other arrivals or trips)")
+        for example in against["examples"]:
+            lines.append(f"  query {example['query']}: {example['origin']} -> "
+                         f"{example['destination']} at {example['departure']}")
     return "\n".join(lines)
 
 
-__all__ = ["KernelQuery", "draw_pairs", "kernel_command", "kernel_rows"]
+__all__ = ["KernelQuery", "compare_journeys", "draw_pairs", "journeys_of", "kernel_command",
+           "kernel_rows", "load_queries", "save_journeys"]
