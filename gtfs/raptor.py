@@ -37,6 +37,7 @@ KIND_NONE, KIND_ACCESS, KIND_TRANSIT, KIND_FOOT = 0, 1, 2, 3
 I32 = npt.NDArray[np.int32]
 I8 = npt.NDArray[np.int8]
 B = npt.NDArray[np.bool_]
+U16 = npt.NDArray[np.uint16]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,12 +328,22 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
         view.arr, *lanes_of(view), allowed,
         timetable.footpath_offset, timetable.footpath_to, timetable.footpath_seconds,
         timetable.stop_slack, access_stops, access_times, egress_stops, egress_seconds,
-        *_plane(timetable), view.pace, rounds, slack, fresh, labels.ready,
+        *_plane(timetable), view.pace, timetable.least_to, _timetabled(timetable, view),
+        rounds, slack, fresh, labels.ready,
         labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
         labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
         labels.walk_from,
     )
     return labels
+
+
+def _timetabled(timetable: Timetable, view: DayView) -> bool:
+    """Whether the timetable's least travel times (``least_to``) bound ``view``: it has the
+    times :func:`day_view` built (an overlay's estimates may run faster than the timetable)."""
+    if timetable.least_to.shape[0] != timetable.n_stops:
+        return False
+    built = timetable.meta.get("_day_views", {}).get(view.day)
+    return built is not None and built.dep is view.dep and built.arr is view.arr
 
 
 @numba.njit(cache=True)
@@ -344,7 +355,7 @@ def _raptor(
     footpath_offset: I32, footpath_to: I32, footpath_seconds: I32, stop_slack: I32,
     access_stops: I32, access_times: I32, egress_stops: I32, egress_seconds: I32,
     stop_x: npt.NDArray[np.float64], stop_y: npt.NDArray[np.float64], pace: float,
-    rounds: int, slack: int, fresh: bool, ready: I32,
+    least_to: U16, use_least: bool, rounds: int, slack: int, fresh: bool, ready: I32,
     ready_kind: I8, ready_round: I32, transit_tau: I32, trip_of: I32, board_stop: I32,
     board_pos: I32, alight_pos: I32, foot_tau: I32, walk_from: I32,
 ) -> None:  # pragma: no cover - compiled
@@ -369,7 +380,13 @@ def _raptor(
     # the egress stops (a disc around their centroid) at the fastest pace; a label at or
     # after ``target`` minus it cannot lead to an earlier arrival
     bound = np.zeros(n_stops, dtype=np.int32)
-    if pace > 0 and egress_stops.shape[0] > 0:
+    # with the least travel times between stops (gtfs.bounds) the bound is consistent: it never
+    # drops by more than a hop's least time along a pattern, so a trip whose arrival plus the
+    # bound reaches the target at one stop does so at every later stop
+    consistent = use_least and egress_stops.shape[0] > 0
+    if consistent:
+        _least_bound(least_to, egress_stops, egress_seconds, is_egress, bound)
+    elif pace > 0 and egress_stops.shape[0] > 0:
         cx = 0.0  # the disc's centre: the egress stops' centroid
         cy = 0.0
         for e in range(egress_stops.shape[0]):
@@ -466,8 +483,10 @@ def _raptor(
                         row = times + i
                         # past the last marked stop no other trip is boarded: done once the trip
                         # (if any) arrives at or after the target, as it will at every later stop
-                        if i > last and (current < 0 or target <= dv_arr[row + current * n]
-                                         < INF):  # INF: a skipped stop, the trip goes on
+                        if i > last and (current < 0 or (
+                                dv_arr[row + current * n] < INF  # INF: skipped, the trip goes on
+                                and target <= dv_arr[row + current * n]
+                                + (bound[p] if consistent else 0))):
                             break
                         if current >= 0 and pattern_alight[base + i]:
                             # the body of _arrive, written out: this is the hottest line of the
@@ -566,6 +585,37 @@ def _raptor(
             break
 
 
+@numba.njit(cache=True)
+def _least_bound(least_to: U16, egress_stops: I32, egress_seconds: I32, is_egress: I32,
+                 bound: I32) -> None:  # pragma: no cover - compiled
+    """``bound[p]``: the least seconds from ``p`` to an egress stop plus its walk, the minimum
+    over the egress stops. An egress stop whose walk is no shorter than going to another one
+    and walking from there is left out (the triangle inequality of ``least_to`` makes it
+    redundant): for a stop destination, whose egress stops are its footpath neighbours, only
+    the stop itself remains."""
+    kept = np.empty(egress_stops.shape[0], dtype=np.int32)
+    n_kept = 0
+    for index in np.argsort(egress_seconds, kind="mergesort"):
+        e = egress_stops[index]
+        walk = is_egress[e]
+        if egress_seconds[index] != walk:
+            continue  # listed again with a longer walk
+        redundant = False
+        for j in range(n_kept):
+            other = kept[j]
+            if walk >= np.int64(least_to[other, e]) + is_egress[other]:
+                redundant = True
+                break
+        if not redundant:
+            kept[n_kept] = e
+            n_kept += 1
+    for p in range(bound.shape[0]):
+        best = np.int64(least_to[kept[0], p]) + is_egress[kept[0]]
+        for j in range(1, n_kept):
+            best = min(best, np.int64(least_to[kept[j], p]) + is_egress[kept[j]])
+        bound[p] = best
+
+
 @numba.njit(cache=True, inline="always")
 def _flag(p: int, flags: B, listed: I32, counts: npt.NDArray[np.int64],
           which: int) -> None:  # pragma: no cover - compiled
@@ -629,7 +679,8 @@ def warm_up() -> None:
     _pace(ro_one, ro_empty, one, one, empty, empty, ro_one, ro_empty, ro_empty, plane, plane)
     _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
             empty, empty, one, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty,
-            empty, empty, plane, plane, 0.0, 1, 60, True, labels.ready,
+            empty, empty, plane, plane, 0.0, ro(np.zeros((0, 0), dtype=np.uint16)), False,
+            1, 60, True, labels.ready,
             labels.ready_kind, labels.ready_round, labels.transit_tau, labels.trip,
             labels.board_stop, labels.board_pos, labels.alight_pos, labels.foot_tau,
             labels.walk_from)

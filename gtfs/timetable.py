@@ -14,7 +14,10 @@ Layout (all CSR-style, int32 unless noted), in the vocabulary of the RAPTOR pape
   of links is one footpath (with the chain's time and distance) while its walk takes at most
   ``walk_seconds(max_walk_chain_m)``; a single link longer than that still stands alone, and a
   transfers.txt type 3 pair is never reached by a chain either. ``stop_slack`` holds same-stop
-  minimum transfer times from transfers.txt (``-1`` default, ``FORBIDDEN`` forbidden).
+  minimum transfer times from transfers.txt (``-1`` default, ``FORBIDDEN`` forbidden);
+- lower bounds for the kernel (``gtfs.bounds``): ``pattern_least`` (least seconds per hop of a
+  pattern) and ``least_to`` (least seconds between any two stops, for networks of at most
+  3,000 stops).
 
 Arrays are written as ``.npy`` files under a folder named by the content hash of the feeds and
 the build parameters, and opened with ``mmap_mode='r'`` so every worker shares one copy.
@@ -44,8 +47,9 @@ from maas.core.geo import haversine_m as haversine_m  # re-exported: the planner
 if TYPE_CHECKING:  # the reader pulls in pandas; serving a compiled network must not
     from gtfs.feed import FeedData
 
-# 3: footpaths closed transitively; 4: names in zh-Hans, zh-Hant and ko (meta *_i18n)
-FORMAT_VERSION = 4
+# 3: footpaths closed transitively; 4: names in zh-Hans, zh-Hant and ko (meta *_i18n);
+# 5: the kernel's lower bounds (pattern_least, least_to; gtfs.bounds)
+FORMAT_VERSION = 5
 WALK_SPEED_MPS = 4.8 / 3.6
 DETOUR = 1.3
 FORBIDDEN = -2
@@ -81,6 +85,8 @@ ARRAY_FIELDS: dict[str, Any] = {
     "service_days": np.bool_,
     "route_agency": np.int32,
     "route_type": np.int32,
+    "pattern_least": np.int32,
+    "least_to": np.uint16,
 }
 
 
@@ -130,6 +136,10 @@ class Timetable:
     service_days: npt.NDArray[np.bool_]
     route_agency: I32
     route_type: I32
+    # lower bounds for the kernel's pruning (gtfs.bounds): least seconds per pattern hop, and
+    # least seconds between stops (least_to[d, p]: from p to d; (0, 0) when not built)
+    pattern_least: I32
+    least_to: npt.NDArray[np.uint16]
     meta: dict[str, Any]
 
     @property
@@ -305,7 +315,16 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
         stop_lat, stop_lon, stop_parent, transfers, options.max_transfer_walk_m,
         walk_seconds(options.max_walk_chain_m))
     meta["options"] = dataclasses.asdict(options)
+    from gtfs import bounds  # numba: loaded to compile a network, not to import this module
+
+    least = bounds.pattern_least(arrays["pattern_stop_offset"], arrays["pattern_trip_offset"],
+                                 arrays["pattern_trips"], arrays["trip_time_offset"],
+                                 arrays["arrival"], arrays["departure"])
+    least_to = bounds.least_table(len(lats), arrays["pattern_stop_offset"],
+                                  arrays["pattern_stops"], least, footpath_offset,
+                                  footpath_to, footpath_seconds)
     return Timetable(
+        pattern_least=least, least_to=least_to,
         stop_lat=stop_lat, stop_lon=stop_lon, stop_parent=stop_parent,
         stop_feed=np.asarray(stop_feed, dtype=np.int32),
         trip_service=np.asarray(trip_service, dtype=np.int32),

@@ -1,0 +1,118 @@
+"""The kernel's lower bounds (gtfs.bounds): admissible, consistent, and pruning nothing that
+matters — the planner finds the same journeys with and without them."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gtfs import bounds, raptor
+from gtfs.planner import Endpoint, Query, plan, service_time
+from gtfs.timetable import Timetable, compile_feeds
+from tests.test_planner import DAY0, TOKYO, Network, build_feed, networks, reference, transit
+
+
+def without_table(timetable: Timetable) -> Timetable:
+    """The same network without ``least_to`` (the kernel falls back to the crow-fly bound)."""
+    return dataclasses.replace(timetable, least_to=np.zeros((0, 0), dtype=np.uint16),
+                               meta={k: v for k, v in timetable.meta.items()
+                                     if not k.startswith("_")})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks())
+def test_least_times_are_a_consistent_lower_bound(network: Network) -> None:
+    timetable = network.timetable
+    least, table = timetable.pattern_least, timetable.least_to.astype(np.int64)
+    n = timetable.n_stops
+    assert table.shape == (n, n)
+    assert (np.diag(table) == 0).all()
+    offsets = timetable.pattern_stop_offset
+    for r in range(timetable.n_patterns):
+        stops = timetable.pattern_stops[offsets[r]:offsets[r + 1]]
+        for i in range(stops.shape[0] - 1):
+            # every trip of the pattern takes at least pattern_least from i to i + 1 ...
+            for trip in timetable.pattern_trips[timetable.pattern_trip_offset[r]:
+                                                timetable.pattern_trip_offset[r + 1]]:
+                s = int(timetable.trip_time_offset[trip]) + i
+                assert timetable.arrival[s + 1] - timetable.departure[s] >= least[offsets[r] + i]
+            # ... and the table keeps the triangle inequality along the hop
+            assert (table[:, stops[i]] <= least[offsets[r] + i] + table[:, stops[i + 1]]).all()
+    for p in range(n):
+        for f in range(timetable.footpath_offset[p], timetable.footpath_offset[p + 1]):
+            w = timetable.footpath_to[f]
+            assert (table[:, p] <= timetable.footpath_seconds[f] + table[:, w]).all()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks(), st.data())
+def test_the_same_journeys_with_and_without_the_table(network: Network,
+                                                      data: st.DataObject) -> None:
+    timetable = network.timetable
+    types = timetable.meta["stop_location_type"]
+    boardable = [i for i in range(timetable.n_stops) if types[i] == 0]
+    origin = data.draw(st.sampled_from(boardable))
+    destination = data.draw(st.sampled_from([s for s in boardable if s != origin]))
+    moment = dt.datetime(2026, 12, 1, data.draw(st.sampled_from([0, 7, 8, 23])),
+                         data.draw(st.integers(0, 59)), tzinfo=TOKYO)
+    query = Query(Endpoint(0, 0, "o", origin), Endpoint(0, 0, "d", destination), moment,
+                  max_transfers=4, window_minutes=data.draw(st.sampled_from([0, 60])))
+    assert plan(timetable, query) == plan(without_table(timetable), query)
+
+
+def test_large_networks_and_negative_hops_get_no_table(monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    stops = [(36.55, 136.60, -2), (36.56, 136.61, -1), (36.57, 136.62, -1)]
+    trips = [([1, 2], 8 * 3600, [600], 0, [0, 0], [0, 0])]
+    feed = build_feed(stops, trips, [[True, True, True]], [])
+    assert compile_feeds([("t", feed)]).least_to.shape == (3, 3)
+    monkeypatch.setattr(bounds, "LEAST_TABLE_MAX_STOPS", 2)
+    timetable = compile_feeds([("t", feed)])
+    assert timetable.least_to.shape == (0, 0)
+    moment = dt.datetime(2026, 12, 1, 7, 55, tzinfo=TOKYO)
+    [journey] = transit(plan(timetable, Query(Endpoint(0, 0, "", 1), Endpoint(0, 0, "", 2),
+                                              moment)))
+    assert journey.arrival == 8 * 3600 + 600
+    least = np.asarray([-5, 0], dtype=np.int32)
+    empty = np.zeros(0, dtype=np.int32)
+    assert bounds.least_table(2, np.asarray([0, 2], dtype=np.int32),
+                              np.asarray([0, 1], dtype=np.int32), least,
+                              np.zeros(3, dtype=np.int32), empty, empty).shape == (0, 0)
+
+
+def test_a_trip_catching_up_beats_the_timetables_least_times() -> None:
+    """A view whose times are not the timetable's (an overlay's estimates) is not bounded by
+    ``least_to``: a trip that makes up 9.5 minutes between its last two stops still beats
+    the direct trip that set the best arrival before it was scanned."""
+    stops = [(36.55, 136.60, -2), (36.56, 136.61, -1), (36.57, 136.62, -1), (36.58, 136.63, -1)]
+    trips = [([1, 3], 7 * 3600 + 58 * 60, [840], 0, [0] * 2, [0] * 2),  # scanned first
+             *(([1, 2, 3], 8 * 3600 + m * 60, [600, 600], 0, [0] * 3, [0] * 3)
+               for m in (0, 10))]
+    timetable = compile_feeds([("rt", build_feed(stops, trips, [[True, True, True]], []))])
+    assert (timetable.least_to[3, 1], timetable.least_to[3, 2]) == (840, 600)
+    view = raptor.day_view(timetable, DAY0)
+    access, egress = np.asarray([1], dtype=np.int32), np.asarray([3], dtype=np.int32)
+    zero = np.zeros(1, dtype=np.int32)
+
+    def arrival(v: raptor.DayView) -> int:
+        labels = raptor.run(timetable, v, access, zero + 7 * 3600 + 55 * 60, egress, zero, 2, 60)
+        return int(labels.transit_tau[:, 3].min())
+
+    assert arrival(view) == 8 * 3600 + 12 * 60  # the direct trip
+    pattern = int(timetable.trip_pattern[1])
+    entry = int(view.offset[pattern])
+    assert int(view.trip[entry]) == 1
+    last = int(view.time_offset[pattern]) + 2  # the 08:00 trip at stop 3
+    dep, arr = view.dep.copy(), view.arr.copy()
+    dep[last] -= 570  # stop 2 -> 3 in 30 s: at 3 at 08:11
+    arr[last] -= 570
+    fast = dataclasses.replace(view, dep=dep, arr=arr, fifo=raptor.fifo_of(view, dep, arr),
+                               pace=raptor.pace_of(timetable, view, dep, arr))
+    assert arrival(fast) == 8 * 3600 + 11 * 60
+    day, seconds = service_time(timetable, dt.datetime(2026, 12, 1, 7, 55, tzinfo=TOKYO))
+    assert reference(timetable, day, {1: seconds}, [3], 1, 60)[0] == 8 * 3600 + 12 * 60
