@@ -561,28 +561,45 @@ def _raptor(
         for q in range(n_boarding):
             boarding[boarding_list[q]] = False
         # one footpath after a trip of this round
-        for q in range(counts[1]):
-            p = improved_list[q]
-            improved[p] = False
-            arrived = transit_tau[k, p]  # read once: the stores below may alias it for numba
-            for f in range(footpath_offset[p], footpath_offset[p + 1]):
-                w = footpath_to[f]
-                t = arrived + max(footpath_seconds[f], slack)
-                if t >= target:
-                    break  # a stop's footpaths come quickest first
-                # a footpath only matters for boarding another trip (and ready_star[w] is
-                # never above foot_tau[k, w], so this also keeps the best footpath record)
-                if t < ready_star[w] and t + bound[w] < target:
-                    foot_tau[k, w] = t
-                    walk_from[k, w] = p
-                    ready[k, w] = t
-                    ready_kind[k, w] = KIND_FOOT
-                    ready_round[k, w] = k
-                    ready_star[w] = t
-                    _flag(w, marked, marked_list, counts, 0)
+        _walk(k, target, slack, consistent, improved_list, counts[1], improved, footpath_offset,
+              footpath_to, footpath_seconds, bound, transit_tau, ready_star, ready, ready_kind,
+              ready_round, foot_tau, walk_from, marked, marked_list, counts)
         counts[1] = 0
         if counts[0] == 0:
             break
+
+
+@numba.njit(cache=True)
+def _walk(k: int, target: int, slack: int, consistent: bool, improved_list: I32,
+          n_improved: int, improved: B, footpath_offset: I32, footpath_to: I32,
+          footpath_seconds: I32, bound: I32, transit_tau: I32, ready_star: I32, ready: I32,
+          ready_kind: I8, ready_round: I32, foot_tau: I32, walk_from: I32, marked: B,
+          marked_list: I32, counts: npt.NDArray[np.int64]) -> None:  # pragma: no cover
+    """Round ``k``'s footpaths: one from each stop a trip of the round reached, marking the
+    stops where boarding then could beat the target."""
+    for q in range(n_improved):
+        p = improved_list[q]
+        improved[p] = False
+        arrived = transit_tau[k, p]
+        # a consistent bound never drops by more than a footpath's time: when it rules out the
+        # stop itself (the target fell since it was reached), it rules out its footpaths
+        if consistent and arrived + bound[p] >= target:
+            continue
+        for f in range(footpath_offset[p], footpath_offset[p + 1]):
+            w = footpath_to[f]
+            t = arrived + max(footpath_seconds[f], slack)
+            if t >= target:
+                break  # a stop's footpaths come quickest first
+            # a footpath only matters for boarding another trip (and ready_star[w] is never
+            # above foot_tau[k, w], so this also keeps the best footpath record)
+            if t < ready_star[w] and t + bound[w] < target:
+                foot_tau[k, w] = t
+                walk_from[k, w] = p
+                ready[k, w] = t
+                ready_kind[k, w] = KIND_FOOT
+                ready_round[k, w] = k
+                ready_star[w] = t
+                _flag(w, marked, marked_list, counts, 0)
 
 
 @numba.njit(cache=True)
