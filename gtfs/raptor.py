@@ -438,11 +438,16 @@ def _raptor(
         n_queued = 0
         n_boarding = counts[0]
         counts[0] = 0
-        for q in range(n_boarding):
+        n_listed = n_boarding
+        n_boarding = 0
+        for q in range(n_listed):
             p = marked_list[q]
-            boarding_list[q] = p
-            boarding[p] = True
             marked[p] = False
+            if ready[k - 1, p] + bound[p] >= target:
+                continue  # the target fell since p was marked: no boarding there can beat it
+            boarding_list[n_boarding] = p
+            n_boarding += 1
+            boarding[p] = True
             for j in range(stop_pattern_offset[p], stop_pattern_offset[p + 1]):
                 r = stop_pattern_ids[j]
                 i = stop_pattern_pos[j]
