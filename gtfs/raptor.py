@@ -98,6 +98,21 @@ def lanes_of(view: DayView) -> tuple[I32, I32]:
     return np.arange(n + 1, dtype=np.int32), np.diff(view.offset).astype(np.int32)
 
 
+def _lanes(timetable: Timetable, view: DayView) -> tuple[I32, I32]:
+    """:func:`lanes_of`, remembered per view (a plan request runs the kernel several times
+    on one view; building one lane per pattern costs two allocations)."""
+    if view.lane_offset is not None and view.lane_end is not None:
+        return view.lane_offset, view.lane_end
+    cache: dict[int, tuple[DayView, I32, I32]] = timetable.meta.setdefault("_lanes", {})
+    entry = cache.get(id(view))
+    if entry is None or entry[0] is not view:
+        if len(cache) >= 16:
+            cache.clear()
+        entry = (view, *lanes_of(view))
+        cache[id(view)] = entry
+    return entry[1], entry[2]
+
+
 def entry_times(timetable: Timetable, view: DayView, entry: int, position: int
                 ) -> tuple[int, int]:
     """(arrival, departure) of day-view ``entry`` at ``position`` of its pattern, as the
@@ -298,6 +313,21 @@ def new_labels(rounds: int, n_stops: int) -> Labels:
     )
 
 
+def _blank_labels(rounds: int, n_stops: int) -> Labels:
+    """Labels as :func:`new_labels` lays them out, nothing initialised: a run given them as
+    fresh clears each round's times and kinds when the round starts (and, at its end, those
+    of the rounds it did not need), inside the compiled kernel."""
+    shape = (rounds + 1, n_stops)
+    times = np.empty((3, *shape), dtype=np.int32)
+    rest = np.empty((6, *shape), dtype=np.int32)
+    kinds = np.empty(shape, dtype=np.int8)
+    return Labels(
+        ready=times[0], ready_kind=kinds, ready_round=rest[0], transit_tau=times[1],
+        trip=rest[1], board_stop=rest[2], board_pos=rest[3], alight_pos=rest[4],
+        foot_tau=times[2], walk_from=rest[5],
+    )
+
+
 def copy_labels(labels: Labels) -> Labels:
     """An independent copy (to reuse one run's labels as the start of two others)."""
     return Labels(**{field.name: getattr(labels, field.name).copy()
@@ -315,7 +345,7 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
     rounds = max_transfers + 1
     fresh = labels is None
     if labels is None:
-        labels = new_labels(rounds, timetable.n_stops)
+        labels = _blank_labels(rounds, timetable.n_stops)
     if allowed is None:
         allowed = timetable.meta.get("_all_patterns")
         if allowed is None:
@@ -325,7 +355,7 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
         timetable.pattern_stop_offset, timetable.pattern_stops, timetable.pattern_board,
         timetable.pattern_alight, timetable.stop_pattern_offset, timetable.stop_pattern_ids,
         timetable.stop_pattern_pos, view.offset, view.fifo, view.time_offset, view.dep,
-        view.arr, *lanes_of(view), allowed,
+        view.arr, *_lanes(timetable, view), allowed,
         timetable.footpath_offset, timetable.footpath_to, timetable.footpath_seconds,
         timetable.stop_slack, access_stops, access_times, egress_stops, egress_seconds,
         *_plane(timetable), view.pace, timetable.least_to, _timetabled(timetable, view),
@@ -361,6 +391,8 @@ def _raptor(
 ) -> None:  # pragma: no cover - compiled
     n_stops = ready.shape[1]
     n_patterns = pattern_stop_offset.shape[0] - 1
+    if fresh:  # blank labels: rows are cleared round by round
+        _clear_row(0, ready, transit_tau, foot_tau, ready_kind)
     ready_star = np.full(n_stops, INF, dtype=np.int32)
     transit_star = np.full(n_stops, INF, dtype=np.int32)
     for k in range(0 if fresh else rounds + 1):  # labels given: their best bound this run
@@ -432,7 +464,11 @@ def _raptor(
     # did change, and what that trip reaches is already in transit_star
     boarding = np.zeros(n_stops, dtype=np.bool_)
     boarding_list = np.empty(n_stops, dtype=np.int32)
+    cleared = 0  # the last row cleared (fresh labels)
     for k in range(1, rounds + 1):
+        if fresh:
+            _clear_row(k, ready, transit_tau, foot_tau, ready_kind)
+            cleared = k
         # no carry-over of ready labels from round k - 1 to k: ready[k - 1, p] is read only at
         # stops marked for round k, which round k - 1 (or the access) wrote
         n_queued = 0
@@ -572,6 +608,19 @@ def _raptor(
         counts[1] = 0
         if counts[0] == 0:
             break
+    if fresh:
+        for k in range(cleared + 1, rounds + 1):  # rounds not needed: no journeys there
+            _clear_row(k, ready, transit_tau, foot_tau, ready_kind)
+
+
+@numba.njit(cache=True)
+def _clear_row(k: int, ready: I32, transit_tau: I32, foot_tau: I32,
+               ready_kind: I8) -> None:  # pragma: no cover - compiled
+    """Round ``k``'s times (INF) and kinds (none): what a fresh label holds."""
+    ready[k, :] = INF
+    transit_tau[k, :] = INF
+    foot_tau[k, :] = INF
+    ready_kind[k, :] = KIND_NONE
 
 
 @numba.njit(cache=True)
