@@ -630,30 +630,45 @@ def _walk(k: int, target: int, slack: int, consistent: bool, improved_list: I32,
           ready_kind: I8, ready_round: I32, foot_tau: I32, walk_from: I32, marked: B,
           marked_list: I32, counts: npt.NDArray[np.int64]) -> None:  # pragma: no cover
     """Round ``k``'s footpaths: one from each stop a trip of the round reached, marking the
-    stops where boarding then could beat the target."""
+    stops where boarding then could beat the target.
+
+    Indexes are unsigned (``np.uintp``): numba then leaves out its negative-index wraparound,
+    a third of the instructions of the inner loop, the planner's hottest.
+    """
+    arrivals = transit_tau[k]
     for q in range(n_improved):
-        p = improved_list[q]
+        p = np.uintp(improved_list[q])
         improved[p] = False
-        arrived = transit_tau[k, p]
+        arrived = np.int64(arrivals[p])
         # a consistent bound never drops by more than a footpath's time: when it rules out the
         # stop itself (the target fell since it was reached), it rules out its footpaths
         if consistent and arrived + bound[p] >= target:
             continue
-        for f in range(footpath_offset[p], footpath_offset[p + 1]):
-            w = footpath_to[f]
-            t = arrived + max(footpath_seconds[f], slack)
+        for f in range(np.uintp(footpath_offset[p]), np.uintp(footpath_offset[p + 1])):
+            walk = np.int64(footpath_seconds[f])
+            t = arrived + (walk if walk > slack else slack)
             if t >= target:
                 break  # a stop's footpaths come quickest first
+            w = np.uintp(footpath_to[f])
             # a footpath only matters for boarding another trip (and ready_star[w] is never
             # above foot_tau[k, w], so this also keeps the best footpath record)
             if t < ready_star[w] and t + bound[w] < target:
-                foot_tau[k, w] = t
-                walk_from[k, w] = p
-                ready[k, w] = t
-                ready_kind[k, w] = KIND_FOOT
-                ready_round[k, w] = k
-                ready_star[w] = t
-                _flag(w, marked, marked_list, counts, 0)
+                _footpath(k, p, w, t, foot_tau, walk_from, ready, ready_kind, ready_round,
+                          ready_star, marked, marked_list, counts)
+
+
+@numba.njit(cache=True)
+def _footpath(k: int, p: Any, w: Any, t: Any, foot_tau: I32, walk_from: I32, ready: I32,
+              ready_kind: I8, ready_round: I32, ready_star: I32, marked: B, marked_list: I32,
+              counts: npt.NDArray[np.int64]) -> None:  # pragma: no cover - compiled
+    """Record reaching ``w`` at ``t`` on foot from ``p`` in round ``k``, marked for boarding."""
+    foot_tau[k, w] = t
+    walk_from[k, w] = p
+    ready[k, w] = t
+    ready_kind[k, w] = KIND_FOOT
+    ready_round[k, w] = k
+    ready_star[w] = t
+    _flag(w, marked, marked_list, counts, 0)
 
 
 @numba.njit(cache=True)
