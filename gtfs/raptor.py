@@ -520,19 +520,21 @@ def _raptor(
                     current = -1  # entry index within the pattern's day view, 0 .. m_-1
                     board_at = -1
                     for i in range(start, n):
-                        p = pattern_stops[base + i]
+                        # unsigned indexes: numba leaves out its negative-index wraparound
+                        at_i = np.uintp(base + i)
+                        p = np.uintp(pattern_stops[at_i])  # type: ignore[assignment]
                         row = times + i
                         # past the last marked stop no other trip is boarded: done once the trip
                         # (if any) arrives at or after the target, as it will at every later stop
                         if i > last and (current < 0 or (
-                                dv_arr[row + current * n] < INF  # INF: skipped, the trip goes on
-                                and target <= dv_arr[row + current * n]
+                                dv_arr[np.uintp(row + current * n)] < INF  # INF: skipped, goes on
+                                and target <= dv_arr[np.uintp(row + current * n)]
                                 + (bound[p] if consistent else 0))):
                             break
-                        if current >= 0 and pattern_alight[base + i]:
+                        if current >= 0 and pattern_alight[at_i]:
                             # the body of _arrive, written out: this is the hottest line of the
                             # planner, and a 27-argument call costs more than the work
-                            t = dv_arr[row + current * n]
+                            t = dv_arr[np.uintp(row + current * n)]
                             if t < transit_star[p] and t + bound[p] < target:
                                 transit_tau[k, p] = t
                                 transit_star[p] = t
@@ -551,7 +553,7 @@ def _raptor(
                                     ready_star[p] = t + slack_p
                                     if t + slack_p + bound[p] < target:  # else no use boarding
                                         _flag(p, marked, marked_list, counts, 0)
-                        if i == n - 1 or not boarding[p] or not pattern_board[base + i]:
+                        if i == n - 1 or not boarding[p] or not pattern_board[at_i]:
                             continue
                         at = ready[k - 1, p]
                         if at + bound[p] >= target:
@@ -569,7 +571,7 @@ def _raptor(
                         b_ = upper
                         while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
                             mid = (a_ + b_) // 2
-                            if dv_dep[row + mid * n] < at:
+                            if dv_dep[np.uintp(row + mid * n)] < at:
                                 a_ = mid + 1
                             else:
                                 b_ = mid
