@@ -484,8 +484,8 @@ def _raptor(
             boarding_list[n_boarding] = p
             n_boarding += 1
             boarding[p] = True
-            for j in range(stop_pattern_offset[p], stop_pattern_offset[p + 1]):
-                r = stop_pattern_ids[j]
+            for j in range(np.uintp(stop_pattern_offset[p]), np.uintp(stop_pattern_offset[p + 1])):
+                r = np.uintp(stop_pattern_ids[j])  # unsigned: no wraparound code
                 i = stop_pattern_pos[j]
                 if not allowed[r]:
                     continue
