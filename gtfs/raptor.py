@@ -369,11 +369,56 @@ def run(timetable: Timetable, view: DayView, access_stops: I32, access_times: I3
 
 def _timetabled(timetable: Timetable, view: DayView) -> bool:
     """Whether the timetable's least travel times (``least_to``) bound ``view``: it has the
-    times :func:`day_view` built (an overlay's estimates may run faster than the timetable)."""
+    times :func:`day_view` built, or other times (a realtime overlay's estimates) none of
+    whose hops is quicker than the timetable's least (a trip catching up may be; then the
+    kernel falls back to the crow-fly bound). Checked once per view's times (a view's arrays
+    are never changed once made: an overlay copies them)."""
     if timetable.least_to.shape[0] != timetable.n_stops:
         return False
     built = timetable.meta.get("_day_views", {}).get(view.day)
-    return built is not None and built.dep is view.dep and built.arr is view.arr
+    if built is not None and built.dep is view.dep and built.arr is view.arr:
+        return True
+    cache: dict[int, tuple[I32, I32, bool]] = timetable.meta.setdefault("_no_quicker", {})
+    entry = cache.get(id(view.dep))
+    if entry is None or entry[0] is not view.dep or entry[1] is not view.arr:
+        if len(cache) >= 16:
+            cache.clear()
+        entry = (view.dep, view.arr, bool(_no_quicker(
+            timetable.pattern_stop_offset, timetable.pattern_least, view.offset,
+            view.time_offset, view.dep, view.arr)))
+        cache[id(view.dep)] = entry
+    return entry[2]
+
+
+@numba.njit(cache=True)
+def _no_quicker(pattern_stop_offset: I32, pattern_least: I32, offset: I32, time_offset: I32,
+                dep: I32, arr: I32) -> bool:  # pragma: no cover - compiled
+    """Whether every ride of the view's entries takes at least the sum of ``pattern_least``
+    over its hops: from each position a trip leaves (departure) or reaches (arrival) to the
+    next one it reaches, passing skipped stops (INF); a canceled trip has no ride."""
+    for r in range(offset.shape[0] - 1):
+        base = pattern_stop_offset[r]
+        n = pattern_stop_offset[r + 1] - base
+        for e in range(offset[r + 1] - offset[r]):
+            row = time_offset[r] + e * n
+            last_dep = -1  # the latest position left before, and the least time since then
+            last_arr = -1
+            least_dep = 0
+            least_arr = 0
+            for i in range(n):
+                if arr[row + i] < INF:
+                    if last_dep >= 0 and arr[row + i] - dep[row + last_dep] < least_dep:
+                        return False
+                    if last_arr >= 0 and arr[row + i] - arr[row + last_arr] < least_arr:
+                        return False
+                    last_arr = i
+                    least_arr = 0
+                if dep[row + i] < INF:
+                    last_dep = i
+                    least_dep = 0
+                least_dep += pattern_least[base + i]
+                least_arr += pattern_least[base + i]
+    return True
 
 
 @numba.njit(cache=True)
@@ -765,6 +810,7 @@ def warm_up() -> None:
     _fifo(one, one, empty, empty)
     plane = np.zeros(0, dtype=np.float64)
     _pace(ro_one, ro_empty, one, one, empty, empty, ro_one, ro_empty, ro_empty, plane, plane)
+    _no_quicker(ro_one, ro_empty, one, one, empty, empty)
     _raptor(ro_one, ro_empty, ro_flags, ro_flags, ro_one, ro_empty, ro_empty, one, flags, one,
             empty, empty, one, empty, flags, ro_one, ro_empty, ro_empty, ro_empty, empty, empty,
             empty, empty, plane, plane, 0.0, ro(np.zeros((0, 0), dtype=np.uint16)), False,

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -113,6 +114,38 @@ def test_a_trip_catching_up_beats_the_timetables_least_times() -> None:
     arr[last] -= 570
     fast = dataclasses.replace(view, dep=dep, arr=arr, fifo=raptor.fifo_of(view, dep, arr),
                                pace=raptor.pace_of(timetable, view, dep, arr))
+    assert not raptor._timetabled(timetable, fast)
     assert arrival(fast) == 8 * 3600 + 11 * 60
     day, seconds = service_time(timetable, dt.datetime(2026, 12, 1, 7, 55, tzinfo=TOKYO))
     assert reference(timetable, day, {1: seconds}, [3], 1, 60)[0] == 8 * 3600 + 12 * 60
+
+
+def test_estimates_no_quicker_than_the_timetable_keep_the_table() -> None:
+    """A late trip, or one skipping a stop, rides no hop quicker than the timetable's least:
+    such a view keeps the least-time bound; a ride quicker over a skipped stop loses it."""
+    stops = [(36.55, 136.60, -2), (36.56, 136.61, -1), (36.57, 136.62, -1), (36.58, 136.63, -1)]
+    trips = [([1, 2, 3], 8 * 3600 + m * 60, [600, 600], 0, [0] * 3, [0] * 3) for m in (0, 10)]
+    timetable = compile_feeds([("rt", build_feed(stops, trips, [[True, True, True]], []))])
+    view = raptor.day_view(timetable, DAY0)
+    assert raptor._timetabled(timetable, view)
+    first = int(view.time_offset[int(timetable.trip_pattern[0])])
+
+    def swapped(dep: npt.NDArray[np.int32], arr: npt.NDArray[np.int32]) -> raptor.DayView:
+        """A view with these times, as an overlay makes it (new arrays, never changed)."""
+        dep, arr = dep.copy(), arr.copy()
+        return dataclasses.replace(view, dep=dep, arr=arr, fifo=raptor.fifo_of(view, dep, arr),
+                                   pace=raptor.pace_of(timetable, view, dep, arr))
+
+    dep, arr = view.dep.copy(), view.arr.copy()
+    dep[first:first + 3] += 300  # five minutes late all along
+    arr[first:first + 3] += 300
+    assert raptor._timetabled(timetable, swapped(dep, arr))
+    dep[first + 1] = arr[first + 1] = raptor.INF  # and skipping stop 2: 1 -> 3 in 1230 s
+    assert raptor._timetabled(timetable, swapped(dep, arr))
+    arr[first + 2] -= 100  # 1 -> 3 in 1130 s, below the least 1200 over stop 2
+    assert not raptor._timetabled(timetable, swapped(dep, arr))
+    dep, arr = view.dep.copy(), view.arr.copy()
+    dep[first + 1] -= 60  # leaves stop 2 before it arrives there: arrival to arrival stays
+    assert raptor._timetabled(timetable, swapped(dep, arr))
+    arr[first + 2] -= 31  # 2 -> 3 arrival to arrival in 599 s
+    assert not raptor._timetabled(timetable, swapped(dep, arr))
