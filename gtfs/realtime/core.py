@@ -40,6 +40,7 @@ import numpy.typing as npt
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
+from gtfs.languages import FALLBACKS, language_of
 from gtfs.planner import timezone
 from gtfs.raptor import DAY, INF, DayView, lanes_of, pace_of
 from gtfs.timetable import Timetable
@@ -749,11 +750,19 @@ def _translations(text: Any) -> dict[str, str]:
 
 
 def pick(translations: dict[str, str], lang: str) -> str:
-    """The text in ``lang``, else Japanese, untagged, English, or any."""
-    for key in (lang, "ja", "", "en"):
-        if translations.get(key):
-            return translations[key]
-    return next(iter(translations.values()), "")
+    """The text in ``lang``, else along the rider's fallbacks (:data:`FALLBACKS`: a Korean
+    rider reads English before Japanese), else Japanese, untagged, English, or any.
+
+    Feeds tag translations with any BCP 47 tag (``zh-TW``, ``ko-KR``, ``en-US``); each is read
+    as one of the riders' languages, the first text of a language winning."""
+    by_language: dict[str, str] = {}
+    for tag, text in translations.items():
+        if text:
+            by_language.setdefault((language_of(tag) or tag) if tag else "", text)
+    for key in (*FALLBACKS.get(lang, (lang,)), "ja", "", "en"):
+        if by_language.get(key):
+            return by_language[key]
+    return next(iter(by_language.values()), "")
 
 
 def alerts(message: Any) -> tuple[list[dict[str, Any]], Outcome]:
