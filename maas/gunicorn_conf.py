@@ -107,15 +107,24 @@ def when_ready(server: Any) -> None:
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """Give each worker its own database connections (never share sockets across fork), and
-    read what a request re-reads every few seconds once before the worker takes requests
-    (``maas.app.prepare_worker``)."""
+    """Give each worker its own database connections (never share sockets across fork), read
+    what a request re-reads every few seconds and send the worker's own warm-up requests
+    before it takes any (``maas.app.prepare_worker``)."""
     state = getattr(worker.app.wsgi(), "extensions", {}).get("maas")
     if state is not None:  # not the HTTP benchmark's bare floor app
         state.engine.dispose(close=False)
         from maas.app import prepare_worker
 
         prepare_worker(worker.app.wsgi())
+
+
+READY = "READY"
+
+
+def post_worker_init(worker: Any) -> None:
+    """Say that this worker is about to take requests: one line ``READY worker PID`` in the
+    server's log (``maas bench http`` waits for every worker's before it measures)."""
+    worker.log.info("%s worker %d", READY, worker.pid)
 
 
 # /metrics (maas.metrics): every worker writes its counts under PROMETHEUS_MULTIPROC_DIR, made

@@ -679,6 +679,12 @@ class PlanRecorder:
         self.clock = clock
         self._due = clock() + interval
 
+    def after_fork(self) -> None:
+        """In a process just forked (a gunicorn worker): the next flush is due one interval
+        from now, not when the master's was (made at start, long past by the first request,
+        which would otherwise pay for a flush: ~3.5 ms)."""
+        self._due = self.clock() + self.interval
+
     def on_plan_answered(self, session: Session, event: PlanAnswered) -> None:
         """Subscribed to :class:`PlanAnswered`."""
         row = plan_request_row(event)
