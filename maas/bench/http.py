@@ -207,7 +207,7 @@ def _gunicorn(server: Server, home: Path, url: str, day: dt.date
         try:
             _wait_ready(port, process, FLOOR_PATH if server.name == "floor" else HEALTH_PATH,
                         log_path)
-            _wait_workers_ready(process, log_path)
+            _wait_workers_ready(process, log_path, WORKERS)
             yield port, process.pid
         finally:
             stop_server(process)
@@ -251,16 +251,16 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], path: str, log: Pat
 _READY = re.compile(r"\bREADY worker (\d+)")
 
 
-def _wait_workers_ready(process: subprocess.Popen[bytes], log: Path,
+def _wait_workers_ready(process: subprocess.Popen[bytes], log: Path, workers: int,
                         timeout: float = 180) -> None:
-    """Until every worker has logged its READY line (``maas.gunicorn_conf.post_worker_init``,
-    after its warm-up): one answering does not mean the other is, and the first /plan measured
-    may go to either."""
+    """Until all ``workers`` have logged their READY line (``maas.gunicorn_conf.
+    post_worker_init``, after the warm-up): one answering does not mean the other is (the
+    master forks them one after the other), and the first /plan measured may go to either."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         text = log.read_text(encoding="utf-8", errors="replace")
-        workers = set(_children(process.pid))
-        if workers and workers <= {int(pid) for pid in _READY.findall(text)}:
+        running = set(_children(process.pid))
+        if len(running) == workers and running <= {int(pid) for pid in _READY.findall(text)}:
             return
         if process.poll() is not None:
             raise MaasError(f"the benchmark server exited ({process.returncode}) before its "
