@@ -258,13 +258,16 @@ def _wait_workers_ready(process: subprocess.Popen[bytes], log: Path, workers: in
     master forks them one after the other), and the first /plan measured may go to either."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        text = log.read_text(encoding="utf-8", errors="replace")
-        running = set(_children(process.pid))
-        if len(running) == workers and running <= {int(pid) for pid in _READY.findall(text)}:
-            return
         if process.poll() is not None:
             raise MaasError(f"the benchmark server exited ({process.returncode}) before its "
                             "workers were ready")
+        text = log.read_text(encoding="utf-8", errors="replace")
+        try:
+            running = set(_children(process.pid))
+        except FileNotFoundError:  # it has just exited: the next poll says so
+            continue
+        if len(running) == workers and running <= {int(pid) for pid in _READY.findall(text)}:
+            return
         time.sleep(0.05)
     raise MaasError(f"the benchmark server's workers were not ready within {timeout:g} s "
                     f"(no READY line in {log})")
