@@ -163,20 +163,20 @@ def test_a_recorder_flushes_when_due_in_its_own_session(
     assert db_session.scalar(select(func.count()).select_from(PlanRequest)) == 2
 
 
-def test_a_forked_worker_waits_an_interval_from_its_fork_before_flushing(
+def test_a_forked_worker_waits_an_interval_from_its_first_plan_before_flushing(
     tmp_path: Path, db_session: Session
 ) -> None:
     now = [0.0]
     recorder = PlanRecorder(Journal(tmp_path, "plans"), lambda: db_session, 2.0,
                             clock=lambda: now[0])
-    now[0] = 600.0  # the master made it at start; a worker forked ten minutes later
-    recorder.after_fork()
-    recorder.on_plan_answered(db_session, _answered(1))  # its first plan: no flush
+    recorder.after_fork()  # the master made it at start; a worker forked later
+    now[0] = 600.0  # its first plan comes ten minutes after that: no flush
+    recorder.on_plan_answered(db_session, _answered(1))
     assert db_session.scalar(select(func.count()).select_from(PlanRequest)) == 0
     now[0] = 601.9
     recorder.on_plan_answered(db_session, _answered(2))
     assert db_session.scalar(select(func.count()).select_from(PlanRequest)) == 0
-    now[0] = 602.0  # one interval after the fork
+    now[0] = 602.0  # one interval after its first plan
     recorder.on_plan_answered(db_session, _answered(3))
     assert db_session.scalar(select(func.count()).select_from(PlanRequest)) == 3
 
