@@ -132,6 +132,29 @@ def test_serve_runs_gunicorn_on_the_configured_database(own_database_url: str,
     assert all(len(r["request_id"]) == 32 for r in clients)
 
 
+def test_a_gthread_worker_starts_all_its_threads_before_it_says_ready(
+        own_database_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "MAAS_HOME": str(tmp_path), "MAAS_DATABASE_URL": own_database_url,
+           "MAAS_LOG_LEVEL": "info", "MAAS_THREADS": "4"}
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [maas_executable(), "serve", "--port", str(free_port()), "--workers", "1"],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 90
+            ready: list[str] = []
+            while not ready and time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.1)
+                ready = re.findall(r"READY worker (\d+)", log_path.read_text(encoding="utf-8"))
+            assert ready, log_path.read_text(encoding="utf-8")
+            # no request has come: the main thread and the pool's four, all started
+            assert len(os.listdir(f"/proc/{ready[0]}/task")) >= 5
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
 def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     env = {**os.environ, "MAAS_HOME": str(tmp_path)}
     env.pop("MAAS_DATABASE_URL", None)
