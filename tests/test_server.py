@@ -149,7 +149,7 @@ def test_a_gthread_worker_starts_all_its_threads_before_it_says_ready(
                 ready = re.findall(r"READY worker (\d+)", log_path.read_text(encoding="utf-8"))
             assert ready, log_path.read_text(encoding="utf-8")
             # no request has come: the main thread and the pool's four, all started
-            assert len(os.listdir(f"/proc/{ready[0]}/task")) >= 5
+            assert len(list(Path(f"/proc/{ready[0]}/task").iterdir())) >= 5
         finally:
             process.terminate()
             process.wait(timeout=20)
