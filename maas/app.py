@@ -508,10 +508,11 @@ def warm_up(app: Flask) -> None:
     """One ``GET /api/v1/health`` and one ``GET /api/v1/plan`` through the whole app, as the
     server's own requests: request id ``warm-up``, the WSGI environ's
     :data:`maas.metrics.WARM_UP` flag (no client's: left out of /metrics and of the plan
-    statistics, see :func:`register_events`). The plan rides the active network's first
-    route from its first stop halfway along (a loop's ends are one stop), leaving now; with
-    no network active it is refused before planning, which still runs Flask's and the
-    hooks' code."""
+    statistics, see :func:`register_events`) and the client address ``warm-up`` (the rate
+    limiter counts it apart from any real client's, 127.0.0.1 included). The plan rides the
+    active network's first route from its first stop halfway along (a loop's ends are one
+    stop), leaving now; with no network active it is refused before planning, which still
+    runs Flask's and the hooks' code."""
     from gtfs.network import networks_of
     from maas.metrics import WARM_UP
 
@@ -529,4 +530,4 @@ def warm_up(app: Flask) -> None:
     client = app.test_client()
     for path, args in ((HEALTH_PATH, {}), (f"{API_PREFIX}/plan", query)):
         client.get(path, query_string=args, headers={"X-Request-ID": WARM_UP_ID},
-                   environ_base={WARM_UP: True})
+                   environ_base={WARM_UP: True, "REMOTE_ADDR": WARM_UP_ID})

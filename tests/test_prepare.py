@@ -17,6 +17,7 @@ from gtfs.network import networks_of
 from gtfs.planner import service_time
 from maas.app import prepare_worker, prepare_workers
 from maas.core.logs import RequestIdFilter
+from maas.ratelimits import LIMITER
 from maas.services import HEALTH
 from maas.stats.models import PlanRequest
 from maas.stats.services import PLAN_RECORDER
@@ -92,6 +93,10 @@ def test_warm_up_requests_are_the_servers_own(
     assert not recorder.journal.pending()
     assert db_session.scalar(select(func.count()).select_from(PlanRequest)) == stored
     assert {path: requests_counted(path) for path in counted} == counted
+    # the rate limiter counted the plan for no real client's address
+    counts = app.extensions[LIMITER].storage.storage
+    assert any("address:warm-up" in key for key in counts)
+    assert not any("127.0.0.1" in key for key in counts)
 
 
 @pytest.mark.usefixtures("loaded_demo")
