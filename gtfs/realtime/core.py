@@ -687,16 +687,19 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
         start = int(view.time_offset[r])
         block_dep = dep[start:start + length * m].reshape(m, length)  # trip-major
         block_arr = arr[start:start + length * m].reshape(m, length)
-        by = np.lexsort((block_arr[:, -1], block_dep[:, 0]))
-        lane = _split_lanes(np.ascontiguousarray(block_dep[by].T),
-                            np.ascontiguousarray(block_arr[by].T))
-        by = by[np.argsort(lane, kind="stable")]  # lane by lane, each by departure
+        by = np.argsort(_start_key(block_dep, view.dep[start:start + length * m]
+                                   .reshape(m, length)), kind="stable")
+        running = int(np.count_nonzero(block_dep.min(axis=1) < NEVER))  # the rest: canceled
+        lane = _split_lanes(np.ascontiguousarray(block_dep[by[:running]].T),
+                            np.ascontiguousarray(block_arr[by[:running]].T))
+        # lane by lane, each by departure; canceled trips last, in no lane (never scanned)
+        by = np.concatenate([by[:running][np.argsort(lane, kind="stable")], by[running:]])
         block_dep[:] = block_dep[by]
         block_arr[:] = block_arr[by]
         trip[lo:hi] = trip[lo:hi][by]
         shift[lo:hi] = shift[lo:hi][by]
         realtime[lo:hi] = realtime[lo:hi][by]
-        ends[r] = np.cumsum(np.bincount(lane)).tolist()
+        ends[r] = np.cumsum(np.bincount(lane)).tolist() if running else []
         fifo[r] = True  # every lane is
     counts = np.diff(base_offset).astype(np.int64)
     for r, lane_ends in ends.items():
@@ -714,32 +717,55 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
                    realtime=realtime, lane_offset=lane_offset, lane_end=lane_end)
 
 
+def _start_key(estimated: I32, scheduled: I32) -> npt.NDArray[np.int64]:
+    """Per trip (row) of a pattern's trip-major times: when it would leave the first stop,
+    estimated — at its first stop not skipped, minus the timetable's time from the first stop
+    there (a trip skipping its first stop still sorts by when it runs); NEVER when canceled."""
+    running = estimated < NEVER
+    first = np.argmax(running, axis=1)
+    rows = np.arange(estimated.shape[0])
+    key: npt.NDArray[np.int64] = (estimated[rows, first].astype(np.int64)
+                                  - scheduled[rows, first] + scheduled[:, 0])
+    key[~running.any(axis=1)] = NEVER
+    return key
+
+
 @numba.njit(cache=True)
 def _split_lanes(dep: Any, arr: Any) -> Any:  # pragma: no cover - compiled
-    """Lane of each column (trip) of a pattern's ``[positions × trips]`` times sorted by first
-    departure: the first lane whose last trip it never overtakes (departs and arrives no
-    earlier at every position), else a new lane."""
+    """Lane of each column (trip) of a pattern's ``[positions × trips]`` times in departure
+    order: the first lane in which it overtakes no trip — at every position where it stops,
+    it departs and arrives no earlier than the lane's trips that stop there — else a new
+    lane. A skipped stop (NEVER) constrains nothing: the kernel never boards nor alights
+    there and steps over it, so a pattern splits only where a trip really overtakes another
+    (mostly never: one lane, scanned as without realtime)."""
     n, m = dep.shape
     lane = np.empty(m, dtype=np.int64)
-    last = np.empty(m, dtype=np.int64)
+    low = -(2**62)
+    last_dep = np.full((max(m, 1), n), low, dtype=np.int64)  # per lane: latest time so far
+    last_arr = np.full((max(m, 1), n), low, dtype=np.int64)
     count = 0
     for c in range(m):
-        chosen = -1
+        chosen = count
         for candidate in range(count):
-            p = last[candidate]
             ok = True
             for i in range(n):
-                if dep[i, c] < dep[i, p] or arr[i, c] < arr[i, p]:
+                d = dep[i, c]
+                a = arr[i, c]
+                if (d < NEVER and d < last_dep[candidate, i]) or (
+                        a < NEVER and a < last_arr[candidate, i]):
                     ok = False
                     break
             if ok:
                 chosen = candidate
                 break
-        if chosen < 0:
-            chosen = count
+        if chosen == count:
             count += 1
         lane[c] = chosen
-        last[chosen] = c
+        for i in range(n):
+            if dep[i, c] < NEVER:
+                last_dep[chosen, i] = dep[i, c]
+            if arr[i, c] < NEVER:
+                last_arr[chosen, i] = arr[i, c]
     return lane
 
 
