@@ -128,6 +128,13 @@ def _build_day_view(timetable: Timetable, day: dt.date) -> DayView:
                            np.flatnonzero(following)]).astype(np.int32)
     shift = np.concatenate([np.full(int(previous.sum()), -DAY), np.zeros(int(today.sum())),
                             np.full(int(following.sum()), DAY)]).astype(np.int32)
+    return view_of(timetable, day, trip, shift)
+
+
+def view_of(timetable: Timetable, day: dt.date, trip: I32, shift: I32) -> DayView:
+    """The day view of ``day`` holding these timetable trips with these shifts (−86400, 0,
+    +86400 seconds: the previous, this or the next service day), scheduled times."""
+    first = timetable.departure[timetable.trip_time_offset]
     pattern = timetable.trip_pattern[trip]
     order = np.lexsort((first[trip] + shift, pattern))
     trip, shift, pattern = trip[order], shift[order], pattern[order]

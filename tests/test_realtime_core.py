@@ -163,6 +163,22 @@ def test_delayed_trip_overtaken_is_not_taken_first() -> None:
     assert journey.legs[0].trip == 1  # arrives 08:50; t0 arrives 09:20
 
 
+def test_previous_day_trip_delayed_past_midnight_is_offered_today() -> None:
+    # t0 runs 23:40 -> 23:50 every day; yesterday's runs 30 min late, into today's 00:10-00:20
+    trips = [([1, 2], 23 * 3600 + 2400, [600], 0, [0, 0], [0, 0])]
+    timetable = compile_feeds([("rt", build_feed(FAR, trips, [[True, True, True]], []))])
+    late = query(1, 2, hour=0, minute=5)
+    [journey] = transit_only(plan(timetable, late))
+    assert (journey.legs[0].departure, journey.legs[0].day_shift) == (23 * 3600 + 2400, 0)
+    attach(timetable, update(message(), "t0", [("s1", 1800)], day="20261130"))
+    [journey] = transit_only(plan(timetable, late))
+    leg = journey.legs[0]
+    assert (leg.departure, leg.arrival, leg.day_shift, leg.realtime) == (600, 1200, -1, True)
+    moment = dt.datetime(2026, 12, 1, 0, 0, tzinfo=TOKYO)
+    [first, *_] = departures_after(timetable, 1, moment, 5)
+    assert (first.trip, first.seconds, first.scheduled, first.realtime) == (0, 600, -1200, True)
+
+
 def test_stale_updates_are_ignored() -> None:
     timetable = transfer_network()
     feed = update(message(), "t0", [("s1", 600)], stamp=NOW - 601)

@@ -40,6 +40,7 @@ import numpy.typing as npt
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
+from gtfs import raptor
 from gtfs.planner import timezone
 from gtfs.raptor import DAY, INF, DayView, lanes_of, pace_of
 from gtfs.timetable import Timetable
@@ -638,6 +639,8 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
     the overlay are flagged ``realtime``.
     """
     ordinal = view.day.toordinal()
+    if len(overlay):
+        view = _with_late_trips(timetable, view, overlay)
     n = view.trip.shape[0]
     realtime = np.zeros(n, dtype=np.bool_)
     if not len(overlay) or n == 0:
@@ -715,6 +718,26 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
     return DayView(day=view.day, offset=view.offset, trip=trip, shift=shift, fifo=fifo,
                    time_offset=view.time_offset, dep=dep, arr=arr, pace=pace,
                    realtime=realtime, lane_offset=lane_offset, lane_end=lane_end)
+
+
+def _with_late_trips(timetable: Timetable, view: DayView, overlay: TripOverlay) -> DayView:
+    """``view`` with the previous service day's trips that the overlay's delays carry past
+    midnight (an estimated arrival at or after 24:00) while their timetable did not: the view
+    holds only trips scheduled to run after midnight. ``view`` itself when there are none."""
+    ordinal = view.day.toordinal()
+    timed = np.diff(overlay.offset) > 0  # canceled trips have no times
+    rows = np.flatnonzero(timed & (overlay.day == ordinal - 1))
+    if rows.size == 0:
+        return view
+    latest = np.full(len(overlay), -1, dtype=np.int64)
+    latest[timed] = np.maximum.reduceat(np.where(overlay.arrival < NEVER, overlay.arrival, -1),
+                                        overlay.offset[:-1][timed])
+    trips = overlay.trip[rows][latest[rows] >= DAY]
+    trips = trips[~np.isin(trips, view.trip[view.shift == -DAY])]
+    if trips.size == 0:
+        return view
+    return raptor.view_of(timetable, view.day, np.concatenate([view.trip, trips]),
+                          np.concatenate([view.shift, np.full(trips.size, -DAY, np.int32)]))
 
 
 def _start_key(estimated: I32, scheduled: I32) -> npt.NDArray[np.int64]:
