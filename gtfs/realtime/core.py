@@ -6,8 +6,10 @@ Trip updates follow the GTFS-Realtime reference:
   which the trip runs closest to now), and a frequency-based trip also by ``start_time`` (the
   reader expands such trips into ``TRIP#HH:MM:SS``);
 - each ``StopTimeUpdate`` gives an absolute time or a delay, for the arrival and/or departure;
-  it is matched to the trip's stop by ``stop_id`` (the first position at or after the previous
-  update's, so loops work), and the delay carries down the trip until the next update;
+  it is matched to the trip's stop by ``stop_sequence`` when it gives one (the compiled
+  timetable keeps them; a ``stop_id`` given too must be the stop there), else by ``stop_id``
+  (the first position at or after the previous update's, so a loop's second visit needs the
+  stop_sequence or an earlier update), and the delay carries down the trip until the next update;
   ``NO_DATA`` ends the carrying (scheduled times again); stops before the first update keep
   their scheduled times;
 - a ``SKIPPED`` stop can be neither boarded nor left (its times become :data:`NEVER`);
@@ -368,7 +370,7 @@ def _scan(buf: Any, out: Any, store: bool) -> int:  # pragma: no cover - compile
     """Every StopTimeUpdate of a FeedMessage's trip updates, straight from the wire format;
     with ``store``, row ``i`` of ``out`` gets the ``i``-th: its entity's ordinal, the hash
     and byte span of its stop_id, its schedule relationship, arrival and departure (kind,
-    value). Returns how many there are."""
+    value) and its stop_sequence (-1: none). Returns how many there are."""
     count = 0
     ordinal = -1
     entity_pos = 0
@@ -396,10 +398,14 @@ def _read_update(buf: Any, pos: int, end: int, row: Any, ordinal: int
     """One StopTimeUpdate into ``row`` (see :func:`_scan`)."""
     row[0] = ordinal
     row[1] = _fnv(buf, 0, 0)
+    row[9] = -1
     while pos < end:
         tag, pos = _varint(buf, pos)
         field, wire = tag >> 3, tag & 7
-        if field == 4 and wire == 2:  # stop_id
+        if field == 1 and wire == 0:  # stop_sequence (uint32)
+            value, pos = _varint(buf, pos)
+            row[9] = value & 0xFFFFFFFF
+        elif field == 4 and wire == 2:  # stop_id
             size, pos = _varint(buf, pos)
             row[1] = _fnv(buf, pos, pos + size)
             row[2], row[3] = pos, pos + size
@@ -420,13 +426,14 @@ def _stop_time_updates(data: bytes, stops: tuple[npt.NDArray[np.int64], npt.NDAr
                                                   list[bytes]]
                        ) -> tuple[npt.NDArray[np.int64], ...]:
     """(entity ordinal, stop index or -1, relation, arrival kind, arrival, departure kind,
-    departure) of every stop-time update in ``data``, as int64 arrays.
+    departure, stop_sequence or -1, whether a stop_id is given) of every stop-time update in
+    ``data``, as int64 arrays.
 
     Stop ids are matched by their 64-bit hash, and each distinct matched id is compared
     byte for byte once.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
-    rows = np.zeros((_scan(buf, np.zeros((1, 9), dtype=np.int64), False), 9), dtype=np.int64)
+    rows = np.zeros((_scan(buf, np.zeros((1, 10), dtype=np.int64), False), 10), dtype=np.int64)
     _scan(buf, rows, True)
     hashes, indices, ids = stops
     where = np.minimum(np.searchsorted(hashes, rows[:, 1]), max(hashes.shape[0] - 1, 0))
@@ -436,7 +443,8 @@ def _stop_time_updates(data: bytes, stops: tuple[npt.NDArray[np.int64], npt.NDAr
     for row in first[found[first]].tolist():  # one exact comparison per distinct stop id
         if data[int(rows[row, 2]):int(rows[row, 3])] != ids[int(where[row])]:
             stop[rows[:, 1] == rows[row, 1]] = -1
-    return (rows[:, 0], stop, rows[:, 4], rows[:, 5], rows[:, 6], rows[:, 7], rows[:, 8])
+    return (rows[:, 0], stop, rows[:, 4], rows[:, 5], rows[:, 6], rows[:, 7], rows[:, 8],
+            rows[:, 9], (rows[:, 3] > rows[:, 2]).astype(np.int64))
 
 
 def stop_lookup(timetable: Timetable, feed: str
@@ -464,11 +472,15 @@ NO_DATA = int(StopTimeUpdate.NO_DATA)
 @numba.njit(cache=True)
 def _estimate(trip_src: Any, trip_base: Any, trip_n: Any, trip_midnight: Any, trip_u0: Any,
               trip_u1: Any, out_offset: Any, u_stop: Any, u_relation: Any, u_akind: Any,
-              u_arrival: Any, u_dkind: Any, u_departure: Any, pattern_stops: Any,
-              arrival: Any, departure: Any, out_arr: Any, out_dep: Any, u_position: Any
+              u_arrival: Any, u_dkind: Any, u_departure: Any, u_sequence: Any, u_named: Any,
+              pattern_stops: Any, stop_sequence: Any, arrival: Any, departure: Any,
+              out_arr: Any, out_dep: Any, u_position: Any
               ) -> None:  # pragma: no cover - compiled
     """Estimated times of every updated trip (see the module notes); ``u_position`` gets
-    each update's position on its trip (-1: its stop is not on the trip)."""
+    each update's position on its trip (-1: its stop is not on the trip).
+
+    An update is matched by its stop_sequence when it gives one (the stop_id, if given too,
+    must be the stop there), else by stop_id, at or after the previous update's position."""
     for j in range(trip_src.shape[0]):
         src, base, n, midnight = trip_src[j], trip_base[j], trip_n[j], trip_midnight[j]
         out = out_offset[j]
@@ -477,11 +489,17 @@ def _estimate(trip_src: Any, trip_base: Any, trip_n: Any, trip_midnight: Any, tr
         for u in range(trip_u0[j], trip_u1[j]):
             u_position[u] = -1
             for i in range(cursor, n):
-                if pattern_stops[base + i] == u_stop[u]:
-                    u_position[u] = i
-                    by_position[i] = u
-                    cursor = i + 1
-                    break
+                if u_sequence[u] >= 0:
+                    if stop_sequence[src + i] != u_sequence[u]:
+                        continue
+                    if u_named[u] and pattern_stops[base + i] != u_stop[u]:
+                        break  # the stop_id contradicts the stop_sequence
+                elif pattern_stops[base + i] != u_stop[u]:
+                    continue
+                u_position[u] = i
+                by_position[i] = u
+                cursor = i + 1
+                break
         delay = 0
         carrying = False
         for i in range(n):
@@ -606,7 +624,7 @@ def _assemble(timetable: Timetable, canceled: dict[tuple[int, int], str],
     base = timetable.pattern_stop_offset[pattern].astype(np.int64)
     n = np.where(is_canceled, 0, timetable.pattern_stop_offset[pattern + 1] - base)
     offset = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
-    ordinals, stop, relation, akind, arrival, dkind, departure = updates
+    ordinals, stop, relation, akind, arrival, dkind, departure, sequence, named = updates
     rows = np.flatnonzero(~is_canceled)
     info = [timed[keys[j]] for j in rows.tolist()]
     wanted = np.asarray([ordinal for ordinal, _, _ in info], dtype=np.int64)
@@ -617,13 +635,13 @@ def _assemble(timetable: Timetable, canceled: dict[tuple[int, int], str],
     out_dep = np.zeros(int(offset[-1]), dtype=np.int64)
     _estimate(timetable.trip_time_offset[trip[rows]].astype(np.int64), base[rows], n[rows],
               np.asarray([midnight for _, midnight, _ in info], dtype=np.int64), first, last,
-              offset[rows], stop, relation, akind, arrival, dkind, departure,
-              timetable.pattern_stops, timetable.arrival, timetable.departure, out_arr, out_dep,
-              positions)
+              offset[rows], stop, relation, akind, arrival, dkind, departure, sequence, named,
+              timetable.pattern_stops, timetable.stop_sequence, timetable.arrival,
+              timetable.departure, out_arr, out_dep, positions)
     for j in sorted(set(np.searchsorted(last, np.flatnonzero(positions < 0),
                                         side="right").tolist())):
         outcome.error(f"entity {info[j][2]!r}: a stop_time_update names a stop that is not on "
-                      "the trip (matched by stop_id)")
+                      "the trip (matched by stop_sequence, else by stop_id; both must agree)")
     return TripOverlay(
         trip_ids=[timetable.meta["trip_ids"][k[0]] for k in keys],
         trip=trip.astype(np.int32), day=np.asarray([k[1] for k in keys], dtype=np.int32),
