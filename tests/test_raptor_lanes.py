@@ -10,8 +10,12 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+from google.transit import gtfs_realtime_pb2 as rt
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gtfs import raptor
+from gtfs.realtime import core
 from gtfs.timetable import Timetable, compile_feeds
 from tests.test_planner import build_feed
 from tests.test_realtime_core import FAR, attach, message, update
@@ -92,3 +96,50 @@ def test_a_later_trip_boarded_at_another_marked_stop() -> None:
     labels, _ = arrivals(timetable, {1: 7 * 3600, 2: 7 * 3600})
     assert int(labels.transit_tau[1, 3]) == H8 + 600 + 1230
     assert int(labels.board_stop[1, 3]) == 2
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_one_line_with_skips_and_delays_equals_the_rewritten_feed(data: st.DataObject) -> None:
+    """Many trips of one pattern (a loop line, so a stop is visited twice), delays that may
+    overtake and many skipped stops: the earliest arrivals with k trips equal the reference
+    connection scan's on the feed rewritten with the estimates."""
+    from gtfs.planner import Endpoint, Query, plan, service_time
+    from tests.test_planner import TOKYO, members, reference
+    from tests.test_realtime_core import NOW, rewritten, transit_only
+
+    stops = [1, 2, 3, 2, 4]
+    n = len(stops)
+    starts = sorted(data.draw(st.lists(st.integers(7 * 3600, 9 * 3600), min_size=2,
+                                       max_size=8, unique=True)))
+    trips = [(stops, start, [300] * (n - 1), 0, [0] * n, [0] * n) for start in starts]
+    feed = build_feed(FAR, trips, [[True, True, True]], [])
+    timetable = compile_feeds([("rt", feed)])
+    updates = message()
+    for t in range(len(starts)):
+        entity = updates.entity.add()
+        entity.id = f"e{t}"
+        entity.trip_update.trip.trip_id = f"t{t}"
+        entity.trip_update.trip.start_date = "20261201"
+        for i in range(n):
+            stu = entity.trip_update.stop_time_update.add()
+            stu.stop_sequence = i + 1
+            if data.draw(st.integers(0, 3)) == 0:
+                stu.schedule_relationship = rt.TripUpdate.StopTimeUpdate.SKIPPED
+            else:
+                stu.departure.delay = data.draw(st.sampled_from([0, 0, 60, 300, 900]))
+    overlay, outcome = core.trip_updates(timetable, "rt", updates, NOW, 600)
+    assert (outcome.unmatched, outcome.error_count) == (0, 0)
+    timetable.meta["_realtime"] = overlay
+    other = rewritten(feed, timetable, overlay)
+    origin = data.draw(st.sampled_from([1, 2, 3]))
+    destination = data.draw(st.sampled_from([s for s in (1, 2, 3, 4) if s != origin]))
+    moment = dt.datetime(2026, 12, 1, 7, data.draw(st.integers(0, 59)), tzinfo=TOKYO)
+    q = Query(Endpoint(0, 0, "o", origin), Endpoint(0, 0, "d", destination), moment,
+              max_transfers=2, min_transfer_seconds=60)
+    journeys = transit_only(plan(timetable, q))
+    day, seconds = service_time(other, moment)
+    expected = reference(other, day, {origin: seconds}, members(other, destination), 3, 60)
+    for k in range(1, 4):
+        ours = min([10**9, *(j.arrival for j in journeys if j.transfers + 1 <= k)])
+        assert ours == expected[k - 1], (k, ours, expected)
