@@ -22,8 +22,9 @@ departure, a departure never before its arrival).
 
 The result, a :class:`TripOverlay`, is applied to a day view of the planner by
 :func:`overlay_view`: the affected trips' times are replaced in a copy of the view's time
-arrays, and each affected pattern is re-sorted by departure and checked for FIFO again, so a
-delayed trip that overtakes another is scanned trip by trip (never a wrong "first trip").
+arrays, and each affected pattern is re-sorted by departure and split into FIFO lanes where a
+trip really overtakes another, so a delayed trip that is overtaken never becomes a wrong
+"first trip"; skipped stops split nothing (the kernel steps over them, docs/realtime.md).
 """
 
 from __future__ import annotations
