@@ -511,6 +511,9 @@ def test_real_feed_with_realtime_equals_the_rewritten_feed(name: str) -> None:
                   max_transfers=4, min_transfer_seconds=60)
         journeys = transit_only(plan(timetable, q))
         _, seconds = service_time(other, when)
+        for journey in journeys:  # never a ride boarded where it does not stop
+            assert journey.departure >= seconds
+            assert all(leg.departure <= leg.arrival < DAY * 3 for leg in journey.legs)
         expected = reference(other, day, dict.fromkeys(members(other, origin), seconds),
                              members(other, destination), 5, 60, forbidden)
         access = {s: seconds + w for s, (w, _) in access_options(other, q.origin).items()}
