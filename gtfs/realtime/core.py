@@ -43,9 +43,8 @@ import numpy.typing as npt
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
-from gtfs import raptor
 from gtfs.planner import timezone
-from gtfs.raptor import DAY, INF, DayView, lanes_of, pace_of
+from gtfs.raptor import DAY, INF, DayView, lanes_of, pace_of, view_of
 from gtfs.timetable import Timetable
 from maas.core.errors import InvalidInput
 
@@ -755,7 +754,7 @@ def _with_late_trips(timetable: Timetable, view: DayView, overlay: TripOverlay) 
     trips = trips[~np.isin(trips, view.trip[view.shift == -DAY])]
     if trips.size == 0:
         return view
-    return raptor.view_of(timetable, view.day, np.concatenate([view.trip, trips]),
+    return view_of(timetable, view.day, np.concatenate([view.trip, trips]),
                           np.concatenate([view.shift, np.full(trips.size, -DAY, np.int32)]))
 
 
