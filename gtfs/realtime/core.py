@@ -755,7 +755,7 @@ def _with_late_trips(timetable: Timetable, view: DayView, overlay: TripOverlay) 
     if trips.size == 0:
         return view
     return view_of(timetable, view.day, np.concatenate([view.trip, trips]),
-                          np.concatenate([view.shift, np.full(trips.size, -DAY, np.int32)]))
+                   np.concatenate([view.shift, np.full(trips.size, -DAY, np.int32)]))
 
 
 def _start_key(estimated: I32, scheduled: I32) -> npt.NDArray[np.int64]:
