@@ -144,6 +144,13 @@ def _build_day_view(timetable: Timetable, day: dt.date) -> DayView:
                            np.flatnonzero(following)]).astype(np.int32)
     shift = np.concatenate([np.full(int(previous.sum()), -DAY), np.zeros(int(today.sum())),
                             np.full(int(following.sum()), DAY)]).astype(np.int32)
+    return view_of(timetable, day, trip, shift)
+
+
+def view_of(timetable: Timetable, day: dt.date, trip: I32, shift: I32) -> DayView:
+    """The day view of ``day`` holding these timetable trips with these shifts (−86400, 0,
+    +86400 seconds: the previous, this or the next service day), scheduled times."""
+    first = timetable.departure[timetable.trip_time_offset]
     pattern = timetable.trip_pattern[trip]
     order = np.lexsort((first[trip] + shift, pattern))
     trip, shift, pattern = trip[order], shift[order], pattern[order]
@@ -598,6 +605,19 @@ def _raptor(
                                     ready_star[p] = t + slack_p
                                     if t + slack_p + bound[p] < target:  # else no use boarding
                                         _flag(p, marked, marked_list, counts, 0)
+                            elif t >= INF:  # realtime: the trip skips this stop; a later one?
+                                e, b = _alight_later(
+                                    dv_dep, dv_arr, times, n, i, current, lane_hi, board_at,
+                                    start, base, pattern_stops, pattern_board, boarding,
+                                    ready[k - 1])
+                                if e >= 0 and dv_arr[row + e * n] + bound[p] < target:
+                                    target = _arrive(
+                                        k, p, dv_arr[row + e * n], lo + e,
+                                        pattern_stops[base + b], b, i, target, transfer,
+                                        is_egress, ready, ready_kind, ready_round, transit_tau,
+                                        trip_of, board_stop, board_pos, alight_pos, ready_star,
+                                        transit_star, marked, improved, marked_list,
+                                        improved_list, counts)
                         if i == n - 1 or not boarding[p] or not pattern_board[at_i]:
                             continue
                         at = ready[k - 1, p]
@@ -609,9 +629,12 @@ def _raptor(
                             # (mostly it does not: one read, no search)
                             if current == lane_lo or dv_dep[row + (current - 1) * n] < at:
                                 continue
-                            upper = current - 1  # that one is caught; an earlier one may be too
-                            current = upper
-                            board_at = i
+                            upper = current
+                            if dv_dep[row + (current - 1) * n] < INF:
+                                upper = current - 1  # caught; an earlier one may be too
+                                current = upper
+                                board_at = i
+                            # else INF: that one skips this stop (realtime); an earlier one?
                         a_ = lane_lo
                         b_ = upper
                         while a_ < b_:  # the earliest trip leaving position i at ``at`` or later
@@ -620,7 +643,13 @@ def _raptor(
                                 a_ = mid + 1
                             else:
                                 b_ = mid
-                        if a_ < upper and dv_dep[row + a_ * n] < INF:  # INF: skipped, canceled
+                        # INF (realtime: a skipped stop) is never boarded; the other times of a
+                        # lane are in order, so the search stops at or before the earliest trip
+                        # that can be boarded here, and steps over skipped cells (and the few
+                        # earlier trips the search could not tell apart from them)
+                        while a_ < upper and not at <= dv_dep[row + a_ * n] < INF:
+                            a_ += 1
+                        if a_ < upper:
                             current = a_
                             board_at = i
                     lane_lo = lane_hi
@@ -747,6 +776,34 @@ def _least_bound(least_to: U16, egress_stops: I32, egress_seconds: I32, is_egres
         for j in range(1, n_kept):
             best = min(best, np.int64(least_to[kept[j], p]) + is_egress[kept[j]])
         bound[p] = best
+
+
+@numba.njit(cache=True)
+def _alight_later(dv_dep: I32, dv_arr: I32, times: int, n: int, i: int, current: int,
+                  lane_hi: int, board_at: int, start: int, base: int, pattern_stops: I32,
+                  pattern_board: B, boarding: B, ready_before: I32
+                  ) -> tuple[int, int]:  # pragma: no cover - compiled
+    """The trip to alight at position ``i`` when the lane's current trip skips it (realtime):
+    the earliest later trip of the lane that stops at ``i`` and can be boarded at a stop marked
+    for the round before ``i`` — (entry within the pattern, boarding position), or (-1, -1).
+
+    A lane's times are in order wherever both trips stop, so a later trip that stops at the
+    current trip's boarding position leaves it no earlier and can be boarded there; one that
+    skips it too is tried at the other marked positions. Skipped stops are rare: this runs
+    only at a skipped stop of the trip being ridden.
+    """
+    for e in range(current + 1, lane_hi):
+        row = times + e * n
+        if dv_arr[row + i] >= INF:
+            continue
+        if dv_dep[row + board_at] < INF:
+            return e, board_at
+        for b in range(start, i):
+            p = pattern_stops[base + b]
+            if (boarding[p] and pattern_board[base + b]
+                    and ready_before[p] <= dv_dep[row + b] < INF):
+                return e, b
+    return -1, -1
 
 
 @numba.njit(cache=True, inline="always")

@@ -393,13 +393,14 @@ def parse_modes(text: str | None) -> frozenset[str] | None:
 ALL_MODES = frozenset({"walk", "bus", "tram", "rail", "subway", "ferry", "bike", "taxi"})
 
 
-def _network(session: Session, store: NetworkStore) -> Timetable:
-    """The current network, with the current realtime overlay attached."""
+def _network(session: Session, store: NetworkStore) -> tuple[Timetable, realtime.Snapshots]:
+    """The current network with the current realtime overlay attached, and the realtime
+    snapshots of that same version (alerts, vehicles): the request's one call to the realtime
+    cache, so its plans and alerts agree and the cache is not asked again."""
     timetable = store.current(session)
     if timetable is None:
         raise NotFound("no GTFS feed is loaded: import one with `maas gtfs import`")
-    store.realtime.current(session, timetable)
-    return timetable
+    return timetable, store.realtime.current(session, timetable)
 
 
 def _place_endpoint(session: Session, store: NetworkStore, timetable: Timetable, text: str,
@@ -450,7 +451,7 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     covers (products belong to the passes package; the caller hands in its lookup). The
     answered request is published as :class:`PlanAnswered`.
     """
-    timetable = _network(session, store)
+    timetable, snapshots = _network(session, store)
     origin = _place_endpoint(session, store, timetable, request.origin, "from",
                              request.language)
     destination = _place_endpoint(session, store, timetable, request.destination, "to",
@@ -470,8 +471,7 @@ def plan_trip(session: Session, store: NetworkStore, request: PlanRequest, *,
     )
     journeys = _journeys(session, store, timetable, query, now or request.time,
                          availability or gbfs.Availability(), covered)
-    alerts = realtime.alert_lookup(store.realtime.current(session, timetable),
-                                   request.language)
+    alerts = realtime.alert_lookup(snapshots, request.language)
     document = plan_document(timetable, journeys, origin, destination, covered, alerts=alerts,
                              language=request.language,
                              port_names=_port_names(session, store, journeys))
@@ -594,7 +594,7 @@ def search_stops(session: Session, store: NetworkStore, text: str, limit: int
     Exact names come first, then names starting with the text, then the rest; stations
     before their platforms.
     """
-    timetable = _network(session, store)
+    timetable, _ = _network(session, store)
     needle = text.strip().casefold()
     if not needle:
         raise InvalidInput("q: give a name to search for", errors=[FieldError("q", "empty")])
@@ -615,7 +615,7 @@ def search_stops(session: Session, store: NetworkStore, text: str, limit: int
 def stops_near(session: Session, store: NetworkStore, lat: float, lon: float, radius_m: float,
                limit: int) -> list[dict[str, Any]]:
     """Boardable stops within ``radius_m`` of a point, nearest first."""
-    timetable = _network(session, store)
+    timetable, _ = _network(session, store)
     return [_stop_document(timetable, index, distance)
             for index, distance in timetable.stops_near(lat, lon, radius_m)[:limit]]
 
@@ -623,12 +623,12 @@ def stops_near(session: Session, store: NetworkStore, lat: float, lon: float, ra
 def stop_departures(session: Session, store: NetworkStore, stop_id: str, at: dt.datetime,
                     limit: int) -> dict[str, Any]:
     """The next departures from a stop (or every platform of a station) after ``at``."""
-    timetable = _network(session, store)
+    timetable, snapshots = _network(session, store)
     index = timetable.stop_index(stop_id)
     if index < 0:
         raise NotFound(f"no stop with id {stop_id!r}")
     meta = timetable.meta
-    alerts = realtime.alert_lookup(store.realtime.current(session, timetable))
+    alerts = realtime.alert_lookup(snapshots)
     rows = []
     for trip, position, day, seconds, scheduled, estimated in departures_after(
             timetable, index, at, limit):

@@ -48,8 +48,9 @@ if TYPE_CHECKING:  # the reader pulls in pandas; serving a compiled network must
     from gtfs.feed import FeedData
 
 # 3: footpaths closed transitively; 4: names in zh-Hans, zh-Hant and ko (meta *_i18n);
-# 5: the kernel's lower bounds (pattern_least, least_to; gtfs.bounds)
-FORMAT_VERSION = 5
+# 5: stop_sequence per trip and position (GTFS-Realtime matching);
+# 6: the kernel's lower bounds (pattern_least, least_to; gtfs.bounds)
+FORMAT_VERSION = 6
 WALK_SPEED_MPS = 4.8 / 3.6
 DETOUR = 1.3
 FORBIDDEN = -2
@@ -74,6 +75,7 @@ ARRAY_FIELDS: dict[str, Any] = {
     "trip_service": np.int32,
     "arrival": np.int32,
     "departure": np.int32,
+    "stop_sequence": np.int32,
     "stop_pattern_offset": np.int32,
     "stop_pattern_ids": np.int32,
     "stop_pattern_pos": np.int32,
@@ -125,6 +127,7 @@ class Timetable:
     trip_service: I32
     arrival: I32
     departure: I32
+    stop_sequence: I32  # GTFS stop_sequence, laid out as arrival/departure
     stop_pattern_offset: I32
     stop_pattern_ids: I32
     stop_pattern_pos: I32
@@ -235,6 +238,7 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
     st_stop: list[I32] = []
     st_arr: list[I32] = []
     st_dep: list[I32] = []
+    st_seq: list[I32] = []
     st_board: list[npt.NDArray[np.bool_]] = []
     st_alight: list[npt.NDArray[np.bool_]] = []
     transfers: list[tuple[int, int, int, int]] = []
@@ -283,6 +287,7 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
         st_stop.append(feed.st_stop.astype(np.int32) + stop_base)
         st_arr.append(feed.st_arrival.astype(np.int32))
         st_dep.append(feed.st_departure.astype(np.int32))
+        st_seq.append(_sequence(feed))
         st_board.append(feed.st_pickup != 1)
         st_alight.append(feed.st_dropoff != 1)
         for transfer in feed.transfers:
@@ -310,6 +315,7 @@ def compile_feeds(feeds: Sequence[tuple[str, FeedData]],
         np.concatenate(st_trip), np.concatenate(st_stop), np.concatenate(st_arr),
         np.concatenate(st_dep), np.concatenate(st_board), np.concatenate(st_alight),
         np.asarray(trip_route, dtype=np.int32), len(meta["trip_ids"]), len(lats),
+        np.concatenate(st_seq),
     )
     footpath_offset, footpath_to, footpath_seconds, footpath_metres, slack = _footpaths(
         stop_lat, stop_lon, stop_parent, transfers, options.max_transfer_walk_m,
@@ -347,13 +353,25 @@ def mode_of_route_type(route_type: int) -> str:
     return extended.get(route_type // 100, "bus")
 
 
+def _sequence(feed: FeedData) -> I32:
+    """The feed's stop_sequence values, or each stop's position in its trip from 1."""
+    if feed.st_sequence is not None:
+        return feed.st_sequence.astype(np.int32)
+    order = np.argsort(feed.st_trip, kind="stable")
+    trips = feed.st_trip[order]
+    sequence = np.empty(trips.shape[0], dtype=np.int32)
+    sequence[order] = np.arange(trips.shape[0]) - np.searchsorted(trips, trips) + 1
+    return sequence
+
+
 def _compile_patterns(st_trip: I32, st_stop: I32, st_arr: I32, st_dep: I32,
                       st_board: npt.NDArray[np.bool_], st_alight: npt.NDArray[np.bool_],
-                      trip_route: I32, n_trips: int, n_stops: int) -> dict[str, Any]:
+                      trip_route: I32, n_trips: int, n_stops: int, st_seq: I32
+                      ) -> dict[str, Any]:
     """Group trips into FIFO route patterns and lay out the RAPTOR arrays."""
     order = np.argsort(st_trip, kind="stable")  # the reader sorts; this keeps us safe
     st_trip, st_stop = st_trip[order], st_stop[order]
-    st_arr, st_dep = st_arr[order], st_dep[order]
+    st_arr, st_dep, st_seq = st_arr[order], st_dep[order], st_seq[order]
     st_board, st_alight = st_board[order], st_alight[order]
     starts = np.searchsorted(st_trip, np.arange(n_trips + 1)).astype(np.int64)
 
@@ -423,6 +441,7 @@ def _compile_patterns(st_trip: I32, st_stop: I32, st_arr: I32, st_dep: I32,
         "trip_time_offset": starts[:-1].astype(np.int32),
         "arrival": st_arr.astype(np.int32),
         "departure": st_dep.astype(np.int32),
+        "stop_sequence": st_seq.astype(np.int32),
         "stop_pattern_offset": stop_pattern_offset.astype(np.int32),
         "stop_pattern_ids": pattern_of_position[by_stop],
         "stop_pattern_pos": (positions[by_stop] - offsets[pattern_of_position[by_stop]]

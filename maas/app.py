@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Request, Response, g, request
+from flask import Flask, Request, Response, g, has_request_context, request
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -31,6 +31,7 @@ from maas.core.state import EXTENSION, AppState
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from sqlalchemy.orm import Session
 
 API_PREFIX = "/api/v1"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -58,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_request_id(app)
     register_metrics(app)
     register_request_limits(app)
+    register_quick_health(app)
     register_security_headers(app, settings)
     register_proxies(app, settings)
     register_sessions(app)
@@ -137,7 +139,13 @@ def register_events(app: Flask) -> None:
     recorder = PlanRecorder(Journal(state.settings.journal_dir, "plans"), state.sessions,
                             state.settings.journal_flush_seconds)
     state.domains[PLAN_RECORDER] = recorder
-    state.events.subscribe(PlanAnswered, recorder.on_plan_answered)
+
+    def record_plan(session: Session, event: PlanAnswered) -> None:
+        # the server's own warm-up plans (see warm_up) are no rider's: not counted
+        if not (has_request_context() and request.environ.get(metrics.WARM_UP)):
+            recorder.on_plan_answered(session, event)
+
+    state.events.subscribe(PlanAnswered, record_plan)
     metrics.subscribe(state)
 
 
@@ -196,10 +204,9 @@ def register_request_limits(app: Flask) -> None:
         if found is not None:
             status, detail = found
             return problem(status, detail)
-        for key, value in environ.items():
-            if (key.startswith("HTTP_") or key in _CONTENT_KEYS) and "\x00" in value:
-                name = key.removeprefix("HTTP_").replace("_", "-").title()
-                return problem(400, f"the {name} header holds a NUL character")
+        name = header_with_nul(environ)
+        if name is not None:
+            return problem(400, f"the {name} header holds a NUL character")
         if "\x00" in request.path:
             raise NotFound(f"no resource at {request.path!r}")
         raw_query = environ.get("QUERY_STRING", "")
@@ -212,6 +219,83 @@ def register_request_limits(app: Flask) -> None:
                 f"invalid query: {', '.join(map(repr, bad))} holds a NUL character",
                 errors=[FieldError(key, "holds a NUL character") for key in bad])
         return None
+
+
+def header_with_nul(environ: Mapping[str, Any]) -> str | None:
+    """The name of a request header holding a NUL character, if one does."""
+    for key, value in environ.items():
+        if (key.startswith("HTTP_") or key in _CONTENT_KEYS) and "\x00" in value:
+            return key.removeprefix("HTTP_").replace("_", "-").title()
+    return None
+
+
+HEALTH_PATH = f"{API_PREFIX}/health"
+
+
+def register_quick_health(app: Flask) -> None:
+    """Answer the load balancers' ``GET /api/v1/health`` in front of Flask
+    (:class:`QuickHealth`), inside the security headers' wrapper so it gets them too."""
+    app.wsgi_app = QuickHealth(app, app.wsgi_app)  # type: ignore[method-assign]
+
+
+class QuickHealth:
+    """WSGI middleware: ``GET /api/v1/health`` (no query) answered without Flask's dispatch
+    when the health check's cache can answer it (the schema check passed, the feeds are
+    fresh: :func:`maas.services.cached_health`), tens of microseconds instead of Flask's
+    hundred. It does what the view and the hooks do for it — the same body
+    (:data:`maas.views.health_body`), headers, request id, access line and metrics — and hands
+    everything else to Flask: another method or path, a query (``?deep=1``), a request the
+    hooks would refuse (over-long headers, a NUL), a cache that must ask the database."""
+
+    def __init__(self, app: Flask, wsgi: WSGIApplication) -> None:
+        from maas import metrics
+        from maas.services import HEALTH, cached_health
+        from maas.views import health_body
+
+        self.flask = app
+        self.app = wsgi
+        self.warm_up = metrics.WARM_UP
+        self.observe = metrics.observe_request
+        self.cache_key = HEALTH
+        self.cached = cached_health
+        self.body = health_body
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        """The quick answer, or Flask's."""
+        if (environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET"
+                and not environ.get("QUERY_STRING")):
+            answered = self.answer(environ, start_response)
+            if answered is not None:
+                return answered
+        return self.app(environ, start_response)
+
+    def answer(self, environ: WSGIEnvironment, start_response: StartResponse
+               ) -> list[bytes] | None:
+        """The health check's answer, or ``None`` when Flask must give it."""
+        started = time.perf_counter()
+        if oversized(environ) is not None or header_with_nul(environ) is not None:
+            return None
+        state: AppState = self.flask.extensions[EXTENSION]
+        report = self.cached(state.engine, state.clock, state.domains[self.cache_key])
+        if report is None:
+            return None
+        body = self.body(report)
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
+        token = request_id_var.set(request_id)
+        try:
+            if not environ.get(self.warm_up):  # the server's own (see prepare_workers)
+                self.observe(HEALTH_PATH, "GET", 200, time.perf_counter() - started)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info("%s %s %s", "GET", HEALTH_PATH, 200,
+                                extra={"status": 200, "ms": _elapsed_ms(started)})
+        finally:
+            request_id_var.reset(token)
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(body))),
+                                  ("X-Request-ID", request_id)])
+        return [body]
 
 
 # The pages load only this server's scripts, styles and images; the driver page compiles the
@@ -364,9 +448,10 @@ def register_pages(app: Flask) -> None:
 def prepare_workers(app: Flask) -> None:
     """What gunicorn's master builds before forking (``maas.gunicorn_conf.when_ready``):
     the active network with its day views and indexes (:func:`gtfs.services.prepare`) and the
-    health check's schema check, so that workers share them copy-on-write and answer their
-    first request at full speed. A database that is down or behind is logged, not fatal:
-    workers then build what they need themselves. The master's connections are closed after.
+    health check's schema check, then one ``/health`` and one ``/plan`` through the app
+    (:func:`warm_up`), so that workers share all of it copy-on-write and answer their first
+    request at full speed. A database that is down or behind is logged, not fatal: workers
+    then build what they need themselves. The master's connections are closed after.
     """
     from gtfs.network import networks_of
     from gtfs.services import prepare
@@ -378,14 +463,7 @@ def prepare_workers(app: Flask) -> None:
         with state.sessions() as session:
             timetable = prepare(session, networks_of(state), state.clock())
         health(state.engine, state.sessions, state.clock, state.domains[HEALTH])
-        # Flask's and the hooks' first-request work (URL map, the endpoint wrapper, problem
-        # documents) through a plan query that is refused before planning, so no statistics
-        from maas.metrics import WARM_UP
-
-        client = app.test_client()
-        warm_up = {WARM_UP: True}  # no client's request: metrics leave it out
-        client.get(f"{API_PREFIX}/health", environ_base=warm_up)
-        client.get(f"{API_PREFIX}/plan", environ_base=warm_up)
+        warm_up(app)
     except (MaasError, SQLAlchemyError) as exc:
         logging.getLogger(__name__).warning("not prepared before fork: %s", exc)
         return
@@ -398,10 +476,14 @@ def prepare_workers(app: Flask) -> None:
 
 def prepare_worker(app: Flask) -> None:
     """In a worker just forked (``maas.gunicorn_conf.post_fork``): its first database
-    connection, and the active feeds and mobility snapshots read once, as a request does every
-    few seconds — so the worker's first request finds them fresh. A database that is down is
+    connection, the active feeds and mobility snapshots read once (as a request does every
+    few seconds), one ``/health`` and one ``/plan`` of its own (:func:`warm_up`: the pages of
+    shared objects a request writes to are copied now, not during a rider's request), and
+    the plan journal's next flush due an interval from now
+    (:meth:`maas.stats.services.PlanRecorder.after_fork`). A database that is down is
     logged: the requests will say so."""
     from gtfs.network import networks_of
+    from maas.stats.services import PLAN_RECORDER
 
     state: AppState = app.extensions[EXTENSION]
     store = networks_of(state)
@@ -411,5 +493,41 @@ def prepare_worker(app: Flask) -> None:
         with state.sessions() as session:
             store.current(session)
             store.mobility.current(session)
+        warm_up(app)
     except (MaasError, SQLAlchemyError) as exc:
         logging.getLogger(__name__).warning("worker not prepared: %s", exc)
+    recorder = state.domains.get(PLAN_RECORDER)
+    if recorder is not None:
+        recorder.after_fork()
+
+
+WARM_UP_ID = "warm-up"
+
+
+def warm_up(app: Flask) -> None:
+    """One ``GET /api/v1/health`` and one ``GET /api/v1/plan`` through the whole app, as the
+    server's own requests: request id ``warm-up``, the WSGI environ's
+    :data:`maas.metrics.WARM_UP` flag (no client's: left out of /metrics and of the plan
+    statistics, see :func:`register_events`) and the client address ``warm-up`` (the rate
+    limiter counts it apart from any real client's, 127.0.0.1 included). The plan rides the
+    active network's first route from its first stop halfway along (a loop's ends are one
+    stop), leaving now; with no network active it is refused before planning, which still
+    runs Flask's and the hooks' code."""
+    from gtfs.network import networks_of
+    from maas.metrics import WARM_UP
+
+    state: AppState = app.extensions[EXTENSION]
+    query: dict[str, str] = {}
+    with state.sessions() as session:
+        timetable = networks_of(state).current(session)
+    if timetable is not None and timetable.pattern_stop_offset.size > 1:
+        ids = timetable.meta["stop_ids"]
+        stops = [int(stop) for stop in
+                 timetable.pattern_stops[:int(timetable.pattern_stop_offset[1])]]
+        later = [stop for stop in stops[len(stops) // 2:] if stop != stops[0]]
+        if later:
+            query = {"from": f"stop:{ids[stops[0]]}", "to": f"stop:{ids[later[0]]}"}
+    client = app.test_client()
+    for path, args in ((HEALTH_PATH, {}), (f"{API_PREFIX}/plan", query)):
+        client.get(path, query_string=args, headers={"X-Request-ID": WARM_UP_ID},
+                   environ_base={WARM_UP: True, "REMOTE_ADDR": WARM_UP_ID})

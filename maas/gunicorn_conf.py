@@ -7,8 +7,10 @@ workers); each worker drops the database connections it inherited.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
+import threading
 from typing import Any
 
 from gunicorn import util
@@ -107,15 +109,45 @@ def when_ready(server: Any) -> None:
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """Give each worker its own database connections (never share sockets across fork), and
-    read what a request re-reads every few seconds once before the worker takes requests
-    (``maas.app.prepare_worker``)."""
+    """Give each worker its own database connections (never share sockets across fork), read
+    what a request re-reads every few seconds and send the worker's own warm-up requests
+    before it takes any (``maas.app.prepare_worker``)."""
     state = getattr(worker.app.wsgi(), "extensions", {}).get("maas")
     if state is not None:  # not the HTTP benchmark's bare floor app
         state.engine.dispose(close=False)
         from maas.app import prepare_worker
 
         prepare_worker(worker.app.wsgi())
+
+
+READY = "READY"
+
+
+def post_worker_init(worker: Any) -> None:
+    """Start a gthread worker's request threads (:func:`start_threads`), then say that this
+    worker is about to take requests: one line ``READY worker PID`` in the server's log
+    (``maas bench http`` waits for every worker's before it measures)."""
+    start_threads(worker)
+    worker.log.info("%s worker %d", READY, worker.pid)
+
+
+def start_threads(worker: Any) -> None:
+    """Every thread of a gthread worker's pool, started now: the pool starts one per request
+    until it has them all, and ``Thread.start`` waits for the new thread to be scheduled —
+    on a loaded machine, milliseconds of a rider's first requests. Each of ``threads`` tasks
+    waits at a barrier until all have started, so the pool makes every thread."""
+    pool = getattr(worker, "tpool", None)
+    count = int(getattr(worker.cfg, "threads", 1))
+    if pool is None or count <= 1:
+        return
+    barrier = threading.Barrier(count)
+
+    def meet() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
+
+    for started in [pool.submit(meet) for _ in range(count)]:
+        started.result()
 
 
 # /metrics (maas.metrics): every worker writes its counts under PROMETHEUS_MULTIPROC_DIR, made

@@ -190,6 +190,14 @@ def exposition(state: AppState) -> bytes:
 WARM_UP = "maas.warm_up"
 
 
+def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
+    """Count one answered request of a URL rule (a request answered in front of Flask, as
+    ``maas.app.QuickHealth`` answers the health check, counts itself here)."""
+    meter = instruments()
+    meter.request_seconds.labels(endpoint, method).observe(seconds)
+    meter.requests.labels(endpoint, method, str(status)).inc()
+
+
 def register_metrics(app: Flask) -> None:
     """Time every request by URL rule, and serve ``GET /metrics`` to the token's holder."""
     meter = instruments()
@@ -210,8 +218,7 @@ def register_metrics(app: Flask) -> None:
             rule = request.url_rule
             endpoint = rule.rule if rule is not None else "<unmatched>"
             method = request.method if request.method in METHODS else "OTHER"
-            meter.request_seconds.labels(endpoint, method).observe(elapsed)
-            meter.requests.labels(endpoint, method, str(response.status_code)).inc()
+            observe_request(endpoint, method, response.status_code, elapsed)
             if request.endpoint == "gtfs.plan":
                 meter.plan_seconds.observe(elapsed)
         return response

@@ -60,6 +60,10 @@ def health(engine: Engine, sessions: Callable[[], Session], clock: Clock,
     database is down or not migrated, so that load balancers take the instance out of
     rotation.
     """
+    if not deep:
+        known = cached_health(engine, clock, cache)
+        if known is not None:
+            return known
     if deep or cache.revision is None:
         cache.revision = _checked_revision(engine)
     now = time.monotonic()
@@ -68,10 +72,24 @@ def health(engine: Engine, sessions: Callable[[], Session], clock: Clock,
         with cache.lock, sessions() as session:
             # the realtime rows are what the worker stored of its polls (no fetching here)
             feeds = cache.feeds = (now, _feed_rows(session), realtime_health(session))
+    return _report(engine, clock, cache.revision, feeds)
+
+
+def cached_health(engine: Engine, clock: Clock, cache: HealthCache) -> Health | None:
+    """The quick check's report when ``cache`` can give it without the database (the schema
+    check passed and the feeds are fresh), else ``None``: then :func:`health` asks."""
+    revision, feeds = cache.revision, cache.feeds
+    if revision is None or feeds is None or time.monotonic() - feeds[0] > cache.FEEDS_TTL:
+        return None
+    return _report(engine, clock, revision, feeds)
+
+
+def _report(engine: Engine, clock: Clock, revision: str,
+            feeds: tuple[float, list[dict[str, Any]], list[dict[str, Any]]]) -> Health:
     return Health(
         status="ok",
         time=isoformat_tokyo(clock()),
-        database={"status": "ok", "backend": engine.dialect.name, "revision": cache.revision},
+        database={"status": "ok", "backend": engine.dialect.name, "revision": revision},
         feeds=feeds[1],
         realtime=feeds[2],
     )

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 # pynigiri comes with the `bench` extra, which scripts/test installs: a missing peer fails
@@ -138,6 +142,43 @@ def test_http_bench_serves_ours_and_the_floor_through_gunicorn(demo_feed: Path) 
     assert floor["health_rps"] == {}
     ratio = document["plan_over_floor"]["ours gthread×8"]["2"]
     assert ratio == pytest.approx(ours["plan_rps"]["2"] / floor["plan_rps"]["2"], abs=0.001)
+
+
+# a stand-in for a gunicorn master: forks two "workers" one after the other, each saying
+# READY some time after it started
+FAKE_MASTER = """
+import subprocess, sys, time
+log = open(sys.argv[1], "a", buffering=1)
+def worker():
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+first = worker()
+log.write(f"READY worker {first.pid}\\n")
+time.sleep(0.3)
+second = worker()
+time.sleep(0.3)
+log.write(f"READY worker {second.pid}\\n")
+log.write("both\\n")
+time.sleep(120)
+"""
+
+
+def test_http_bench_waits_for_every_workers_ready_line(tmp_path: Path) -> None:
+    from maas.bench.http import _wait_workers_ready
+    from maas.core.errors import MaasError
+
+    log = tmp_path / "server.log"
+    log.write_text("")
+    master = subprocess.Popen([sys.executable, "-c", FAKE_MASTER, str(log)],
+                              start_new_session=True)
+    try:
+        # neither one worker ready nor two workers with one ready is enough
+        _wait_workers_ready(master, log, 2)
+        assert log.read_text().splitlines()[-1] == "both"
+    finally:
+        os.killpg(master.pid, signal.SIGKILL)  # the stand-in and its two workers
+        master.wait()
+    with pytest.raises(MaasError, match="exited"):
+        _wait_workers_ready(master, log, 3)
 
 
 def test_http_bench_refuses_unknown_worker_classes(demo_feed: Path) -> None:

@@ -163,6 +163,24 @@ def test_a_recorder_flushes_when_due_in_its_own_session(
     assert db_session.scalar(select(func.count()).select_from(PlanRequest)) == 2
 
 
+def test_a_forked_worker_waits_an_interval_from_its_first_plan_before_flushing(
+    tmp_path: Path, db_session: Session
+) -> None:
+    now = [0.0]
+    recorder = PlanRecorder(Journal(tmp_path, "plans"), lambda: db_session, 2.0,
+                            clock=lambda: now[0])
+    recorder.after_fork()  # the master made it at start; a worker forked later
+    now[0] = 600.0  # its first plan comes ten minutes after that: no flush
+    recorder.on_plan_answered(db_session, _answered(1))
+    assert db_session.scalar(select(func.count()).select_from(PlanRequest)) == 0
+    now[0] = 601.9
+    recorder.on_plan_answered(db_session, _answered(2))
+    assert db_session.scalar(select(func.count()).select_from(PlanRequest)) == 0
+    now[0] = 602.0  # one interval after its first plan
+    recorder.on_plan_answered(db_session, _answered(3))
+    assert db_session.scalar(select(func.count()).select_from(PlanRequest)) == 3
+
+
 def test_without_a_writable_folder_each_request_is_stored_directly(
     tmp_path: Path, db_session: Session
 ) -> None:

@@ -88,6 +88,9 @@ def test_gunicorn_workers_add_up_in_one_exposition(own_database_url: str,
     assert found[("maas_http_request_duration_seconds_count", health)] == served
     inf = tuple(sorted((*health, ("le", "+Inf"))))
     assert found[("maas_http_request_duration_seconds_bucket", inf)] == served
+    # the server's warm-up requests (the master's and each worker's /health and /plan) are
+    # not counted: this test sent no /plan
+    assert not any(dict(labels).get("endpoint") == "/api/v1/plan" for _, labels in found)
     # the URL rule, not the raw path: three stops, one series
     rule = (("endpoint", "/api/v1/stops/<stop_id>/departures"), ("method", "GET"),
             ("status", "404"))

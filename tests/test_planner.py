@@ -166,7 +166,10 @@ def connections(timetable: Timetable, day: dt.date) -> list[tuple[int, int, int,
                                int(timetable.pattern_stops[base + i]),
                                int(timetable.pattern_stops[base + i + 1]),
                                trip * 3 + shift // DAY + 1, i))
-    result.sort()
+    # by time, and a trip's hops in their order: realtime estimates can make a hop take no
+    # time, and a trip's next hop then leaves when this one does (sorting by stop ids after
+    # the times would scan it first, before the trip is boarded)
+    result.sort(key=lambda c: (c[0], c[1], c[4], c[5]))
     return result
 
 

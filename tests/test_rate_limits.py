@@ -255,3 +255,34 @@ def test_production_needs_a_shared_counter_store() -> None:
                                       "MAAS_RATE_LIMIT_PLAN": "5/second; 100 per minute"})
     assert settings.redis_url == "redis://cache:6379/0"
     assert settings.rate_limit_plan == "5/second; 100 per minute"
+
+
+def test_memory_counts_start_no_thread_and_sweep_in_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import limits.storage.memory
+
+    from maas.ratelimits import LIMITER, ProcessCounts
+
+    # memory:// (the demo's): the plan query is refused before the database is asked
+    app = create_app({"env": "test", "home": tmp_path, "redis_url": "memory://",
+                      "rate_limit_plan": "3 per hour"})
+    counts = app.extensions[LIMITER].storage
+    assert isinstance(counts, ProcessCounts)
+    assert hasattr(limits.storage.memory.MemoryStorage, "_MemoryStorage__schedule_expiry")
+    started: list[threading.Thread] = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
+    counts.timer = threading.Timer(0.01, lambda: None)  # limits' timer, ended (never alive)
+    client = app.test_client()
+    for _ in range(3):  # each would have started limits' expiry timer
+        assert client.get("/api/v1/plan").status_code == 422
+    assert_throttled(client.get("/api/v1/plan"))
+    assert started == []
+    # expired counts are dropped by the count that finds the sweep due
+    counts.expirations = dict.fromkeys(counts.expirations, 0.0)
+    counts.next_sweep = 0.0
+    counts.incr("someone-else", 60)
+    assert set(counts.storage) == {"someone-else"}
+    assert counts.next_sweep > 0.0
+    app.extensions["maas"].engine.dispose()

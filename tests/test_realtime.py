@@ -152,6 +152,38 @@ def test_alert_reaches_legs_departures_and_list(client: FlaskClient, runner: Run
     assert "lang" in str(bad.get_json())
 
 
+def test_a_plan_and_departures_read_the_realtime_cache_once(
+        client: FlaskClient, runner: Runner, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from gtfs.realtime.services import RealtimeCache
+
+    leg = first_leg(client)
+    poll(runner, register(runner, write(tmp_path / "tu.pb", delay(leg, 120)), "trip-updates"))
+    poll(runner, register(runner, write(tmp_path / "a.pb", alert_message(leg["route_id"])),
+                          "alerts"))
+    calls: list[int] = []
+    current = RealtimeCache.current
+
+    def counted(self: RealtimeCache, *args: Any) -> Any:
+        calls.append(1)
+        return current(self, *args)
+
+    monkeypatch.setattr(RealtimeCache, "current", counted)
+    delayed = first_leg(client)
+    assert len(calls) == 1
+    # the delay and the alert of the one snapshot on the same leg
+    if delayed["trip_id"] == leg["trip_id"]:
+        assert (delayed["delay_s"], delayed["realtime"]) == (120, True)
+    assert [a["id"] for a in delayed["alerts"]] == ["snow"]
+    calls.clear()
+    response = client.get(f"/api/v1/stops/{leg['from']['stop_id']}/departures",
+                          query_string={"at": MORNING, "limit": 30})
+    assert response.status_code == 200
+    assert len(calls) == 1
+    row = {r["trip_id"]: r for r in response.get_json()["departures"]}[leg["trip_id"]]
+    assert (row["delay_s"], [a["id"] for a in row["alerts"]]) == (120, ["snow"])
+
+
 def test_vehicle_positions_by_route(client: FlaskClient, runner: Runner, tmp_path: Path) -> None:
     leg = first_leg(client)
     message = header()

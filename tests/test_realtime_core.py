@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,6 +164,95 @@ def test_delayed_trip_overtaken_is_not_taken_first() -> None:
     assert journey.legs[0].trip == 1  # arrives 08:50; t0 arrives 09:20
 
 
+def test_previous_day_trip_delayed_past_midnight_is_offered_today() -> None:
+    # t0 runs 23:40 -> 23:50 every day; yesterday's runs 30 min late, into today's 00:10-00:20
+    trips = [([1, 2], 23 * 3600 + 2400, [600], 0, [0, 0], [0, 0])]
+    timetable = compile_feeds([("rt", build_feed(FAR, trips, [[True, True, True]], []))])
+    late = query(1, 2, hour=0, minute=5)
+    [journey] = transit_only(plan(timetable, late))
+    assert (journey.legs[0].departure, journey.legs[0].day_shift) == (23 * 3600 + 2400, 0)
+    attach(timetable, update(message(), "t0", [("s1", 1800)], day="20261130"))
+    [journey] = transit_only(plan(timetable, late))
+    leg = journey.legs[0]
+    assert (leg.departure, leg.arrival, leg.day_shift, leg.realtime) == (600, 1200, -1, True)
+    moment = dt.datetime(2026, 12, 1, 0, 0, tzinfo=TOKYO)
+    [first, *_] = departures_after(timetable, 1, moment, 5)
+    assert (first.trip, first.seconds, first.scheduled, first.realtime) == (0, 600, -1200, True)
+
+
+def loop_network() -> Timetable:
+    """One trip s1 → s2 → s3 → s2 → s4 (a loop visits s2 twice), stop_sequence 10 … 50."""
+    trips = [([1, 2, 3, 2, 4], 8 * 3600, [600] * 4, 0, [0] * 5, [0] * 5)]
+    feed = build_feed(FAR, trips, [[True, True, True]], [])
+    feed = dataclasses.replace(feed, st_sequence=np.asarray([10, 20, 30, 40, 50], np.int32))
+    return compile_feeds([("rt", feed)])
+
+
+def sequenced(stops: list[tuple[int, str, int]]) -> rt.FeedMessage:
+    """t0's update: (stop_sequence or -1, stop_id or "", departure delay) per stop."""
+    feed = message()
+    entity = feed.entity.add()
+    entity.id = "loop"
+    entity.trip_update.trip.trip_id = "t0"
+    entity.trip_update.trip.start_date = "20261201"
+    for sequence, stop_id, delay in stops:
+        stu = entity.trip_update.stop_time_update.add()
+        if sequence >= 0:
+            stu.stop_sequence = sequence
+        if stop_id:
+            stu.stop_id = stop_id
+        stu.departure.delay = delay
+    return feed
+
+
+def test_stop_time_updates_are_matched_by_stop_sequence_on_a_loop() -> None:
+    timetable = loop_network()
+    assert timetable.stop_sequence.tolist() == [10, 20, 30, 40, 50]
+    scheduled = [8 * 3600, 8 * 3600 + 630, 8 * 3600 + 1260, 8 * 3600 + 1890, 8 * 3600 + 2490]
+    late = scheduled[:3] + [t + 600 for t in scheduled[3:]]
+    # the second visit of s2, by stop_sequence alone and with its stop_id
+    for stops in ([(40, "", 600)], [(40, "s2", 600)]):
+        overlay, outcome = core.trip_updates(timetable, "rt", sequenced(stops), NOW, 600)
+        assert (outcome.matched, outcome.error_count) == (1, 0)
+        assert overlay.departure.tolist() == late
+    # by stop_id alone the first visit is meant (the reference's rule without stop_sequence)
+    overlay, _ = core.trip_updates(timetable, "rt", sequenced([(-1, "s2", 600)]), NOW, 600)
+    assert overlay.departure.tolist() == scheduled[:1] + [t + 600 for t in scheduled[1:]]
+    # a stop_sequence the trip lacks, or a stop_id that contradicts it, is an error
+    for stops in ([(45, "", 600)], [(40, "s3", 600)]):
+        overlay, outcome = core.trip_updates(timetable, "rt", sequenced(stops), NOW, 600)
+        assert outcome.error_count == 1
+        assert "stop_sequence" in outcome.errors[0]
+        assert overlay.departure.tolist() == scheduled
+
+
+def test_the_reader_keeps_stop_sequence(tmp_path: Path) -> None:
+    from gtfs.feed import read_feed
+
+    folder = tmp_path / "gtfs"
+    folder.mkdir()
+    files = {
+        "agency.txt": "agency_id,agency_name,agency_url,agency_timezone\n"
+                      "a,A,https://a.example,Asia/Tokyo\n",
+        "stops.txt": "stop_id,stop_name,stop_lat,stop_lon\n"
+                     "s1,One,36.50,136.50\ns2,Two,36.55,136.60\ns3,Three,36.60,136.65\n",
+        "routes.txt": "route_id,agency_id,route_short_name,route_type\nr,a,1,3\n",
+        "trips.txt": "route_id,service_id,trip_id\nr,all,loop\n",
+        "calendar.txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,"
+                        "start_date,end_date\nall,1,1,1,1,1,1,1,20261101,20261231\n",
+        # out of order in the file, and not 1, 2, 3
+        "stop_times.txt": "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+                          "loop,08:20:00,08:20:00,s1,7\nloop,08:00:00,08:00:00,s1,3\n"
+                          "loop,08:10:00,08:10:00,s2,5\n",
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    feed = read_feed(folder)
+    timetable = compile_feeds([("rt", feed)])
+    assert timetable.stop_sequence.tolist() == [3, 5, 7]
+    assert timetable.departure.tolist() == [8 * 3600, 8 * 3600 + 600, 8 * 3600 + 1200]
+
+
 def test_stale_updates_are_ignored() -> None:
     timetable = transfer_network()
     feed = update(message(), "t0", [("s1", 600)], stamp=NOW - 601)
@@ -235,7 +325,7 @@ def rewritten(feed: FeedData, timetable: Timetable, overlay: core.TripOverlay) -
               for o in overlay.day.tolist()}
     keep = np.ones(feed.st_trip.shape[0], dtype=np.bool_)
     extra: dict[str, list[np.ndarray]] = {k: [] for k in ("trip", "stop", "arr", "dep", "pick",
-                                                           "drop")}
+                                                           "drop", "seq")}
     for j, trip in enumerate(overlay.trip.tolist()):
         col = column[int(overlay.day[j])]
         original = trips[trip]
@@ -269,6 +359,8 @@ def rewritten(feed: FeedData, timetable: Timetable, overlay: core.TripOverlay) -
         extra["dep"].append(dep)
         extra["pick"].append(np.where(skipped, 1, feed.st_pickup[rows]))
         extra["drop"].append(np.where(skipped, 1, feed.st_dropoff[rows]))
+        extra["seq"].append(np.arange(1, rows.shape[0] + 1) if feed.st_sequence is None
+                            else feed.st_sequence[rows])
     del keep
 
     def joined(name: str, base: np.ndarray) -> np.ndarray:
@@ -278,7 +370,8 @@ def rewritten(feed: FeedData, timetable: Timetable, overlay: core.TripOverlay) -
         feed, trips=trips, services=services, service_days=days,
         st_trip=joined("trip", feed.st_trip), st_stop=joined("stop", feed.st_stop),
         st_arrival=joined("arr", feed.st_arrival), st_departure=joined("dep", feed.st_departure),
-        st_pickup=joined("pick", feed.st_pickup), st_dropoff=joined("drop", feed.st_dropoff))
+        st_pickup=joined("pick", feed.st_pickup), st_dropoff=joined("drop", feed.st_dropoff),
+        st_sequence=None if feed.st_sequence is None else joined("seq", feed.st_sequence))
     return compile_feeds([("rt", new)])
 
 
@@ -418,6 +511,9 @@ def test_real_feed_with_realtime_equals_the_rewritten_feed(name: str) -> None:
                   max_transfers=4, min_transfer_seconds=60)
         journeys = transit_only(plan(timetable, q))
         _, seconds = service_time(other, when)
+        for journey in journeys:  # never a ride boarded where it does not stop
+            assert journey.departure >= seconds
+            assert all(leg.departure <= leg.arrival < DAY * 3 for leg in journey.legs)
         expected = reference(other, day, dict.fromkeys(members(other, origin), seconds),
                              members(other, destination), 5, 60, forbidden)
         access = {s: seconds + w for s, (w, _) in access_options(other, q.origin).items()}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -34,6 +36,24 @@ def test_demo_answers_health_with_its_database_and_feeds(demo_server: RunningSer
     assert health["database"]["backend"] == "sqlite"
     assert {feed["kind"] for feed in health["feeds"]} == {"gtfs", "gbfs", "ondemand"}
     assert (demo_server.home / "maas.sqlite3").exists()
+
+
+def test_every_worker_warms_up_before_it_says_ready(demo_server: RunningServer) -> None:
+    deadline = time.monotonic() + 60  # the server answers once one worker is ready
+    while True:
+        log = (demo_server.home / "server.log").read_text(encoding="utf-8")
+        ready = [int(pid) for pid in re.findall(r"gunicorn\.error: READY worker (\d+)", log)]
+        if len(ready) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    children = Path(f"/proc/{demo_server.process.pid}/task/{demo_server.process.pid}/children")
+    assert len(set(ready)) == len(ready) == 2  # demo: two workers, each once
+    assert set(ready) <= {int(pid) for pid in children.read_text().split()}
+    # the master's, then each worker's own /health and /plan (a real plan: 200), all before
+    # the last READY line, under request id warm-up
+    before_ready = log[:log.rindex("READY worker")]
+    warm = re.findall(r"\[warm-up\] maas\.access: GET (/api/v1/\w+)\S* (\d+)", before_ready)
+    assert warm == [("/api/v1/health", "200"), ("/api/v1/plan", "200")] * 3
 
 
 def test_demo_serves_problems_openapi_and_pages(demo_server: RunningServer) -> None:
@@ -103,8 +123,36 @@ def test_serve_runs_gunicorn_on_the_configured_database(own_database_url: str,
     assert lines, "production logs are JSON lines"
     records = [json.loads(line) for line in lines]
     access = [r for r in records if r.get("logger") == "maas.access"]
-    assert access
-    assert all(len(r["request_id"]) == 32 for r in access)
+    # the server's own warm-up requests say so; each client request got an id of its own
+    warm_up = [r["message"] for r in access if r["request_id"] == "warm-up"]
+    # no feed is active: the warm-up plan is refused before planning
+    assert set(warm_up) == {"GET /api/v1/health 200", "GET /api/v1/plan 422"}
+    clients = [r for r in access if r["request_id"] != "warm-up"]
+    assert clients
+    assert all(len(r["request_id"]) == 32 for r in clients)
+
+
+def test_a_gthread_worker_starts_all_its_threads_before_it_says_ready(
+        own_database_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "MAAS_HOME": str(tmp_path), "MAAS_DATABASE_URL": own_database_url,
+           "MAAS_LOG_LEVEL": "info", "MAAS_THREADS": "4"}
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [maas_executable(), "serve", "--port", str(free_port()), "--workers", "1"],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 90
+            ready: list[str] = []
+            while not ready and time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.1)
+                ready = re.findall(r"READY worker (\d+)", log_path.read_text(encoding="utf-8"))
+            assert ready, log_path.read_text(encoding="utf-8")
+            # no request has come: the main thread and the pool's four, all started
+            assert len(list(Path(f"/proc/{ready[0]}/task").iterdir())) >= 5
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
 
 
 def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:

@@ -119,6 +119,9 @@ class FeedData:
     transfers: list[Transfer] = field(default_factory=list)
     fares: list[FareRule] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # stop_times.txt's stop_sequence (GTFS-Realtime matches stop-time updates by it); None
+    # (feeds built in code): each stop's position in its trip, from 1
+    st_sequence: Int32Array | None = None
 
     @property
     def last_date(self) -> dt.date:

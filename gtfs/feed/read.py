@@ -98,6 +98,7 @@ def read_feed(path: Path, limits: FeedLimits = DEFAULT_LIMITS) -> FeedData:
         st_departure=times.departure.astype(np.int32),
         st_pickup=times.pickup.astype(np.int8),
         st_dropoff=times.dropoff.astype(np.int8),
+        st_sequence=np.minimum(times.sequence, 2**31 - 1).astype(np.int32),
         transfers=transfers,
         fares=fares,
         warnings=notes,

@@ -22,11 +22,12 @@ class StopTimes:
     departure: npt.NDArray[np.int64]
     pickup: npt.NDArray[np.int64]
     dropoff: npt.NDArray[np.int64]
+    sequence: npt.NDArray[np.int64]  # stop_sequence (GTFS-Realtime updates may name it)
 
     def take(self, rows: npt.NDArray[np.int64]) -> StopTimes:
         return StopTimes(
             self.trip[rows], self.stop[rows], self.arrival[rows], self.departure[rows],
-            self.pickup[rows], self.dropoff[rows],
+            self.pickup[rows], self.dropoff[rows], self.sequence[rows],
         )
 
 
@@ -63,6 +64,7 @@ def read_stop_times(
         table.times("departure_time"),
         table.ints("pickup_type", 0, range(4)),
         table.ints("drop_off_type", 0, range(4)),
+        sequence,
     )
     order = np.lexsort((sequence, trip))
     times, sequence, rows = times.take(order), sequence[order], order

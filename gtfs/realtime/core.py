@@ -6,8 +6,10 @@ Trip updates follow the GTFS-Realtime reference:
   which the trip runs closest to now), and a frequency-based trip also by ``start_time`` (the
   reader expands such trips into ``TRIP#HH:MM:SS``);
 - each ``StopTimeUpdate`` gives an absolute time or a delay, for the arrival and/or departure;
-  it is matched to the trip's stop by ``stop_id`` (the first position at or after the previous
-  update's, so loops work), and the delay carries down the trip until the next update;
+  it is matched to the trip's stop by ``stop_sequence`` when it gives one (the compiled
+  timetable keeps them; a ``stop_id`` given too must be the stop there), else by ``stop_id``
+  (the first position at or after the previous update's, so a loop's second visit needs the
+  stop_sequence or an earlier update), and the delay carries down the trip until the next update;
   ``NO_DATA`` ends the carrying (scheduled times again); stops before the first update keep
   their scheduled times;
 - a ``SKIPPED`` stop can be neither boarded nor left (its times become :data:`NEVER`);
@@ -20,8 +22,9 @@ departure, a departure never before its arrival).
 
 The result, a :class:`TripOverlay`, is applied to a day view of the planner by
 :func:`overlay_view`: the affected trips' times are replaced in a copy of the view's time
-arrays, and each affected pattern is re-sorted by departure and checked for FIFO again, so a
-delayed trip that overtakes another is scanned trip by trip (never a wrong "first trip").
+arrays, and each affected pattern is re-sorted by departure and split into FIFO lanes where a
+trip really overtakes another, so a delayed trip that is overtaken never becomes a wrong
+"first trip"; skipped stops split nothing (the kernel steps over them, docs/realtime.md).
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ import numpy.typing as npt
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
 
+from gtfs.languages import FALLBACKS, language_of
 from gtfs.planner import timezone
-from gtfs.raptor import DAY, INF, DayView, lanes_of, pace_of
+from gtfs.raptor import DAY, INF, DayView, lanes_of, pace_of, view_of
 from gtfs.timetable import Timetable
 from maas.core.errors import InvalidInput
 
@@ -367,7 +371,7 @@ def _scan(buf: Any, out: Any, store: bool) -> int:  # pragma: no cover - compile
     """Every StopTimeUpdate of a FeedMessage's trip updates, straight from the wire format;
     with ``store``, row ``i`` of ``out`` gets the ``i``-th: its entity's ordinal, the hash
     and byte span of its stop_id, its schedule relationship, arrival and departure (kind,
-    value). Returns how many there are."""
+    value) and its stop_sequence (-1: none). Returns how many there are."""
     count = 0
     ordinal = -1
     entity_pos = 0
@@ -395,10 +399,14 @@ def _read_update(buf: Any, pos: int, end: int, row: Any, ordinal: int
     """One StopTimeUpdate into ``row`` (see :func:`_scan`)."""
     row[0] = ordinal
     row[1] = _fnv(buf, 0, 0)
+    row[9] = -1
     while pos < end:
         tag, pos = _varint(buf, pos)
         field, wire = tag >> 3, tag & 7
-        if field == 4 and wire == 2:  # stop_id
+        if field == 1 and wire == 0:  # stop_sequence (uint32)
+            value, pos = _varint(buf, pos)
+            row[9] = value & 0xFFFFFFFF
+        elif field == 4 and wire == 2:  # stop_id
             size, pos = _varint(buf, pos)
             row[1] = _fnv(buf, pos, pos + size)
             row[2], row[3] = pos, pos + size
@@ -419,13 +427,14 @@ def _stop_time_updates(data: bytes, stops: tuple[npt.NDArray[np.int64], npt.NDAr
                                                   list[bytes]]
                        ) -> tuple[npt.NDArray[np.int64], ...]:
     """(entity ordinal, stop index or -1, relation, arrival kind, arrival, departure kind,
-    departure) of every stop-time update in ``data``, as int64 arrays.
+    departure, stop_sequence or -1, whether a stop_id is given) of every stop-time update in
+    ``data``, as int64 arrays.
 
     Stop ids are matched by their 64-bit hash, and each distinct matched id is compared
     byte for byte once.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
-    rows = np.zeros((_scan(buf, np.zeros((1, 9), dtype=np.int64), False), 9), dtype=np.int64)
+    rows = np.zeros((_scan(buf, np.zeros((1, 10), dtype=np.int64), False), 10), dtype=np.int64)
     _scan(buf, rows, True)
     hashes, indices, ids = stops
     where = np.minimum(np.searchsorted(hashes, rows[:, 1]), max(hashes.shape[0] - 1, 0))
@@ -435,7 +444,8 @@ def _stop_time_updates(data: bytes, stops: tuple[npt.NDArray[np.int64], npt.NDAr
     for row in first[found[first]].tolist():  # one exact comparison per distinct stop id
         if data[int(rows[row, 2]):int(rows[row, 3])] != ids[int(where[row])]:
             stop[rows[:, 1] == rows[row, 1]] = -1
-    return (rows[:, 0], stop, rows[:, 4], rows[:, 5], rows[:, 6], rows[:, 7], rows[:, 8])
+    return (rows[:, 0], stop, rows[:, 4], rows[:, 5], rows[:, 6], rows[:, 7], rows[:, 8],
+            rows[:, 9], (rows[:, 3] > rows[:, 2]).astype(np.int64))
 
 
 def stop_lookup(timetable: Timetable, feed: str
@@ -463,11 +473,15 @@ NO_DATA = int(StopTimeUpdate.NO_DATA)
 @numba.njit(cache=True)
 def _estimate(trip_src: Any, trip_base: Any, trip_n: Any, trip_midnight: Any, trip_u0: Any,
               trip_u1: Any, out_offset: Any, u_stop: Any, u_relation: Any, u_akind: Any,
-              u_arrival: Any, u_dkind: Any, u_departure: Any, pattern_stops: Any,
-              arrival: Any, departure: Any, out_arr: Any, out_dep: Any, u_position: Any
+              u_arrival: Any, u_dkind: Any, u_departure: Any, u_sequence: Any, u_named: Any,
+              pattern_stops: Any, stop_sequence: Any, arrival: Any, departure: Any,
+              out_arr: Any, out_dep: Any, u_position: Any
               ) -> None:  # pragma: no cover - compiled
     """Estimated times of every updated trip (see the module notes); ``u_position`` gets
-    each update's position on its trip (-1: its stop is not on the trip)."""
+    each update's position on its trip (-1: its stop is not on the trip).
+
+    An update is matched by its stop_sequence when it gives one (the stop_id, if given too,
+    must be the stop there), else by stop_id, at or after the previous update's position."""
     for j in range(trip_src.shape[0]):
         src, base, n, midnight = trip_src[j], trip_base[j], trip_n[j], trip_midnight[j]
         out = out_offset[j]
@@ -476,11 +490,17 @@ def _estimate(trip_src: Any, trip_base: Any, trip_n: Any, trip_midnight: Any, tr
         for u in range(trip_u0[j], trip_u1[j]):
             u_position[u] = -1
             for i in range(cursor, n):
-                if pattern_stops[base + i] == u_stop[u]:
-                    u_position[u] = i
-                    by_position[i] = u
-                    cursor = i + 1
-                    break
+                if u_sequence[u] >= 0:
+                    if stop_sequence[src + i] != u_sequence[u]:
+                        continue
+                    if u_named[u] and pattern_stops[base + i] != u_stop[u]:
+                        break  # the stop_id contradicts the stop_sequence
+                elif pattern_stops[base + i] != u_stop[u]:
+                    continue
+                u_position[u] = i
+                by_position[i] = u
+                cursor = i + 1
+                break
         delay = 0
         carrying = False
         for i in range(n):
@@ -605,7 +625,7 @@ def _assemble(timetable: Timetable, canceled: dict[tuple[int, int], str],
     base = timetable.pattern_stop_offset[pattern].astype(np.int64)
     n = np.where(is_canceled, 0, timetable.pattern_stop_offset[pattern + 1] - base)
     offset = np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
-    ordinals, stop, relation, akind, arrival, dkind, departure = updates
+    ordinals, stop, relation, akind, arrival, dkind, departure, sequence, named = updates
     rows = np.flatnonzero(~is_canceled)
     info = [timed[keys[j]] for j in rows.tolist()]
     wanted = np.asarray([ordinal for ordinal, _, _ in info], dtype=np.int64)
@@ -616,13 +636,13 @@ def _assemble(timetable: Timetable, canceled: dict[tuple[int, int], str],
     out_dep = np.zeros(int(offset[-1]), dtype=np.int64)
     _estimate(timetable.trip_time_offset[trip[rows]].astype(np.int64), base[rows], n[rows],
               np.asarray([midnight for _, midnight, _ in info], dtype=np.int64), first, last,
-              offset[rows], stop, relation, akind, arrival, dkind, departure,
-              timetable.pattern_stops, timetable.arrival, timetable.departure, out_arr, out_dep,
-              positions)
+              offset[rows], stop, relation, akind, arrival, dkind, departure, sequence, named,
+              timetable.pattern_stops, timetable.stop_sequence, timetable.arrival,
+              timetable.departure, out_arr, out_dep, positions)
     for j in sorted(set(np.searchsorted(last, np.flatnonzero(positions < 0),
                                         side="right").tolist())):
         outcome.error(f"entity {info[j][2]!r}: a stop_time_update names a stop that is not on "
-                      "the trip (matched by stop_id)")
+                      "the trip (matched by stop_sequence, else by stop_id; both must agree)")
     return TripOverlay(
         trip_ids=[timetable.meta["trip_ids"][k[0]] for k in keys],
         trip=trip.astype(np.int32), day=np.asarray([k[1] for k in keys], dtype=np.int32),
@@ -638,6 +658,8 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
     the overlay are flagged ``realtime``.
     """
     ordinal = view.day.toordinal()
+    if len(overlay):
+        view = _with_late_trips(timetable, view, overlay)
     n = view.trip.shape[0]
     realtime = np.zeros(n, dtype=np.bool_)
     if not len(overlay) or n == 0:
@@ -687,16 +709,19 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
         start = int(view.time_offset[r])
         block_dep = dep[start:start + length * m].reshape(m, length)  # trip-major
         block_arr = arr[start:start + length * m].reshape(m, length)
-        by = np.lexsort((block_arr[:, -1], block_dep[:, 0]))
-        lane = _split_lanes(np.ascontiguousarray(block_dep[by].T),
-                            np.ascontiguousarray(block_arr[by].T))
-        by = by[np.argsort(lane, kind="stable")]  # lane by lane, each by departure
+        by = np.argsort(_start_key(block_dep, view.dep[start:start + length * m]
+                                   .reshape(m, length)), kind="stable")
+        running = int(np.count_nonzero(block_dep.min(axis=1) < NEVER))  # the rest: canceled
+        lane = _split_lanes(np.ascontiguousarray(block_dep[by[:running]].T),
+                            np.ascontiguousarray(block_arr[by[:running]].T))
+        # lane by lane, each by departure; canceled trips last, in no lane (never scanned)
+        by = np.concatenate([by[:running][np.argsort(lane, kind="stable")], by[running:]])
         block_dep[:] = block_dep[by]
         block_arr[:] = block_arr[by]
         trip[lo:hi] = trip[lo:hi][by]
         shift[lo:hi] = shift[lo:hi][by]
         realtime[lo:hi] = realtime[lo:hi][by]
-        ends[r] = np.cumsum(np.bincount(lane)).tolist()
+        ends[r] = np.cumsum(np.bincount(lane)).tolist() if running else []
         fifo[r] = True  # every lane is
     counts = np.diff(base_offset).astype(np.int64)
     for r, lane_ends in ends.items():
@@ -714,32 +739,75 @@ def overlay_view(timetable: Timetable, view: DayView, overlay: TripOverlay) -> D
                    realtime=realtime, lane_offset=lane_offset, lane_end=lane_end)
 
 
+def _with_late_trips(timetable: Timetable, view: DayView, overlay: TripOverlay) -> DayView:
+    """``view`` with the previous service day's trips that the overlay's delays carry past
+    midnight (an estimated arrival at or after 24:00) while their timetable did not: the view
+    holds only trips scheduled to run after midnight. ``view`` itself when there are none."""
+    ordinal = view.day.toordinal()
+    timed = np.diff(overlay.offset) > 0  # canceled trips have no times
+    rows = np.flatnonzero(timed & (overlay.day == ordinal - 1))
+    if rows.size == 0:
+        return view
+    latest = np.full(len(overlay), -1, dtype=np.int64)
+    latest[timed] = np.maximum.reduceat(np.where(overlay.arrival < NEVER, overlay.arrival, -1),
+                                        overlay.offset[:-1][timed])
+    trips = overlay.trip[rows][latest[rows] >= DAY]
+    trips = trips[~np.isin(trips, view.trip[view.shift == -DAY])]
+    if trips.size == 0:
+        return view
+    return view_of(timetable, view.day, np.concatenate([view.trip, trips]),
+                   np.concatenate([view.shift, np.full(trips.size, -DAY, np.int32)]))
+
+
+def _start_key(estimated: I32, scheduled: I32) -> npt.NDArray[np.int64]:
+    """Per trip (row) of a pattern's trip-major times: when it would leave the first stop,
+    estimated — at its first stop not skipped, minus the timetable's time from the first stop
+    there (a trip skipping its first stop still sorts by when it runs); NEVER when canceled."""
+    running = estimated < NEVER
+    first = np.argmax(running, axis=1)
+    rows = np.arange(estimated.shape[0])
+    key: npt.NDArray[np.int64] = (estimated[rows, first].astype(np.int64)
+                                  - scheduled[rows, first] + scheduled[:, 0])
+    key[~running.any(axis=1)] = NEVER
+    return key
+
+
 @numba.njit(cache=True)
 def _split_lanes(dep: Any, arr: Any) -> Any:  # pragma: no cover - compiled
-    """Lane of each column (trip) of a pattern's ``[positions × trips]`` times sorted by first
-    departure: the first lane whose last trip it never overtakes (departs and arrives no
-    earlier at every position), else a new lane."""
+    """Lane of each column (trip) of a pattern's ``[positions × trips]`` times in departure
+    order: the first lane in which it overtakes no trip — at every position where it stops,
+    it departs and arrives no earlier than the lane's trips that stop there — else a new
+    lane. A skipped stop (NEVER) constrains nothing: the kernel never boards nor alights
+    there and steps over it, so a pattern splits only where a trip really overtakes another
+    (mostly never: one lane, scanned as without realtime)."""
     n, m = dep.shape
     lane = np.empty(m, dtype=np.int64)
-    last = np.empty(m, dtype=np.int64)
+    low = -(2**62)
+    last_dep = np.full((max(m, 1), n), low, dtype=np.int64)  # per lane: latest time so far
+    last_arr = np.full((max(m, 1), n), low, dtype=np.int64)
     count = 0
     for c in range(m):
-        chosen = -1
+        chosen = count
         for candidate in range(count):
-            p = last[candidate]
             ok = True
             for i in range(n):
-                if dep[i, c] < dep[i, p] or arr[i, c] < arr[i, p]:
+                d = dep[i, c]
+                a = arr[i, c]
+                if (d < NEVER and d < last_dep[candidate, i]) or (
+                        a < NEVER and a < last_arr[candidate, i]):
                     ok = False
                     break
             if ok:
                 chosen = candidate
                 break
-        if chosen < 0:
-            chosen = count
+        if chosen == count:
             count += 1
         lane[c] = chosen
-        last[chosen] = c
+        for i in range(n):
+            if dep[i, c] < NEVER:
+                last_dep[chosen, i] = dep[i, c]
+            if arr[i, c] < NEVER:
+                last_arr[chosen, i] = arr[i, c]
     return lane
 
 
@@ -749,11 +817,19 @@ def _translations(text: Any) -> dict[str, str]:
 
 
 def pick(translations: dict[str, str], lang: str) -> str:
-    """The text in ``lang``, else Japanese, untagged, English, or any."""
-    for key in (lang, "ja", "", "en"):
-        if translations.get(key):
-            return translations[key]
-    return next(iter(translations.values()), "")
+    """The text in ``lang``, else along the rider's fallbacks (:data:`FALLBACKS`: a Korean
+    rider reads English before Japanese), else Japanese, untagged, English, or any.
+
+    Feeds tag translations with any BCP 47 tag (``zh-TW``, ``ko-KR``, ``en-US``); each is read
+    as one of the riders' languages, the first text of a language winning."""
+    by_language: dict[str, str] = {}
+    for tag, text in translations.items():
+        if text:
+            by_language.setdefault((language_of(tag) or tag) if tag else "", text)
+    for key in (*FALLBACKS.get(lang, (lang,)), "ja", "", "en"):
+        if by_language.get(key):
+            return by_language[key]
+    return next(iter(by_language.values()), "")
 
 
 def alerts(message: Any) -> tuple[list[dict[str, Any]], Outcome]:

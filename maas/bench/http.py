@@ -207,6 +207,7 @@ def _gunicorn(server: Server, home: Path, url: str, day: dt.date
         try:
             _wait_ready(port, process, FLOOR_PATH if server.name == "floor" else HEALTH_PATH,
                         log_path)
+            _wait_workers_ready(process, log_path, WORKERS)
             yield port, process.pid
         finally:
             stop_server(process)
@@ -243,6 +244,33 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], path: str, log: Pat
         finally:
             connection.close()
     raise MaasError(f"the benchmark server did not answer {path} within 180 s")
+
+
+# the line maas.gunicorn_conf.post_worker_init logs (that module is a gunicorn config: importing
+# it would prepare a metrics folder in this process)
+_READY = re.compile(r"\bREADY worker (\d+)")
+
+
+def _wait_workers_ready(process: subprocess.Popen[bytes], log: Path, workers: int,
+                        timeout: float = 180) -> None:
+    """Until all ``workers`` have logged their READY line (``maas.gunicorn_conf.
+    post_worker_init``, after the warm-up): one answering does not mean the other is (the
+    master forks them one after the other), and the first /plan measured may go to either."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise MaasError(f"the benchmark server exited ({process.returncode}) before its "
+                            "workers were ready")
+        text = log.read_text(encoding="utf-8", errors="replace")
+        try:
+            running = set(_children(process.pid))
+        except FileNotFoundError:  # it has just exited: the next poll says so
+            continue
+        if len(running) == workers and running <= {int(pid) for pid in _READY.findall(text)}:
+            return
+        time.sleep(0.05)
+    raise MaasError(f"the benchmark server's workers were not ready within {timeout:g} s "
+                    f"(no READY line in {log})")
 
 
 def _get(connection: http.client.HTTPConnection, path: str) -> int:
