@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import weakref
 from typing import Any
 
 import numba
@@ -103,12 +104,14 @@ def _lanes(timetable: Timetable, view: DayView) -> tuple[I32, I32]:
     on one view; building one lane per pattern costs two allocations)."""
     if view.lane_offset is not None and view.lane_end is not None:
         return view.lane_offset, view.lane_end
-    cache: dict[int, tuple[DayView, I32, I32]] = timetable.meta.setdefault("_lanes", {})
+    # weak references: the cache never keeps a view (and its times) alive
+    cache: dict[int, tuple[weakref.ref[DayView], I32, I32]] = timetable.meta.setdefault(
+        "_lanes", {})
     entry = cache.get(id(view))
-    if entry is None or entry[0] is not view:
+    if entry is None or entry[0]() is not view:
         if len(cache) >= 16:
             cache.clear()
-        entry = (view, *lanes_of(view))
+        entry = (weakref.ref(view), *lanes_of(view))
         cache[id(view)] = entry
     return entry[1], entry[2]
 
@@ -385,12 +388,13 @@ def _timetabled(timetable: Timetable, view: DayView) -> bool:
     built = timetable.meta.get("_day_views", {}).get(view.day)
     if built is not None and built.dep is view.dep and built.arr is view.arr:
         return True
-    cache: dict[int, tuple[I32, I32, bool]] = timetable.meta.setdefault("_no_quicker", {})
+    cache: dict[int, tuple[weakref.ref[I32], weakref.ref[I32], bool]] = (
+        timetable.meta.setdefault("_no_quicker", {}))  # weak: never keeps old times alive
     entry = cache.get(id(view.dep))
-    if entry is None or entry[0] is not view.dep or entry[1] is not view.arr:
+    if entry is None or entry[0]() is not view.dep or entry[1]() is not view.arr:
         if len(cache) >= 16:
             cache.clear()
-        entry = (view.dep, view.arr, bool(_no_quicker(
+        entry = (weakref.ref(view.dep), weakref.ref(view.arr), bool(_no_quicker(
             timetable.pattern_stop_offset, timetable.pattern_least, view.offset,
             view.time_offset, view.dep, view.arr)))
         cache[id(view.dep)] = entry

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
+import weakref
 
 import numpy as np
 import numpy.typing as npt
@@ -149,3 +151,23 @@ def test_estimates_no_quicker_than_the_timetable_keep_the_table() -> None:
     assert raptor._timetabled(timetable, swapped(dep, arr))
     arr[first + 2] -= 31  # 2 -> 3 arrival to arrival in 599 s
     assert not raptor._timetabled(timetable, swapped(dep, arr))
+
+
+def test_the_kernels_caches_keep_no_view_alive() -> None:
+    """What the kernel remembers per view (its lanes, whether its times are no quicker than
+    the timetable's) holds no reference to it: an old overlay's times are freed."""
+    stops = [(36.55, 136.60, -2), (36.56, 136.61, -1), (36.57, 136.62, -1)]
+    trips = [([1, 2], 8 * 3600, [600], 0, [0, 0], [0, 0])]
+    timetable = compile_feeds([("c", build_feed(stops, trips, [[True, True, True]], []))])
+    view = raptor.day_view(timetable, DAY0)
+    dep, arr = view.dep + 60, view.arr + 60  # an overlay's new arrays
+    late = dataclasses.replace(view, dep=dep, arr=arr)
+    access, egress = np.asarray([1], dtype=np.int32), np.asarray([2], dtype=np.int32)
+    zero = np.zeros(1, dtype=np.int32)
+    labels = raptor.run(timetable, late, access, zero + 7 * 3600, egress, zero, 1, 60)
+    assert labels.transit_tau[1, 2] == 8 * 3600 + 660
+    assert raptor._timetabled(timetable, late)
+    gone: list[weakref.ref[object]] = [weakref.ref(late), weakref.ref(dep), weakref.ref(arr)]
+    del late, dep, arr
+    gc.collect()
+    assert [ref() for ref in gone] == [None, None, None]
