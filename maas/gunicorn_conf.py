@@ -52,6 +52,10 @@ preload_app = True
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
+# gunicorn 25.1+ opens a control socket at one fixed path per user (~/.gunicorn/gunicorn.ctl):
+# every server started on a host (a demo beside the tests, a benchmark's two servers) would
+# take over the others', and nothing here uses gunicornc to resize or reload workers
+control_socket_disable = True
 # above the application's own limits (maas.core.limits), which answer problem+json 414/431 first
 limit_request_line = limits.GUNICORN_LIMIT_REQUEST_LINE
 limit_request_field_size = limits.GUNICORN_LIMIT_REQUEST_FIELD_SIZE
