@@ -313,14 +313,8 @@ def new_labels(rounds: int, n_stops: int) -> Labels:
     so a query touches a third of the memory it would otherwise clear.
     """
     shape = (rounds + 1, n_stops)
-    times = np.full((3, *shape), INF, dtype=np.int32)
-    rest = np.empty((6, *shape), dtype=np.int32)
-    kinds = np.zeros(shape, dtype=np.int8)
-    return Labels(
-        ready=times[0], ready_kind=kinds, ready_round=rest[0], transit_tau=times[1],
-        trip=rest[1], board_stop=rest[2], board_pos=rest[3], alight_pos=rest[4],
-        foot_tau=times[2], walk_from=rest[5],
-    )
+    return _laid_out(np.full((3, *shape), INF, dtype=np.int32),
+                     np.empty((6, *shape), dtype=np.int32), np.zeros(shape, dtype=np.int8))
 
 
 def _blank_labels(rounds: int, n_stops: int) -> Labels:
@@ -328,9 +322,13 @@ def _blank_labels(rounds: int, n_stops: int) -> Labels:
     fresh clears each round's times and kinds when the round starts (and, at its end, those
     of the rounds it did not need), inside the compiled kernel."""
     shape = (rounds + 1, n_stops)
-    times = np.empty((3, *shape), dtype=np.int32)
-    rest = np.empty((6, *shape), dtype=np.int32)
-    kinds = np.empty(shape, dtype=np.int8)
+    return _laid_out(np.empty((3, *shape), dtype=np.int32),
+                     np.empty((6, *shape), dtype=np.int32), np.empty(shape, dtype=np.int8))
+
+
+def _laid_out(times: I32, rest: I32, kinds: I8) -> Labels:
+    """The records of :class:`Labels` as views of three blocks: the three times, the six
+    other int32 fields, the kinds."""
     return Labels(
         ready=times[0], ready_kind=kinds, ready_round=rest[0], transit_tau=times[1],
         trip=rest[1], board_stop=rest[2], board_pos=rest[3], alight_pos=rest[4],
