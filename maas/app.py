@@ -242,15 +242,15 @@ class QuickHealth:
     """WSGI middleware: ``GET /api/v1/health`` (no query) answered without Flask's dispatch
     when the health check's cache can answer it (the schema check passed, the feeds are
     fresh: :func:`maas.services.cached_health`), tens of microseconds instead of Flask's
-    hundred. It does what the view and the hooks do for it — the same body
-    (:data:`maas.views.health_body`), headers, request id, access line and metrics — and hands
+    hundred. It does what the view and the hooks do for it — the same body (its own
+    :class:`maas.views.HealthBody`), headers, request id, access line and metrics — and hands
     everything else to Flask: another method or path, a query (``?deep=1``), a request the
     hooks would refuse (over-long headers, a NUL), a cache that must ask the database."""
 
     def __init__(self, app: Flask, wsgi: WSGIApplication) -> None:
         from maas import metrics
         from maas.services import HEALTH, cached_health
-        from maas.views import health_body
+        from maas.views import HealthBody
 
         self.flask = app
         self.app = wsgi
@@ -258,7 +258,7 @@ class QuickHealth:
         self.observe = metrics.observe_request
         self.cache_key = HEALTH
         self.cached = cached_health
-        self.body = health_body
+        self.body = HealthBody()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
                  ) -> Iterable[bytes]:

@@ -79,6 +79,7 @@ class HealthBody:
     cached feeds (every few seconds); each request then only puts its time in."""
 
     def __init__(self) -> None:
+        self._json: TypeAdapter[HealthOut] = TypeAdapter(HealthOut)
         # (feeds, realtime, database, the bytes before the time, the bytes after it)
         self._known: tuple[object, object, dict[str, Any], bytes, bytes] | None = None
 
@@ -88,18 +89,14 @@ class HealthBody:
         known = self._known
         if (known is None or known[0] is not report.feeds or known[1] is not report.realtime
                 or known[2] != report.database):
-            full = _HEALTH_JSON.dump_json(HealthOut.model_validate(report, from_attributes=True),
-                                          by_alias=True)
+            full = self._json.dump_json(HealthOut.model_validate(report, from_attributes=True),
+                                        by_alias=True)
             head, found, tail = full.partition(b'"time":' + time_text)
             if not found:  # pragma: no cover - the model's field order keeps time second
                 return full
             known = (report.feeds, report.realtime, report.database, head + b'"time":', tail)
             self._known = known  # one assignment: threads see the old or the new, never half
         return known[3] + time_text + known[4]
-
-
-_HEALTH_JSON: TypeAdapter[HealthOut] = TypeAdapter(HealthOut)
-health_body = HealthBody()
 
 
 @bp.get("/openapi.json")
