@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import math
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numba
@@ -104,16 +105,22 @@ def _lanes(timetable: Timetable, view: DayView) -> tuple[I32, I32]:
     on one view; building one lane per pattern costs two allocations)."""
     if view.lane_offset is not None and view.lane_end is not None:
         return view.lane_offset, view.lane_end
-    # weak references: the cache never keeps a view (and its times) alive
-    cache: dict[int, tuple[weakref.ref[DayView], I32, I32]] = timetable.meta.setdefault(
-        "_lanes", {})
+    lanes: tuple[I32, I32] = _per_view(timetable, "_lanes", view, lanes_of)
+    return lanes
+
+
+def _per_view(timetable: Timetable, name: str, view: DayView,
+              make: Callable[[DayView], Any]) -> Any:
+    """``make(view)``, remembered in ``timetable.meta[name]`` for the last 16 views; weak
+    references, so the cache never keeps a view (and its times) alive."""
+    cache: dict[int, tuple[weakref.ref[DayView], Any]] = timetable.meta.setdefault(name, {})
     entry = cache.get(id(view))
     if entry is None or entry[0]() is not view:
         if len(cache) >= 16:
             cache.clear()
-        entry = (weakref.ref(view), *lanes_of(view))
+        entry = (weakref.ref(view), make(view))
         cache[id(view)] = entry
-    return entry[1], entry[2]
+    return entry[1]
 
 
 def entry_times(timetable: Timetable, view: DayView, entry: int, position: int
@@ -379,24 +386,17 @@ def _timetabled(timetable: Timetable, view: DayView) -> bool:
     """Whether the timetable's least travel times (``least_to``) bound ``view``: it has the
     times :func:`day_view` built, or other times (a realtime overlay's estimates) none of
     whose hops is quicker than the timetable's least (a trip catching up may be; then the
-    kernel falls back to the crow-fly bound). Checked once per view's times (a view's arrays
-    are never changed once made: an overlay copies them)."""
+    kernel falls back to the crow-fly bound). Checked once per view (a view's arrays are
+    never changed once made: an overlay copies them)."""
     if timetable.least_to.shape[0] != timetable.n_stops:
         return False
     built = timetable.meta.get("_day_views", {}).get(view.day)
     if built is not None and built.dep is view.dep and built.arr is view.arr:
         return True
-    cache: dict[int, tuple[weakref.ref[I32], weakref.ref[I32], bool]] = (
-        timetable.meta.setdefault("_no_quicker", {}))  # weak: never keeps old times alive
-    entry = cache.get(id(view.dep))
-    if entry is None or entry[0]() is not view.dep or entry[1]() is not view.arr:
-        if len(cache) >= 16:
-            cache.clear()
-        entry = (weakref.ref(view.dep), weakref.ref(view.arr), bool(_no_quicker(
-            timetable.pattern_stop_offset, timetable.pattern_least, view.offset,
-            view.time_offset, view.dep, view.arr)))
-        cache[id(view.dep)] = entry
-    return entry[2]
+    no_quicker: bool = _per_view(timetable, "_no_quicker", view, lambda v: bool(_no_quicker(
+        timetable.pattern_stop_offset, timetable.pattern_least, v.offset, v.time_offset,
+        v.dep, v.arr)))
+    return no_quicker
 
 
 @numba.njit(cache=True)
