@@ -48,6 +48,9 @@ workers = _settings.workers
 # gthread workers (threads > 1): sign-ins wait for a hashing slot without holding up the
 # worker's other requests (see maas.core.auth.HashGate and docs/security.md, "Logins")
 threads = _settings.threads
+# gthread whose request thread answers a kept-alive connection's next request itself when it
+# comes at once (maas.gunicorn_worker); one thread: gunicorn's sync worker
+worker_class = "maas.gunicorn_worker.ThreadWorker" if threads > 1 else "sync"
 preload_app = True
 timeout = 30
 graceful_timeout = 10

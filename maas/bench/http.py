@@ -5,7 +5,8 @@ departure times between 06:00 and 20:59 of the date *in the feed's own time zone
 
 - in-process: the request path without a socket (:meth:`maas.bench.request.PlanCalls.
   request_path`) on those queries, one after the other;
-- for each worker class asked for (``--worker-class``, default ``gthread`` and ``sync``), our
+- for each worker class asked for (``--worker-class``, default ``linger`` — the server's own,
+  :mod:`maas.gunicorn_worker` — and gunicorn's ``gthread`` it is built on), our
   server (``maas:create_app()`` under ``maas.gunicorn_conf``: preloaded, prepared before fork)
   and, with the first class, the floor (:mod:`maas.bench.floor`, the same gunicorn settings):
   the first ``/plan`` after start, sequential keep-alive latency, then requests per second at
@@ -56,6 +57,10 @@ HEALTH_PATH = "/api/v1/health"
 FLOOR_PATH = "/plan"
 WORKERS = 2
 THREADS = 8  # MAAS_THREADS' default
+# the names --worker-class takes: ours (maas.gunicorn_worker, the server's default with
+# threads), gunicorn's gthread it is built on, and gunicorn's sync (no keep-alive)
+WORKER_CLASSES = {"linger": "maas.gunicorn_worker.ThreadWorker", "gthread": "gthread",
+                  "sync": "sync"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +73,14 @@ class Server:
 
     @property
     def label(self) -> str:
-        """``ours gthread×8``."""
+        """``ours linger×8``."""
         return f"{self.name} {self.worker_class}" + (
-            f"×{self.threads}" if self.worker_class == "gthread" else "")
+            f"×{self.threads}" if self.threads > 1 else "")
+
+    @property
+    def gunicorn_class(self) -> str:
+        """What gunicorn's ``--worker-class`` is given for :attr:`worker_class`."""
+        return WORKER_CLASSES[self.worker_class]
 
 
 def _free_port() -> int:
@@ -106,7 +116,7 @@ def _queries(home: Path, url: str, day: dt.date, count: int, seed: int
 
 
 def run_http_bench(feed: Path, day: dt.date, queries: int, seed: int, *,
-                   classes: Sequence[str] = ("gthread", "sync"),
+                   classes: Sequence[str] = ("linger", "gthread"),
                    connections: Sequence[int] = (1, 4, 16), seconds: float = 5.0,
                    step: Any = None) -> dict[str, Any]:
     """Every figure of the module notes, as one JSON-ready document.
@@ -119,7 +129,7 @@ def run_http_bench(feed: Path, day: dt.date, queries: int, seed: int, *,
     with scratch_home(feed) as (home, url):
         requests = _queries(home, url, day, queries, seed)
         inprocess = _inprocess(home, url, requests)
-        servers = [Server("ours", cls, THREADS if cls == "gthread" else 1) for cls in classes]
+        servers = [Server("ours", cls, 1 if cls == "sync" else THREADS) for cls in classes]
         servers.insert(1, Server("floor", classes[0], servers[0].threads))
         with contextlib.ExitStack() as stack:
             running = []
@@ -199,7 +209,7 @@ def _gunicorn(server: Server, home: Path, url: str, day: dt.date
         "maas.bench.floor:create_floor_app()"
     argv = [sys.executable, "-P", "-m", "gunicorn", "--config", "python:maas.gunicorn_conf",
             "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
-            "--worker-class", server.worker_class, "--threads", str(server.threads), app]
+            "--worker-class", server.gunicorn_class, "--threads", str(server.threads), app]
     log_path = home / f"{server.name}-{server.worker_class}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, env=env, cwd=home,  # noqa: S603 - our own server
@@ -419,9 +429,9 @@ def _table(d: dict[str, Any]) -> str:
 
 @click.command("http")
 @feed_options(queries=300)
-@click.option("--worker-class", "classes", default="gthread,sync", show_default=True,
-              help="gunicorn worker classes to compare (comma-separated; the first also "
-                   "serves the floor).")
+@click.option("--worker-class", "classes", default="linger,gthread", show_default=True,
+              help="Worker classes to compare (comma-separated; the first also serves the "
+                   "floor): linger (maas.gunicorn_worker, the server's own), gthread, sync.")
 @click.option("--connections", default="1,4,16", show_default=True,
               help="Concurrent keep-alive connections of each load (comma-separated).")
 @click.option("--seconds", type=click.FloatRange(1, 120), default=5, show_default=True,
@@ -431,9 +441,9 @@ def http_command(feed_path: Path, day: str, queries: int, seed: int, as_json: bo
     """GET /api/v1/plan under gunicorn beside a bare Flask + pynigiri floor, per worker
     class and connection count."""
     chosen = [c.strip() for c in classes.split(",") if c.strip()]
-    unknown = set(chosen) - {"sync", "gthread"}
+    unknown = set(chosen) - set(WORKER_CLASSES)
     if unknown or not chosen:
-        raise InvalidInput(f"--worker-class: use sync and/or gthread, not "
+        raise InvalidInput(f"--worker-class: use {', '.join(WORKER_CLASSES)}, not "
                            f"{', '.join(sorted(unknown)) or 'nothing'}")
     try:
         counts = [int(c) for c in connections.split(",") if c.strip()]

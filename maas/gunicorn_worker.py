@@ -1,0 +1,54 @@
+"""gunicorn's gthread worker whose request thread stays with a kept-alive connection for a
+moment after answering, while no other request waits for a thread.
+
+gthread hands every kept-alive connection back to the worker's main thread after each
+answer: the request thread wakes the main thread through a pipe, the main thread registers the
+socket with its poller, and when the next request arrives it unregisters it and wakes a request
+thread again — three thread hand-overs and four system calls on the poller per request, about
+0.2–0.3 ms of a ``/health`` that the application answers in 25 µs (docs/planner.md, "Worker
+class"). A client that sends its next request on the same connection right away (a phone
+loading a page's API calls, a validator syncing, a load test) is served by the same thread
+without those hand-overs. The thread waits at most :data:`LINGER_MS`, and only while the
+pool has no request queued: a connection that stays quiet goes back to the poller as before,
+so an idle client never holds a thread for longer than that.
+
+Everything else — parsing, keep-alive limits, ``max_requests``, graceful stop — is gthread's
+own :meth:`ThreadWorker.handle`, called once per request.
+"""
+
+from __future__ import annotations
+
+import select
+from typing import Any
+
+from gunicorn.workers import gthread
+
+# long enough for a client's next request sent on receipt of an answer (tens of µs on a
+# local network, a few ms over the internet for a page's follow-up calls), short enough that
+# a quiet connection returns to the poller before a queued request would notice
+LINGER_MS = 2
+
+
+class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has no types
+    """gthread, answering a kept-alive connection's next request in the same thread."""
+
+    def handle(self, conn: Any) -> Any:
+        """Answer requests on ``conn`` while the next one arrives within the linger time;
+        what the last answer returns goes to gthread's ``finish_request`` as before."""
+        result = super().handle(conn)
+        while result is True and self._next_request_soon(conn):
+            result = super().handle(conn)
+        return result
+
+    def _next_request_soon(self, conn: Any) -> bool:
+        """True when ``conn`` has (or gets within :data:`LINGER_MS`) the start of
+        another request, this worker still runs and no request waits for a thread."""
+        if not self.alive or conn.is_http2 or conn.parser is None:
+            return False
+        if conn.parser.unreader.buf.getvalue():
+            return True  # read ahead with the previous request
+        if self.tpool._work_queue.qsize():  # ThreadPoolExecutor has no public view of it
+            return False
+        waiting = select.poll()  # not select(): sockets may be numbered above 1024
+        waiting.register(conn.sock, select.POLLIN)
+        return bool(waiting.poll(LINGER_MS))
