@@ -18,7 +18,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from gtfs.languages import FALLBACKS, localised
-from gtfs.planner import DAY, Endpoint, Journey, Leg, to_datetime
+from gtfs.planner import DAY, Endpoint, Journey, Leg, filled_at_once, to_datetime
 from gtfs.timetable import Timetable
 
 
@@ -313,6 +313,7 @@ def _no_names(_name: str) -> Mapping[str, str]:
     return {}
 
 
+@filled_at_once
 @dataclasses.dataclass(frozen=True)
 class _Context:
     """What every leg of one journey is built with."""

@@ -453,8 +453,10 @@ def price(timetable: Timetable, journey: Journey, covered: Collection[str]) -> i
     total = 0
     for leg in journey.legs:
         if leg.trip >= 0:
-            fare = None if agency_of(timetable, leg.trip) in covered \
+            fare = None if covered and agency_of(timetable, leg.trip) in covered \
                 else leg_fare(timetable, leg)
+        elif leg.mode == "walk":
+            continue
         else:
             fare = None if leg.operator in covered else leg.fare_yen
         total += fare or 0

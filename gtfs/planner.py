@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 import numba
@@ -26,6 +26,35 @@ ACCESS_RADIUS_M = 800.0
 WALK_ONLY_MAX_M = 2000.0
 
 
+T = TypeVar("T")
+
+
+def filled_at_once(cls: type[T]) -> type[T]:
+    """A frozen dataclass whose ``__init__`` fills the new instance's ``__dict__`` in one
+    update instead of one ``object.__setattr__`` per field (the generated one): a ``Leg`` of
+    16 fields is built in a fifth of the time, and a request builds several. Instances stay
+    frozen: assigning a field afterwards still raises. For classes without
+    ``default_factory`` fields, ``__post_init__`` or slots (checked here)."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if hasattr(cls, "__post_init__") or hasattr(cls, "__slots__") or any(
+            field.default_factory is not dataclasses.MISSING for field in fields):
+        raise TypeError(f"{cls.__name__}: not a plain frozen dataclass")
+    defaults = {f"_default_{field.name}": field.default for field in fields
+                if field.default is not dataclasses.MISSING}
+    params = ", ".join(field.name if field.default is dataclasses.MISSING
+                       else f"{field.name}=_default_{field.name}" for field in fields)
+    values = ", ".join(f"{field.name}={field.name}" for field in fields)
+    namespace: dict[str, Any] = {}
+    exec(f"def __init__(self, {params}):\n    self.__dict__.update({values})\n",  # noqa: S102
+         defaults, namespace)
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    setattr(cls, "__init__", init)  # noqa: B010 - mypy refuses assigning to a method
+    return cls
+
+
+@filled_at_once
 @dataclasses.dataclass(frozen=True)
 class Endpoint:
     """Where a journey starts or ends: a stop (index) or a coordinate; ``place`` is the id of
@@ -38,6 +67,7 @@ class Endpoint:
     place: str | None = None
 
 
+@filled_at_once
 @dataclasses.dataclass(frozen=True)
 class Query:
     """A journey request."""
@@ -52,6 +82,7 @@ class Query:
     modes: frozenset[str] | None = None  # transit modes to use; None: all
 
 
+@filled_at_once
 @dataclasses.dataclass(frozen=True)
 class Leg:
     """One part of a journey; transit legs carry the trip and their boarding positions."""
@@ -76,6 +107,7 @@ class Leg:
     realtime: bool = False  # transit legs: times are a realtime feed's estimates
 
 
+@filled_at_once
 @dataclasses.dataclass(frozen=True)
 class Journey:
     """A journey on ``day`` (times are seconds of that service day)."""
@@ -132,13 +164,13 @@ def _station_members(timetable: Timetable, stop: int) -> list[int]:
 
 
 def access_options(timetable: Timetable, end: Endpoint, radius_m: float = ACCESS_RADIUS_M
-                   ) -> dict[int, tuple[int, int]]:
+                   ) -> WalkOptions:
     """Stops reachable from ``end`` on foot: stop -> (seconds, metres)."""
     return _walk_options(timetable, end, radius_m, towards=False)
 
 
 def egress_options(timetable: Timetable, end: Endpoint, radius_m: float = ACCESS_RADIUS_M
-                   ) -> dict[int, tuple[int, int]]:
+                   ) -> WalkOptions:
     """Stops from which ``end`` is reached on foot: stop -> (seconds, metres).
 
     The same as :func:`access_options` but for footpaths *into* a stop endpoint's platforms,
@@ -162,26 +194,55 @@ def _into(timetable: Timetable) -> tuple[raptor.I32, raptor.I32, raptor.I32, rap
     return cached[0], cached[1], cached[2], cached[3]
 
 
+class WalkOptions(dict[int, tuple[int, int]]):
+    """Stops reached on foot from (or reaching) a journey's end: stop -> (seconds, metres),
+    with the same as RAPTOR's two arrays (:func:`_arrays`, made once). A stop end's options
+    are shared by every query from or to that stop: callers read them, never change them."""
+
+    __slots__ = ("arrays",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrays: tuple[raptor.I32, raptor.I32] | None = None
+
+
+_STOP_ENDS = 8192  # stop ends remembered per network (both directions), then forgotten
+
+
 def _walk_options(timetable: Timetable, end: Endpoint, radius_m: float, towards: bool
-                  ) -> dict[int, tuple[int, int]]:
-    options: dict[int, tuple[int, int]] = {}
+                  ) -> WalkOptions:
     if end.stop >= 0:
-        if towards:
-            offsets, others, times, lengths = _into(timetable)
-        else:
-            offsets, others, times = (timetable.footpath_offset, timetable.footpath_to,
-                                      timetable.footpath_seconds)
-            lengths = timetable.footpath_metres
-        for member in _station_members(timetable, end.stop):
-            options[member] = (0, 0)
-            lo, hi = offsets[member], offsets[member + 1]
-            for other, seconds, metres in zip(others[lo:hi].tolist(), times[lo:hi].tolist(),
-                                              lengths[lo:hi].tolist(), strict=True):
-                if other not in options or seconds < options[other][0]:
-                    options[other] = (seconds, metres)
-        return options
+        # a stop's walks are the network's own footpaths: the same for every query
+        cache: dict[tuple[int, bool], WalkOptions] | None = timetable.meta.get("_stop_ends")
+        if cache is None or len(cache) >= _STOP_ENDS:
+            cache = timetable.meta["_stop_ends"] = {}
+        key = (end.stop, towards)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = _stop_walks(timetable, end.stop, towards)
+        return found
+    options = WalkOptions()
     for stop, distance in timetable.stops_near(end.lat, end.lon, radius_m):
         options[stop] = (walk_seconds(distance), round(distance * 1.3))
+    return options
+
+
+def _stop_walks(timetable: Timetable, stop: int, towards: bool) -> WalkOptions:
+    """The stop (and a station's platforms) and the footpaths from (``towards``: into) them."""
+    options = WalkOptions()
+    if towards:
+        offsets, others, times, lengths = _into(timetable)
+    else:
+        offsets, others, times = (timetable.footpath_offset, timetable.footpath_to,
+                                  timetable.footpath_seconds)
+        lengths = timetable.footpath_metres
+    for member in _station_members(timetable, stop):
+        options[member] = (0, 0)
+        lo, hi = offsets[member], offsets[member + 1]
+        for other, seconds, metres in zip(others[lo:hi].tolist(), times[lo:hi].tolist(),
+                                          lengths[lo:hi].tolist(), strict=True):
+            if other not in options or seconds < options[other][0]:
+                options[other] = (seconds, metres)
     return options
 
 
@@ -223,9 +284,17 @@ def ranged(timetable: Timetable, view: DayView, query: Query,
 
 
 def _arrays(options: dict[int, tuple[int, int]]) -> tuple[raptor.I32, raptor.I32]:
-    stops = np.asarray(list(options), dtype=np.int32)
-    seconds = np.asarray([options[s][0] for s in options], dtype=np.int32)
-    return stops, seconds
+    """RAPTOR's (stops, seconds) of walking ``options`` (made once for :class:`WalkOptions`:
+    never written to, as RAPTOR only reads them)."""
+    arrays = options.arrays if isinstance(options, WalkOptions) else None
+    if arrays is None:
+        count = len(options)
+        arrays = (np.fromiter(options, dtype=np.int32, count=count),
+                  np.fromiter((walk for walk, _ in options.values()), dtype=np.int32,
+                              count=count))
+        if isinstance(options, WalkOptions):
+            options.arrays = arrays
+    return arrays
 
 
 def _single(timetable: Timetable, view: DayView, query: Query,
@@ -395,12 +464,14 @@ def _legs(timetable: Timetable, view: DayView, labels: Labels, k: int, stop: int
         board, alight = int(labels.board_pos[round_, stop]), int(labels.alight_pos[round_, stop])
         trip, shift = int(view.trip[entry]), int(view.shift[entry])
         source = int(labels.board_stop[round_, stop])
+        # the entry's row of the view's times, as raptor.entry_times finds it
+        r = int(timetable.trip_pattern[trip])
+        row = int(view.time_offset[r]) + (entry - int(view.offset[r])) * int(
+            timetable.pattern_stop_offset[r + 1] - timetable.pattern_stop_offset[r])
         legs.append(Leg(
-            mode=str(timetable.meta["route_modes"][_route(timetable, trip)]),
-            departure=raptor.entry_times(timetable, view, entry, board)[1],
-            arrival=raptor.entry_times(timetable, view, entry, alight)[0],
-            from_stop=source, to_stop=stop, trip=trip, board_pos=board, alight_pos=alight,
-            day_shift=shift // DAY,
+            str(timetable.meta["route_modes"][int(timetable.pattern_route[r])]),
+            int(view.dep[row + board]), int(view.arr[row + alight]), source, stop, trip,
+            board, alight, day_shift=shift // DAY,
             realtime=view.realtime is not None and bool(view.realtime[entry]),
         ))
         stop = source
@@ -408,10 +479,6 @@ def _legs(timetable: Timetable, view: DayView, labels: Labels, k: int, stop: int
         round_ = int(labels.ready_round[round_ - 1, stop])
     legs.reverse()
     return legs
-
-
-def _route(timetable: Timetable, trip: int) -> int:
-    return int(timetable.pattern_route[timetable.trip_pattern[trip]])
 
 
 def walk_only(timetable: Timetable, query: Query, day: dt.date, seconds: int

@@ -123,14 +123,14 @@ def test_a_missing_feed_is_one_line_and_exit_1(tmp_path: Path) -> None:
 def test_http_bench_serves_ours_and_the_floor_through_gunicorn(demo_feed: Path) -> None:
     result = CliRunner().invoke(bench, ["http", "--feed", str(demo_feed), "--date",
                                         "2026-12-01", "--queries", "10", "--seconds", "1",
-                                        "--connections", "1,2", "--worker-class", "gthread",
+                                        "--connections", "1,2", "--worker-class", "linger",
                                         "--json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["queries"] == 10
     assert document["inprocess_p50_ms"] > 0
     ours, floor = document["servers"]
-    assert (ours["server"], floor["server"]) == ("ours gthread×8", "floor gthread×8")
+    assert (ours["server"], floor["server"]) == ("ours linger×8", "floor linger×8")
     for server in (ours, floor):
         assert server["plan_p90_ms"] >= server["plan_p50_ms"] > 0
         assert server["first_plan_ms"] > 0
@@ -140,7 +140,7 @@ def test_http_bench_serves_ours_and_the_floor_through_gunicorn(demo_feed: Path) 
         assert all(mb > 0 for mb in server["worker_private_mb"])
     assert all(rps > 0 for rps in ours["health_rps"].values())
     assert floor["health_rps"] == {}
-    ratio = document["plan_over_floor"]["ours gthread×8"]["2"]
+    ratio = document["plan_over_floor"]["ours linger×8"]["2"]
     assert ratio == pytest.approx(ours["plan_rps"]["2"] / floor["plan_rps"]["2"], abs=0.001)
 
 
@@ -185,4 +185,4 @@ def test_http_bench_refuses_unknown_worker_classes(demo_feed: Path) -> None:
     result = CliRunner().invoke(bench, ["http", "--feed", str(demo_feed), "--date",
                                         "2026-12-01", "--worker-class", "gevent"])
     assert result.exit_code == 1
-    assert "--worker-class: use sync and/or gthread, not gevent" in result.stderr
+    assert "--worker-class: use linger, gthread, sync, not gevent" in result.stderr
