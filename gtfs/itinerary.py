@@ -292,21 +292,37 @@ class _Clock:
         same = self.midnight.utcoffset() == later.utcoffset()
         self.offset = text[19:] if same else None  # after YYYY-MM-DDTHH:MM:SS
         self.dates = {0: text[:10]}
+        self.texts: dict[int, str] = {}
 
     def __call__(self, seconds: int) -> str:
-        """The moment ``seconds`` after the day's midnight."""
+        """The moment ``seconds`` after the day's midnight (remembered: timetable times
+        recur from request to request)."""
+        text = self.texts.get(seconds)
+        if text is None:
+            if len(self.texts) >= _CLOCK_TEXTS:
+                self.texts = {}
+            text = self.texts[seconds] = self._write(seconds)
+        return text
+
+    def date(self, days: int = 0) -> str:
+        """The ISO 8601 date ``days`` after the clock's day."""
+        text = self.dates.get(days)
+        if text is None:
+            text = self.dates[days] = (self.day + dt.timedelta(days=days)).isoformat()
+        return text
+
+    def _write(self, seconds: int) -> str:
         if self.offset is None:
             return (self.midnight + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
         days, rest = divmod(seconds, DAY_SECONDS)
-        date = self.dates.get(days)
-        if date is None:
-            date = self.dates[days] = (self.day + dt.timedelta(days=days)).isoformat()
+        date = self.date(days)
         hours, rest = divmod(rest, 3600)
         minutes, rest = divmod(rest, 60)
         return f"{date}T{hours:02d}:{minutes:02d}:{rest:02d}{self.offset}"
 
 
 DAY_SECONDS = 86_400
+_CLOCK_TEXTS = 8192  # times remembered per service day's clock, then started afresh
 
 
 def _no_names(_name: str) -> Mapping[str, str]:
@@ -375,7 +391,7 @@ def _transit_leg(context: _Context, leg: Leg) -> tuple[Document, bool]:
         headsign=_names(meta, "trip_headsigns", leg.trip, context.language),
         agency_id=agency,
         stops=leg.alight_pos - leg.board_pos,
-        service_date=(context.journey.day + dt.timedelta(days=leg.day_shift)).isoformat(),
+        service_date=context.moment.date(leg.day_shift),
         fare_yen=0 if covered_leg else fare or 0,
         covered_by_pass=covered_leg,
     )
@@ -442,7 +458,7 @@ def _itinerary(context: _Context, covered: Collection[str] | None) -> Document:
         "transfers": journey.transfers,
         "walk_m": sum(leg.walk_m for leg in journey.legs if leg.mode == "walk"),
         "service_date": next((out["service_date"] for out in legs if out["service_date"]),
-                             journey.day.isoformat()),
+                             None) or context.moment.date(),
         "fare": {
             "total_yen": total,
             "covered_by_pass": covered is not None and total == 0

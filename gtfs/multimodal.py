@@ -38,6 +38,7 @@ BIKE_WALK_M = 500.0  # walk to a port at most this far (crow-fly)
 PORTS_PER_END = 3  # the nearest usable ports at each end
 MAX_RIDE_SECONDS = 45 * 60
 ACCESS_MODES = frozenset({"bike", "taxi"})
+_NOT_TRANSIT = ACCESS_MODES | {"walk"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,9 +77,9 @@ def plan(timetable: Timetable, query: Query, context: Context) -> list[Journey]:
     """Journeys for ``query`` using the modes it allows (see the module notes)."""
     modes = query.modes or frozenset()
     day, seconds = planner.service_time(timetable, query.time)
-    transit = query.modes is None or bool(modes - ACCESS_MODES - {"walk"})
-    transit_query = dataclasses.replace(
-        query, modes=None if query.modes is None else modes - ACCESS_MODES - {"walk"})
+    transit_modes = None if query.modes is None else modes - _NOT_TRANSIT
+    transit = transit_modes is None or bool(transit_modes)
+    transit_query = dataclasses.replace(query, modes=transit_modes)
     candidates: list[Journey] = []
     ports = {id(network): _Ports.near(network, query, context)
              for network in context.mobility.bikes} if "bike" in modes else {}
@@ -501,7 +502,11 @@ def choose(timetable: Timetable, candidates: Sequence[Journey], context: Context
     ):
         if best is not None:
             tags.setdefault(id(best[1]), []).append(name)
-    result = [Journey(j.day, j.legs, tuple(tags.get(id(j), ())), _notes(j)) for _, j in kept]
+    result = []
+    for _, j in kept:
+        tagged, notes = tuple(tags.get(id(j), ())), _notes(j)
+        result.append(j if tagged == j.tags and notes == j.notes
+                      else Journey(j.day, j.legs, tagged, notes))
     result.sort(key=lambda j: (j.departure, j.arrival, j.transfers))
     return result
 

@@ -23,6 +23,7 @@ from gtfs.raptor import DAY, INF, KIND_ACCESS, KIND_FOOT, KIND_TRANSIT, DayView,
 from gtfs.timetable import Timetable, haversine_m, walk_seconds
 
 ACCESS_RADIUS_M = 800.0
+_INF = int(INF)
 WALK_ONLY_MAX_M = 2000.0
 
 
@@ -377,22 +378,23 @@ def _extract(timetable: Timetable, view: DayView, labels: Labels,
     ``best`` holds, per round, the best arrival found so far (across rRAPTOR runs).
     """
     rounds = labels.ready.shape[0]
-    while len(best) < rounds:
-        best.append(int(INF))
+    if len(best) < rounds:
+        best.extend([_INF] * (rounds - len(best)))
     journeys: list[Journey] = []
     stops, walks = egress_arrays
     arrivals, columns, round_of = (
         array.tolist() for array in _best_by_round(labels.transit_tau, stops, walks))
-    bound = int(INF)
+    bound = _INF
     for k in range(1, rounds):
-        bound = min(bound, best[k])
+        if best[k] < bound:
+            bound = best[k]
         arrival = arrivals[k]
-        if arrival >= min(bound, int(INF)):
+        if arrival >= bound:
             continue
         stop = int(stops[columns[k]])
         legs = _legs(timetable, view, labels, round_of[k], stop, access, departure,
                      KIND_TRANSIT)
-        if legs is None or not any(leg.trip >= 0 for leg in legs):
+        if legs is None or all(leg.trip < 0 for leg in legs):
             continue
         walk, metres = egress[stop]
         if walk > 0:

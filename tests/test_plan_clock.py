@@ -40,3 +40,16 @@ def test_a_clock_change_is_written_with_each_time_s_offset() -> None:
     plain = _Clock(timetable, dt.date(2026, 12, 2))
     assert plain.offset == "-05:00"
     assert plain(25 * 3600 + 61) == "2026-12-03T01:01:01-05:00"
+
+
+@given(zone=st.sampled_from(ZONES), day=st.dates(dt.date(2026, 1, 1), dt.date(2027, 12, 31)),
+       times=st.lists(st.integers(-86_400, 3 * 86_400), min_size=1, max_size=40))
+def test_a_clock_remembers_what_it_wrote_and_answers_the_same(
+        zone: str, day: dt.date, times: list[int]) -> None:
+    timetable = network(zone)
+    clock = _Clock(timetable, day)
+    first = [clock(seconds) for seconds in times]
+    again = [clock(seconds) for seconds in reversed(times)]
+    assert again == first[::-1]
+    assert first == [to_datetime(timetable, day, s).isoformat(timespec="seconds") for s in times]
+    assert set(clock.texts) == set(times)
