@@ -136,14 +136,18 @@ class Journey:
 
 def timezone(timetable: Timetable) -> ZoneInfo:
     """The zone the timetable's clock times are in."""
-    return ZoneInfo(str(timetable.meta.get("timezone") or "Asia/Tokyo"))
+    zone: ZoneInfo | None = timetable.meta.get("_zone")
+    if zone is None:
+        zone = timetable.meta["_zone"] = ZoneInfo(
+            str(timetable.meta.get("timezone") or "Asia/Tokyo"))
+    return zone
 
 
 def service_time(timetable: Timetable, moment: dt.datetime) -> tuple[dt.date, int]:
-    """The service day and seconds after its midnight for an aware ``moment``."""
+    """The service day and seconds after its midnight for an aware ``moment`` (wall-clock
+    seconds, as GTFS times count them: the difference of two times of one zone)."""
     local = moment.astimezone(timezone(timetable))
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return local.date(), int((local - midnight).total_seconds())
+    return local.date(), local.hour * 3600 + local.minute * 60 + local.second
 
 
 def to_datetime(timetable: Timetable, day: dt.date, seconds: int) -> dt.datetime:

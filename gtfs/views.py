@@ -17,7 +17,7 @@ from gtfs.network import PASS_COVERAGE, NetworkStore, networks_of
 from maas.core.clock import TOKYO
 from maas.core.config import Settings
 from maas.core.dates import Moment
-from maas.core.http import clock, db_session, endpoint, settings, state
+from maas.core.http import clock, db_session, db_session_on_demand, endpoint, settings, state
 
 bp = Blueprint("gtfs", __name__)
 
@@ -112,7 +112,8 @@ def plan(query: PlanQuery) -> Response:
     """
     now = clock()()
     request = plan_request(query, now, http_request.headers.get("Accept-Language"))
-    document = services.plan_trip(db_session(), networks(), request, now=now,
+    # opened only if the caches must be refreshed or a place looked up
+    document = services.plan_trip(db_session_on_demand(), networks(), request, now=now,
                                   availability=_availability(),
                                   coverage=state().domains.get(PASS_COVERAGE))
     return Response(dump(document), mimetype="application/json")

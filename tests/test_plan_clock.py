@@ -53,3 +53,18 @@ def test_a_clock_remembers_what_it_wrote_and_answers_the_same(
     assert again == first[::-1]
     assert first == [to_datetime(timetable, day, s).isoformat(timespec="seconds") for s in times]
     assert set(clock.texts) == set(times)
+
+
+@given(zone=st.sampled_from(ZONES),
+       moment=st.datetimes(dt.datetime(2026, 1, 1), dt.datetime(2027, 12, 31),  # noqa: DTZ001 - hypothesis bounds are naive; the zone comes from timezones=
+                           timezones=st.just(dt.UTC)))
+def test_service_time_is_the_wall_clock_time_since_local_midnight(
+        zone: str, moment: dt.datetime) -> None:
+    from gtfs.planner import service_time, timezone
+
+    timetable = network(zone)
+    day, seconds = service_time(timetable, moment)
+    local = moment.astimezone(timezone(timetable))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert (day, seconds) == (local.date(), int((local - midnight).total_seconds()))
+    assert timezone(timetable) is timezone(timetable)  # made once per network

@@ -5,8 +5,9 @@ real application on it. :class:`PlanCalls` then answers the same query string tw
 
 - :meth:`PlanCalls.request_path`: what the view does — parse the query (``PlanQuery``), map it
   to the service's request, :func:`gtfs.services.plan_trip` (resolution of ``stop:`` ids, the
-  default all-modes path, the plan document, the statistics event) and the JSON bytes, in a
-  session of the application as a request opens one;
+  default all-modes path, the plan document, the statistics event) and the JSON bytes, with
+  the application's session as the view has it (:class:`maas.core.db.SessionOnDemand`:
+  opened only when a cache must be refreshed);
 - :meth:`PlanCalls.wsgi`: the application called as gunicorn calls it (Flask's dispatch, every
   before/after-request hook, the ``@endpoint`` wrapper), with an environ built beforehand.
 
@@ -25,7 +26,7 @@ import datetime as dt
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -34,12 +35,13 @@ from gtfs.network import PASS_COVERAGE, NetworkStore, networks_of
 from gtfs.services import import_gtfs, plan_trip
 from gtfs.views import PlanQuery, availability_of, plan_request
 from maas.core.clock import system_clock
-from maas.core.db import create_db_engine, session_factory, upgrade
+from maas.core.db import SessionOnDemand, create_db_engine, session_factory, upgrade
 from maas.core.errors import InvalidInput
 from maas.core.state import EXTENSION, AppState
 
 if TYPE_CHECKING:
     from flask import Flask
+    from sqlalchemy.orm import Session
 
 # a request limit no benchmark reaches: every request of a benchmark comes from one address,
 # and the limiter still counts each one, as in production
@@ -96,9 +98,13 @@ class PlanCalls:
         """What the view does for ``args`` (a query string's parameters), minus Flask."""
         query = PlanQuery.model_validate(args)
         now = self.state.clock()
-        with self.state.sessions() as session:
-            document = plan_trip(session, self.store, plan_request(query, now), now=now,
+        session = SessionOnDemand(self.state.sessions)  # as the view's (db_session_on_demand)
+        try:
+            document = plan_trip(cast("Session", session), self.store,
+                                 plan_request(query, now), now=now,
                                  availability=self.availability, coverage=self.coverage)
+        finally:
+            session.close()
         return dump(document)
 
     def wsgi(self, args: Mapping[str, str]) -> Callable[[], bytes]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, current_app, g, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -21,6 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from maas.core import jsonin
 from maas.core.clock import Clock
 from maas.core.config import Settings
+from maas.core.db import SessionOnDemand
 from maas.core.errors import FieldError, InvalidInput, PayloadTooLarge, Unauthorized
 from maas.core.state import EXTENSION, AppState
 
@@ -148,6 +149,15 @@ def db_session() -> Session:
         g.maas_session = current_app.extensions[EXTENSION].sessions()
     session: Session = g.maas_session
     return session
+
+
+def db_session_on_demand() -> Session:
+    """The request's session as :func:`db_session` gives it, opened only when a service first
+    uses it (:class:`maas.core.db.SessionOnDemand`): for reads the process's caches usually
+    answer. Only its methods and attributes may be used (no ``with``)."""
+    if "maas_session" not in g:
+        g.maas_session = SessionOnDemand(current_app.extensions[EXTENSION].sessions)
+    return cast("Session", g.maas_session)
 
 
 def clock() -> Clock:
