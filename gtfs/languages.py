@@ -76,12 +76,12 @@ def localised(names: Mapping[str, str | None], language: str) -> str | None:
 def choose(lang: str | None, accept_language: str | None) -> str:
     """The language of a request: ``lang=`` when given (one of :data:`LANGUAGES` or a tag
     that maps to one; anything else is a 422 naming ``lang``), else Accept-Language."""
-    from maas.core.errors import FieldError, InvalidInput
-
     if lang is None or not lang.strip():
         return negotiate(accept_language)
     found = language_of(lang[:35])
     if found is None:
+        from maas.core.errors import FieldError, InvalidInput
+
         message = f"{lang[:35]!r} is not one of {', '.join(LANGUAGES)}"
         raise InvalidInput(f"lang: {message}", errors=[FieldError("lang", message)])
     return found

@@ -50,6 +50,7 @@ from gtfs.planner import (
     Journey,
     Query,
     departures_after,
+    filled_at_once,
     plan,
     service_time,
     to_datetime,
@@ -352,6 +353,7 @@ def _operators(feed: FeedData) -> list[Operator]:
     ]
 
 
+@filled_at_once
 @dataclass(frozen=True)
 class PlanRequest:
     """A journey request as riders and the CLI give it (``origin``: ``LAT,LON``, ``stop:ID`` or
