@@ -445,25 +445,33 @@ def _leg(context: _Context, leg: Leg) -> tuple[Document, bool]:
 def _itinerary(context: _Context, covered: Collection[str] | None) -> Document:
     """One journey with its legs, fare and tags."""
     journey = context.journey
-    built = [_leg(context, leg) for leg in journey.legs]
-    legs = [out for out, _ in built]
+    legs: list[Document] = []
+    total = walk_m = 0
+    complete, any_covered = True, False
+    service_date = None
+    for leg in journey.legs:
+        out, known = _leg(context, leg)
+        legs.append(out)
+        total += out["fare_yen"]
+        complete = complete and known
+        any_covered = any_covered or out["covered_by_pass"]
+        service_date = service_date or out["service_date"]
+        if leg.mode == "walk":
+            walk_m += leg.walk_m
     if legs:  # the ends the rider chose
         legs[0]["from"]["place_id"] = context.origin.place
         legs[-1]["to"]["place_id"] = context.destination.place
-    total = sum(out["fare_yen"] for out in legs)
     return {
         "departure": context.moment(journey.departure),
         "arrival": context.moment(journey.arrival),
         "duration_s": journey.arrival - journey.departure,
         "transfers": journey.transfers,
-        "walk_m": sum(leg.walk_m for leg in journey.legs if leg.mode == "walk"),
-        "service_date": next((out["service_date"] for out in legs if out["service_date"]),
-                             None) or context.moment.date(),
+        "walk_m": walk_m,
+        "service_date": service_date or context.moment.date(),
         "fare": {
             "total_yen": total,
-            "covered_by_pass": covered is not None and total == 0
-            and any(out["covered_by_pass"] for out in legs),
-            "complete": all(known for _, known in built),
+            "covered_by_pass": covered is not None and total == 0 and any_covered,
+            "complete": complete,
         },
         "legs": legs,
         "tags": list(journey.tags),
@@ -538,7 +546,7 @@ def explain(itineraries: list[Document], language: str) -> None:
             itinerary["tags"] = [tag for tag, value in values.items()
                                  if value == best[tag] and tag not in given] or ["alternative"]
         itinerary["reason"] = separator.join(
-            REASONS[tag][language] for tag in itinerary["tags"] if tag in REASONS)
+            [REASONS[tag][language] for tag in itinerary["tags"] if tag in REASONS])
 
 
 def dump(document: Document) -> bytes:

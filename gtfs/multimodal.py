@@ -466,9 +466,14 @@ def price(timetable: Timetable, journey: Journey, covered: Collection[str]) -> i
 
 def score(timetable: Timetable, journey: Journey, covered: Collection[str]) -> Score:
     """The criteria of one journey."""
-    modes = {leg.mode for leg in journey.legs}
-    return (journey.arrival, journey.transfers, price(timetable, journey, covered),
-            "bike" in modes, "taxi" in modes, -journey.departure)
+    bike = taxi = False
+    for leg in journey.legs:
+        if leg.mode == "bike":
+            bike = True
+        elif leg.mode == "taxi":
+            taxi = True
+    return (journey.arrival, journey.transfers, price(timetable, journey, covered), bike, taxi,
+            -journey.departure)
 
 
 def _dominates(a: Score, b: Score, ranged: bool) -> bool:
@@ -494,11 +499,11 @@ def choose(timetable: Timetable, candidates: Sequence[Journey], context: Context
         return []
     tags: dict[int, list[str]] = {}
     for name, best in (
-        ("earliest", min(kept, key=lambda x: (x[0][0], x[0][1], x[0][2]))),
+        ("earliest", min(kept, key=lambda x: x[0][:3])),  # (arrival, transfers, price)
         ("fewest_transfers", min(kept, key=lambda x: (x[0][1], x[0][0], x[0][2]))),
         ("cheapest", min(kept, key=lambda x: (x[0][2], x[0][0], x[0][1]))),
-        ("no_taxi", min((x for x in kept if not x[0][4]),
-                        key=lambda x: (x[0][0], x[0][1], x[0][2]), default=None)),
+        ("no_taxi", min((x for x in kept if not x[0][4]), key=lambda x: x[0][:3],
+                        default=None)),
     ):
         if best is not None:
             tags.setdefault(id(best[1]), []).append(name)
