@@ -405,6 +405,28 @@ def _network(session: Session, store: NetworkStore) -> tuple[Timetable, realtime
     return timetable, store.realtime.current(session, timetable)
 
 
+_STOP_ENDPOINTS = 4096  # stop ends remembered per network, then started afresh
+
+
+def _stop_endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
+    """``stop:ID`` as an end of the journey (made once per network: stops are asked for again
+    and again, and an Endpoint never changes)."""
+    cache: dict[str, Endpoint] | None = timetable.meta.get("_stop_endpoints")
+    if cache is None or len(cache) >= _STOP_ENDPOINTS:
+        cache = timetable.meta["_stop_endpoints"] = {}
+    found = cache.get(text)
+    if found is None:
+        stop_id = text[5:]
+        index = timetable.stop_index(stop_id)
+        if index < 0:
+            raise InvalidInput(f"{field}: unknown stop {stop_id!r}",
+                               errors=[FieldError(field, f"unknown stop {stop_id!r}")])
+        found = cache[text] = Endpoint(
+            float(timetable.stop_lat[index]), float(timetable.stop_lon[index]),
+            timetable.meta["stop_names"][index], index, text)
+    return found
+
+
 def _place_endpoint(session: Session, store: NetworkStore, timetable: Timetable, text: str,
                     field: str, language: str) -> Endpoint:
     """``place:ID`` (a stop, bike port or point of interest of the place search) as an end of
@@ -425,13 +447,7 @@ def _place_endpoint(session: Session, store: NetworkStore, timetable: Timetable,
 def _endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
     text = text.strip()
     if text.startswith("stop:"):
-        stop_id = text[5:]
-        index = timetable.stop_index(stop_id)
-        if index < 0:
-            raise InvalidInput(f"{field}: unknown stop {stop_id!r}",
-                               errors=[FieldError(field, f"unknown stop {stop_id!r}")])
-        return Endpoint(float(timetable.stop_lat[index]), float(timetable.stop_lon[index]),
-                        timetable.meta["stop_names"][index], index, f"stop:{stop_id}")
+        return _stop_endpoint(timetable, text, field)
     point = parse_lat_lon(text)
     if point is None:
         message = f"{text[:60]!r} is neither LAT,LON, stop:STOP_ID nor place:PLACE_ID"
