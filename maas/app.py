@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -288,8 +289,14 @@ class QuickHealth:
             if not environ.get(self.warm_up):  # the server's own (see prepare_workers)
                 self.observe(HEALTH_PATH, "GET", 200, time.perf_counter() - started)
             if access_log.isEnabledFor(logging.INFO):
-                access_log.info("%s %s %s", "GET", HEALTH_PATH, 200,
-                                extra={"status": 200, "ms": _elapsed_ms(started)})
+                # access_log.info(...) as it would write it, the record made by the logger and
+                # handled by its handlers, without Logger.findCaller's walk up the stack to
+                # name where it was called from: here
+                frame = sys._getframe()
+                access_log.handle(access_log.makeRecord(
+                    access_log.name, logging.INFO, frame.f_code.co_filename, frame.f_lineno,
+                    "%s %s %s", ("GET", HEALTH_PATH, 200), None, frame.f_code.co_name,
+                    {"status": 200, "ms": _elapsed_ms(started)}))
         finally:
             request_id_var.reset(token)
         start_response("200 OK", [("Content-Type", "application/json"),

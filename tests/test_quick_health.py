@@ -3,6 +3,7 @@ access line and metrics as the view, and everything else left to Flask."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ from prometheus_client import REGISTRY
 from werkzeug.test import EnvironBuilder
 
 from maas.app import QuickHealth
-from maas.core.logs import RequestIdFilter
+from maas.core.logs import RequestIdFilter, request_id_var
 from maas.metrics import WARM_UP
 from maas.services import HEALTH
 
@@ -113,6 +114,32 @@ def test_the_quick_answer_is_flasks_byte_for_byte(
              for r in access_lines.records]
     assert lines == [("GET /api/v1/health 200", 200, "lb-check-1")] * 2
     assert all(r.__dict__["ms"] >= 0 for r in access_lines.records)
+
+
+@pytest.mark.usefixtures("loaded_demo")
+def test_the_quick_access_record_is_the_one_logger_info_makes(
+        app: Flask, flask_calls: CountingFlask, access_lines: pytest.LogCaptureFixture) -> None:
+    call(app)
+    access_lines.clear()
+    call(app, headers={"X-Request-ID": "lb-check-2"})
+    assert flask_calls.calls == 1
+    token = request_id_var.set("lb-check-2")
+    try:
+        logging.getLogger("maas.access").info("%s %s %s", "GET", "/api/v1/health", 200,
+                                              extra={"status": 200, "ms": 0.25})
+    finally:
+        request_id_var.reset(token)
+    quick, info = (vars(record) for record in access_lines.records)
+    assert list(quick) == list(info)  # every attribute, in the same order
+    made_here = {"created", "msecs", "relativeCreated", "pathname", "filename", "module",
+                 "lineno", "funcName", "ms", "asctime"}
+    assert {key: value for key, value in quick.items() if key not in made_here} == {
+        key: value for key, value in info.items() if key not in made_here}
+    assert (quick["pathname"], quick["filename"], quick["module"], quick["funcName"]) == (
+        inspect.getsourcefile(QuickHealth), "app.py", "app", "answer")
+    lines, first = inspect.getsourcelines(QuickHealth.answer)
+    assert first < quick["lineno"] < first + len(lines)
+    assert quick["ms"] >= 0
 
 
 @pytest.mark.usefixtures("loaded_demo")
