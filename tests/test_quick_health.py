@@ -3,20 +3,25 @@ access line and metrics as the view, and everything else left to Flask."""
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from flask import Flask
 from prometheus_client import REGISTRY
+from sqlalchemy import create_engine
 from werkzeug.test import EnvironBuilder
 
 from maas.app import QuickHealth
 from maas.core.logs import RequestIdFilter, request_id_var
 from maas.metrics import WARM_UP
-from maas.services import HEALTH
+from maas.services import HEALTH, HealthCache, cached_health
+from maas.views import HealthBody
 
 Answer = tuple[str, list[tuple[str, str]], bytes]
 
@@ -218,3 +223,45 @@ def test_a_feed_change_changes_the_quick_body(app: Flask, flask_calls: CountingF
     assert flask_calls.calls == 1
     assert b'"version":"0123456789ab"' in changed
     assert b'"version":"0123456789ab"' not in body
+
+
+def test_the_checks_of_one_second_share_one_report_and_one_body() -> None:
+    engine = create_engine("sqlite://")  # only its dialect's name is read
+    now = [dt.datetime(2026, 12, 1, 0, 3, 0, 100, tzinfo=dt.UTC)]
+
+    def clock() -> dt.datetime:
+        return now[0]
+
+    cache, body = HealthCache(), HealthBody()
+    cache.revision = "abc123"
+    feed = {"kind": "gtfs", "name": "kanazawa", "version": "0123456789ab",
+            "loaded_at": "2026-11-30T09:00:00+09:00"}
+    cache.feeds = (time.monotonic(), [feed], [])
+
+    def check() -> Any:
+        report = cached_health(engine, clock, cache)
+        assert report is not None
+        written = body(report)
+        assert written == HealthBody()(report)  # as a body written from scratch
+        return report, orjson.loads(written)
+
+    first, document = check()
+    assert document["time"] == "2026-12-01T09:03:00+09:00"
+    assert document["database"] == {"status": "ok", "backend": "sqlite", "revision": "abc123"}
+    now[0] = now[0].replace(microsecond=999_999)
+    assert check()[0] is first  # the same second
+    now[0] += dt.timedelta(microseconds=1)
+    later, document = check()
+    assert later is not first
+    assert document["time"] == "2026-12-01T09:03:01+09:00"
+    now[0] = now[0].astimezone(dt.timezone(dt.timedelta(hours=9)))  # the same instant
+    assert check()[0] is later
+    cache.feeds = (cache.feeds[0], [{**feed, "name": "bronx"}], [])
+    feeds, document = check()
+    assert feeds is not later
+    assert document["feeds"][0]["name"] == "bronx"
+    cache.revision = "def456"
+    revised, document = check()
+    assert revised is not feeds
+    assert document["database"]["revision"] == "def456"
+    assert document["time"] == "2026-12-01T09:03:01+09:00"
