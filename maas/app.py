@@ -225,7 +225,12 @@ def register_request_limits(app: Flask) -> None:
 def header_with_nul(environ: Mapping[str, Any]) -> str | None:
     """The name of a request header holding a NUL character, if one does."""
     for key, value in environ.items():
-        if (key.startswith("HTTP_") or key in _CONTENT_KEYS) and "\x00" in value:
+        # most of the environ is text: looking for a NUL in it is quicker than asking first
+        # whether it is a header (which only a NUL makes worth knowing)
+        if type(value) is str:
+            if "\x00" in value and (key.startswith("HTTP_") or key in _CONTENT_KEYS):
+                return key.removeprefix("HTTP_").replace("_", "-").title()
+        elif (key.startswith("HTTP_") or key in _CONTENT_KEYS) and "\x00" in value:
             return key.removeprefix("HTTP_").replace("_", "-").title()
     return None
 
