@@ -375,15 +375,22 @@ class SecurityHeaders:
     def __init__(self, app: WSGIApplication, headers: Mapping[str, str]) -> None:
         self.app = app
         self.headers = [(name, value, name.lower()) for name, value in headers.items()]
+        self.pairs = [(name, value) for name, value in headers.items()]
+        self.names = frozenset(lower for _, _, lower in self.headers)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
                  ) -> Iterable[bytes]:
         """Call the application, adding the missing headers as it starts its response."""
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None
                   ) -> Callable[[bytes], object]:
-            present = {name.lower() for name, _ in headers}
-            headers.extend((name, value) for name, value, lower in self.headers
-                           if lower not in present)
+            for name, _ in headers:
+                if name.lower() in self.names:  # the response sets one itself: add the others
+                    present = {name.lower() for name, _ in headers}
+                    headers.extend((name, value) for name, value, lower in self.headers
+                                   if lower not in present)
+                    break
+            else:  # it sets none of them (most responses): all of them, in their order
+                headers += self.pairs
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start)
