@@ -49,6 +49,8 @@ def oversized(environ: Mapping[str, Any]) -> tuple[int, str] | None:
     count = total = 0
     too_long: tuple[str, int] | None = None  # the first field over the limit
     for key, value in environ.items():
+        if key[:1] not in "HC":  # most of the environ: no header's key starts otherwise
+            continue
         if key.startswith("HTTP_"):
             name = 5  # where the field's name starts in the key
         elif key in _CONTENT_KEYS and value:
