@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -224,7 +225,12 @@ def register_request_limits(app: Flask) -> None:
 def header_with_nul(environ: Mapping[str, Any]) -> str | None:
     """The name of a request header holding a NUL character, if one does."""
     for key, value in environ.items():
-        if (key.startswith("HTTP_") or key in _CONTENT_KEYS) and "\x00" in value:
+        # most of the environ is text: looking for a NUL in it is quicker than asking first
+        # whether it is a header (which only a NUL makes worth knowing)
+        if type(value) is str:
+            if "\x00" in value and (key.startswith("HTTP_") or key in _CONTENT_KEYS):
+                return key.removeprefix("HTTP_").replace("_", "-").title()
+        elif (key.startswith("HTTP_") or key in _CONTENT_KEYS) and "\x00" in value:
             return key.removeprefix("HTTP_").replace("_", "-").title()
     return None
 
@@ -288,8 +294,14 @@ class QuickHealth:
             if not environ.get(self.warm_up):  # the server's own (see prepare_workers)
                 self.observe(HEALTH_PATH, "GET", 200, time.perf_counter() - started)
             if access_log.isEnabledFor(logging.INFO):
-                access_log.info("%s %s %s", "GET", HEALTH_PATH, 200,
-                                extra={"status": 200, "ms": _elapsed_ms(started)})
+                # access_log.info(...) as it would write it, the record made by the logger and
+                # handled by its handlers, without Logger.findCaller's walk up the stack to
+                # name where it was called from: here
+                frame = sys._getframe()
+                access_log.handle(access_log.makeRecord(
+                    access_log.name, logging.INFO, frame.f_code.co_filename, frame.f_lineno,
+                    "%s %s %s", ("GET", HEALTH_PATH, 200), None, frame.f_code.co_name,
+                    {"status": 200, "ms": _elapsed_ms(started)}))
         finally:
             request_id_var.reset(token)
         start_response("200 OK", [("Content-Type", "application/json"),
@@ -363,15 +375,22 @@ class SecurityHeaders:
     def __init__(self, app: WSGIApplication, headers: Mapping[str, str]) -> None:
         self.app = app
         self.headers = [(name, value, name.lower()) for name, value in headers.items()]
+        self.pairs = [(name, value) for name, value in headers.items()]
+        self.names = frozenset(lower for _, _, lower in self.headers)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse
                  ) -> Iterable[bytes]:
         """Call the application, adding the missing headers as it starts its response."""
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None
                   ) -> Callable[[bytes], object]:
-            present = {name.lower() for name, _ in headers}
-            headers.extend((name, value) for name, value, lower in self.headers
-                           if lower not in present)
+            for name, _ in headers:
+                if name.lower() in self.names:  # the response sets one itself: add the others
+                    present = {name.lower() for name, _ in headers}
+                    headers.extend((name, value) for name, value, lower in self.headers
+                                   if lower not in present)
+                    break
+            else:  # it sets none of them (most responses): all of them, in their order
+                headers += self.pairs
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start)

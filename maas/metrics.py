@@ -40,6 +40,7 @@ from maas.core.errors import NotFound, Unauthorized
 from maas.core.state import EXTENSION, AppState
 
 if TYPE_CHECKING:
+    from prometheus_client import Counter, Histogram
     from prometheus_client.core import Metric
     from sqlalchemy.orm import Session
 
@@ -104,6 +105,22 @@ class Instruments:
                              ["operator"])
         self.verdicts = Counter("maas_verdicts", "The server's verdict on each stored scan",
                                 ["code"])
+        # (endpoint, method, status) -> its latency histogram and request counter, as
+        # ``labels`` gives them (a label set's child is made once and kept by its metric):
+        # ``labels`` checks and converts its arguments under a lock on every call
+        self._answered: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
+
+    def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request (see :func:`observe_request`)."""
+        key = (endpoint, method, status)
+        children = self._answered.get(key)
+        if children is None:
+            # two threads may both get here: ``labels`` hands both the same children
+            children = self._answered[key] = (self.request_seconds.labels(endpoint, method),
+                                               self.requests.labels(endpoint, method,
+                                                                    str(status)))
+        children[0].observe(seconds)
+        children[1].inc()
 
     def on_scans(self, _session: Session, event: ScansIngested) -> None:
         """Count newly stored scans and the server's verdicts on them."""
@@ -193,9 +210,7 @@ WARM_UP = "maas.warm_up"
 def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
     """Count one answered request of a URL rule (a request answered in front of Flask, as
     ``maas.app.QuickHealth`` answers the health check, counts itself here)."""
-    meter = instruments()
-    meter.request_seconds.labels(endpoint, method).observe(seconds)
-    meter.requests.labels(endpoint, method, str(status)).inc()
+    instruments().observe_request(endpoint, method, status, seconds)
 
 
 def register_metrics(app: Flask) -> None:

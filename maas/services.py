@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,10 @@ class HealthCache:
         # (when read, active feeds, the last poll of each GTFS-Realtime feed)
         self.feeds: tuple[float, list[dict[str, Any]], list[dict[str, Any]]] | None = None
         self.lock = threading.Lock()
+        # the last report and what it was made of: (its moment to the second, the feeds, the
+        # revision, the backend, the report); a report shows its time to the second, so
+        # the checks of one second get the same report (see :func:`_report`)
+        self.last: tuple[dt.datetime, object, str, str, Health] | None = None
 
 
 def health(engine: Engine, sessions: Callable[[], Session], clock: Clock,
@@ -72,7 +77,7 @@ def health(engine: Engine, sessions: Callable[[], Session], clock: Clock,
         with cache.lock, sessions() as session:
             # the realtime rows are what the worker stored of its polls (no fetching here)
             feeds = cache.feeds = (now, _feed_rows(session), realtime_health(session))
-    return _report(engine, clock, cache.revision, feeds)
+    return _report(engine, clock, cache, cache.revision, feeds)
 
 
 def cached_health(engine: Engine, clock: Clock, cache: HealthCache) -> Health | None:
@@ -81,18 +86,28 @@ def cached_health(engine: Engine, clock: Clock, cache: HealthCache) -> Health | 
     revision, feeds = cache.revision, cache.feeds
     if revision is None or feeds is None or time.monotonic() - feeds[0] > cache.FEEDS_TTL:
         return None
-    return _report(engine, clock, revision, feeds)
+    return _report(engine, clock, cache, revision, feeds)
 
 
-def _report(engine: Engine, clock: Clock, revision: str,
+def _report(engine: Engine, clock: Clock, cache: HealthCache, revision: str,
             feeds: tuple[float, list[dict[str, Any]], list[dict[str, Any]]]) -> Health:
-    return Health(
+    """The report of ``revision`` and ``feeds`` now: the cache's last one when it was made of
+    them in the same second (the same time, to the second, and the same content)."""
+    moment = clock().replace(microsecond=0)
+    backend = engine.dialect.name
+    last = cache.last
+    if (last is not None and last[1] is feeds and last[0] == moment and last[2] == revision
+            and last[3] == backend):
+        return last[4]
+    report = Health(
         status="ok",
-        time=isoformat_tokyo(clock()),
-        database={"status": "ok", "backend": engine.dialect.name, "revision": revision},
+        time=isoformat_tokyo(moment),
+        database={"status": "ok", "backend": backend, "revision": revision},
         feeds=feeds[1],
         realtime=feeds[2],
     )
+    cache.last = (moment, feeds, revision, backend, report)  # one assignment
+    return report
 
 
 def _checked_revision(engine: Engine) -> str:

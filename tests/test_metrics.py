@@ -151,3 +151,28 @@ def test_scans_verdicts_orders_and_feed_ages(
     enrol_rule = (("endpoint", "/api/v1/devices/enroll"), ("method", "POST"),
                   ("status", "200"))
     assert delta("maas_http_requests_total", *enrol_rule) == 1
+
+
+def test_every_observation_counts_under_its_own_label_set() -> None:
+    from prometheus_client import REGISTRY
+
+    from maas.metrics import observe_request
+
+    endpoint = "/test/observe-request"
+
+    def value(name: str, **labels: str) -> float:
+        found = REGISTRY.get_sample_value(name, {"endpoint": endpoint, "method": "GET",
+                                                 **labels})
+        return found or 0.0
+
+    # the label sets' children are looked up once and kept: later calls count as the first
+    for status, seconds in ((200, 0.003), (200, 0.02), (503, 0.003), (200, 40.0)):
+        observe_request(endpoint, "GET", status, seconds)
+    assert value("maas_http_requests_total", status="200") == 3
+    assert value("maas_http_requests_total", status="503") == 1
+    assert value("maas_http_request_duration_seconds_count") == 4
+    assert value("maas_http_request_duration_seconds_sum") == pytest.approx(40.026)
+    assert value("maas_http_request_duration_seconds_bucket", le="0.005") == 2
+    assert value("maas_http_request_duration_seconds_bucket", le="0.025") == 3
+    assert value("maas_http_request_duration_seconds_bucket", le="30.0") == 3
+    assert value("maas_http_request_duration_seconds_bucket", le="+Inf") == 4

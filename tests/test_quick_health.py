@@ -3,19 +3,25 @@ access line and metrics as the view, and everything else left to Flask."""
 
 from __future__ import annotations
 
+import datetime as dt
+import inspect
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from flask import Flask
 from prometheus_client import REGISTRY
+from sqlalchemy import create_engine
 from werkzeug.test import EnvironBuilder
 
 from maas.app import QuickHealth
-from maas.core.logs import RequestIdFilter
+from maas.core.logs import RequestIdFilter, request_id_var
 from maas.metrics import WARM_UP
-from maas.services import HEALTH
+from maas.services import HEALTH, HealthCache, cached_health
+from maas.views import HealthBody
 
 Answer = tuple[str, list[tuple[str, str]], bytes]
 
@@ -116,6 +122,32 @@ def test_the_quick_answer_is_flasks_byte_for_byte(
 
 
 @pytest.mark.usefixtures("loaded_demo")
+def test_the_quick_access_record_is_the_one_logger_info_makes(
+        app: Flask, flask_calls: CountingFlask, access_lines: pytest.LogCaptureFixture) -> None:
+    call(app)
+    access_lines.clear()
+    call(app, headers={"X-Request-ID": "lb-check-2"})
+    assert flask_calls.calls == 1
+    token = request_id_var.set("lb-check-2")
+    try:
+        logging.getLogger("maas.access").info("%s %s %s", "GET", "/api/v1/health", 200,
+                                              extra={"status": 200, "ms": 0.25})
+    finally:
+        request_id_var.reset(token)
+    quick, info = (vars(record) for record in access_lines.records)
+    assert list(quick) == list(info)  # every attribute, in the same order
+    made_here = {"created", "msecs", "relativeCreated", "pathname", "filename", "module",
+                 "lineno", "funcName", "ms", "asctime"}
+    assert {key: value for key, value in quick.items() if key not in made_here} == {
+        key: value for key, value in info.items() if key not in made_here}
+    assert (quick["pathname"], quick["filename"], quick["module"], quick["funcName"]) == (
+        inspect.getsourcefile(QuickHealth), "app.py", "app", "answer")
+    lines, first = inspect.getsourcelines(QuickHealth.answer)
+    assert first < quick["lineno"] < first + len(lines)
+    assert quick["ms"] >= 0
+
+
+@pytest.mark.usefixtures("loaded_demo")
 def test_a_request_without_an_id_gets_one_of_its_own(
         app: Flask, flask_calls: CountingFlask) -> None:
     call(app)
@@ -191,3 +223,45 @@ def test_a_feed_change_changes_the_quick_body(app: Flask, flask_calls: CountingF
     assert flask_calls.calls == 1
     assert b'"version":"0123456789ab"' in changed
     assert b'"version":"0123456789ab"' not in body
+
+
+def test_the_checks_of_one_second_share_one_report_and_one_body() -> None:
+    engine = create_engine("sqlite://")  # only its dialect's name is read
+    now = [dt.datetime(2026, 12, 1, 0, 3, 0, 100, tzinfo=dt.UTC)]
+
+    def clock() -> dt.datetime:
+        return now[0]
+
+    cache, body = HealthCache(), HealthBody()
+    cache.revision = "abc123"
+    feed = {"kind": "gtfs", "name": "kanazawa", "version": "0123456789ab",
+            "loaded_at": "2026-11-30T09:00:00+09:00"}
+    cache.feeds = (time.monotonic(), [feed], [])
+
+    def check() -> Any:
+        report = cached_health(engine, clock, cache)
+        assert report is not None
+        written = body(report)
+        assert written == HealthBody()(report)  # as a body written from scratch
+        return report, orjson.loads(written)
+
+    first, document = check()
+    assert document["time"] == "2026-12-01T09:03:00+09:00"
+    assert document["database"] == {"status": "ok", "backend": "sqlite", "revision": "abc123"}
+    now[0] = now[0].replace(microsecond=999_999)
+    assert check()[0] is first  # the same second
+    now[0] += dt.timedelta(microseconds=1)
+    later, document = check()
+    assert later is not first
+    assert document["time"] == "2026-12-01T09:03:01+09:00"
+    now[0] = now[0].astimezone(dt.timezone(dt.timedelta(hours=9)))  # the same instant
+    assert check()[0] is later
+    cache.feeds = (cache.feeds[0], [{**feed, "name": "bronx"}], [])
+    feeds, document = check()
+    assert feeds is not later
+    assert document["feeds"][0]["name"] == "bronx"
+    cache.revision = "def456"
+    revised, document = check()
+    assert revised is not feeds
+    assert document["database"]["revision"] == "def456"
+    assert document["time"] == "2026-12-01T09:03:01+09:00"

@@ -9,12 +9,13 @@ import http.client
 import json
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from maas.app import CONTENT_SECURITY_POLICY, create_app, security_headers
+from maas.app import CONTENT_SECURITY_POLICY, SecurityHeaders, create_app, security_headers
 from maas.core.config import load_settings
 from maas.core.limits import (
     GUNICORN_LIMIT_REQUEST_FIELD_SIZE,
@@ -75,6 +76,33 @@ def test_every_route_of_the_url_map_carries_the_headers(app: Flask,
             with client.open(path, method=method) as response:
                 assert response.headers.get("Content-Security-Policy") == \
                     CONTENT_SECURITY_POLICY, (method, path)
+
+
+@pytest.mark.parametrize("own", [
+    [],
+    [("Content-Type", "text/html"), ("Content-Length", "3")],
+    [("Content-Type", "text/html"), ("x-frame-options", "SAMEORIGIN")],  # any case
+    [("Content-Security-Policy", "default-src 'none'"), ("Referrer-Policy", "origin"),
+     ("X-Request-ID", "abc")],
+    [(name, "own") for name in EXPECTED],
+], ids=["none", "others", "one-lower-case", "two", "all"])
+def test_the_wrapper_adds_what_the_response_does_not_set(own: list[tuple[str, str]]) -> None:
+    headers = security_headers(load_settings(environ={}))
+    seen: list[list[tuple[str, str]]] = []
+
+    def inner(_environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", list(own))
+        return [b"ok"]
+
+    def server(_status: str, response_headers: list[tuple[str, str]], _exc: Any = None) -> Any:
+        seen.append(response_headers)
+
+    for _ in range(2):
+        assert SecurityHeaders(inner, headers)({}, server) == [b"ok"]
+    present = {name.lower() for name, _ in own}
+    expected = own + [(name, value) for name, value in headers.items()
+                      if name.lower() not in present]
+    assert seen == [expected, expected]
 
 
 def test_the_camera_and_location_are_for_this_origin_only() -> None:
