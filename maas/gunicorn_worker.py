@@ -14,13 +14,28 @@ so an idle client never holds a thread for longer than that.
 
 Everything else — parsing, keep-alive limits, ``max_requests``, graceful stop — is gthread's
 own :meth:`ThreadWorker.handle`, called once per request.
+
+Two more per-request costs of gunicorn are paid once instead, in the worker after the fork
+(:meth:`ThreadWorker.init_process`):
+
+- every setting becomes a plain attribute of the worker's configuration
+  (:func:`settle`): gunicorn's ``Config.__getattr__`` looks each one up through its settings
+  table, dozens of times per request, and a worker's settings never change (a reload starts
+  new workers);
+- the ``Date`` header's text is made once a second (:func:`http_date`), not per response.
+
+Together with the lingering thread: ``/api/v1/health`` at one connection on Bronx went from
+~3,100–3,500 to ~3,500–4,200 requests per second (``wrk``, the same server side by side).
 """
 
 from __future__ import annotations
 
 import select
+import time
+from collections.abc import Callable
 from typing import Any
 
+from gunicorn import util
 from gunicorn.workers import gthread
 
 # long enough for a client's next request sent on receipt of an answer (tens of µs on a
@@ -29,8 +44,46 @@ from gunicorn.workers import gthread
 LINGER_MS = 2
 
 
+def settle(cfg: Any) -> None:
+    """Put each setting's value of gunicorn's ``cfg`` in its instance dictionary, where
+    attribute lookup finds it before ``Config.__getattr__`` (which reads the settings table
+    on every access). Only for a configuration that no longer changes: a worker's."""
+    for name, setting in cfg.settings.items():
+        cfg.__dict__[name] = setting.get()
+
+
+class _SecondDate:
+    """gunicorn's ``util.http_date`` remembering the current second's text."""
+
+    def __init__(self, plain: Callable[[float | None], str]) -> None:
+        self.plain = plain
+        self.last: tuple[int, str] = (-1, "")
+
+    def __call__(self, timestamp: float | None = None) -> str:
+        if timestamp is not None:
+            return self.plain(timestamp)
+        second = int(time.time())
+        last = self.last
+        if last[0] != second:
+            last = self.last = (second, self.plain(second))  # one assignment, thread-safe
+        return last[1]
+
+
+def http_date_once_a_second() -> None:
+    """Make gunicorn's ``Date`` header text once a second in this process (a worker)."""
+    if not isinstance(util.http_date, _SecondDate):
+        util.http_date = _SecondDate(util.http_date)
+
+
 class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has no types
     """gthread, answering a kept-alive connection's next request in the same thread."""
+
+    def init_process(self) -> None:
+        """After the fork: settle the configuration and the date header (see the module
+        notes), then gthread's own set-up and run loop."""
+        settle(self.cfg)
+        http_date_once_a_second()
+        super().init_process()
 
     def handle(self, conn: Any) -> Any:
         """Answer requests on ``conn`` while the next one arrives within the linger time;

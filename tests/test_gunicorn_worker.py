@@ -139,3 +139,51 @@ def test_more_busy_connections_than_threads_are_all_served(demo_server: RunningS
         thread.join(timeout=30)
     assert not failures, failures[:3]
     assert all(count > 0 for count in answered), answered
+
+
+def test_a_settled_configuration_reads_as_gunicorn_s_own() -> None:
+    from gunicorn.config import Config
+
+    from maas.gunicorn_worker import settle
+
+    cfg = Config()
+    cfg.set("threads", 8)
+    cfg.set("keepalive", 5)
+    before = {name: getattr(cfg, name) for name in cfg.settings}
+    settle(cfg)
+    assert {name: getattr(cfg, name) for name in cfg.settings} == before
+    assert all(name in vars(cfg) for name in cfg.settings)  # no __getattr__ any more
+    assert (cfg.threads, cfg.keepalive, bool(cfg.is_ssl)) == (8, 5, False)
+    assert cfg.worker_class_str == "gthread"  # properties read the settled values
+
+
+def test_the_date_header_text_is_gunicorn_s_for_the_current_second() -> None:
+    import email.utils
+
+    from gunicorn import util
+
+    from maas.gunicorn_worker import _SecondDate
+
+    plain = util.http_date if not isinstance(util.http_date, _SecondDate) else \
+        util.http_date.plain
+    cached = _SecondDate(plain)
+    first = cached()
+    assert cached() is first or cached() == plain()  # the same second's text, or the next's
+    parsed = email.utils.parsedate_to_datetime(first)
+    assert abs(parsed.timestamp() - time.time()) < 2
+    assert cached(0) == plain(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def test_the_server_s_date_header_is_now(demo_server: RunningServer) -> None:
+    import email.utils
+
+    connection = _connection(demo_server)
+    try:
+        for _ in range(3):
+            connection.request("GET", HEALTH)
+            response = connection.getresponse()
+            response.read()
+            date = email.utils.parsedate_to_datetime(response.getheader("Date") or "")
+            assert abs(date.timestamp() - time.time()) < 2
+    finally:
+        connection.close()
