@@ -124,6 +124,9 @@ def _serving_settings(state: CliState, **values: Any) -> Settings:
     return dataclasses.replace(state.runtime().settings, **given)
 
 
+_LOCKED_ATTEMPTS = 5  # a demo run beside a running demo server on the same SQLite file
+
+
 @cli.command()
 @_server_options
 @click.option("--no-serve", is_flag=True, help="Set up and print, but do not start a server.")
@@ -135,6 +138,10 @@ def _serving_settings(state: CliState, **values: Any) -> Settings:
 def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
          simulate_days: int | None, as_json: bool) -> None:
     """Set up the embedded demo (database, Kanazawa data) and serve it."""
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
     from gtfs.network import networks_of
     from maas.accounts.services import ensure_demo_rider
     from maas.core import db
@@ -147,10 +154,22 @@ def demo(state: CliState, host: str | None, port: int | None, no_serve: bool,
     with progress(2, "database schema", quiet=as_json) as step:
         db.upgrade(engine)
         step("Kanazawa demo data")
-        with state.session() as session:
-            loaded = load_demo(session, networks_of(state.runtime()), state.runtime().clock)
-            rider_email, rider_password = ensure_demo_rider(session, state.runtime().clock)
-            logins = ensure_demo_logins(session, settings.home, state.runtime().clock)
+        for attempt in range(1, _LOCKED_ATTEMPTS + 1):
+            try:
+                with state.session() as session:
+                    loaded = load_demo(session, networks_of(state.runtime()),
+                                       state.runtime().clock)
+                    rider_email, rider_password = ensure_demo_rider(session,
+                                                                    state.runtime().clock)
+                    logins = ensure_demo_logins(session, settings.home, state.runtime().clock)
+                break
+            except OperationalError as exc:
+                # a demo server on the same SQLite file (its worker stores realtime snapshots)
+                # wrote between this run's read and its write: SQLite refuses the write at
+                # once, without waiting out its busy timeout; every step is idempotent
+                if attempt == _LOCKED_ATTEMPTS or "database is locked" not in str(exc.orig):
+                    raise
+                time.sleep(0.5 * attempt)
         _ensure_keys(state)
         step("done")
     simulated = None
