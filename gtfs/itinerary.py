@@ -239,9 +239,7 @@ def leg_fare(timetable: Timetable, leg: Leg) -> int | None:
     Remembered per network by trip and ends: the planner prices each candidate and the
     document prices the legs kept, so most legs are priced twice per request.
     """
-    cache: dict[tuple[int, int, int], int | None] | None = timetable.meta.get("_leg_fares")
-    if cache is None or len(cache) >= _FARE_CACHE:
-        cache = timetable.meta["_leg_fares"] = {}
+    cache: dict[tuple[int, int, int], int | None] = timetable.memo("_leg_fares", _FARE_CACHE)
     key = (leg.trip, leg.from_stop, leg.to_stop)
     if key in cache:
         return cache[key]

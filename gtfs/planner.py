@@ -218,9 +218,7 @@ def _walk_options(timetable: Timetable, end: Endpoint, radius_m: float, towards:
                   ) -> WalkOptions:
     if end.stop >= 0:
         # a stop's walks are the network's own footpaths: the same for every query
-        cache: dict[tuple[int, bool], WalkOptions] | None = timetable.meta.get("_stop_ends")
-        if cache is None or len(cache) >= _STOP_ENDS:
-            cache = timetable.meta["_stop_ends"] = {}
+        cache: dict[tuple[int, bool], WalkOptions] = timetable.memo("_stop_ends", _STOP_ENDS)
         key = (end.stop, towards)
         found = cache.get(key)
         if found is None:

@@ -411,9 +411,7 @@ _STOP_ENDPOINTS = 4096  # stop ends remembered per network, then started afresh
 def _stop_endpoint(timetable: Timetable, text: str, field: str) -> Endpoint:
     """``stop:ID`` as an end of the journey (made once per network: stops are asked for again
     and again, and an Endpoint never changes)."""
-    cache: dict[str, Endpoint] | None = timetable.meta.get("_stop_endpoints")
-    if cache is None or len(cache) >= _STOP_ENDPOINTS:
-        cache = timetable.meta["_stop_endpoints"] = {}
+    cache: dict[str, Endpoint] = timetable.memo("_stop_endpoints", _STOP_ENDPOINTS)
     found = cache.get(text)
     if found is None:
         stop_id = text[5:]

@@ -164,6 +164,15 @@ class Timetable:
         """Column of ``day`` in ``service_days`` (may be out of range)."""
         return (day - self.first_date).days
 
+    def memo(self, name: str, limit: int) -> dict[Any, Any]:
+        """A dictionary this network keeps for a cache of what never changes while it lives
+        (``name`` starts with ``_``, so :func:`save` leaves it out), started afresh once it
+        holds ``limit`` entries."""
+        found: dict[Any, Any] | None = self.meta.get(name)
+        if found is None or len(found) >= limit:
+            found = self.meta[name] = {}
+        return found
+
     def stop_index(self, stop_id: str) -> int:
         """Index of a stop by its feed id (``FEED:ID`` picks a feed); -1 when unknown."""
         lookup: dict[str, int] | None = self.meta.get("_stop_lookup")

@@ -76,3 +76,18 @@ def test_only_plain_frozen_dataclasses_are_accepted() -> None:
 
     with pytest.raises(TypeError, match="not a plain frozen dataclass"):
         filled_at_once(WithFactory)
+
+
+def test_a_network_memo_is_kept_until_it_is_full() -> None:
+    from types import SimpleNamespace
+
+    from gtfs.timetable import Timetable
+
+    network = SimpleNamespace(meta={})
+    memo = Timetable.memo(network, "_answers", 2)  # type: ignore[arg-type]
+    memo[1] = "one"
+    assert Timetable.memo(network, "_answers", 2) is memo  # type: ignore[arg-type]
+    memo[2] = "two"
+    fresh = Timetable.memo(network, "_answers", 2)  # type: ignore[arg-type]
+    assert fresh == {}
+    assert network.meta["_answers"] is fresh
