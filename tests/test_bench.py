@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from maas.bench import bench
 from maas.bench.plan import run_bench
+from maas.core.errors import InvalidInput
 from maas.demo.kanazawa import write_demo
 
 DAY = dt.date(2026, 12, 1)
@@ -71,6 +72,33 @@ def test_both_engines_answer_the_same_queries_alike(demo_feed: Path) -> None:
         assert example["pynigiri_journey"]
 
 
+def test_each_side_answers_a_block_in_turn_and_the_alternating_paths_are_timed_too(
+        demo_feed: Path) -> None:
+    blocked = run_bench(demo_feed, DAY, queries=7, seed=3, block=3, with_ferrobus=False)
+    alternating = run_bench(demo_feed, DAY, queries=7, seed=3, block=1, with_ferrobus=False)
+    for result in (blocked, alternating):
+        # blocks of 3, 3 and 1: every query timed once on every side, in the main pass and
+        # again query by query for the request paths
+        for timings in (result.ours_ms, result.ours_kernel_ms, result.pynigiri_ms,
+                        result.request_ms, result.wsgi_ms, result.pynigiri_document_ms,
+                        result.request_alternating_ms,
+                        result.pynigiri_document_alternating_ms):
+            assert len(timings) == 7
+            assert all(ms > 0 for ms in timings)
+    document = blocked.as_dict()
+    assert document["block"] == 3
+    assert alternating.as_dict()["block"] == 1
+    assert document["request_ratio_alternating"] == pytest.approx(
+        document["request_alternating_p50_ms"]
+        / document["pynigiri_document_alternating_p50_ms"], rel=0.01)
+    # the order of the timings changes no answer
+    keys = ("agree", "ours_earlier", "pynigiri_earlier", "only_ours", "only_pynigiri",
+            "disagree")
+    assert [document[k] for k in keys] == [alternating.as_dict()[k] for k in keys]
+    with pytest.raises(InvalidInput, match="--block"):
+        run_bench(demo_feed, DAY, queries=2, seed=3, block=0, with_ferrobus=False)
+
+
 def test_the_same_seed_draws_the_same_queries(demo_feed: Path) -> None:
     first = run_bench(demo_feed, DAY, queries=5, seed=7).as_dict()
     second = run_bench(demo_feed, DAY, queries=5, seed=7).as_dict()
@@ -97,6 +125,8 @@ def test_the_command_prints_a_table(demo_feed: Path) -> None:
     assert "ratio ours/pynigiri" in result.stdout
     assert "ours request (no socket)" in result.stdout
     assert "pynigiri route + document" in result.stdout
+    assert "each side answers 10 in turn" in result.stdout
+    assert "query by query alternating: request" in result.stdout
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
