@@ -32,10 +32,13 @@ from __future__ import annotations
 
 import select
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any, ClassVar
 
 from gunicorn import util
+from gunicorn.http import message, parser, wsgi
+from gunicorn.http.body import LengthReader
 from gunicorn.workers import gthread
 
 # long enough for a client's next request sent on receipt of an answer (tens of µs on a
@@ -75,8 +78,117 @@ def http_date_once_a_second() -> None:
         util.http_date = _SecondDate(util.http_date)
 
 
+# the (name, value) response header pairs that passed gunicorn's checks, with the value it
+# sends (stripped): an application sends the same security headers, content types and cache
+# rules on every response. Bounded: it is emptied when full (a unique request id per response
+# fills it by a pair or two each time), then refills from the next responses.
+VALID_HEADERS_MAX = 1024
+# a body up to this size goes out in one send with the response head (one copy of the body)
+ONE_SEND_MAX = 64 * 1024
+
+
+class Response(wsgi.Response):  # type: ignore[misc]  # gunicorn has no types
+    """gunicorn's HTTP/1 response, checking each (name, value) header pair once per worker
+    and sending a body of known length in one system call with the head."""
+
+    valid_headers: ClassVar[dict[tuple[str, str], str]] = {}
+    headers_sent: bool
+    sent: int
+
+    def process_headers(self, headers: Iterable[Any]) -> None:
+        """gunicorn's checks and bookkeeping for each header pair not seen before; a pair of
+        plain strings that passed them already is appended as it was then. Content-Length
+        and hop-by-hop fields always go through gunicorn's own code."""
+        valid = self.valid_headers
+        kept = self.headers
+        for name, value in headers:
+            if type(name) is str and type(value) is str:  # not a str subclass
+                sent = valid.get((name, value))
+                if sent is not None:
+                    kept.append((name, sent))
+                    continue
+                before = len(kept)
+                super().process_headers(((name, value),))  # raises what gunicorn raises
+                if len(kept) == before + 1 and name.lower() != "content-length" \
+                        and not util.is_hoppish(name):
+                    if len(valid) >= VALID_HEADERS_MAX:
+                        valid.clear()
+                    valid[(name, value)] = kept[-1][1]
+            else:
+                super().process_headers(((name, value),))
+
+    def head(self) -> bytes:
+        """The status line and header fields as gunicorn writes them."""
+        lines = self.default_headers()
+        lines.extend([f"{name}: {value}\r\n" for name, value in self.headers])
+        lines.append("\r\n")
+        return "".join(lines).encode("latin-1")
+
+    def send_headers(self) -> None:
+        """gunicorn's, through :meth:`head`."""
+        if not self.headers_sent:
+            util.write(self.sock, self.head())
+            self.headers_sent = True
+
+    def write(self, arg: bytes) -> None:
+        """The first piece of a body with a Content-Length that it does not exceed goes out
+        in one send with the head (gunicorn sends the head, then the piece: two system calls
+        and, on TCP, two segments); everything else is gunicorn's ``write``."""
+        if (not self.headers_sent and type(arg) is bytes and arg
+                and self.response_length is not None and not self._omits_body
+                and not self.chunked and self.sent == 0
+                and len(arg) <= min(self.response_length, ONE_SEND_MAX)):
+            head = self.head()
+            self.headers_sent = True
+            self.sent = len(arg)
+            util.write(self.sock, head + arg)
+            return
+        super().write(arg)
+
+
+class Request(message.Request):  # type: ignore[misc]  # gunicorn has no types
+    """gunicorn's request, asking whether the peer is a trusted proxy (``forwarded_allow_ips``:
+    it parses the peer's address each time) once per connection."""
+
+    def _peer_is_trusted_proxy(self) -> bool:
+        # the unreader is the connection's, for all its requests; so are the peer and cfg
+        unreader = self.unreader
+        trusted: bool | None = getattr(unreader, "maas_peer_trusted", None)
+        if trusted is None:
+            trusted = unreader.maas_peer_trusted = bool(super()._peer_is_trusted_proxy())
+        return trusted
+
+
+class RequestParser(parser.RequestParser):  # type: ignore[misc]  # gunicorn has no types
+    """gunicorn's HTTP/1 parser of a connection, making :class:`Request` objects and
+    skipping the drain of a request body when there is none left to drain."""
+
+    mesg_class = Request
+
+    def finish_body(self, deadline: float | None = None, max_bytes: int | None = None) -> bool:
+        """True at once when the last request's body was empty or read to its end (most
+        requests: a GET has a body of length 0): gunicorn's reads nothing then either, but
+        sets and resets the socket's timeout around reading it, a system call each."""
+        body = getattr(self.mesg, "body", None)
+        if (body is not None and not body.failed and type(body.reader) is LengthReader
+                and body.reader.length == 0 and not body.buf.tell()):
+            return True
+        return bool(super().finish_body(deadline, max_bytes))
+
+
+class Connection(gthread.TConn):  # type: ignore[misc]  # gunicorn has no types
+    """gthread's connection, parsing HTTP/1 with :class:`RequestParser`."""
+
+    def init(self) -> None:
+        super().init()
+        if type(self.parser) is parser.RequestParser:
+            self.parser.__class__ = RequestParser  # the same object: what init read stays
+
+
 class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has no types
     """gthread, answering a kept-alive connection's next request in the same thread."""
+
+    alive: bool
 
     def init_process(self) -> None:
         """After the fork: settle the configuration and the date header (see the module
@@ -85,6 +197,12 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
         http_date_once_a_second()
         super().init_process()
 
+    def enqueue_req(self, conn: Any) -> None:
+        """gthread's, with each new connection made a :class:`Connection` first."""
+        if type(conn) is gthread.TConn:
+            conn.__class__ = Connection
+        super().enqueue_req(conn)
+
     def handle(self, conn: Any) -> Any:
         """Answer requests on ``conn`` while the next one arrives within the linger time;
         what the last answer returns goes to gthread's ``finish_request`` as before."""
@@ -92,6 +210,60 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
         while result is True and self._next_request_soon(conn):
             result = super().handle(conn)
         return result
+
+    def handle_request(self, req: Any, conn: Any) -> bool:
+        """gthread's ``handle_request`` with :class:`Response`: True to keep the connection
+        open for another request."""
+        environ: dict[str, Any] = {}
+        resp = None
+        cfg = self.cfg
+        try:
+            cfg.pre_request(self, req)
+            started = time.perf_counter()
+            resp, environ = wsgi.create(req, conn.sock, conn.client, conn.server, cfg,
+                                        response_class=Response)
+            environ["wsgi.multithread"] = True
+            self.nr += 1
+            if self.nr >= self.max_requests:
+                if self.alive:
+                    self.log.info("Autorestarting worker after current request.")
+                    self.alive = False
+                resp.force_close()
+            if not self.alive or not cfg.keepalive or \
+                    len(self.keepalived_conns) >= self.max_keepalived:
+                resp.force_close()
+            respiter = self.wsgi(environ, resp.start_response)
+            try:
+                if isinstance(respiter, environ["wsgi.file_wrapper"]):
+                    resp.write_file(respiter)
+                else:
+                    for item in respiter:
+                        resp.write(item)
+                resp.close()
+            finally:
+                self.log.access(resp, req, environ,
+                                timedelta(seconds=time.perf_counter() - started))
+                if hasattr(respiter, "close"):
+                    respiter.close()
+            if resp.should_close():
+                self.log.debug("Closing connection.")
+                return False
+        except OSError:
+            raise  # gthread's handle sorts these out
+        except (Exception, SystemExit):
+            if resp is not None and resp.headers_sent:
+                # the answer has begun (a timeout's abort is SystemExit): a 500 written now
+                # would land inside it
+                self.log.exception("Error handling request")
+                util.close_graceful(conn.sock)
+                raise StopIteration() from None
+            raise
+        finally:
+            try:
+                cfg.post_request(self, req, environ, resp)
+            except Exception:
+                self.log.exception("Exception in post_request hook")
+        return True
 
     def _next_request_soon(self, conn: Any) -> bool:
         """True when ``conn`` has (or gets within :data:`LINGER_MS`) the start of
