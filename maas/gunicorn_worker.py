@@ -79,9 +79,10 @@ def http_date_once_a_second() -> None:
 
 
 # the (name, value) response header pairs that passed gunicorn's checks, with the value it
-# sends (stripped): an application sends the same security headers, content types and cache
-# rules on every response. Bounded: it is emptied when full (a unique request id per response
-# fills it by a pair or two each time), then refills from the next responses.
+# sends (stripped) and, for a Content-Length, the length: an application sends the same
+# security headers, content types and cache rules on every response. Bounded: emptied when
+# full (a unique request id per response adds a pair each time), it refills from the next
+# responses.
 VALID_HEADERS_MAX = 1024
 # a body up to this size goes out in one send with the response head (one copy of the body)
 ONE_SEND_MAX = 64 * 1024
@@ -91,31 +92,38 @@ class Response(wsgi.Response):  # type: ignore[misc]  # gunicorn has no types
     """gunicorn's HTTP/1 response, checking each (name, value) header pair once per worker
     and sending a body of known length in one system call with the head."""
 
-    valid_headers: ClassVar[dict[tuple[str, str], str]] = {}
+    valid_headers: ClassVar[dict[tuple[str, str], tuple[str, int | None]]] = {}
     headers_sent: bool
     sent: int
 
     def process_headers(self, headers: Iterable[Any]) -> None:
-        """gunicorn's checks and bookkeeping for each header pair not seen before; a pair of
-        plain strings that passed them already is appended as it was then. Content-Length
-        and hop-by-hop fields always go through gunicorn's own code."""
+        """gunicorn's checks and bookkeeping for a header pair not met before; a pair of
+        plain strings that passed them already is kept as it was then, without the checks.
+        Hop-by-hop fields (Connection, Upgrade, ...) always go through gunicorn's code."""
         valid = self.valid_headers
         kept = self.headers
         for name, value in headers:
-            if type(name) is str and type(value) is str:  # not a str subclass
-                sent = valid.get((name, value))
-                if sent is not None:
-                    kept.append((name, sent))
+            if type(name) is not str or type(value) is not str:  # a str subclass included
+                super().process_headers(((name, value),))  # what gunicorn raises or does
+                continue
+            known = valid.get((name, value))
+            if known is not None:
+                kept.append((name, known[0]))
+                if known[1] is not None:
+                    self.response_length = known[1]
+                continue
+            before = len(kept)
+            super().process_headers(((name, value),))  # raises what gunicorn raises
+            if len(kept) == before + 1:  # kept: not a hop-by-hop field it drops
+                if name.lower() == "content-length":
+                    known = (kept[-1][1], self.response_length)
+                elif not util.is_hoppish(name):
+                    known = (kept[-1][1], None)
+                else:
                     continue
-                before = len(kept)
-                super().process_headers(((name, value),))  # raises what gunicorn raises
-                if len(kept) == before + 1 and name.lower() != "content-length" \
-                        and not util.is_hoppish(name):
-                    if len(valid) >= VALID_HEADERS_MAX:
-                        valid.clear()
-                    valid[(name, value)] = kept[-1][1]
-            else:
-                super().process_headers(((name, value),))
+                if len(valid) >= VALID_HEADERS_MAX:
+                    valid.clear()
+                valid[(name, value)] = known
 
     def head(self) -> bytes:
         """The status line and header fields as gunicorn writes them."""
@@ -185,6 +193,14 @@ class Connection(gthread.TConn):  # type: ignore[misc]  # gunicorn has no types
             self.parser.__class__ = RequestParser  # the same object: what init read stays
 
 
+def adopt(conn: Any) -> Any:
+    """gthread's new connection ``conn`` as a :class:`Connection` (the same object: gthread's
+    ``accept`` made it and still holds it)."""
+    if type(conn) is gthread.TConn:
+        conn.__class__ = Connection
+    return conn
+
+
 class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has no types
     """gthread, answering a kept-alive connection's next request in the same thread."""
 
@@ -199,9 +215,7 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
 
     def enqueue_req(self, conn: Any) -> None:
         """gthread's, with each new connection made a :class:`Connection` first."""
-        if type(conn) is gthread.TConn:
-            conn.__class__ = Connection
-        super().enqueue_req(conn)
+        super().enqueue_req(adopt(conn))
 
     def handle(self, conn: Any) -> Any:
         """Answer requests on ``conn`` while the next one arrives within the linger time;
