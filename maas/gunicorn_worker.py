@@ -26,6 +26,34 @@ Two more per-request costs of gunicorn are paid once instead, in the worker afte
 
 Together with the lingering thread: ``/api/v1/health`` at one connection on Bronx went from
 ~3,100–3,500 to ~3,500–4,200 requests per second (``wrk``, the same server side by side).
+
+Per request, gunicorn's own Python cost more than the application's answer to ``/health``
+(py-spy on a worker under ``wrk -c4``: parsing, the environ, the response's header checks,
+two sends and three socket-timeout system calls). Cheaper here, for every request, through
+gunicorn's classes (each override is small; the checks stay gunicorn's own code):
+
+- :class:`Response` (``handle_request`` passes it to gunicorn's ``wsgi.create``) checks a
+  (name, value) header pair once per worker (:data:`VALID_HEADERS_MAX` remembered): an
+  application's security headers and content types are the same strings on every response;
+  a pair not met before — or not two plain ``str`` — goes through gunicorn's checks, which
+  raise what they raise. It also sends the head and a body of known length (up to
+  :data:`ONE_SEND_MAX`) in one system call (gunicorn: two, and two TCP segments);
+- :class:`Request` asks once per connection whether the peer is a trusted proxy
+  (``forwarded_allow_ips``; gunicorn parses the peer's address on every request);
+- :class:`RequestParser` (each connection's, via :class:`Connection`) does not drain a
+  request body that is empty or read to its end — gunicorn's drain reads nothing then either,
+  but sets and resets the socket's timeout around it, three system calls a request;
+- gunicorn-h1c, gunicorn's C parser of request heads, is a dependency: gunicorn's own
+  ``http_parser = 'auto'`` takes it.
+
+gunicorn's parse + ``handle_request`` of a ``GET`` with a trivial app sending 10 headers, on
+a socket pair (the same loop for both worker classes, p50 of 20,000 requests, three runs each,
+interleaved): gthread 55–62 µs (51 with gunicorn-h1c), ours 38–39 µs (32–34 with it). Under
+``maas bench http`` on Bronx, ``/health`` per second over ``/plan`` per second at 1 / 4 / 16
+connections went from 7.7 / 6.1 / 5.3 (this machine's noise: 4.6–4.9 at 4 and 16 in other
+runs) to the figures in docs/planner.md, "Worker class". The tests run the same requests,
+hostile ones included, through gunicorn's own classes and ours and require the same bytes
+back (tests/test_gunicorn_worker.py).
 """
 
 from __future__ import annotations
