@@ -9,9 +9,10 @@
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-# Node.js and npm only in this stage: `maas assets` installs the pages' browser libraries
+# Node.js and npm only in this stage: `maas assets` installs the pages' browser libraries;
+# gcc (and libc headers) too: gunicorn-h1c comes as source and is compiled into a wheel here
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends nodejs npm \
+    && apt-get install -y --no-install-recommends nodejs npm gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY setup.cfg pyproject.toml README.md package.json package-lock.json ./

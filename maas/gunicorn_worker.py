@@ -26,16 +26,48 @@ Two more per-request costs of gunicorn are paid once instead, in the worker afte
 
 Together with the lingering thread: ``/api/v1/health`` at one connection on Bronx went from
 ~3,100–3,500 to ~3,500–4,200 requests per second (``wrk``, the same server side by side).
+
+Per request, gunicorn's own Python cost more than the application's answer to ``/health``
+(py-spy on a worker under ``wrk -c4``: parsing, the environ, the response's header checks,
+two sends and three socket-timeout system calls). Cheaper here, for every request, through
+gunicorn's classes (each override is small; the checks stay gunicorn's own code):
+
+- :class:`Response` (``handle_request`` passes it to gunicorn's ``wsgi.create``) checks a
+  (name, value) header pair once per worker (:data:`VALID_HEADERS_MAX` remembered): an
+  application's security headers and content types are the same strings on every response;
+  a pair not met before — or not two plain ``str`` — goes through gunicorn's checks, which
+  raise what they raise. It also sends the head and a body of known length (up to
+  :data:`ONE_SEND_MAX`) in one system call (gunicorn: two, and two TCP segments);
+- :class:`Request` asks once per connection whether the peer is a trusted proxy
+  (``forwarded_allow_ips``; gunicorn parses the peer's address on every request);
+- :class:`RequestParser` (each connection's, via :class:`Connection`) does not drain a
+  request body that is empty or read to its end — gunicorn's drain reads nothing then either,
+  but sets and resets the socket's timeout around it, three system calls a request;
+- gunicorn-h1c, gunicorn's C parser of request heads, is a dependency: gunicorn's own
+  ``http_parser = 'auto'`` takes it.
+
+gunicorn's parse + ``handle_request`` of a ``GET`` with a trivial app sending 10 headers, on
+a socket pair (the same loop for both worker classes, p50 of 20,000 requests, three runs each,
+interleaved): gthread 55–62 µs (51 with gunicorn-h1c), ours 38–39 µs (32–34 with it). Under
+``maas bench http`` on Bronx, ``/health`` per second over ``/plan`` per second at 1 / 4 / 16
+connections: 5.5–7.7 / 5.1–7.7 / 5.0–5.6 before (three runs; 4.6–4.9 at 4 and 16 in other
+runs), 5.8–6.7 / 6.1–9.5 / 3.9–11.0 after (four runs): this shared machine's noise is larger
+than the change there (docs/planner.md, "Worker class"). The tests run the same requests,
+hostile ones included, through gunicorn's own classes and ours and require the same bytes
+back (tests/test_gunicorn_worker.py).
 """
 
 from __future__ import annotations
 
 import select
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any, ClassVar
 
 from gunicorn import util
+from gunicorn.http import message, parser, wsgi
+from gunicorn.http.body import LengthReader
 from gunicorn.workers import gthread
 
 # long enough for a client's next request sent on receipt of an answer (tens of µs on a
@@ -80,10 +112,134 @@ def http_date_once_a_second() -> None:
         util.http_date = _SecondDate(util.http_date)
 
 
+# the (name, value) response header pairs that passed gunicorn's checks, with the value it
+# sends (stripped) and, for a Content-Length, the length: an application sends the same
+# security headers, content types and cache rules on every response. Bounded: emptied when
+# full (a unique request id per response adds a pair each time), it refills from the next
+# responses.
+VALID_HEADERS_MAX = 1024
+# a body up to this size goes out in one send with the response head (one copy of the body)
+ONE_SEND_MAX = 64 * 1024
+
+
+class Response(wsgi.Response):  # type: ignore[misc]  # gunicorn has no types
+    """gunicorn's HTTP/1 response, checking each (name, value) header pair once per worker
+    and sending a body of known length in one system call with the head."""
+
+    valid_headers: ClassVar[dict[tuple[str, str], tuple[str, int | None]]] = {}
+    headers_sent: bool
+    sent: int
+
+    def process_headers(self, headers: Iterable[Any]) -> None:
+        """gunicorn's checks and bookkeeping for a header pair not met before; a pair of
+        plain strings that passed them already is kept as it was then, without the checks.
+        Hop-by-hop fields (Connection, Upgrade, ...) always go through gunicorn's code."""
+        valid = self.valid_headers
+        kept = self.headers
+        for name, value in headers:
+            if type(name) is not str or type(value) is not str:  # a str subclass included
+                super().process_headers(((name, value),))  # what gunicorn raises or does
+                continue
+            known = valid.get((name, value))
+            if known is not None:
+                kept.append((name, known[0]))
+                if known[1] is not None:
+                    self.response_length = known[1]
+                continue
+            before = len(kept)
+            super().process_headers(((name, value),))  # raises what gunicorn raises
+            if len(kept) == before + 1:  # kept: not a hop-by-hop field it drops
+                if name.lower() == "content-length":
+                    known = (kept[-1][1], self.response_length)
+                elif not util.is_hoppish(name):
+                    known = (kept[-1][1], None)
+                else:
+                    continue
+                if len(valid) >= VALID_HEADERS_MAX:
+                    valid.clear()
+                valid[(name, value)] = known
+
+    def head(self) -> bytes:
+        """The status line and header fields as gunicorn writes them."""
+        lines = self.default_headers()
+        lines.extend([f"{name}: {value}\r\n" for name, value in self.headers])
+        lines.append("\r\n")
+        return "".join(lines).encode("latin-1")
+
+    def send_headers(self) -> None:
+        """gunicorn's, through :meth:`head`."""
+        if not self.headers_sent:
+            util.write(self.sock, self.head())
+            self.headers_sent = True
+
+    def write(self, arg: bytes) -> None:
+        """The first piece of a body with a Content-Length that it does not exceed goes out
+        in one send with the head (gunicorn sends the head, then the piece: two system calls
+        and, on TCP, two segments); everything else is gunicorn's ``write``."""
+        if (not self.headers_sent and type(arg) is bytes and arg
+                and self.response_length is not None and not self._omits_body
+                and not self.chunked and self.sent == 0
+                and len(arg) <= min(self.response_length, ONE_SEND_MAX)):
+            head = self.head()
+            self.headers_sent = True
+            self.sent = len(arg)
+            util.write(self.sock, head + arg)
+            return
+        super().write(arg)
+
+
+class Request(message.Request):  # type: ignore[misc]  # gunicorn has no types
+    """gunicorn's request, asking whether the peer is a trusted proxy (``forwarded_allow_ips``:
+    it parses the peer's address each time) once per connection."""
+
+    def _peer_is_trusted_proxy(self) -> bool:
+        # the unreader is the connection's, for all its requests; so are the peer and cfg
+        unreader = self.unreader
+        trusted: bool | None = getattr(unreader, "maas_peer_trusted", None)
+        if trusted is None:
+            trusted = unreader.maas_peer_trusted = bool(super()._peer_is_trusted_proxy())
+        return trusted
+
+
+class RequestParser(parser.RequestParser):  # type: ignore[misc]  # gunicorn has no types
+    """gunicorn's HTTP/1 parser of a connection, making :class:`Request` objects and
+    skipping the drain of a request body when there is none left to drain."""
+
+    mesg_class = Request
+
+    def finish_body(self, deadline: float | None = None, max_bytes: int | None = None) -> bool:
+        """True at once when the last request's body was empty or read to its end (most
+        requests: a GET has a body of length 0): gunicorn's reads nothing then either, but
+        sets and resets the socket's timeout around reading it, a system call each."""
+        body = getattr(self.mesg, "body", None)
+        if (body is not None and not body.failed and type(body.reader) is LengthReader
+                and body.reader.length == 0 and not body.buf.tell()):
+            return True
+        return bool(super().finish_body(deadline, max_bytes))
+
+
+class Connection(gthread.TConn):  # type: ignore[misc]  # gunicorn has no types
+    """gthread's connection, parsing HTTP/1 with :class:`RequestParser`."""
+
+    def init(self) -> None:
+        super().init()
+        if type(self.parser) is parser.RequestParser:
+            self.parser.__class__ = RequestParser  # the same object: what init read stays
+
+
+def adopt(conn: Any) -> Any:
+    """gthread's new connection ``conn`` as a :class:`Connection` (the same object: gthread's
+    ``accept`` made it and still holds it)."""
+    if type(conn) is gthread.TConn:
+        conn.__class__ = Connection
+    return conn
+
+
 class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has no types
     """gthread, answering a kept-alive connection's next request in the same thread, and
     leaving new connections to idle sibling workers first."""
 
+    alive: bool
     _accept_due: float | None = None  # accepting again from then (after leaving one)
 
     def init_process(self) -> None:
@@ -93,6 +249,10 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
         http_date_once_a_second()
         super().init_process()
 
+    def enqueue_req(self, conn: Any) -> None:
+        """gthread's, with each new connection made a :class:`Connection` first."""
+        super().enqueue_req(adopt(conn))
+
     def handle(self, conn: Any) -> Any:
         """Answer requests on ``conn`` while the next one arrives within the linger time;
         what the last answer returns goes to gthread's ``finish_request`` as before."""
@@ -100,6 +260,60 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
         while result is True and self._next_request_soon(conn):
             result = super().handle(conn)
         return result
+
+    def handle_request(self, req: Any, conn: Any) -> bool:
+        """gthread's ``handle_request`` with :class:`Response`: True to keep the connection
+        open for another request."""
+        environ: dict[str, Any] = {}
+        resp = None
+        cfg = self.cfg
+        try:
+            cfg.pre_request(self, req)
+            started = time.perf_counter()
+            resp, environ = wsgi.create(req, conn.sock, conn.client, conn.server, cfg,
+                                        response_class=Response)
+            environ["wsgi.multithread"] = True
+            self.nr += 1
+            if self.nr >= self.max_requests:
+                if self.alive:
+                    self.log.info("Autorestarting worker after current request.")
+                    self.alive = False
+                resp.force_close()
+            if not self.alive or not cfg.keepalive or \
+                    len(self.keepalived_conns) >= self.max_keepalived:
+                resp.force_close()
+            respiter = self.wsgi(environ, resp.start_response)
+            try:
+                if isinstance(respiter, environ["wsgi.file_wrapper"]):
+                    resp.write_file(respiter)
+                else:
+                    for item in respiter:
+                        resp.write(item)
+                resp.close()
+            finally:
+                self.log.access(resp, req, environ,
+                                timedelta(seconds=time.perf_counter() - started))
+                if hasattr(respiter, "close"):
+                    respiter.close()
+            if resp.should_close():
+                self.log.debug("Closing connection.")
+                return False
+        except OSError:
+            raise  # gthread's handle sorts these out
+        except (Exception, SystemExit):
+            if resp is not None and resp.headers_sent:
+                # the answer has begun (a timeout's abort is SystemExit): a 500 written now
+                # would land inside it
+                self.log.exception("Error handling request")
+                util.close_graceful(conn.sock)
+                raise StopIteration() from None
+            raise
+        finally:
+            try:
+                cfg.post_request(self, req, environ, resp)
+            except Exception:
+                self.log.exception("Exception in post_request hook")
+        return True
 
     def _next_request_soon(self, conn: Any) -> bool:
         """True when ``conn`` has (or gets within :data:`LINGER_MS`) the start of
