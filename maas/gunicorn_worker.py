@@ -60,6 +60,7 @@ back (tests/test_gunicorn_worker.py).
 from __future__ import annotations
 
 import select
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -74,6 +75,10 @@ from gunicorn.workers import gthread
 # local network, a few ms over the internet for a page's follow-up calls), short enough that
 # a quiet connection returns to the poller before a queued request would notice
 LINGER_MS = 2
+# a thread lingers only while at most this many connections are at work in its worker: with
+# more, the pool's threads take queued connections one after another without sleeping, and
+# every lingering thread would wake for each request (see ThreadWorker._next_request_soon)
+LINGER_BUSY_MAX = 4
 
 # a worker already answering leaves a new connection to an idle sibling for this long per
 # connection it is busy with, at most ACCEPT_DEFER_MAX_S (see ThreadWorker.accept)
@@ -241,12 +246,15 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
 
     alive: bool
     _accept_due: float | None = None  # accepting again from then (after leaving one)
+    _busy = 0  # threads answering (or lingering on) a connection
+    _busy_lock = threading.Lock()  # replaced per worker in init_process
 
     def init_process(self) -> None:
         """After the fork: settle the configuration and the date header (see the module
         notes), then gthread's own set-up and run loop."""
         settle(self.cfg)
         http_date_once_a_second()
+        self._busy_lock = threading.Lock()
         super().init_process()
 
     def enqueue_req(self, conn: Any) -> None:
@@ -256,10 +264,16 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
     def handle(self, conn: Any) -> Any:
         """Answer requests on ``conn`` while the next one arrives within the linger time;
         what the last answer returns goes to gthread's ``finish_request`` as before."""
-        result = super().handle(conn)
-        while result is True and self._next_request_soon(conn):
+        with self._busy_lock:
+            self._busy += 1
+        try:
             result = super().handle(conn)
-        return result
+            while result is True and self._next_request_soon(conn):
+                result = super().handle(conn)
+            return result
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
 
     def handle_request(self, req: Any, conn: Any) -> bool:
         """gthread's ``handle_request`` with :class:`Response`: True to keep the connection
@@ -324,6 +338,8 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
             return True  # read ahead with the previous request
         if self.tpool._work_queue.qsize():  # ThreadPoolExecutor has no public view of it
             return False
+        if self._busy > LINGER_BUSY_MAX:
+            return False  # many connections at work: the pool's threads chain through them
         waiting = select.poll()  # not select(): sockets may be numbered above 1024
         waiting.register(conn.sock, select.POLLIN)
         return bool(waiting.poll(LINGER_MS))

@@ -609,3 +609,32 @@ def test_a_connection_asks_once_whether_its_peer_is_a_trusted_proxy(
     asked.clear()
     _serve(True, _app(), raw)
     assert asked == ["127.0.0.1"]  # ours: once a connection
+
+
+def test_a_thread_lingers_only_while_few_connections_are_at_work() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gunicorn.config import Config
+    from gunicorn.workers import gthread
+
+    from maas import gunicorn_worker
+
+    cfg = Config()
+    gunicorn_worker.settle(cfg)
+    worker = gunicorn_worker.ThreadWorker.__new__(gunicorn_worker.ThreadWorker)
+    worker.cfg, worker.alive = cfg, True
+    worker.tpool = ThreadPoolExecutor(max_workers=1)
+    server_side, client = socket.socketpair()
+    try:
+        conn = gthread.TConn(cfg, server_side, ("127.0.0.1", 50000), ("127.0.0.1", 8000))
+        conn.init()
+        client.sendall(b"GET / HTTP/1.1\r\n")  # the next request is already on its way
+        worker._busy = gunicorn_worker.LINGER_BUSY_MAX
+        assert worker._next_request_soon(conn)
+        worker._busy = gunicorn_worker.LINGER_BUSY_MAX + 1
+        # more connections at work: back to the poller, although the request is there
+        assert not worker._next_request_soon(conn)
+    finally:
+        worker.tpool.shutdown()
+        server_side.close()
+        client.close()
