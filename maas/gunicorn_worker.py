@@ -13,7 +13,14 @@ pool has no request queued: a connection that stays quiet goes back to the polle
 so an idle client never holds a thread for longer than that.
 
 Everything else — parsing, keep-alive limits, ``max_requests``, graceful stop — is gthread's
-own :meth:`ThreadWorker.handle`, called once per request.
+own :meth:`ThreadWorker.handle`, called once per request. A thread lingers only while at most
+:data:`LINGER_BUSY_MAX` connections are at work in its worker: with more, gthread's pool
+threads chain through queued connections without sleeping, where each lingering thread would
+sleep in ``poll`` and wake for every request.
+
+A worker busy with connections also leaves a new one a moment to idle siblings before it
+accepts it (:meth:`ThreadWorker.accept`): the first worker to wake took whole bursts, leaving
+a core idle.
 
 Two more per-request costs of gunicorn are paid once instead, in the worker after the fork
 (:meth:`ThreadWorker.init_process`):
