@@ -56,10 +56,9 @@ gunicorn's classes (each override is small; the checks stay gunicorn's own code)
 gunicorn's parse + ``handle_request`` of a ``GET`` with a trivial app sending 10 headers, on
 a socket pair (the same loop for both worker classes, p50 of 20,000 requests, three runs each,
 interleaved): gthread 55–62 µs (51 with gunicorn-h1c), ours 38–39 µs (32–34 with it). Under
-``maas bench http`` on Bronx, ``/health`` per second over ``/plan`` per second at 1 / 4 / 16
-connections: 5.5–7.7 / 5.1–7.7 / 5.0–5.6 before (three runs; 4.6–4.9 at 4 and 16 in other
-runs), 5.8–6.7 / 6.1–9.5 / 3.9–11.0 after (four runs): this shared machine's noise is larger
-than the change there (docs/planner.md, "Worker class"). The tests run the same requests,
+``maas bench http`` on Bronx, with the accept wait and the linger limit above as well,
+``/health`` per second over ``/plan`` per second at 1 / 4 / 16 connections was 5.43–8.28 in
+all 15 loads of five runs (docs/planner.md, "Worker class"). The tests run the same requests,
 hostile ones included, through gunicorn's own classes and ours and require the same bytes
 back (tests/test_gunicorn_worker.py).
 """
