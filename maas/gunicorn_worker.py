@@ -66,7 +66,6 @@ back (tests/test_gunicorn_worker.py).
 from __future__ import annotations
 
 import select
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -252,15 +251,12 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
 
     alive: bool
     _accept_due: float | None = None  # accepting again from then (after leaving one)
-    _busy = 0  # threads answering (or lingering on) a connection
-    _busy_lock = threading.Lock()  # replaced per worker in init_process
 
     def init_process(self) -> None:
         """After the fork: settle the configuration and the date header (see the module
         notes), then gthread's own set-up and run loop."""
         settle(self.cfg)
         http_date_once_a_second()
-        self._busy_lock = threading.Lock()
         super().init_process()
 
     def enqueue_req(self, conn: Any) -> None:
@@ -270,16 +266,10 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
     def handle(self, conn: Any) -> Any:
         """Answer requests on ``conn`` while the next one arrives within the linger time;
         what the last answer returns goes to gthread's ``finish_request`` as before."""
-        with self._busy_lock:
-            self._busy += 1
-        try:
+        result = super().handle(conn)
+        while result is True and self._next_request_soon(conn):
             result = super().handle(conn)
-            while result is True and self._next_request_soon(conn):
-                result = super().handle(conn)
-            return result
-        finally:
-            with self._busy_lock:
-                self._busy -= 1
+        return result
 
     def handle_request(self, req: Any, conn: Any) -> bool:
         """gthread's ``handle_request`` with :class:`Response`: True to keep the connection
@@ -337,14 +327,15 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
 
     def _next_request_soon(self, conn: Any) -> bool:
         """True when ``conn`` has (or gets within :data:`LINGER_MS`) the start of
-        another request, this worker still runs and no request waits for a thread."""
+        another request, this worker still runs, no request waits for a thread and at most
+        :data:`LINGER_BUSY_MAX` connections are at work here."""
         if not self.alive or conn.is_http2 or conn.parser is None:
             return False
         if conn.parser.unreader.buf.getvalue():
             return True  # read ahead with the previous request
         if self.tpool._work_queue.qsize():  # ThreadPoolExecutor has no public view of it
             return False
-        if self._busy > LINGER_BUSY_MAX:
+        if self._at_work() > LINGER_BUSY_MAX:
             return False  # many connections at work: the pool's threads chain through them
         waiting = select.poll()  # not select(): sockets may be numbered above 1024
         waiting.register(conn.sock, select.POLLIN)
@@ -368,12 +359,18 @@ class ThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]  # gunicorn has 
         now = time.monotonic()
         due, self._accept_due = self._accept_due, None
         if due is None or now - due > ACCEPT_DEFER_MAX_S:  # not the end of a wait
-            busy = self.nr_conns - len(self.keepalived_conns) - len(self.pending_conns)
+            busy = self._at_work()
             if busy > 0 and self.cfg.workers > 1:
                 self._accept_due = now + min(busy * ACCEPT_STEP_S, ACCEPT_DEFER_MAX_S)
                 super().set_accept_enabled(False)
                 return
         super().accept(listener)
+
+    def _at_work(self) -> int:
+        """Connections this worker holds that are not idle in its poller: being answered,
+        lingering, or queued for a thread. (The main thread keeps these counts; a request
+        thread reading them may be a moment behind, which a heuristic can afford.)"""
+        return int(self.nr_conns) - len(self.keepalived_conns) - len(self.pending_conns)
 
     def set_accept_enabled(self, enabled: bool) -> None:
         """gthread's, except that accepting resumes only when a wait is over."""

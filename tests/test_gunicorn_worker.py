@@ -629,9 +629,10 @@ def test_a_thread_lingers_only_while_few_connections_are_at_work() -> None:
         conn = gthread.TConn(cfg, server_side, ("127.0.0.1", 50000), ("127.0.0.1", 8000))
         conn.init()
         client.sendall(b"GET / HTTP/1.1\r\n")  # the next request is already on its way
-        worker._busy = gunicorn_worker.LINGER_BUSY_MAX
+        worker.keepalived_conns, worker.pending_conns = collections.deque(), collections.deque()
+        worker.nr_conns = gunicorn_worker.LINGER_BUSY_MAX  # connections at work, this one too
         assert worker._next_request_soon(conn)
-        worker._busy = gunicorn_worker.LINGER_BUSY_MAX + 1
+        worker.nr_conns = gunicorn_worker.LINGER_BUSY_MAX + 1
         # more connections at work: back to the poller, although the request is there
         assert not worker._next_request_soon(conn)
     finally:
